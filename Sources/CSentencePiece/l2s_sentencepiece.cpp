@@ -1,0 +1,150 @@
+// The one exception boundary between Swift and libsentencepiece: every entry point catches
+// everything and turns it into a status code plus a per-thread error text.
+#include "l2s_sentencepiece.h"
+
+#include <sentencepiece_processor.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+struct l2s_sp_processor {
+    sentencepiece::SentencePieceProcessor processor;
+};
+
+namespace {
+
+thread_local std::string last_error;
+
+int fail(int code, const std::string &message) {
+    last_error = message;
+    return code;
+}
+
+int from_status(const sentencepiece::util::Status &status) {
+    if (status.ok()) {
+        last_error.clear();
+        return L2S_SP_OK;
+    }
+    return fail(L2S_SP_ERROR, status.ToString());
+}
+
+template <typename Body> int guarded(Body body) {
+    try {
+        return body();
+    } catch (const std::bad_alloc &) {
+        return fail(L2S_SP_NO_MEMORY, "out of memory");
+    } catch (const std::exception &error) {
+        return fail(L2S_SP_ERROR, error.what());
+    } catch (...) {
+        return fail(L2S_SP_ERROR, "unknown C++ exception in sentencepiece");
+    }
+}
+
+bool in_range(const l2s_sp_processor *p, int32_t id) {
+    return p != nullptr && id >= 0 && id < p->processor.GetPieceSize();
+}
+
+int copy_out(const std::string &text, char **out, size_t *length) {
+    char *buffer = static_cast<char *>(std::malloc(text.size() + 1));
+    if (buffer == nullptr) return fail(L2S_SP_NO_MEMORY, "out of memory");
+    std::memcpy(buffer, text.data(), text.size());
+    buffer[text.size()] = '\0';
+    *out = buffer;
+    *length = text.size();
+    return L2S_SP_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char *l2s_sp_last_error(void) { return last_error.c_str(); }
+
+int l2s_sp_new_from_bytes(const void *bytes, size_t length, l2s_sp_processor **out) {
+    if (bytes == nullptr || out == nullptr) return fail(L2S_SP_BAD_ARGUMENT, "null argument");
+    return guarded([&]() -> int {
+        auto *p = new l2s_sp_processor();
+        auto status = p->processor.LoadFromSerializedProto(
+            std::string(static_cast<const char *>(bytes), length));
+        if (!status.ok()) {
+            delete p;
+            return from_status(status);
+        }
+        *out = p;
+        return L2S_SP_OK;
+    });
+}
+
+void l2s_sp_free(l2s_sp_processor *processor) { delete processor; }
+
+int32_t l2s_sp_piece_count(const l2s_sp_processor *p) { return p ? p->processor.GetPieceSize() : 0; }
+int32_t l2s_sp_unk_id(const l2s_sp_processor *p) { return p ? p->processor.unk_id() : -1; }
+int32_t l2s_sp_bos_id(const l2s_sp_processor *p) { return p ? p->processor.bos_id() : -1; }
+int32_t l2s_sp_eos_id(const l2s_sp_processor *p) { return p ? p->processor.eos_id() : -1; }
+int32_t l2s_sp_pad_id(const l2s_sp_processor *p) { return p ? p->processor.pad_id() : -1; }
+
+int l2s_sp_is_control(const l2s_sp_processor *p, int32_t id) {
+    return in_range(p, id) && p->processor.IsControl(id) ? 1 : 0;
+}
+int l2s_sp_is_unknown(const l2s_sp_processor *p, int32_t id) {
+    return in_range(p, id) && p->processor.IsUnknown(id) ? 1 : 0;
+}
+int l2s_sp_is_byte(const l2s_sp_processor *p, int32_t id) {
+    return in_range(p, id) && p->processor.IsByte(id) ? 1 : 0;
+}
+
+int32_t l2s_sp_piece_to_id(const l2s_sp_processor *p, const char *piece, size_t length) {
+    if (p == nullptr || piece == nullptr) return -1;
+    std::string text(piece, length);
+    int32_t id = p->processor.PieceToId(text);
+    // PieceToId answers unk_id for unknown pieces; tell that apart from the real <unk> piece.
+    if (id == p->processor.unk_id() && p->processor.IdToPiece(id) != text) return -1;
+    return id;
+}
+
+int l2s_sp_encode(const l2s_sp_processor *p, const char *text, size_t length, int32_t **ids, size_t *count) {
+    if (p == nullptr || (text == nullptr && length > 0) || ids == nullptr || count == nullptr)
+        return fail(L2S_SP_BAD_ARGUMENT, "null argument");
+    return guarded([&]() -> int {
+        std::vector<int> pieces;
+        auto status = p->processor.Encode(std::string(text ? text : "", length), &pieces);
+        if (!status.ok()) return from_status(status);
+        auto *buffer = static_cast<int32_t *>(std::malloc(sizeof(int32_t) * (pieces.size() + 1)));
+        if (buffer == nullptr) return fail(L2S_SP_NO_MEMORY, "out of memory");
+        for (size_t i = 0; i < pieces.size(); ++i) buffer[i] = pieces[i];
+        *ids = buffer;
+        *count = pieces.size();
+        return L2S_SP_OK;
+    });
+}
+
+int l2s_sp_decode(const l2s_sp_processor *p, const int32_t *ids, size_t count, char **text, size_t *length) {
+    if (p == nullptr || (ids == nullptr && count > 0) || text == nullptr || length == nullptr)
+        return fail(L2S_SP_BAD_ARGUMENT, "null argument");
+    return guarded([&]() -> int {
+        std::vector<int> pieces(ids, ids + count);
+        for (size_t i = 0; i < count; ++i) {
+            if (!in_range(p, pieces[i]))
+                return fail(L2S_SP_BAD_ARGUMENT, "id " + std::to_string(pieces[i]) + " at position " +
+                                                     std::to_string(i) + " is outside the vocabulary of " +
+                                                     std::to_string(p->processor.GetPieceSize()) + " pieces");
+        }
+        std::string decoded;
+        auto status = p->processor.Decode(pieces, &decoded);
+        if (!status.ok()) return from_status(status);
+        return copy_out(decoded, text, length);
+    });
+}
+
+int l2s_sp_id_to_piece(const l2s_sp_processor *p, int32_t id, char **piece, size_t *length) {
+    if (piece == nullptr || length == nullptr) return fail(L2S_SP_BAD_ARGUMENT, "null argument");
+    if (!in_range(p, id)) return fail(L2S_SP_BAD_ARGUMENT, "id " + std::to_string(id) + " is outside the vocabulary");
+    return guarded([&]() -> int { return copy_out(p->processor.IdToPiece(id), piece, length); });
+}
+
+void l2s_sp_free_buffer(void *buffer) { std::free(buffer); }
+
+}  // extern "C"
