@@ -81,10 +81,6 @@ int l2s_sp_new_from_bytes(const void *bytes, size_t length, l2s_sp_processor **o
 void l2s_sp_free(l2s_sp_processor *processor) { delete processor; }
 
 int32_t l2s_sp_piece_count(const l2s_sp_processor *p) { return p ? p->processor.GetPieceSize() : 0; }
-int32_t l2s_sp_unk_id(const l2s_sp_processor *p) { return p ? p->processor.unk_id() : -1; }
-int32_t l2s_sp_bos_id(const l2s_sp_processor *p) { return p ? p->processor.bos_id() : -1; }
-int32_t l2s_sp_eos_id(const l2s_sp_processor *p) { return p ? p->processor.eos_id() : -1; }
-int32_t l2s_sp_pad_id(const l2s_sp_processor *p) { return p ? p->processor.pad_id() : -1; }
 
 int l2s_sp_is_control(const l2s_sp_processor *p, int32_t id) {
     return in_range(p, id) && p->processor.IsControl(id) ? 1 : 0;
@@ -94,15 +90,6 @@ int l2s_sp_is_unknown(const l2s_sp_processor *p, int32_t id) {
 }
 int l2s_sp_is_byte(const l2s_sp_processor *p, int32_t id) {
     return in_range(p, id) && p->processor.IsByte(id) ? 1 : 0;
-}
-
-int32_t l2s_sp_piece_to_id(const l2s_sp_processor *p, const char *piece, size_t length) {
-    if (p == nullptr || piece == nullptr) return -1;
-    std::string text(piece, length);
-    int32_t id = p->processor.PieceToId(text);
-    // PieceToId answers unk_id for unknown pieces; tell that apart from the real <unk> piece.
-    if (id == p->processor.unk_id() && p->processor.IdToPiece(id) != text) return -1;
-    return id;
 }
 
 int l2s_sp_encode(const l2s_sp_processor *p, const char *text, size_t length, int32_t **ids, size_t *count) {
@@ -118,24 +105,6 @@ int l2s_sp_encode(const l2s_sp_processor *p, const char *text, size_t length, in
         *ids = buffer;
         *count = pieces.size();
         return L2S_SP_OK;
-    });
-}
-
-int l2s_sp_decode(const l2s_sp_processor *p, const int32_t *ids, size_t count, char **text, size_t *length) {
-    if (p == nullptr || (ids == nullptr && count > 0) || text == nullptr || length == nullptr)
-        return fail(L2S_SP_BAD_ARGUMENT, "null argument");
-    return guarded([&]() -> int {
-        std::vector<int> pieces(ids, ids + count);
-        for (size_t i = 0; i < count; ++i) {
-            if (!in_range(p, pieces[i]))
-                return fail(L2S_SP_BAD_ARGUMENT, "id " + std::to_string(pieces[i]) + " at position " +
-                                                     std::to_string(i) + " is outside the vocabulary of " +
-                                                     std::to_string(p->processor.GetPieceSize()) + " pieces");
-        }
-        std::string decoded;
-        auto status = p->processor.Decode(pieces, &decoded);
-        if (!status.ok()) return from_status(status);
-        return copy_out(decoded, text, length);
     });
 }
 

@@ -1,0 +1,107 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import Tokenizers
+
+/// The golden data written by scripts/fixtures/tokenizers.py from transformers (and sentencepiece for the
+/// byte-fallback layout).
+struct TokenizerReference: Decodable {
+    struct Layout: Decodable {
+        let ids: [[Int32]?]
+        let decoded: [String?]
+        let decoded_skip: [String?]
+        let fingerprint: String
+    }
+
+    let texts: [String]
+    let layouts: [String: Layout]
+
+    static func load() throws -> TokenizerReference {
+        let data = try Data(contentsOf: TestPaths.fixture("tokenizers/reference.json"))
+        return try JSONDecoder().decode(TokenizerReference.self, from: data)
+    }
+
+    static let layoutNames = ["t5-spiece", "t5-tokenizer-json", "spm-byte-fallback", "gpt2-vocab-merges", "gpt2-tokenizer-json"]
+}
+
+func loadFixtureTokenizer(_ layout: String) throws -> any Tokenizer {
+    try loadTokenizer(directory: TestPaths.fixture("tokenizers/\(layout)"))
+}
+
+@Suite("Tokenizers match the Python reference")
+struct ReferenceTests {
+    @Test("identical ids for every corpus string", arguments: TokenizerReference.layoutNames)
+    func encodeMatches(layout: String) throws {
+        let reference = try TokenizerReference.load()
+        let expected = try #require(reference.layouts[layout])
+        let tokenizer = try loadFixtureTokenizer(layout)
+        for (index, text) in reference.texts.enumerated() {
+            guard let ids = expected.ids[index] else { continue }
+            #expect(try tokenizer.encode(text) == ids, "\(layout) text \(index): \(text.debugDescription)")
+        }
+    }
+
+    @Test("identical decoded text, with and without special tokens", arguments: TokenizerReference.layoutNames)
+    func decodeMatches(layout: String) throws {
+        let reference = try TokenizerReference.load()
+        let expected = try #require(reference.layouts[layout])
+        let tokenizer = try loadFixtureTokenizer(layout)
+        for index in reference.texts.indices {
+            guard let ids = expected.ids[index] else { continue }
+            #expect(try tokenizer.decode(ids, skipSpecialTokens: false) == expected.decoded[index], "\(layout) text \(index)")
+            #expect(try tokenizer.decode(ids, skipSpecialTokens: true) == expected.decoded_skip[index], "\(layout) text \(index)")
+        }
+    }
+
+    @Test("incremental deltas concatenate to the full decode and only ever extend it", arguments: TokenizerReference.layoutNames)
+    func incrementalMatches(layout: String) throws {
+        let reference = try TokenizerReference.load()
+        let expected = try #require(reference.layouts[layout])
+        let tokenizer = try loadFixtureTokenizer(layout)
+        for index in reference.texts.indices {
+            guard let ids = expected.ids[index] else { continue }
+            for skip in [false, true] {
+                let full = try tokenizer.decode(ids, skipSpecialTokens: skip)
+                var decoder = tokenizer.makeIncrementalDecoder(skipSpecialTokens: skip)
+                var streamed = ""
+                for id in ids {
+                    streamed += try decoder.add(id)
+                    // Never emits anything a later id could change, nor half a character (that would be U+FFFD).
+                    // Compared as UTF-8, because String.hasPrefix compares grapheme clusters ("e" vs "é").
+                    #expect(full.utf8.starts(with: streamed.utf8), "\(layout) text \(index): '\(streamed)' vs '\(full)'")
+                }
+                streamed += decoder.finish()
+                #expect(streamed == full, "\(layout) text \(index) skip \(skip)")
+            }
+        }
+    }
+
+    @Test("special ids and vocabulary size", arguments: [
+        ("t5-spiece", SpecialTokenIDs(pad: 0, eos: 1, unk: 2, bos: nil), 1100),
+        ("t5-tokenizer-json", SpecialTokenIDs(pad: 0, eos: 1, unk: 2, bos: nil), 1100),
+        ("spm-byte-fallback", SpecialTokenIDs(pad: 0, eos: 1, unk: 2, bos: nil), 700),
+        ("gpt2-vocab-merges", SpecialTokenIDs(pad: nil, eos: 0, unk: 0, bos: 0), 1200),
+        ("gpt2-tokenizer-json", SpecialTokenIDs(pad: nil, eos: 0, unk: 0, bos: 0), 1200),
+    ])
+    func specialTokens(layout: String, special: SpecialTokenIDs, size: Int) throws {
+        let tokenizer = try loadFixtureTokenizer(layout)
+        #expect(tokenizer.specialTokens == special)
+        #expect(tokenizer.vocabularySize == size)
+    }
+
+    @Test("T5 extra ids sit after the pieces, counted from the end", arguments: ["t5-spiece", "t5-tokenizer-json"])
+    func extraIDs(layout: String) throws {
+        let tokenizer = try loadFixtureTokenizer(layout)
+        #expect(tokenizer.id(for: "<extra_id_0>") == 1099)
+        #expect(tokenizer.id(for: "<extra_id_99>") == 1000)
+        #expect(try tokenizer.encode("<extra_id_5>") == [1094, 1])
+        #expect(tokenizer.token(for: 1) == "</s>")
+    }
+
+    @Test("fingerprint is SHA-256 over the tokenizer files, as the fixture script computes it", arguments: TokenizerReference.layoutNames)
+    func fingerprint(layout: String) throws {
+        let reference = try TokenizerReference.load()
+        #expect(try loadFixtureTokenizer(layout).fingerprint == reference.layouts[layout]?.fingerprint)
+    }
+}
