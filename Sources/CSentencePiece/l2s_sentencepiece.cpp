@@ -92,18 +92,29 @@ int l2s_sp_is_byte(const l2s_sp_processor *p, int32_t id) {
     return in_range(p, id) && p->processor.IsByte(id) ? 1 : 0;
 }
 
-int l2s_sp_encode(const l2s_sp_processor *p, const char *text, size_t length, int32_t **ids, size_t *count) {
-    if (p == nullptr || (text == nullptr && length > 0) || ids == nullptr || count == nullptr)
+int l2s_sp_encode_spans(const l2s_sp_processor *p, const char *text, size_t length, const size_t *starts,
+                        const size_t *lengths, size_t span_count, int32_t **ids, size_t *count) {
+    if (p == nullptr || (text == nullptr && length > 0) || ids == nullptr || count == nullptr ||
+        (span_count > 0 && (starts == nullptr || lengths == nullptr)))
         return fail(L2S_SP_BAD_ARGUMENT, "null argument");
+    for (size_t i = 0; i < span_count; ++i) {
+        if (starts[i] > length || lengths[i] > length - starts[i])
+            return fail(L2S_SP_BAD_ARGUMENT, "span " + std::to_string(i) + " lies outside the text of " +
+                                                 std::to_string(length) + " bytes");
+    }
     return guarded([&]() -> int {
+        std::vector<int> all;
         std::vector<int> pieces;
-        auto status = p->processor.Encode(std::string(text ? text : "", length), &pieces);
-        if (!status.ok()) return from_status(status);
-        auto *buffer = static_cast<int32_t *>(std::malloc(sizeof(int32_t) * (pieces.size() + 1)));
+        for (size_t i = 0; i < span_count; ++i) {
+            auto status = p->processor.Encode(absl::string_view(text + starts[i], lengths[i]), &pieces);
+            if (!status.ok()) return from_status(status);
+            all.insert(all.end(), pieces.begin(), pieces.end());
+        }
+        auto *buffer = static_cast<int32_t *>(std::malloc(sizeof(int32_t) * (all.size() + 1)));
         if (buffer == nullptr) return fail(L2S_SP_NO_MEMORY, "out of memory");
-        for (size_t i = 0; i < pieces.size(); ++i) buffer[i] = pieces[i];
+        for (size_t i = 0; i < all.size(); ++i) buffer[i] = all[i];
         *ids = buffer;
-        *count = pieces.size();
+        *count = all.size();
         return L2S_SP_OK;
     });
 }

@@ -14,6 +14,9 @@ final class SentencePieceProcessor: @unchecked Sendable {
     private let handle: OpaquePointer
     /// The piece string and kind of every id.
     let pieces: [(piece: String, kind: PieceKind)]
+    /// True when the model collapses whitespace (T5): then text is encoded word by word, as the WhitespaceSplit
+    /// pre-tokenizer of transformers' converted tokenizer does.
+    private let splitsOnWhitespace: Bool
 
     /// Loads a serialized ModelProto; `path` names the source in errors.
     init(modelBytes: [UInt8], path: String) throws {
@@ -52,6 +55,7 @@ final class SentencePieceProcessor: @unchecked Sendable {
             pieces.append((piece, kind))
         }
         self.pieces = pieces
+        splitsOnWhitespace = ModelProtoSettings.removesExtraWhitespaces(modelBytes)
     }
 
     deinit { l2s_sp_free(handle) }
@@ -60,10 +64,21 @@ final class SentencePieceProcessor: @unchecked Sendable {
     func encode(_ text: String) throws -> [Int32] {
         var utf8 = text
         return try utf8.withUTF8 { bytes -> [Int32] in
+            var starts: [Int] = []
+            var lengths: [Int] = []
+            if splitsOnWhitespace {
+                Self.forEachWord(bytes) { range in
+                    starts.append(range.lowerBound)
+                    lengths.append(range.count)
+                }
+            } else {
+                starts = [0]
+                lengths = [bytes.count]
+            }
             var ids: UnsafeMutablePointer<Int32>?
             var count = 0
             let status = bytes.withMemoryRebound(to: CChar.self) { chars in
-                l2s_sp_encode(handle, chars.baseAddress, chars.count, &ids, &count)
+                l2s_sp_encode_spans(handle, chars.baseAddress, chars.count, starts, lengths, starts.count, &ids, &count)
             }
             guard status == Int32(L2S_SP_OK), let ids else {
                 throw TokenizerError.encodingFailed(reason: "sentencepiece: \(Self.lastError())")
@@ -71,6 +86,23 @@ final class SentencePieceProcessor: @unchecked Sendable {
             defer { l2s_sp_free_buffer(ids) }
             return Array(UnsafeBufferPointer(start: ids, count: count))
         }
+    }
+
+    /// Byte ranges of the maximal runs of non-whitespace (Unicode White_Space, as Rust's char::is_whitespace).
+    private static func forEachWord(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>) -> Void) {
+        var index = 0
+        var wordStart: Int?
+        while index < bytes.count {
+            let (characterClass, length) = GPT2PreTokenizer.character(bytes, at: index)
+            if characterClass == .whitespace {
+                if let start = wordStart { body(start..<index) }
+                wordStart = nil
+            } else if wordStart == nil {
+                wordStart = index
+            }
+            index += length
+        }
+        if let start = wordStart { body(start..<bytes.count) }
     }
 
     private static func lastError() -> String { String(cString: l2s_sp_last_error()) }

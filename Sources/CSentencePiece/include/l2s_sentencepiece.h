@@ -32,10 +32,13 @@ int32_t l2s_sp_piece_count(const l2s_sp_processor *processor);
 int l2s_sp_is_control(const l2s_sp_processor *processor, int32_t id);
 int l2s_sp_is_unknown(const l2s_sp_processor *processor, int32_t id);
 int l2s_sp_is_byte(const l2s_sp_processor *processor, int32_t id);
-/* Encodes UTF-8 text into ids (normalization, dummy prefix and whitespace handling as the model specifies).
+/* Encodes each UTF-8 span text[starts[i] ..< starts[i] + lengths[i]] on its own (normalization, dummy prefix
+ * and whitespace handling as the model specifies) and concatenates the ids: the WhitespaceSplit pre-tokenization
+ * of Hugging Face's converted tokenizers, in one call. Encoding words apart also keeps libsentencepiece 0.1.x's
+ * float32 Viterbi sums small: over a long text they lose the precision that separates near-tied paths.
  * *ids is malloc'd; release it with l2s_sp_free_buffer. Safe to call from several threads on one processor. */
-int l2s_sp_encode(const l2s_sp_processor *processor, const char *text, size_t length,
-                  int32_t **ids, size_t *count);
+int l2s_sp_encode_spans(const l2s_sp_processor *processor, const char *text, size_t length, const size_t *starts,
+                        const size_t *lengths, size_t span_count, int32_t **ids, size_t *count);
 /* The piece text of one id (e.g. "▁Hello", "<0xE6>"). *piece is malloc'd; release with l2s_sp_free_buffer.
  * Decoding is done in Swift from these pieces, because Hugging Face's decode (what models are trained against)
  * differs from sentencepiece's Decode for unknown and control pieces. */

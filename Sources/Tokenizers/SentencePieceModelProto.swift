@@ -151,3 +151,81 @@ struct ProtoWriter {
         output.append(UInt8(remaining))
     }
 }
+
+/// Reads the one setting of a serialized ModelProto the Swift side needs and libsentencepiece 0.1.x does not
+/// expose: `normalizer_spec.remove_extra_whitespaces` (proto2 default true). Called only on bytes
+/// libsentencepiece has already accepted.
+enum ModelProtoSettings {
+    static func removesExtraWhitespaces(_ model: [UInt8]) -> Bool {
+        var result = true
+        var top = ProtoReader(model[...])
+        while let (field, value) = top.next() {
+            guard field == 3, case .bytes(let normalizer) = value else { continue }
+            // A repeated message field merges; a later remove_extra_whitespaces wins.
+            var inner = ProtoReader(normalizer)
+            while let (innerField, innerValue) = inner.next() {
+                if innerField == 4, case .varint(let flag) = innerValue { result = flag != 0 }
+            }
+        }
+        return result
+    }
+}
+
+/// Minimal protobuf wire-format reader (varint, fixed 32/64-bit, length-delimited).
+struct ProtoReader {
+    enum Value {
+        case varint(UInt64)
+        case fixed
+        case bytes(ArraySlice<UInt8>)
+    }
+
+    private let bytes: ArraySlice<UInt8>
+    private var index: Int
+    private var failed = false
+
+    init(_ bytes: ArraySlice<UInt8>) {
+        self.bytes = bytes
+        index = bytes.startIndex
+    }
+
+    mutating func next() -> (Int, Value)? {
+        guard !failed, index < bytes.endIndex else { return nil }
+        guard let tag = readVarint() else { return fail() }
+        let field = Int(tag >> 3)
+        switch tag & 7 {
+        case 0:
+            guard let value = readVarint() else { return fail() }
+            return (field, .varint(value))
+        case 1, 5:
+            let size = tag & 7 == 1 ? 8 : 4
+            guard bytes.endIndex - index >= size else { return fail() }
+            index += size
+            return (field, .fixed)
+        case 2:
+            guard let length = readVarint(), length <= UInt64(bytes.endIndex - index) else { return fail() }
+            let payload = bytes[index..<index + Int(length)]
+            index += Int(length)
+            return (field, .bytes(payload))
+        default:
+            return fail()
+        }
+    }
+
+    private mutating func fail() -> (Int, Value)? {
+        failed = true
+        return nil
+    }
+
+    private mutating func readVarint() -> UInt64? {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while index < bytes.endIndex, shift < 64 {
+            let byte = bytes[index]
+            index += 1
+            value |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return value }
+            shift += 7
+        }
+        return nil
+    }
+}
