@@ -68,7 +68,8 @@ final class ByteLevelBPEModel: Sendable {
             }
             guard let merged = vocabulary[left + right] else {
                 throw TokenizerError.corruptFile(
-                    path: file, reason: "merge \(rank + 1) '\(left) \(right)' yields '\(left + right)', not in the vocabulary")
+                    path: file,
+                    reason: "merge \(rank + 1) '\(left) \(right)' yields '\(left + right)', not in the vocabulary")
             }
             let key = UInt64(UInt32(bitPattern: leftID)) << 32 | UInt64(UInt32(bitPattern: rightID))
             // A repeated pair takes its last rank: tokenizers collects the merges into a HashMap the same way.
@@ -111,7 +112,8 @@ final class ByteLevelBPEModel: Sendable {
             var bestIndex = -1
             var bestResult: Int32 = 0
             for index in 0..<(symbols.count - 1) {
-                let key = UInt64(UInt32(bitPattern: symbols[index])) << 32
+                let key =
+                    UInt64(UInt32(bitPattern: symbols[index])) << 32
                     | UInt64(UInt32(bitPattern: symbols[index + 1]))
                 if let merge = merges[key], merge.rank < bestRank {
                     bestRank = merge.rank

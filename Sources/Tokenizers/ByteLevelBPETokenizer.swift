@@ -16,8 +16,10 @@ final class ByteLevelBPETokenizer: Tokenizer, TokenByteDecoding {
 
     var vocabularySize: Int { tokens.count }
 
-    init(model: ByteLevelBPEModel, addedTokens: [AddedToken], specialTokens: SpecialTokenIDs,
-         template: PostProcessorTemplate, fingerprint: String) {
+    init(
+        model: ByteLevelBPEModel, addedTokens: [AddedToken], specialTokens: SpecialTokenIDs,
+        template: PostProcessorTemplate, fingerprint: String
+    ) {
         self.model = model
         self.specialTokens = specialTokens
         self.template = template

@@ -32,9 +32,15 @@ enum GPT2PreTokenizer {
         let length: Int
         var value: UInt32
         switch lead {
-        case 0xC0..<0xE0: length = 2; value = UInt32(lead & 0x1F)
-        case 0xE0..<0xF0: length = 3; value = UInt32(lead & 0x0F)
-        default: length = 4; value = UInt32(lead & 0x07)
+        case 0xC0..<0xE0:
+            length = 2
+            value = UInt32(lead & 0x1F)
+        case 0xE0..<0xF0:
+            length = 3
+            value = UInt32(lead & 0x0F)
+        default:
+            length = 4
+            value = UInt32(lead & 0x07)
         }
         let available = min(length, bytes.count - index)
         for offset in 1..<available { value = value << 6 | UInt32(bytes[index + offset] & 0x3F) }

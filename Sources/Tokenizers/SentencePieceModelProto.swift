@@ -7,8 +7,10 @@ import Foundation
 enum UnigramConversion {
     /// The ModelProto bytes for the `model` object of tokenizer.json; `specialIDs` are the ids of added
     /// special tokens (they become CONTROL pieces, except `unk_id`).
-    static func modelProto(model: JSONObject, normalizer: JSONObject?, preTokenizer: JSONObject?,
-                           specialIDs: Set<Int>) throws -> [UInt8] {
+    static func modelProto(
+        model: JSONObject, normalizer: JSONObject?, preTokenizer: JSONObject?,
+        specialIDs: Set<Int>
+    ) throws -> [UInt8] {
         guard let vocabulary = try model.array("vocab") else { throw model.wrongType("vocab", expected: "an array") }
         let unkID = try model.int("unk_id")
         let byteFallback = try model.bool("byte_fallback") ?? false
@@ -17,7 +19,8 @@ enum UnigramConversion {
             guard let pair = entry as? [Any], pair.count == 2, let piece = pair[0] as? String,
                 let score = (pair[1] as? NSNumber)?.floatValue
             else {
-                throw TokenizerError.corruptFile(path: model.file, reason: "model.vocab[\(id)] should be [piece, score]")
+                throw TokenizerError.corruptFile(
+                    path: model.file, reason: "model.vocab[\(id)] should be [piece, score]")
             }
             var type = 1  // NORMAL
             if id == unkID {
@@ -70,19 +73,24 @@ enum UnigramConversion {
             switch try step.string("type") {
             case "Precompiled":
                 guard let text = try step.string("precompiled_charsmap"), let data = Data(base64Encoded: text) else {
-                    throw TokenizerError.corruptFile(path: file, reason: "normalizer Precompiled has no base64 charsmap")
+                    throw TokenizerError.corruptFile(
+                        path: file, reason: "normalizer Precompiled has no base64 charsmap")
                 }
                 spec.charsmap = Array(data)
             case "Replace":
                 let pattern = try step.object("pattern")
                 guard try pattern?.string("Regex") == " {2,}" || pattern?.string("String") == "  ",
                     try step.string("content") == " "
-                else { throw TokenizerError.unsupported(path: file, feature: "normalizer Replace other than ' {2,}' -> ' '") }
+                else {
+                    throw TokenizerError.unsupported(
+                        path: file, feature: "normalizer Replace other than ' {2,}' -> ' '")
+                }
                 spec.removeExtraWhitespaces = true
             case "Strip":
                 continue
             case let other:
-                throw TokenizerError.unsupported(path: file, feature: "normalizer \(other ?? "without type") for Unigram")
+                throw TokenizerError.unsupported(
+                    path: file, feature: "normalizer \(other ?? "without type") for Unigram")
             }
         }
         var sawMetaspace = false
@@ -99,11 +107,13 @@ enum UnigramConversion {
                 let addPrefix = try step.bool("add_prefix_space")
                 spec.addDummyPrefix = scheme.map { $0 != "never" } ?? addPrefix ?? true
             case let other:
-                throw TokenizerError.unsupported(path: file, feature: "pre_tokenizer \(other ?? "without type") for Unigram")
+                throw TokenizerError.unsupported(
+                    path: file, feature: "pre_tokenizer \(other ?? "without type") for Unigram")
             }
         }
         guard sawMetaspace else {
-            throw TokenizerError.unsupported(path: file, feature: "a Unigram tokenizer without a Metaspace pre_tokenizer")
+            throw TokenizerError.unsupported(
+                path: file, feature: "a Unigram tokenizer without a Metaspace pre_tokenizer")
         }
         return spec
     }
@@ -115,7 +125,8 @@ enum UnigramConversion {
         guard let parts = try component.array(listKey) else { throw component.wrongType(listKey, expected: "an array") }
         return try parts.enumerated().map { index, part in
             guard let object = part as? [String: Any] else {
-                throw TokenizerError.corruptFile(path: file, reason: "'\(component.keyPath).\(listKey)[\(index)]' should be an object")
+                throw TokenizerError.corruptFile(
+                    path: file, reason: "'\(component.keyPath).\(listKey)[\(index)]' should be an object")
             }
             return JSONObject(object, file: file, keyPath: "\(component.keyPath).\(listKey)[\(index)]")
         }

@@ -17,8 +17,10 @@ final class SentencePieceTokenizer: Tokenizer, TokenByteDecoding {
     var vocabularySize: Int { tokens.count }
 
     /// `addedTokens` may reuse piece ids (control pieces) or extend the id space past the pieces.
-    init(processor: SentencePieceProcessor, addedTokens: [AddedToken], specialTokens: SpecialTokenIDs,
-         template: PostProcessorTemplate, fingerprint: String, path: String) throws {
+    init(
+        processor: SentencePieceProcessor, addedTokens: [AddedToken], specialTokens: SpecialTokenIDs,
+        template: PostProcessorTemplate, fingerprint: String, path: String
+    ) throws {
         self.processor = processor
         self.specialTokens = specialTokens
         self.template = template
@@ -26,7 +28,8 @@ final class SentencePieceTokenizer: Tokenizer, TokenByteDecoding {
         var tokens = processor.pieces.map(\.piece)
         var special = [Bool](repeating: false, count: tokens.count)
         let total = max(tokens.count, Int(addedTokens.map(\.id).max() ?? -1) + 1)
-        var filled = [Bool](repeating: true, count: tokens.count) + [Bool](repeating: false, count: total - tokens.count)
+        var filled =
+            [Bool](repeating: true, count: tokens.count) + [Bool](repeating: false, count: total - tokens.count)
         tokens += [String](repeating: "", count: total - tokens.count)
         special += [Bool](repeating: false, count: total - special.count)
         var ids: [String: Int32] = [:]
@@ -34,7 +37,8 @@ final class SentencePieceTokenizer: Tokenizer, TokenByteDecoding {
         for added in addedTokens {
             let index = Int(added.id)
             guard index >= 0 else {
-                throw TokenizerError.corruptFile(path: path, reason: "added token '\(added.content)' has id \(added.id)")
+                throw TokenizerError.corruptFile(
+                    path: path, reason: "added token '\(added.content)' has id \(added.id)")
             }
             tokens[index] = added.content
             special[index] = added.special
@@ -43,7 +47,9 @@ final class SentencePieceTokenizer: Tokenizer, TokenByteDecoding {
         }
         if let hole = filled.firstIndex(of: false) {
             throw TokenizerError.corruptFile(
-                path: path, reason: "no token for id \(hole): the \(processor.pieces.count) pieces and the added tokens leave a gap")
+                path: path,
+                reason: "no token for id \(hole): the \(processor.pieces.count) pieces and the added tokens leave a gap"
+            )
         }
         self.tokens = tokens
         self.isSpecial = special

@@ -17,7 +17,8 @@ struct TokenizerFiles {
     init(directory: URL) throws {
         self.directory = directory
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue
+        else {
             throw TokenizerError.missingFiles(directory: directory.path, expected: "an existing directory")
         }
         var contents: [String: [UInt8]] = [:]

@@ -29,12 +29,14 @@ struct TokenizerJSONLoader {
         guard let list = try json.array("added_tokens") else { return [] }
         return try list.enumerated().map { index, entry in
             let keyPath = "added_tokens[\(index)]"
-            guard let object = entry as? [String: Any], let id = (object["id"] as? NSNumber).flatMap({ Int32(exactly: $0.doubleValue) }),
+            guard let object = entry as? [String: Any],
+                let id = (object["id"] as? NSNumber).flatMap({ Int32(exactly: $0.doubleValue) }),
                 id >= 0
             else { throw TokenizerError.corruptFile(path: path, reason: "'\(keyPath)' needs an integer id >= 0") }
             let token = JSONObject(object, file: path, keyPath: keyPath)
             if try token.bool("single_word") == true {
-                throw TokenizerError.unsupported(path: path, feature: "single_word added token '\(object["content"] ?? "")'")
+                throw TokenizerError.unsupported(
+                    path: path, feature: "single_word added token '\(object["content"] ?? "")'")
             }
             return try AddedToken(json: token, id: id)
         }
@@ -47,7 +49,9 @@ struct TokenizerJSONLoader {
         case "ByteLevel":
             return PostProcessorTemplate()
         case "TemplateProcessing":
-            guard let single = try processor.array("single") else { throw processor.wrongType("single", expected: "an array") }
+            guard let single = try processor.array("single") else {
+                throw processor.wrongType("single", expected: "an array")
+            }
             let specials = try processor.object("special_tokens")
             var result = PostProcessorTemplate()
             var seenSequence = false
@@ -60,13 +64,15 @@ struct TokenizerJSONLoader {
                 {
                     let values = try ids.map { value -> Int32 in
                         guard let id = (value as? NSNumber).flatMap({ Int32(exactly: $0.doubleValue) }) else {
-                            throw TokenizerError.corruptFile(path: path, reason: "post_processor.special_tokens.\(name).ids")
+                            throw TokenizerError.corruptFile(
+                                path: path, reason: "post_processor.special_tokens.\(name).ids")
                         }
                         return id
                     }
                     if seenSequence { result.suffix += values } else { result.prefix += values }
                 } else {
-                    throw TokenizerError.corruptFile(path: path, reason: "post_processor.single[\(index)] is not a Sequence or a known SpecialToken")
+                    throw TokenizerError.corruptFile(
+                        path: path, reason: "post_processor.single[\(index)] is not a Sequence or a known SpecialToken")
                 }
             }
             return result
@@ -75,7 +81,9 @@ struct TokenizerJSONLoader {
         }
     }
 
-    private func specialIDs(added: [AddedToken], defaults: [String: String], lookup: (String) -> Int32?) -> SpecialTokenIDs {
+    private func specialIDs(added: [AddedToken], defaults: [String: String], lookup: (String) -> Int32?)
+        -> SpecialTokenIDs
+    {
         let addedIDs = Dictionary(added.map { ($0.content, $0.id) }) { first, _ in first }
         return settings.specialIDs(defaults: defaults) { addedIDs[$0] ?? lookup($0) }
     }
@@ -98,7 +106,9 @@ struct TokenizerJSONLoader {
         if try model.bool("byte_fallback") == true || model.has("dropout") {
             throw TokenizerError.unsupported(path: path, feature: "BPE byte_fallback or dropout")
         }
-        guard let vocabularyJSON = try model.object("vocab") else { throw model.wrongType("vocab", expected: "an object") }
+        guard let vocabularyJSON = try model.object("vocab") else {
+            throw model.wrongType("vocab", expected: "an object")
+        }
         var vocabulary: [String: Int32] = [:]
         vocabulary.reserveCapacity(vocabularyJSON.values.count)
         for (token, value) in vocabularyJSON.values {
@@ -112,7 +122,9 @@ struct TokenizerJSONLoader {
             if let line = entry as? String {
                 let parts = line.split(separator: " ", omittingEmptySubsequences: false)
                 if parts.count == 2 { return (String(parts[0]), String(parts[1])) }
-            } else if let pair = entry as? [Any], pair.count == 2, let left = pair[0] as? String, let right = pair[1] as? String {
+            } else if let pair = entry as? [Any], pair.count == 2, let left = pair[0] as? String,
+                let right = pair[1] as? String
+            {
                 return (left, right)
             }
             throw TokenizerError.corruptFile(path: path, reason: "model.merges[\(index)] is not 'a b' or [a, b]")
@@ -127,14 +139,19 @@ struct TokenizerJSONLoader {
 
     private func loadUnigram(json: JSONObject, model: JSONObject, added: [AddedToken]) throws -> any Tokenizer {
         if let decoder = try json.object("decoder"), try decoder.string("type") != "Metaspace" {
-            throw TokenizerError.unsupported(path: path, feature: "Unigram decoder \(try decoder.string("type") ?? "(none)")")
+            throw TokenizerError.unsupported(
+                path: path, feature: "Unigram decoder \(try decoder.string("type") ?? "(none)")")
         }
         let bytes = try UnigramConversion.modelProto(
             model: model, normalizer: try json.object("normalizer"), preTokenizer: try json.object("pre_tokenizer"),
             specialIDs: Set(added.filter(\.special).map { Int($0.id) }))
         let processor = try SentencePieceProcessor(modelBytes: bytes, path: path)
-        let pieceIDs = Dictionary(processor.pieces.enumerated().map { ($0.element.piece, Int32($0.offset)) }) { first, _ in first }
-        let special = specialIDs(added: added, defaults: ["pad": "<pad>", "eos": "</s>", "unk": "<unk>"]) { pieceIDs[$0] }
+        let pieceIDs = Dictionary(processor.pieces.enumerated().map { ($0.element.piece, Int32($0.offset)) }) {
+            first, _ in first
+        }
+        let special = specialIDs(added: added, defaults: ["pad": "<pad>", "eos": "</s>", "unk": "<unk>"]) {
+            pieceIDs[$0]
+        }
         return try SentencePieceTokenizer(
             processor: processor, addedTokens: added, specialTokens: special,
             template: settings.refine(try template(json), special: special), fingerprint: try files.fingerprint(),

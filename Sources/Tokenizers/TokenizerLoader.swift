@@ -26,7 +26,8 @@ public func loadTokenizer(directory: URL) throws -> any Tokenizer {
     if files.has("vocab.json") || files.has("merges.txt") {
         let missing = files.has("vocab.json") ? "merges.txt" : "vocab.json"
         throw TokenizerError.missingFiles(
-            directory: directory.path, expected: "\(missing) next to \(files.has("vocab.json") ? "vocab.json" : "merges.txt")")
+            directory: directory.path,
+            expected: "\(missing) next to \(files.has("vocab.json") ? "vocab.json" : "merges.txt")")
     }
     throw TokenizerError.missingFiles(
         directory: directory.path, expected: "tokenizer.json, spiece.model, or vocab.json + merges.txt")
@@ -57,7 +58,8 @@ struct SpecialTokenSettings {
                     } else if let object = entry as? [String: Any], let content = object["content"] as? String {
                         additional.append(content)
                     } else {
-                        throw TokenizerError.corruptFile(path: files.path(file), reason: "'\(key)[\(index)]' is not a token")
+                        throw TokenizerError.corruptFile(
+                            path: files.path(file), reason: "'\(key)[\(index)]' is not a token")
                     }
                 }
             }
@@ -67,7 +69,8 @@ struct SpecialTokenSettings {
             if let decoder = try json.object("added_tokens_decoder") {
                 for (key, _) in decoder.values {
                     guard let id = Int32(key), let entry = try decoder.object(key) else {
-                        throw TokenizerError.corruptFile(path: files.path(file), reason: "added_tokens_decoder key '\(key)'")
+                        throw TokenizerError.corruptFile(
+                            path: files.path(file), reason: "added_tokens_decoder key '\(key)'")
                     }
                     addedTokens.append(try AddedToken(json: entry, id: id))
                 }
@@ -100,8 +103,9 @@ extension AddedToken {
     /// From tokenizers' AddedToken serialisation (`content`, `special`, `lstrip`, `rstrip`).
     init(json: JSONObject, id: Int32) throws {
         guard let content = try json.string("content") else { throw json.wrongType("content", expected: "a string") }
-        self.init(id: id, content: content, special: try json.bool("special") ?? false,
-                  lstrip: try json.bool("lstrip") ?? false, rstrip: try json.bool("rstrip") ?? false)
+        self.init(
+            id: id, content: content, special: try json.bool("special") ?? false,
+            lstrip: try json.bool("lstrip") ?? false, rstrip: try json.bool("rstrip") ?? false)
     }
 }
 
@@ -125,8 +129,10 @@ func loadSentencePieceModel(files: TokenizerFiles, settings: SpecialTokenSetting
     let extraIDs = settings.extraIDs ?? 100
     for index in 0..<extraIDs {
         let content = "<extra_id_\(index)>"
-        added.append(AddedToken(id: Int32(pieceCount + extraIDs - 1 - index), content: content, special: true,
-                                lstrip: false, rstrip: false))
+        added.append(
+            AddedToken(
+                id: Int32(pieceCount + extraIDs - 1 - index), content: content, special: true,
+                lstrip: false, rstrip: false))
         known.insert(content)
     }
     for token in settings.addedTokens where !known.contains(token.content) {
@@ -134,7 +140,9 @@ func loadSentencePieceModel(files: TokenizerFiles, settings: SpecialTokenSetting
         known.insert(token.content)
     }
     var next = Int32(max(pieceCount + extraIDs, Int(added.map(\.id).max() ?? 0) + 1))
-    let pieceIDs = Dictionary(processor.pieces.enumerated().map { ($0.element.piece, Int32($0.offset)) }) { first, _ in first }
+    let pieceIDs = Dictionary(processor.pieces.enumerated().map { ($0.element.piece, Int32($0.offset)) }) { first, _ in
+        first
+    }
     for content in settings.additional + Array(settings.names.values) where !known.contains(content) {
         if let id = pieceIDs[content] {
             added.append(AddedToken(id: id, content: content, special: true, lstrip: false, rstrip: false))
@@ -165,7 +173,8 @@ func loadVocabAndMerges(files: TokenizerFiles, settings: SpecialTokenSettings) t
     var vocabulary: [String: Int32] = [:]
     for (token, value) in vocabularyJSON.values {
         guard let number = value as? NSNumber, let id = Int32(exactly: number.doubleValue), id >= 0 else {
-            throw TokenizerError.corruptFile(path: vocabularyPath, reason: "token '\(token)' has id \(value), not an integer >= 0")
+            throw TokenizerError.corruptFile(
+                path: vocabularyPath, reason: "token '\(token)' has id \(value), not an integer >= 0")
         }
         vocabulary[token] = id
     }
@@ -176,7 +185,8 @@ func loadVocabAndMerges(files: TokenizerFiles, settings: SpecialTokenSettings) t
         if line.isEmpty || (number == 0 && line.hasPrefix("#version")) { continue }
         let parts = line.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-            throw TokenizerError.corruptFile(path: mergesPath, reason: "line \(number + 1) is '\(line)', expected 'left right'")
+            throw TokenizerError.corruptFile(
+                path: mergesPath, reason: "line \(number + 1) is '\(line)', expected 'left right'")
         }
         merges.append((String(parts[0]), String(parts[1])))
     }

@@ -40,7 +40,8 @@ struct TokenizeCommand: Subcommand {
         if json {
             let tokens = ids.map { tokenizer.token(for: $0) ?? "" }
             let object: [String: Any] = ["ids": ids.map(Int.init), "tokens": tokens]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            let data = try JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             printLine(String(decoding: data, as: UTF8.self))
         } else {
             printLine(ids.map(String.init).joined(separator: ","))

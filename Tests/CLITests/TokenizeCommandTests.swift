@@ -27,7 +27,8 @@ import Testing
     }
 
     @Test func tokenizeJSONHasIdsAndTokens() throws {
-        let result = try ProcessRunner.run(l2s, ["tokenize", "--model", model("gpt2-vocab-merges"), "--json", "Hello world"])
+        let result = try ProcessRunner.run(
+            l2s, ["tokenize", "--model", model("gpt2-vocab-merges"), "--json", "Hello world"])
         #expect(result.status == 0, "\(result.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         #expect(object?["ids"] as? [Int] == (try helloWorldIDs("gpt2-vocab-merges")))

@@ -40,23 +40,30 @@ struct BadInputTests {
         let directory = try temporaryTokenizerDirectory([:])
         defer { try? FileManager.default.removeItem(at: directory) }
         let error = tokenizerError { _ = try loadTokenizer(directory: directory) }
-        #expect(error == .missingFiles(directory: directory.path, expected: "tokenizer.json, spiece.model, or vocab.json + merges.txt"))
+        #expect(
+            error
+                == .missingFiles(
+                    directory: directory.path, expected: "tokenizer.json, spiece.model, or vocab.json + merges.txt"))
         #expect(error?.description.contains(directory.path) == true)
     }
 
     @Test func vocabularyWithoutMergesNamesTheMissingFile() throws {
-        let directory = try temporaryTokenizerDirectory(["vocab.json": try fixtureBytes("gpt2-vocab-merges", "vocab.json")])
+        let directory = try temporaryTokenizerDirectory([
+            "vocab.json": try fixtureBytes("gpt2-vocab-merges", "vocab.json")
+        ])
         defer { try? FileManager.default.removeItem(at: directory) }
         let error = tokenizerError { _ = try loadTokenizer(directory: directory) }
         #expect(error == .missingFiles(directory: directory.path, expected: "merges.txt next to vocab.json"))
     }
 
-    @Test("corrupt files are named in the error", arguments: [
-        ("spiece.model", Array("this is not a protobuf".utf8)),
-        ("tokenizer.json", Array("{\"model\": {\"type\": \"BPE\", ".utf8)),
-        ("tokenizer.json", Array("[1, 2, 3]".utf8)),
-        ("tokenizer.json", Array("{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\"]], \"unk_id\": 0}}".utf8)),
-    ])
+    @Test(
+        "corrupt files are named in the error",
+        arguments: [
+            ("spiece.model", Array("this is not a protobuf".utf8)),
+            ("tokenizer.json", Array("{\"model\": {\"type\": \"BPE\", ".utf8)),
+            ("tokenizer.json", Array("[1, 2, 3]".utf8)),
+            ("tokenizer.json", Array("{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\"]], \"unk_id\": 0}}".utf8)),
+        ])
     func corruptFileIsNamed(name: String, bytes: [UInt8]) throws {
         let directory = try temporaryTokenizerDirectory([name: bytes])
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -75,8 +82,11 @@ struct BadInputTests {
         ])
         defer { try? FileManager.default.removeItem(at: directory) }
         let error = tokenizerError { _ = try loadTokenizer(directory: directory) }
-        #expect(error == .corruptFile(path: directory.appendingPathComponent("merges.txt").path,
-                                      reason: "merge 1 'a b' yields 'ab', not in the vocabulary"))
+        #expect(
+            error
+                == .corruptFile(
+                    path: directory.appendingPathComponent("merges.txt").path,
+                    reason: "merge 1 'a b' yields 'ab', not in the vocabulary"))
     }
 
     @Test func brokenConfigIsNamed() throws {
@@ -95,33 +105,43 @@ struct BadInputTests {
     }
 
     @Test func unsupportedModelTypeIsNamed() throws {
-        let directory = try temporaryTokenizerDirectory(["tokenizer.json": Array("{\"model\": {\"type\": \"WordPiece\"}}".utf8)])
+        let directory = try temporaryTokenizerDirectory([
+            "tokenizer.json": Array("{\"model\": {\"type\": \"WordPiece\"}}".utf8)
+        ])
         defer { try? FileManager.default.removeItem(at: directory) }
         let error = tokenizerError { _ = try loadTokenizer(directory: directory) }
-        #expect(error == .unsupported(path: directory.appendingPathComponent("tokenizer.json").path, feature: "model type WordPiece"))
+        #expect(
+            error
+                == .unsupported(
+                    path: directory.appendingPathComponent("tokenizer.json").path, feature: "model type WordPiece"))
     }
 
     @Test("ids out of range are an error with id, position and size", arguments: TokenizerReference.layoutNames)
     func idOutOfRange(layout: String) throws {
         let tokenizer = try loadFixtureTokenizer(layout)
         let size = tokenizer.vocabularySize
-        #expect(tokenizerError { _ = try tokenizer.decode([5, Int32(size)], skipSpecialTokens: false) }
-            == .idOutOfRange(id: size, position: 1, vocabularySize: size))
-        #expect(tokenizerError { _ = try tokenizer.decode([-1], skipSpecialTokens: true) }
-            == .idOutOfRange(id: -1, position: 0, vocabularySize: size))
+        #expect(
+            tokenizerError { _ = try tokenizer.decode([5, Int32(size)], skipSpecialTokens: false) }
+                == .idOutOfRange(id: size, position: 1, vocabularySize: size))
+        #expect(
+            tokenizerError { _ = try tokenizer.decode([-1], skipSpecialTokens: true) }
+                == .idOutOfRange(id: -1, position: 0, vocabularySize: size))
         var decoder = tokenizer.makeIncrementalDecoder(skipSpecialTokens: false)
         _ = try decoder.add([5, 6])
-        #expect(tokenizerError { _ = try decoder.add(Int32.max) }
-            == .idOutOfRange(id: Int(Int32.max), position: 2, vocabularySize: size))
+        #expect(
+            tokenizerError { _ = try decoder.add(Int32.max) }
+                == .idOutOfRange(id: Int(Int32.max), position: 2, vocabularySize: size))
         #expect(tokenizer.token(for: Int32(size)) == nil)
     }
 
-    @Test("invalid UTF-8 input becomes U+FFFD before tokenizing, as Python's errors='replace'",
-          arguments: TokenizerReference.layoutNames)
+    @Test(
+        "invalid UTF-8 input becomes U+FFFD before tokenizing, as Python's errors='replace'",
+        arguments: TokenizerReference.layoutNames)
     func invalidUTF8Input(layout: String) throws {
         let reference = try TokenizerReference.load()
-        let text = String(decoding: Array("bad ".utf8) + [0xFF, 0xFE] + Array(" bytes ".utf8) + [0xE6, 0x97] + Array(" end".utf8),
-                          as: UTF8.self)
+        let text = String(
+            decoding: Array("bad ".utf8) + [0xFF, 0xFE] + Array(" bytes ".utf8) + [0xE6, 0x97] + Array(" end".utf8),
+            as: UTF8.self)
         let index = try #require(reference.texts.firstIndex(of: text))
         let expected = try #require(reference.layouts[layout]?.ids[index])
         #expect(try loadFixtureTokenizer(layout).encode(text) == expected)

@@ -63,10 +63,12 @@ struct IncrementalDecoderTests {
         #expect(try tokenizer.decode([0] + ids, skipSpecialTokens: true) == "Hello world")
     }
 
-    @Test("the UTF-8 boundary helper", arguments: [
-        ([UInt8](), 0), ([0x61], 1), ([0x61, 0xE6], 1), ([0x61, 0xE6, 0x97], 1), ([0x61, 0xE6, 0x97, 0xA5], 4),
-        ([0xF0, 0x9F, 0xA6], 0), ([0xE0, 0x80], 2), ([0xC3], 0), ([0xFF], 1), ([0x80, 0x80, 0x80, 0x80, 0x80], 5),
-    ])
+    @Test(
+        "the UTF-8 boundary helper",
+        arguments: [
+            ([UInt8](), 0), ([0x61], 1), ([0x61, 0xE6], 1), ([0x61, 0xE6, 0x97], 1), ([0x61, 0xE6, 0x97, 0xA5], 4),
+            ([0xF0, 0x9F, 0xA6], 0), ([0xE0, 0x80], 2), ([0xC3], 0), ([0xFF], 1), ([0x80, 0x80, 0x80, 0x80, 0x80], 5),
+        ])
     func boundary(bytes: [UInt8], stable: Int) {
         #expect(UTF8Boundary.stablePrefixLength(bytes) == stable)
     }

@@ -10,7 +10,12 @@ struct TokenizerReference: Decodable {
     struct Layout: Decodable {
         let ids: [[Int32]?]
         let decoded: [String?]
-        let decoded_skip: [String?]
+        let decodedSkip: [String?]
+
+        enum CodingKeys: String, CodingKey {
+            case ids, decoded, fingerprint
+            case decodedSkip = "decoded_skip"
+        }
         let fingerprint: String
     }
 
@@ -22,7 +27,9 @@ struct TokenizerReference: Decodable {
         return try JSONDecoder().decode(TokenizerReference.self, from: data)
     }
 
-    static let layoutNames = ["t5-spiece", "t5-tokenizer-json", "spm-byte-fallback", "gpt2-vocab-merges", "gpt2-tokenizer-json"]
+    static let layoutNames = [
+        "t5-spiece", "t5-tokenizer-json", "spm-byte-fallback", "gpt2-vocab-merges", "gpt2-tokenizer-json",
+    ]
 }
 
 func loadFixtureTokenizer(_ layout: String) throws -> any Tokenizer {
@@ -49,12 +56,18 @@ struct ReferenceTests {
         let tokenizer = try loadFixtureTokenizer(layout)
         for index in reference.texts.indices {
             guard let ids = expected.ids[index] else { continue }
-            #expect(try tokenizer.decode(ids, skipSpecialTokens: false) == expected.decoded[index], "\(layout) text \(index)")
-            #expect(try tokenizer.decode(ids, skipSpecialTokens: true) == expected.decoded_skip[index], "\(layout) text \(index)")
+            #expect(
+                try tokenizer.decode(ids, skipSpecialTokens: false) == expected.decoded[index],
+                "\(layout) text \(index)")
+            #expect(
+                try tokenizer.decode(ids, skipSpecialTokens: true) == expected.decodedSkip[index],
+                "\(layout) text \(index)")
         }
     }
 
-    @Test("incremental deltas concatenate to the full decode and only ever extend it", arguments: TokenizerReference.layoutNames)
+    @Test(
+        "incremental deltas concatenate to the full decode and only ever extend it",
+        arguments: TokenizerReference.layoutNames)
     func incrementalMatches(layout: String) throws {
         let reference = try TokenizerReference.load()
         let expected = try #require(reference.layouts[layout])
@@ -69,7 +82,8 @@ struct ReferenceTests {
                     streamed += try decoder.add(id)
                     // Never emits anything a later id could change, nor half a character (that would be U+FFFD).
                     // Compared as UTF-8, because String.hasPrefix compares grapheme clusters ("e" vs "é").
-                    #expect(full.utf8.starts(with: streamed.utf8), "\(layout) text \(index): '\(streamed)' vs '\(full)'")
+                    #expect(
+                        full.utf8.starts(with: streamed.utf8), "\(layout) text \(index): '\(streamed)' vs '\(full)'")
                 }
                 streamed += decoder.finish()
                 #expect(streamed == full, "\(layout) text \(index) skip \(skip)")
@@ -77,13 +91,15 @@ struct ReferenceTests {
         }
     }
 
-    @Test("special ids and vocabulary size", arguments: [
-        ("t5-spiece", SpecialTokenIDs(pad: 0, eos: 1, unk: 2, bos: nil), 1100),
-        ("t5-tokenizer-json", SpecialTokenIDs(pad: 0, eos: 1, unk: 2, bos: nil), 1100),
-        ("spm-byte-fallback", SpecialTokenIDs(pad: 0, eos: 1, unk: 2, bos: nil), 700),
-        ("gpt2-vocab-merges", SpecialTokenIDs(pad: nil, eos: 0, unk: 0, bos: 0), 1200),
-        ("gpt2-tokenizer-json", SpecialTokenIDs(pad: nil, eos: 0, unk: 0, bos: 0), 1200),
-    ])
+    @Test(
+        "special ids and vocabulary size",
+        arguments: [
+            ("t5-spiece", SpecialTokenIDs(pad: 0, eos: 1, unk: 2, bos: nil), 1100),
+            ("t5-tokenizer-json", SpecialTokenIDs(pad: 0, eos: 1, unk: 2, bos: nil), 1100),
+            ("spm-byte-fallback", SpecialTokenIDs(pad: 0, eos: 1, unk: 2, bos: nil), 700),
+            ("gpt2-vocab-merges", SpecialTokenIDs(pad: nil, eos: 0, unk: 0, bos: 0), 1200),
+            ("gpt2-tokenizer-json", SpecialTokenIDs(pad: nil, eos: 0, unk: 0, bos: 0), 1200),
+        ])
     func specialTokens(layout: String, special: SpecialTokenIDs, size: Int) throws {
         let tokenizer = try loadFixtureTokenizer(layout)
         #expect(tokenizer.specialTokens == special)
@@ -99,7 +115,9 @@ struct ReferenceTests {
         #expect(tokenizer.token(for: 1) == "</s>")
     }
 
-    @Test("fingerprint is SHA-256 over the tokenizer files, as the fixture script computes it", arguments: TokenizerReference.layoutNames)
+    @Test(
+        "fingerprint is SHA-256 over the tokenizer files, as the fixture script computes it",
+        arguments: TokenizerReference.layoutNames)
     func fingerprint(layout: String) throws {
         let reference = try TokenizerReference.load()
         #expect(try loadFixtureTokenizer(layout).fingerprint == reference.layouts[layout]?.fingerprint)
@@ -112,10 +130,12 @@ struct ReferenceTests {
     func longTextEqualsLines(layout: String) throws {
         // Syllable soup, as in scripts/bench-tokenizers.sh: it makes near-tied segmentations ("▁tionro" vs
         // "▁tion" "ro") common.
-        let syllables = ["ka", "te", "ro", "mi", "ber", "ung", "lich", "the", "and", "ing", "tion", "ver", "zu", "ță", "日本"]
+        let syllables = [
+            "ka", "te", "ro", "mi", "ber", "ung", "lich", "the", "and", "ing", "tion", "ver", "zu", "ță", "日本",
+        ]
         var state: UInt64 = 42
         func random(_ bound: Int) -> Int {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Int(state >> 33) % bound
         }
         let lines = (0..<3000).map { _ in

@@ -28,9 +28,12 @@ struct ThroughputBenchmark {
         let decoded = try tokenizer.decode(whole, skipSpecialTokens: false)
         let decodeSeconds = (ContinuousClock.now - clock).seconds
 
-        print(String(format: "bench %@: %.1f MB, %d tokens; encode whole text %.1f MB/s, per line (%d lines) %.1f MB/s, decode %.1f MB/s",
-                     layout, megabytes, whole.count, megabytes / wholeSeconds, lines.count, megabytes / lineSeconds,
-                     megabytes / decodeSeconds))
+        print(
+            String(
+                format:
+                    "bench %@: %.1f MB, %d tokens; encode whole text %.1f MB/s, per line (%d lines) %.1f MB/s, decode %.1f MB/s",
+                layout, megabytes, whole.count, megabytes / wholeSeconds, lines.count, megabytes / lineSeconds,
+                megabytes / decodeSeconds))
         #expect(count > 0)
         #expect(!decoded.isEmpty)
     }
