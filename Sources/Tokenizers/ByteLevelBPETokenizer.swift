@@ -44,8 +44,8 @@ final class ByteLevelBPETokenizer: Tokenizer, TokenByteDecoding {
         }
     }
 
-    func encode(_ text: String) throws -> [Int32] {
-        var ids: [Int32] = template.prefix
+    func encode(_ text: String, addSpecialTokens: Bool) throws -> [Int32] {
+        var ids: [Int32] = addSpecialTokens ? template.prefix : []
         for segment in splitter.split(text) {
             switch segment {
             case .token(let id):
@@ -59,7 +59,7 @@ final class ByteLevelBPETokenizer: Tokenizer, TokenByteDecoding {
                 }
             }
         }
-        ids.append(contentsOf: template.suffix)
+        if addSpecialTokens { ids.append(contentsOf: template.suffix) }
         return ids
     }
 

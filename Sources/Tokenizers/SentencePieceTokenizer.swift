@@ -57,15 +57,15 @@ final class SentencePieceTokenizer: Tokenizer, TokenByteDecoding {
         splitter = AddedTokenSplitter(addedTokens)
     }
 
-    func encode(_ text: String) throws -> [Int32] {
-        var result = template.prefix
+    func encode(_ text: String, addSpecialTokens: Bool) throws -> [Int32] {
+        var result = addSpecialTokens ? template.prefix : []
         for segment in splitter.split(text) {
             switch segment {
             case .token(let id): result.append(id)
             case .text(let piece): result += try processor.encode(piece)
             }
         }
-        result += template.suffix
+        if addSpecialTokens { result += template.suffix }
         return result
     }
 

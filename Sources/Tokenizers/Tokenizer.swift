@@ -20,8 +20,9 @@ public struct SpecialTokenIDs: Sendable, Equatable {
 
 /// A text <-> token id mapping identical to the Hugging Face tokenizer of the same files.
 public protocol Tokenizer: Sendable {
-    /// Ids for `text`, with the model's special tokens added (T5 appends `</s>`, GPT-2 adds none).
-    func encode(_ text: String) throws -> [Int32]
+    /// Ids for `text`; with `addSpecialTokens` the model's template is applied (T5 appends `</s>`, GPT-2 adds
+    /// nothing), as transformers' `add_special_tokens`. Special-token strings in the text are always matched.
+    func encode(_ text: String, addSpecialTokens: Bool) throws -> [Int32]
     /// Text for `ids`, as transformers' `decode` gives it; throws `idOutOfRange` for ids outside the vocabulary.
     func decode(_ ids: [Int32], skipSpecialTokens: Bool) throws -> String
     /// A streaming decoder: feed ids one at a time, get text deltas that never split a UTF-8 character.
@@ -36,6 +37,13 @@ public protocol Tokenizer: Sendable {
     func id(for token: String) -> Int32?
     /// SHA-256 hex of the tokenizer files this tokenizer was loaded from (see `TokenizerFingerprint`).
     var fingerprint: String { get }
+}
+
+extension Tokenizer {
+    /// Ids for `text` with the model's special tokens added (T5 appends `</s>`, GPT-2 adds none).
+    public func encode(_ text: String) throws -> [Int32] {
+        try encode(text, addSpecialTokens: true)
+    }
 }
 
 /// Turns token ids into raw UTF-8 bytes, one id at a time: the single decoding path behind both `decode` and

@@ -9,11 +9,13 @@ import Testing
 struct TokenizerReference: Decodable {
     struct Layout: Decodable {
         let ids: [[Int32]?]
+        let idsNoSpecial: [[Int32]?]
         let decoded: [String?]
         let decodedSkip: [String?]
 
         enum CodingKeys: String, CodingKey {
             case ids, decoded, fingerprint
+            case idsNoSpecial = "ids_no_special"
             case decodedSkip = "decoded_skip"
         }
         let fingerprint: String
@@ -46,6 +48,9 @@ struct ReferenceTests {
         for (index, text) in reference.texts.enumerated() {
             guard let ids = expected.ids[index] else { continue }
             #expect(try tokenizer.encode(text) == ids, "\(layout) text \(index): \(text.debugDescription)")
+            #expect(
+                try tokenizer.encode(text, addSpecialTokens: false) == expected.idsNoSpecial[index],
+                "\(layout) text \(index) without special tokens")
         }
     }
 
