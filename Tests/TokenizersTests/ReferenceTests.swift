@@ -30,7 +30,8 @@ struct TokenizerReference: Decodable {
     }
 
     static let layoutNames = [
-        "t5-spiece", "t5-tokenizer-json", "spm-byte-fallback", "gpt2-vocab-merges", "gpt2-tokenizer-json",
+        "t5-spiece", "t5-tokenizer-json", "t5-tokenizer-json-v4", "spm-byte-fallback", "gpt2-vocab-merges",
+        "gpt2-tokenizer-json",
     ]
 }
 
@@ -101,6 +102,7 @@ struct ReferenceTests {
         arguments: [
             ("t5-spiece", SpecialTokenIDs(pad: 0, eos: 1, unk: 2, bos: nil), 1100),
             ("t5-tokenizer-json", SpecialTokenIDs(pad: 0, eos: 1, unk: 2, bos: nil), 1100),
+            ("t5-tokenizer-json-v4", SpecialTokenIDs(pad: 0, eos: 1, unk: 2, bos: nil), 1100),
             ("spm-byte-fallback", SpecialTokenIDs(pad: 0, eos: 1, unk: 2, bos: nil), 700),
             ("gpt2-vocab-merges", SpecialTokenIDs(pad: nil, eos: 0, unk: 0, bos: 0), 1200),
             ("gpt2-tokenizer-json", SpecialTokenIDs(pad: nil, eos: 0, unk: 0, bos: 0), 1200),
@@ -111,7 +113,9 @@ struct ReferenceTests {
         #expect(tokenizer.vocabularySize == size)
     }
 
-    @Test("T5 extra ids sit after the pieces, counted from the end", arguments: ["t5-spiece", "t5-tokenizer-json"])
+    @Test(
+        "T5 extra ids sit after the pieces, counted from the end",
+        arguments: ["t5-spiece", "t5-tokenizer-json", "t5-tokenizer-json-v4"])
     func extraIDs(layout: String) throws {
         let tokenizer = try loadFixtureTokenizer(layout)
         #expect(tokenizer.id(for: "<extra_id_0>") == 1099)
