@@ -134,7 +134,7 @@ struct TokenizerJSONLoader {
         let special = specialIDs(added: added, defaults: defaults) { vocabulary[$0] }
         return ByteLevelBPETokenizer(
             model: bpe, addedTokens: added, specialTokens: special,
-            template: settings.refine(try template(json), special: special), fingerprint: try files.fingerprint())
+            template: try template(json), fingerprint: try files.fingerprint())
     }
 
     private func loadUnigram(json: JSONObject, model: JSONObject, added: [AddedToken]) throws -> any Tokenizer {
@@ -154,7 +154,7 @@ struct TokenizerJSONLoader {
         }
         return try SentencePieceTokenizer(
             processor: processor, addedTokens: added, specialTokens: special,
-            template: settings.refine(try template(json), special: special), fingerprint: try files.fingerprint(),
+            template: try template(json), fingerprint: try files.fingerprint(),
             path: path)
     }
 }

@@ -10,7 +10,9 @@ struct PostProcessorTemplate: Sendable, Equatable {
 /// Loads the tokenizer of a Hugging Face model directory, choosing the implementation from the files present as
 /// transformers does: `tokenizer.json` (BPE byte-level in Swift; Unigram converted to a sentencepiece model),
 /// else `spiece.model` (SentencePiece, T5 conventions), else `vocab.json` + `merges.txt` (GPT-2 byte-level BPE).
-/// `tokenizer_config.json` and `special_tokens_map.json` refine special tokens and `add_bos_token`/`add_eos_token`.
+/// `tokenizer_config.json` and `special_tokens_map.json` name the special tokens; `add_bos_token`/`add_eos_token`
+/// apply where transformers 5 applies them: to GPT2Tokenizer built from vocab.json + merges.txt, not to a
+/// tokenizer.json (its post-processor rules) nor to T5Tokenizer (always appends `</s>`).
 public func loadTokenizer(directory: URL) throws -> any Tokenizer {
     let files = try TokenizerFiles(directory: directory)
     let settings = try SpecialTokenSettings(files: files)
@@ -78,7 +80,7 @@ struct SpecialTokenSettings {
         }
     }
 
-    /// Applies `add_bos_token` / `add_eos_token` when the config states them.
+    /// Applies `add_bos_token` / `add_eos_token` when the config states them (vocab.json + merges.txt only).
     func refine(_ template: PostProcessorTemplate, special: SpecialTokenIDs) -> PostProcessorTemplate {
         var result = template
         if let addBOS, let bos = special.bos {
@@ -110,7 +112,7 @@ extension AddedToken {
 }
 
 /// `spiece.model` alone (plus optional configs): T5Tokenizer's conventions — pad `<pad>`, eos `</s>`, unk `<unk>`,
-/// `</s>` appended, `extra_ids` (default 100) `<extra_id_N>` tokens after the pieces, N counted from the end.
+/// the eos token appended whatever `add_eos_token` says (as transformers 5's T5Tokenizer), `extra_ids` (default 100) `<extra_id_N>` tokens after the pieces, N counted from the end.
 func loadSentencePieceModel(files: TokenizerFiles, settings: SpecialTokenSettings) throws -> any Tokenizer {
     let path = files.path("spiece.model")
     let processor = try SentencePieceProcessor(modelBytes: files.contents["spiece.model"] ?? [], path: path)
@@ -160,7 +162,7 @@ func loadSentencePieceModel(files: TokenizerFiles, settings: SpecialTokenSetting
     if let eos = special.eos { template.suffix = [eos] }
     return try SentencePieceTokenizer(
         processor: processor, addedTokens: added, specialTokens: special,
-        template: settings.refine(template, special: special), fingerprint: try files.fingerprint(), path: path)
+        template: template, fingerprint: try files.fingerprint(), path: path)
 }
 
 /// `vocab.json` + `merges.txt`: GPT2Tokenizer's conventions — `<|endoftext|>` is bos, eos and unk, nothing is

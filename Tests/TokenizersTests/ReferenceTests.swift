@@ -31,7 +31,7 @@ struct TokenizerReference: Decodable {
 
     static let layoutNames = [
         "t5-spiece", "t5-tokenizer-json", "t5-tokenizer-json-v4", "spm-byte-fallback", "gpt2-vocab-merges",
-        "gpt2-tokenizer-json",
+        "gpt2-tokenizer-json", "t5-spiece-config", "gpt2-bos-eos",
     ]
 }
 
@@ -104,6 +104,8 @@ struct ReferenceTests {
             ("t5-tokenizer-json", SpecialTokenIDs(pad: 0, eos: 1, unk: 2, bos: nil), 1100),
             ("t5-tokenizer-json-v4", SpecialTokenIDs(pad: 0, eos: 1, unk: 2, bos: nil), 1100),
             ("spm-byte-fallback", SpecialTokenIDs(pad: 0, eos: 1, unk: 2, bos: nil), 700),
+            ("t5-spiece-config", SpecialTokenIDs(pad: 0, eos: 0, unk: 2, bos: nil), 1010),
+            ("gpt2-bos-eos", SpecialTokenIDs(pad: nil, eos: 0, unk: 0, bos: 0), 1200),
             ("gpt2-vocab-merges", SpecialTokenIDs(pad: nil, eos: 0, unk: 0, bos: 0), 1200),
             ("gpt2-tokenizer-json", SpecialTokenIDs(pad: nil, eos: 0, unk: 0, bos: 0), 1200),
         ])
