@@ -103,9 +103,10 @@ struct TokenizerJSONLoader {
                 throw TokenizerError.unsupported(path: path, feature: "BPE \(key) '\(value)'")
             }
         }
-        if try model.bool("byte_fallback") == true || model.has("dropout") {
-            throw TokenizerError.unsupported(path: path, feature: "BPE byte_fallback or dropout")
+        for flag in ["byte_fallback", "ignore_merges"] where try model.bool(flag) == true {
+            throw TokenizerError.unsupported(path: path, feature: "BPE \(flag)")
         }
+        if model.has("dropout") { throw TokenizerError.unsupported(path: path, feature: "BPE dropout") }
         guard let vocabularyJSON = try model.object("vocab") else {
             throw model.wrongType("vocab", expected: "an object")
         }
