@@ -52,8 +52,14 @@ struct SpecialTokenSettings {
             for role in ["bos", "eos", "unk", "pad"] {
                 if let content = try json.tokenContent("\(role)_token") { names[role] = content }
             }
-            for key in ["additional_special_tokens", "extra_special_tokens"] {
-                guard let list = try json.array(key) else { continue }
+            for key in ["additional_special_tokens", "extra_special_tokens"] where json.has(key) {
+                // A list of tokens, or (transformers 5, multimodal models) a map from a role name to a token.
+                let list: [Any]
+                if let object = try? json.object(key) {
+                    list = object.values.keys.sorted().compactMap { object.values[$0] }
+                } else {
+                    list = try json.array(key) ?? []
+                }
                 for (index, entry) in list.enumerated() {
                     if let string = entry as? String {
                         additional.append(string)

@@ -146,4 +146,21 @@ struct BadInputTests {
         let expected = try #require(reference.layouts[layout]?.ids[index])
         #expect(try loadFixtureTokenizer(layout).encode(text) == expected)
     }
+
+    @Test(
+        "extra_special_tokens may be a list or a role -> token map",
+        arguments: [
+            #"{"extra_special_tokens": ["<|endoftext|>"]}"#,
+            #"{"extra_special_tokens": {"sep_token": "<|endoftext|>"}}"#,
+        ])
+    func extraSpecialTokenShapes(config: String) throws {
+        let directory = try temporaryTokenizerDirectory([
+            "vocab.json": try fixtureBytes("gpt2-vocab-merges", "vocab.json"),
+            "merges.txt": try fixtureBytes("gpt2-vocab-merges", "merges.txt"),
+            "tokenizer_config.json": Array(config.utf8),
+        ])
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let tokenizer = try loadTokenizer(directory: directory)
+        #expect(try tokenizer.encode("<|endoftext|>") == [0])
+    }
 }
