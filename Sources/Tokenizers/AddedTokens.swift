@@ -36,8 +36,6 @@ struct AddedTokenSplitter: Sendable {
         candidates = table
     }
 
-    var isEmpty: Bool { tokens.isEmpty }
-
     /// The segments of `text`; text segments are never empty.
     func split(_ text: String) -> [InputSegment] {
         guard !tokens.isEmpty else { return text.isEmpty ? [] : [.text(text)] }

@@ -30,12 +30,6 @@ enum ByteLevelAlphabet {
         }
         return result
     }
-
-    static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        var text = String.UnicodeScalarView()
-        for byte in bytes { text.append(characters[Int(byte)]) }
-        return String(text)
-    }
 }
 
 /// The BPE model of a byte-level tokenizer: vocabulary, ranked merges, and a cache of encoded words.
