@@ -30,7 +30,7 @@ let package = Package(
 
         // MARK: Model side (no sockets below this line)
         .target(name: "Numerics", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
-        .target(name: "Tokenizers", dependencies: ["CSentencePiece"], swiftSettings: swiftSettings),
+        .target(name: "Tokenizers", dependencies: ["CSentencePiece", "CCrypto"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Numerics", "Tokenizers", "CCrypto"], swiftSettings: swiftSettings),
         .target(name: "Generation", dependencies: ["Models"], swiftSettings: swiftSettings),
 
