@@ -32,7 +32,7 @@ import Testing
         let stepwise = model.makeState()
         for (position, token) in tokens.enumerated() {
             try model.forward([token], state: stepwise)
-            #expect(Tolerance.maxAbsDifference(stepwise.logits, all.row(position)) <= 1e-5, "position \(position)")
+            #expect(Tolerance.maxAbsDifference(stepwise.logits, all.row(position)) <= 1e-4, "position \(position)")
         }
     }
 
