@@ -3,6 +3,7 @@ import Foundation
 /// Every subcommand, in the order `l2s --help` lists them.
 let subcommands: [any Subcommand.Type] = [
     VersionCommand.self,
+    RunCommand.self,
 ]
 
 let programHelp = """
