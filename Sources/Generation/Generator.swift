@@ -89,6 +89,16 @@ public struct GenerationJob: Sendable {
     }
 }
 
+/// Wall-clock time of a job's two phases (for benchmarks; not part of the result object).
+public struct GenerationTimings: Sendable {
+    /// Prompt processing up to the first logits: encoder (+ cross K/V + decoder start step) or prefill.
+    public var prefillSeconds: Double = 0
+    /// All decoder steps after the first logits.
+    public var decodeSeconds: Double = 0
+    /// Number of those steps.
+    public var decodeSteps: Int = 0
+}
+
 /// The outcome of one job, printed as DESIGN.md's result object.
 public struct GenerationResult: Sendable, Equatable {
     /// The generated text (empty when no tokenizer is loaded).
@@ -101,6 +111,13 @@ public struct GenerationResult: Sendable, Equatable {
     public var usage: Usage
     /// Each step's raw logits, when recorded.
     public var logits: [[Float]]?
+    /// How long the phases took; ignored by `==`.
+    public var timings = GenerationTimings()
+
+    public static func == (lhs: GenerationResult, rhs: GenerationResult) -> Bool {
+        lhs.text == rhs.text && lhs.ids == rhs.ids && lhs.finishReason == rhs.finishReason && lhs.usage == rhs.usage
+            && lhs.logits == rhs.logits
+    }
 
     /// A result.
     public init(text: String = "", ids: [Int32], finishReason: FinishReason, usage: Usage, logits: [[Float]]? = nil) {
@@ -138,10 +155,15 @@ public enum Generator {
         model: any LanguageModel, promptIDs: [Int32], options: GenerationOptions,
         onToken: ((Int32) -> Void)? = nil
     ) throws -> GenerationResult {
+        let clock = ContinuousClock()
+        let start = clock.now
         let sequence = try model.startSequence(promptIDs: promptIDs)
-        return try generate(
+        let prefill = clock.now - start
+        var result = try generate(
             sequence: sequence, promptTokens: promptIDs.count, eosTokenIDs: model.eosTokenIDs, options: options,
             onToken: onToken)
+        result.timings.prefillSeconds = seconds(prefill)
+        return result
     }
 
     /// Continues an already started sequence (its first logits ready), e.g. one started from an LLM-to-SLM encoding.
@@ -151,15 +173,28 @@ public enum Generator {
     ) throws -> GenerationResult {
         var job = GenerationJob(options: options, eosTokenIDs: eosTokenIDs)
         var logits: [[Float]] = []
+        var timings = GenerationTimings()
+        let clock = ContinuousClock()
         while job.finishReason == nil {
             if options.recordLogits { logits.append(sequence.logits) }
             let token = job.choose(from: sequence.logits)
             onToken?(token)
-            if job.accept(token) == nil { try sequence.append(token) }
+            if job.accept(token) == nil {
+                let start = clock.now
+                try sequence.append(token)
+                timings.decodeSeconds += seconds(clock.now - start)
+                timings.decodeSteps += 1
+            }
         }
-        return GenerationResult(
+        var result = GenerationResult(
             ids: job.ids, finishReason: job.finishReason ?? .length,
             usage: Usage(promptTokens: promptTokens, completionTokens: job.ids.count),
             logits: options.recordLogits ? logits : nil)
+        result.timings = timings
+        return result
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 }

@@ -30,6 +30,9 @@ struct RunCommand: Subcommand {
         OptionSpec("--json", help: "print the result as one JSON object"),
         OptionSpec("--dump-logits", help: "add each step's raw logits to the JSON result"),
         OptionSpec("--threads", value: "N", help: "OpenBLAS threads", default: "cores", env: "L2S_THREADS"),
+        OptionSpec("--repeat", value: "N", help: "run the job N times (benchmarks; the result is printed once)",
+            default: "1"),
+        OptionSpec("--timings", help: "print the fastest run's prefill and decode times as JSON on stderr"),
     ]
 
     let model: URL
@@ -37,6 +40,8 @@ struct RunCommand: Subcommand {
     let options: GenerationOptions
     let json: Bool
     let threads: Int
+    let repeats: Int
+    let timings: Bool
 
     init(_ arguments: ParsedArguments) throws {
         if let word = arguments.positionals.first {
@@ -66,6 +71,8 @@ struct RunCommand: Subcommand {
         options = GenerationOptions(
             maxNewTokens: maxNew, minNewTokens: minNew, sampling: sampling, recordLogits: dumpLogits)
         json = arguments.flag("--json") || dumpLogits
+        repeats = try arguments.int("--repeat", in: 1...1000) ?? 1
+        timings = arguments.flag("--timings")
         if arguments.string("--threads") == "cores" {
             threads = ProcessInfo.processInfo.activeProcessorCount
         } else {
@@ -80,7 +87,17 @@ struct RunCommand: Subcommand {
             printError("l2s run: ignored \(languageModel.ignoredTensors.count) checkpoint tensor(s): "
                 + languageModel.ignoredTensors.joined(separator: ", "))
         }
-        let result = try Generator.generate(model: languageModel, promptIDs: inputIDs, options: options)
+        var result = try Generator.generate(model: languageModel, promptIDs: inputIDs, options: options)
+        var fastest = result.timings
+        for _ in 1..<repeats {
+            result = try Generator.generate(model: languageModel, promptIDs: inputIDs, options: options)
+            fastest.prefillSeconds = min(fastest.prefillSeconds, result.timings.prefillSeconds)
+            fastest.decodeSeconds = min(fastest.decodeSeconds, result.timings.decodeSeconds)
+        }
+        if timings {
+            printError(#"{"prefill_s":\#(fastest.prefillSeconds),"decode_s":\#(fastest.decodeSeconds),"#
+                + #""decode_steps":\#(fastest.decodeSteps),"prompt_tokens":\#(inputIDs.count),"threads":\#(threads)}"#)
+        }
         if json {
             printLine(result.jsonLine)
         } else {
