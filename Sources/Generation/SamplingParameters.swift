@@ -1,5 +1,6 @@
 /// How the next token is chosen from the logits. Greedy ignores every other field.
 public struct SamplingParameters: Sendable, Equatable, Codable {
+    /// Always take the most likely token.
     public var greedy: Bool
     /// Divides the logits before softmax; must be > 0 when sampling.
     public var temperature: Float
@@ -10,6 +11,7 @@ public struct SamplingParameters: Sendable, Equatable, Codable {
     /// Seed of the deterministic random generator; equal seeds give equal samples.
     public var seed: UInt64
 
+    /// Parameters; the defaults are greedy decoding.
     public init(greedy: Bool = true, temperature: Float = 1, topK: Int = 0, topP: Float = 1, seed: UInt64 = 0) {
         self.greedy = greedy
         self.temperature = temperature

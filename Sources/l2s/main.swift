@@ -2,9 +2,10 @@ import Foundation
 
 /// Every subcommand, in the order `l2s --help` lists them.
 let subcommands: [any Subcommand.Type] = [
-    VersionCommand.self,
+    RunCommand.self,
     TokenizeCommand.self,
     DetokenizeCommand.self,
+    VersionCommand.self,
 ]
 
 let programHelp = """

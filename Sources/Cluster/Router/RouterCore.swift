@@ -1,4 +1,3 @@
-import Generation
 import Wire
 
 /// The router's decisions, free of sockets and clocks: messages in, messages out. `RouterService` feeds it

@@ -1,0 +1,200 @@
+import Foundation
+import Models
+
+/// Limits and choices for one generation job.
+public struct GenerationOptions: Sendable, Equatable {
+    /// Stop after this many new tokens.
+    public var maxNewTokens: Int
+    /// Suppress EOS until this many new tokens exist.
+    public var minNewTokens: Int
+    /// Greedy or sampling.
+    public var sampling: SamplingParameters
+    /// EOS ids; nil means the model config's.
+    public var eosTokenIDs: [Int32]?
+    /// Keep each step's raw logits in the result (`--dump-logits`).
+    public var recordLogits: Bool
+
+    /// Options with transformers-like defaults (greedy, 20 new tokens).
+    public init(
+        maxNewTokens: Int = 20, minNewTokens: Int = 0, sampling: SamplingParameters = .greedy,
+        eosTokenIDs: [Int32]? = nil, recordLogits: Bool = false
+    ) {
+        self.maxNewTokens = maxNewTokens
+        self.minNewTokens = minNewTokens
+        self.sampling = sampling
+        self.eosTokenIDs = eosTokenIDs
+        self.recordLogits = recordLogits
+    }
+}
+
+/// Why generation stopped.
+public enum FinishReason: String, Sendable, Equatable, Codable {
+    /// An EOS token was generated (it is the last id).
+    case eos
+    /// `maxNewTokens` were generated.
+    case length
+}
+
+/// Token counts of a job.
+public struct Usage: Sendable, Equatable, Codable {
+    /// Prompt tokens read.
+    public var promptTokens: Int
+    /// Tokens generated (EOS included).
+    public var completionTokens: Int
+
+    /// Counts of one job.
+    public init(promptTokens: Int, completionTokens: Int) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+    }
+}
+
+/// The per-job bookkeeping of generation, apart from the model: the sampler, the ids so far and the stop rule.
+/// The decoder worker keeps one per active sequence; `generate` below drives one to completion.
+public struct GenerationJob: Sendable {
+    /// The options of the job.
+    public let options: GenerationOptions
+    /// The token chooser (holds the EOS ids in effect).
+    public let sampler: TokenSampler
+    /// Ids generated so far.
+    public private(set) var ids: [Int32] = []
+    /// Set once the job is finished.
+    public private(set) var finishReason: FinishReason?
+
+    /// A job that stops at `eosTokenIDs` (unless the options override them).
+    public init(options: GenerationOptions, eosTokenIDs: [Int32]) {
+        self.options = options
+        sampler = TokenSampler(
+            parameters: options.sampling, eosTokenIDs: options.eosTokenIDs ?? eosTokenIDs,
+            minNewTokens: options.minNewTokens)
+        if options.maxNewTokens <= 0 { finishReason = .length }
+    }
+
+    /// Chooses the next token from this step's raw logits (does not record it).
+    public func choose(from logits: [Float]) -> Int32 {
+        sampler.choose(from: logits, step: ids.count)
+    }
+
+    /// Records a generated (or replayed) token and returns the finish reason if the job is now done.
+    @discardableResult
+    public mutating func accept(_ token: Int32) -> FinishReason? {
+        precondition(finishReason == nil, "token accepted after the job finished")
+        ids.append(token)
+        if sampler.eosTokenIDs.contains(token) {
+            finishReason = .eos
+        } else if ids.count >= options.maxNewTokens {
+            finishReason = .length
+        }
+        return finishReason
+    }
+}
+
+/// Wall-clock time of a job's two phases (for benchmarks; not part of the result object).
+public struct GenerationTimings: Sendable {
+    /// Prompt processing up to the first logits: encoder (+ cross K/V + decoder start step) or prefill.
+    public var prefillSeconds: Double = 0
+    /// All decoder steps after the first logits.
+    public var decodeSeconds: Double = 0
+    /// Number of those steps.
+    public var decodeSteps: Int = 0
+}
+
+/// The outcome of one job, printed as DESIGN.md's result object.
+public struct GenerationResult: Sendable, Equatable {
+    /// The generated text (empty when no tokenizer is loaded).
+    public var text: String
+    /// The generated ids, EOS included when it ended the job.
+    public var ids: [Int32]
+    /// Why it stopped.
+    public var finishReason: FinishReason
+    /// Token counts.
+    public var usage: Usage
+    /// Each step's raw logits, when recorded.
+    public var logits: [[Float]]?
+    /// How long the phases took; ignored by `==`.
+    public var timings = GenerationTimings()
+
+    public static func == (lhs: GenerationResult, rhs: GenerationResult) -> Bool {
+        lhs.text == rhs.text && lhs.ids == rhs.ids && lhs.finishReason == rhs.finishReason && lhs.usage == rhs.usage
+            && lhs.logits == rhs.logits
+    }
+
+    /// A result.
+    public init(text: String = "", ids: [Int32], finishReason: FinishReason, usage: Usage, logits: [[Float]]? = nil) {
+        self.text = text
+        self.ids = ids
+        self.finishReason = finishReason
+        self.usage = usage
+        self.logits = logits
+    }
+
+    /// One JSON object on one line: text, ids, finish_reason, usage, and logits when recorded (non-finite
+    /// values as null, which JSON cannot otherwise carry).
+    public var jsonLine: String {
+        var line = #"{"text":\#(Self.quoted(text)),"ids":[\#(ids.map(String.init).joined(separator: ","))],"#
+        line += #""finish_reason":"\#(finishReason.rawValue)","#
+        line += #""usage":{"prompt_tokens":\#(usage.promptTokens),"completion_tokens":\#(usage.completionTokens)}"#
+        if let logits {
+            let rows = logits.map { row in "[" + row.map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ",") + "]" }
+            line += #","logits":[\#(rows.joined(separator: ","))]"#
+        }
+        return line + "}"
+    }
+
+    static func quoted(_ text: String) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: [text], options: [.fragmentsAllowed])) ?? Data("[\"\"]".utf8)
+        let array = String(decoding: data, as: UTF8.self)
+        return String(array.dropFirst().dropLast())
+    }
+}
+
+/// The generation loop over any `LanguageModel`.
+public enum Generator {
+    /// Generates from prompt ids until EOS or `maxNewTokens`; `onToken` sees each id as it is chosen.
+    public static func generate(
+        model: any LanguageModel, promptIDs: [Int32], options: GenerationOptions,
+        onToken: ((Int32) -> Void)? = nil
+    ) throws -> GenerationResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let sequence = try model.startSequence(promptIDs: promptIDs)
+        let prefill = clock.now - start
+        var result = try generate(
+            sequence: sequence, promptTokens: promptIDs.count, eosTokenIDs: model.eosTokenIDs, options: options,
+            onToken: onToken)
+        result.timings.prefillSeconds = seconds(prefill)
+        return result
+    }
+
+    /// Continues an already started sequence (its first logits ready), e.g. one started from an LLM-to-SLM encoding.
+    public static func generate(
+        sequence: any DecodingSequence, promptTokens: Int, eosTokenIDs: [Int32], options: GenerationOptions,
+        onToken: ((Int32) -> Void)? = nil
+    ) throws -> GenerationResult {
+        var job = GenerationJob(options: options, eosTokenIDs: eosTokenIDs)
+        var logits: [[Float]] = []
+        var timings = GenerationTimings()
+        let clock = ContinuousClock()
+        while job.finishReason == nil {
+            if options.recordLogits { logits.append(sequence.logits) }
+            let token = job.choose(from: sequence.logits)
+            onToken?(token)
+            if job.accept(token) == nil {
+                let start = clock.now
+                try sequence.append(token)
+                timings.decodeSeconds += seconds(clock.now - start)
+                timings.decodeSteps += 1
+            }
+        }
+        var result = GenerationResult(
+            ids: job.ids, finishReason: job.finishReason ?? .length,
+            usage: Usage(promptTokens: promptTokens, completionTokens: job.ids.count),
+            logits: options.recordLogits ? logits : nil)
+        result.timings = timings
+        return result
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
+}

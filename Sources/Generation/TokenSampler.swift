@@ -1,0 +1,108 @@
+import Foundation
+
+/// A small, fast, seedable generator (SplitMix64, Steele et al. 2014). Each step of a job uses a fresh generator
+/// seeded from (seed, step), so a job resumed on another worker draws exactly the numbers it would have drawn.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    /// A generator whose sequence is fixed by `seed`.
+    public init(seed: UInt64) { state = seed }
+
+    /// The generator for step `step` of a job seeded with `seed`.
+    public init(seed: UInt64, step: Int) {
+        var mixer = SplitMix64(seed: seed ^ 0xD1B5_4A32_D192_ED03)
+        state = mixer.next() &+ UInt64(truncatingIfNeeded: step) &* 0x9E37_79B9_7F4A_7C15
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A uniform float in [0, 1) with 24 random bits.
+    public mutating func nextUnitFloat() -> Float {
+        Float(next() >> 40) * 0x1p-24
+    }
+}
+
+/// Chooses the next token from raw logits, as transformers' `generate` does: the min-new-tokens rule
+/// (`MinNewTokensLengthLogitsProcessor`: EOS gets -inf while fewer than N tokens were generated), then greedy
+/// argmax, or temperature -> top-k -> top-p -> a draw from the softmax.
+public struct TokenSampler: Sendable {
+    /// How tokens are chosen.
+    public let parameters: SamplingParameters
+    /// Ids that end the sequence (and are suppressed before `minNewTokens`).
+    public let eosTokenIDs: [Int32]
+    /// EOS is not allowed until this many tokens were generated.
+    public let minNewTokens: Int
+
+    /// A sampler; `parameters` are assumed valid (see `SamplingParameters.validationError`).
+    public init(parameters: SamplingParameters, eosTokenIDs: [Int32], minNewTokens: Int = 0) {
+        self.parameters = parameters
+        self.eosTokenIDs = eosTokenIDs
+        self.minNewTokens = minNewTokens
+    }
+
+    /// The token for generation step `step` (0 = first new token) given that step's raw logits.
+    public func choose(from rawLogits: [Float], step: Int) -> Int32 {
+        var logits = rawLogits
+        if step < minNewTokens {
+            for id in eosTokenIDs where id >= 0 && Int(id) < logits.count { logits[Int(id)] = -.infinity }
+        }
+        if parameters.greedy { return Self.argmax(logits) }
+        return sample(logits, step: step)
+    }
+
+    /// Index of the largest value; the first on ties, as torch.argmax; NaN never wins.
+    public static func argmax(_ values: [Float]) -> Int32 {
+        var best = 0
+        var bestValue = -Float.infinity
+        for index in values.indices where values[index] > bestValue {
+            best = index
+            bestValue = values[index]
+        }
+        return Int32(best)
+    }
+
+    private func sample(_ logits: [Float], step: Int) -> Int32 {
+        let temperature = parameters.temperature
+        // (id, scaled logit) of the candidates, most likely first; ties keep the lower id first.
+        var candidates = logits.enumerated().compactMap { index, value -> (Int32, Float)? in
+            value.isFinite ? (Int32(index), value / temperature) : nil
+        }
+        guard !candidates.isEmpty else { return Self.argmax(logits) }
+        candidates.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+        if parameters.topK > 0 && parameters.topK < candidates.count {
+            // transformers' TopKLogitsWarper keeps every token tied with the k-th.
+            let threshold = candidates[parameters.topK - 1].1
+            candidates = candidates.filter { $0.1 >= threshold }
+        }
+        let maximum = candidates[0].1
+        var probabilities = candidates.map { expf($0.1 - maximum) }
+        var total = probabilities.reduce(0, +)
+        if parameters.topP < 1 {
+            // Keep the smallest prefix whose probability reaches top_p (at least one token).
+            var cumulative: Float = 0
+            var kept = 0
+            for probability in probabilities {
+                cumulative += probability / total
+                kept += 1
+                if cumulative >= parameters.topP { break }
+            }
+            candidates.removeLast(candidates.count - kept)
+            probabilities.removeLast(probabilities.count - kept)
+            total = probabilities.reduce(0, +)
+        }
+        var generator = SplitMix64(seed: parameters.seed, step: step)
+        let target = generator.nextUnitFloat() * total
+        var cumulative: Float = 0
+        for (candidate, probability) in zip(candidates, probabilities) {
+            cumulative += probability
+            if target < cumulative { return candidate.0 }
+        }
+        return candidates[candidates.count - 1].0
+    }
+}

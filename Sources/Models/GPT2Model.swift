@@ -1,0 +1,214 @@
+import Foundation
+import Numerics
+
+// GPT-2, mirroring transformers/models/gpt2/modeling_gpt2.py (GPT2Model, GPT2Block, GPT2Attention, GPT2MLP,
+// GPT2LMHeadModel): learned positions, pre-LayerNorm blocks, Conv1D weights stored [in, out], tied head.
+
+/// One GPT-2 block.
+struct GPT2Block: Sendable {
+    /// `h.N.ln_1.{weight,bias}` [d]
+    let norm1: (weight: Tensor, bias: Tensor)
+    /// `h.N.attn.c_attn.{weight,bias}` Conv1D [d, 3d]
+    let qkv: Linear
+    /// `h.N.attn.c_proj.{weight,bias}` Conv1D [d, d]
+    let attentionOutput: Linear
+    /// `h.N.ln_2.{weight,bias}` [d]
+    let norm2: (weight: Tensor, bias: Tensor)
+    /// `h.N.mlp.c_fc.{weight,bias}` Conv1D [d, inner]
+    let up: Linear
+    /// `h.N.mlp.c_proj.{weight,bias}` Conv1D [inner, d]
+    let down: Linear
+    /// head_dim^-0.5 (if scale_attn_weights), divided by N + 1 (if scale_attn_by_inverse_layer_idx)
+    let scale: Float
+}
+
+/// The run state of one GPT-2 sequence: KV cache for up to `n_positions` tokens, buffers, latest logits.
+public final class GPT2State: DecodingSequence {
+    let model: GPT2Model
+    /// Per block: [capacity, d].
+    let keys: [FloatBuffer]
+    let values: [FloatBuffer]
+    let hidden = FloatBuffer()  // [rows, d]
+    let normed = FloatBuffer()  // [rows, d]
+    let packed = FloatBuffer()  // [rows, 3d]
+    let attention = FloatBuffer()  // [rows, d]
+    let inner = FloatBuffer()  // [rows, inner]
+    let scores = FloatBuffer()  // [rows, keys]
+    /// Tokens (or embeddings) consumed so far.
+    public internal(set) var position = 0
+    /// Logits of the last consumed position [vocab].
+    public internal(set) var logits: [Float]
+
+    init(model: GPT2Model) {
+        self.model = model
+        keys = (0..<model.blocks.count).map { _ in FloatBuffer() }
+        values = (0..<model.blocks.count).map { _ in FloatBuffer() }
+        logits = [Float](repeating: 0, count: model.configuration.vocabularySize)
+    }
+
+    public func append(_ token: Int32) throws {
+        try model.forward([token], state: self)
+    }
+}
+
+/// GPT-2 with its LM head, read-only after loading; per-sequence data lives in `GPT2State`.
+public final class GPT2Model: LanguageModel {
+    /// The model's configuration.
+    public let configuration: GPT2Configuration
+    /// `wte.weight` [vocab, d]
+    let tokenEmbedding: Tensor
+    /// `wpe.weight` [n_positions, d]
+    let positionEmbedding: Tensor
+    let blocks: [GPT2Block]
+    /// `ln_f.{weight,bias}` [d]
+    let finalNorm: (weight: Tensor, bias: Tensor)
+    /// `lm_head.weight` [vocab, d] when present, else `wte.weight`
+    let head: Linear
+    /// Checkpoint tensors deliberately not loaded (the causal-mask buffers `attn.bias`/`attn.masked_bias` of old
+    /// checkpoints).
+    public let ignoredTensors: [String]
+
+    public var modelType: String { "gpt2" }
+    public var vocabularySize: Int { configuration.vocabularySize }
+    public var eosTokenIDs: [Int32] { configuration.eosTokenIDs }
+
+    /// Loads `config.json` and the safetensors weights of `directory`, strictly. Accepts both GPT2LMHeadModel
+    /// (`transformer.` prefix) and bare GPT2Model key names.
+    public init(directory: URL) throws {
+        let c = try loadConfig(GPT2Configuration.self, from: directory.appendingPathComponent("config.json"))
+        configuration = c
+        let loader = WeightLoader(try Checkpoint(directory: directory))
+        let prefix = loader.contains("transformer.wte.weight") ? "transformer." : ""
+        let (d, inner) = (c.embeddingDimension, c.innerDimension)
+        func norm(_ name: String) throws -> (weight: Tensor, bias: Tensor) {
+            (try loader.tensor(name + ".weight", shape: [d]), try loader.tensor(name + ".bias", shape: [d]))
+        }
+        func conv(_ name: String, inputs: Int, outputs: Int) throws -> Linear {
+            Linear(
+                weight: try loader.tensor(name + ".weight", shape: [inputs, outputs]),
+                bias: try loader.tensor(name + ".bias", shape: [outputs]), layout: .inputsByOutputs)
+        }
+        tokenEmbedding = try loader.tensor(prefix + "wte.weight", shape: [c.vocabularySize, d])
+        positionEmbedding = try loader.tensor(prefix + "wpe.weight", shape: [c.maxPositions, d])
+        blocks = try (0..<c.layers).map { index in
+            let block = "\(prefix)h.\(index)"
+            var scale: Float = c.scaleAttentionWeights ? 1 / Float(c.headDimension).squareRoot() : 1
+            if c.scaleAttentionByInverseLayerIndex { scale /= Float(index + 1) }
+            return GPT2Block(
+                norm1: try norm(block + ".ln_1"), qkv: try conv(block + ".attn.c_attn", inputs: d, outputs: 3 * d),
+                attentionOutput: try conv(block + ".attn.c_proj", inputs: d, outputs: d),
+                norm2: try norm(block + ".ln_2"), up: try conv(block + ".mlp.c_fc", inputs: d, outputs: inner),
+                down: try conv(block + ".mlp.c_proj", inputs: inner, outputs: d), scale: scale)
+        }
+        finalNorm = try norm(prefix + "ln_f")
+        if loader.contains("lm_head.weight") {
+            head = Linear(weight: try loader.tensor("lm_head.weight", shape: [c.vocabularySize, d]))
+        } else {
+            head = Linear(weight: tokenEmbedding)
+        }
+        ignoredTensors = try loader.finish(ignoring: { $0.hasSuffix(".attn.bias") || $0.hasSuffix(".attn.masked_bias") })
+    }
+
+    /// A fresh, empty sequence state.
+    public func makeState() -> GPT2State { GPT2State(model: self) }
+
+    /// Token embeddings wte[ids] [T, d], without positions (callers add Z to them for LLM-to-SLM).
+    public func embed(_ ids: [Int32]) throws -> Tensor {
+        try validate(ids, vocabularySize: vocabularySize)
+        var output = Tensor(zeros: [ids.count, configuration.embeddingDimension])
+        try tokenEmbedding.withBase { table in
+            try output.withUnsafeMutableBufferPointer {
+                try Kernels.embedding(
+                    table, rows: vocabularySize, width: configuration.embeddingDimension, ids: ids,
+                    into: $0.baseAddress!)
+            }
+        }
+        return output
+    }
+
+    /// Runs the prompt ids through a fresh state; the first logits are ready in the returned sequence.
+    public func startSequence(promptIDs: [Int32]) throws -> any DecodingSequence {
+        guard !promptIDs.isEmpty else { throw ModelError.emptyInput(what: "prompt") }
+        let state = makeState()
+        try forward(promptIDs, state: state)
+        return state
+    }
+
+    /// Feeds token ids at the next positions of `state`. See `forward(embeddings:state:allLogits:)`.
+    @discardableResult
+    public func forward(_ tokens: [Int32], state: GPT2State, allLogits: Bool = false) throws -> Tensor? {
+        try forward(embeddings: try embed(tokens), state: state, allLogits: allLogits)
+    }
+
+    /// Feeds input embeddings [T, d] (token embeddings, E(x) + Z, or Z alone) at the next T positions of `state`;
+    /// position embeddings are added here. Leaves the last logits in `state.logits`; with `allLogits` also returns
+    /// every position's logits [T, vocab].
+    @discardableResult
+    public func forward(embeddings: Tensor, state: GPT2State, allLogits: Bool = false) throws -> Tensor? {
+        let c = configuration
+        let d = c.embeddingDimension
+        guard embeddings.rank == 2, embeddings.shape[1] == d else {
+            throw ModelError.inputShapeMismatch(what: "GPT-2 input embeddings", expected: [-1, d], actual: embeddings.shape)
+        }
+        let rows = embeddings.shape[0]
+        guard rows > 0 else { throw ModelError.emptyInput(what: "GPT-2 input") }
+        let start = state.position
+        let total = start + rows
+        guard total <= c.maxPositions else { throw ModelError.sequenceTooLong(length: total, maximum: c.maxPositions) }
+        state.hidden.reserve(rows * d)
+        state.normed.reserve(rows * d)
+        state.packed.reserve(rows * 3 * d)
+        state.attention.reserve(rows * d)
+        state.inner.reserve(rows * c.innerDimension)
+        state.scores.reserve(rows * total)
+        let hidden = state.hidden.pointer
+        embeddings.withBase { hidden.update(from: $0, count: rows * d) }
+        positionEmbedding.withBase { Kernels.add($0 + start * d, into: hidden, count: rows * d) }
+        for (index, block) in blocks.enumerated() {
+            layerNorm(block.norm1, hidden, rows: rows, into: state.normed.pointer)
+            block.qkv.apply(state.normed.pointer, rows: rows, into: state.packed.pointer)
+            let (cacheK, cacheV) = (state.keys[index], state.values[index])
+            cacheK.reserve(total * d, preserving: start * d)
+            cacheV.reserve(total * d, preserving: start * d)
+            for row in 0..<rows {
+                let packed = state.packed.pointer + row * 3 * d
+                (cacheK.pointer + (start + row) * d).update(from: packed + d, count: d)
+                (cacheV.pointer + (start + row) * d).update(from: packed + 2 * d, count: d)
+            }
+            Attention.attend(
+                query: state.packed.pointer, queryStride: 3 * d, queryCount: rows, keys: cacheK.pointer,
+                values: cacheV.pointer, keyValueStride: d, keyCount: total, heads: c.heads, headDim: c.headDimension,
+                scale: block.scale, causalOffset: start, scores: state.scores.pointer,
+                output: state.attention.pointer, outputStride: d)
+            block.attentionOutput.apply(state.attention.pointer, rows: rows, into: hidden, accumulate: true)
+            layerNorm(block.norm2, hidden, rows: rows, into: state.normed.pointer)
+            block.up.apply(state.normed.pointer, rows: rows, into: state.inner.pointer)
+            c.activation.apply(state.inner.pointer, count: rows * c.innerDimension)
+            block.down.apply(state.inner.pointer, rows: rows, into: hidden, accumulate: true)
+        }
+        layerNorm(finalNorm, hidden, rows: rows, into: state.normed.pointer)
+        state.position = total
+        if allLogits {
+            var all = Tensor(zeros: [rows, c.vocabularySize])
+            all.withUnsafeMutableBufferPointer { head.apply(state.normed.pointer, rows: rows, into: $0.baseAddress!) }
+            state.logits = all.row(rows - 1)
+            return all
+        }
+        state.logits.withUnsafeMutableBufferPointer {
+            head.apply(state.normed.pointer + (rows - 1) * d, rows: 1, into: $0.baseAddress!)
+        }
+        return nil
+    }
+
+    private func layerNorm(
+        _ norm: (weight: Tensor, bias: Tensor), _ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>
+    ) {
+        norm.weight.withBase { weight in
+            norm.bias.withBase { bias in
+                Kernels.layerNorm(
+                    x, weight: weight, bias: bias, epsilon: configuration.layerNormEpsilon, rows: rows,
+                    width: configuration.embeddingDimension, into: y)
+            }
+        }
+    }
+}

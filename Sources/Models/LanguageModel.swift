@@ -1,0 +1,63 @@
+import Foundation
+import Numerics
+
+/// One sequence being decoded: its KV caches and activation buffers (llama2.c's RunState), apart from the
+/// read-only weights. Not Sendable: a sequence is stepped by one thread at a time.
+public protocol DecodingSequence: AnyObject {
+    /// Logits for the next token [vocabularySize], raw (before any sampling processor). Valid after the sequence
+    /// is started and after every `append`.
+    var logits: [Float] { get }
+    /// Tokens the decoder has consumed so far (for decoder-only models the prompt counts).
+    var position: Int { get }
+    /// Feeds one token (normally the one just generated) and computes the next logits.
+    func append(_ token: Int32) throws
+}
+
+/// A loaded generative model, read-only and shared by every sequence.
+public protocol LanguageModel: AnyObject, Sendable {
+    /// The config's `model_type` (`t5`, `gpt2`).
+    var modelType: String { get }
+    /// Rows of the output head.
+    var vocabularySize: Int { get }
+    /// The config's end-of-sequence ids.
+    var eosTokenIDs: [Int32] { get }
+    /// Checkpoint tensors deliberately not loaded (aliases of tied weights, old buffers), for logging.
+    var ignoredTensors: [String] { get }
+    /// Starts a sequence from prompt token ids: runs the encoder or the prefill, leaving the first logits ready.
+    func startSequence(promptIDs: [Int32]) throws -> any DecodingSequence
+}
+
+/// From a checkpoint's `model_type` to the implementation that loads it; a new family adds one entry.
+public enum ModelRegistry {
+    /// Loader per `model_type`.
+    public static let loaders: [String: @Sendable (URL) throws -> any LanguageModel] = [
+        "t5": { try T5Model(directory: $0) },
+        "gpt2": { try GPT2Model(directory: $0) },
+    ]
+
+    /// The `model_type` written in `directory/config.json`.
+    public static func modelType(directory: URL) throws -> String {
+        struct TypeOnly: Decodable {
+            let modelType: String
+            init(from decoder: any Decoder) throws { modelType = try ConfigReader(decoder).required("model_type") }
+        }
+        return try loadConfig(TypeOnly.self, from: directory.appendingPathComponent("config.json")).modelType
+    }
+
+    /// Loads the checkpoint in `directory` with the implementation registered for its `model_type`.
+    public static func load(directory: URL) throws -> any LanguageModel {
+        let type = try modelType(directory: directory)
+        guard let loader = loaders[type] else {
+            throw ModelError.unknownModelType(
+                type, path: directory.appendingPathComponent("config.json").path, known: loaders.keys.sorted())
+        }
+        return try loader(directory)
+    }
+}
+
+/// Checks token ids against a vocabulary before they index any table.
+func validate(_ ids: [Int32], vocabularySize: Int) throws {
+    if let bad = ids.first(where: { $0 < 0 || Int($0) >= vocabularySize }) {
+        throw ModelError.tokenOutOfRange(id: bad, vocabularySize: vocabularySize)
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Numerics
+
+// Building blocks of T5, mirroring transformers/models/t5/modeling_t5.py (T5LayerNorm, T5DenseActDense,
+// T5DenseGatedActDense, T5Attention._relative_position_bucket / compute_bias).
+
+/// T5's relative position bias: an embedding [buckets, heads] indexed by the bucket of (key - query) distance.
+struct T5RelativePositionBias: Sendable {
+    /// `*.block.0.layer.0.SelfAttention.relative_attention_bias.weight` [buckets, heads]
+    let table: Tensor
+    let bidirectional: Bool
+    let buckets: Int
+    let maxDistance: Int
+    let heads: Int
+
+    /// `_relative_position_bucket`, with the logarithmic part computed in float32 as PyTorch does.
+    func bucket(_ relativePosition: Int) -> Int {
+        var result = 0
+        var numBuckets = buckets
+        var distance: Int
+        if bidirectional {
+            numBuckets /= 2
+            if relativePosition > 0 { result += numBuckets }
+            distance = abs(relativePosition)
+        } else {
+            distance = -min(relativePosition, 0)
+        }
+        let maxExact = numBuckets / 2
+        if distance < maxExact { return result + distance }
+        let logRatio = Float(log(Double(maxDistance) / Double(maxExact)))
+        let scaled = logf(Float(distance) / Float(maxExact)) / logRatio * Float(numBuckets - maxExact)
+        let large = maxExact + Int(scaled)
+        return result + min(large, numBuckets - 1)
+    }
+
+    /// Writes the bias [heads, queryCount, keyCount] for queries at positions queryOffset ..< queryOffset + queryCount.
+    func fill(_ output: UnsafeMutablePointer<Float>, queryCount: Int, keyCount: Int, queryOffset: Int) {
+        table.withUnsafeBufferPointer { table in
+            for i in 0..<queryCount {
+                for j in 0..<keyCount {
+                    let row = bucket(j - (queryOffset + i)) * heads
+                    for head in 0..<heads { output[(head * queryCount + i) * keyCount + j] = table[row + head] }
+                }
+            }
+        }
+    }
+}
+
+/// `T5LayerFF`: RMSNorm, then wi -> act -> wo (or act(wi_0) * wi_1 -> wo when gated), added to the residual.
+struct T5FeedForward: Sendable {
+    /// `layer.N.layer_norm.weight` [d_model]
+    let norm: Tensor
+    /// `DenseReluDense.wi` [d_ff, d_model], or `wi_0` when gated
+    let input: Linear
+    /// `DenseReluDense.wi_1` [d_ff, d_model] when gated
+    let gateLinear: Linear?
+    /// `DenseReluDense.wo` [d_model, d_ff]
+    let output: Linear
+    let activation: Activation
+    let epsilon: Float
+
+    init(_ loader: WeightLoader, prefix: String, configuration c: T5Configuration) throws {
+        norm = try loader.tensor(prefix + ".layer_norm.weight", shape: [c.modelDimension])
+        let dense = prefix + ".DenseReluDense"
+        if c.isGatedActivation {
+            input = try loader.linear(dense + ".wi_0", inputs: c.modelDimension, outputs: c.feedForwardDimension)
+            gateLinear = try loader.linear(dense + ".wi_1", inputs: c.modelDimension, outputs: c.feedForwardDimension)
+        } else {
+            input = try loader.linear(dense + ".wi", inputs: c.modelDimension, outputs: c.feedForwardDimension)
+            gateLinear = nil
+        }
+        output = try loader.linear(dense + ".wo", inputs: c.feedForwardDimension, outputs: c.modelDimension)
+        activation = c.activation
+        epsilon = c.layerNormEpsilon
+    }
+
+    /// hidden[rows, d] += FF(RMSNorm(hidden)); `scratch` holds the normed rows and two [rows, d_ff] buffers.
+    func apply(_ hidden: UnsafeMutablePointer<Float>, rows: Int, scratch: T5Scratch) {
+        let width = input.inputCount
+        let inner = input.outputCount
+        norm.withUnsafeBufferPointer { weight in
+            Kernels.rmsNorm(hidden, weight: weight.baseAddress!, epsilon: epsilon, rows: rows, width: width,
+                into: scratch.normed.pointer)
+        }
+        input.apply(scratch.normed.pointer, rows: rows, into: scratch.inner.pointer)
+        if let gateLinear {
+            gateLinear.apply(scratch.normed.pointer, rows: rows, into: scratch.gate.pointer)
+            activation.applyGated(scratch.inner.pointer, times: scratch.gate.pointer, count: rows * inner)
+        } else {
+            activation.apply(scratch.inner.pointer, count: rows * inner)
+        }
+        output.apply(scratch.inner.pointer, rows: rows, into: hidden, accumulate: true)
+    }
+}
+
+/// Activation buffers for a pass over `rows` positions attending to at most `keys` positions, grown on demand so
+/// that single-token steps reuse them without allocating.
+final class T5Scratch {
+    let normed = FloatBuffer()  // [rows, d_model]
+    let projected = FloatBuffer()  // [rows, 3 * inner] (packed q, k, v) or [rows, inner] (cross q)
+    let attention = FloatBuffer()  // [rows, inner]
+    let inner = FloatBuffer()  // [rows, d_ff]
+    let gate = FloatBuffer()  // [rows, d_ff]
+    let scores = FloatBuffer()  // [rows, keys]
+    let bias = FloatBuffer()  // [heads, rows, keys]
+
+    func reserve(rows: Int, keys: Int, configuration c: T5Configuration) {
+        normed.reserve(rows * c.modelDimension)
+        projected.reserve(rows * 3 * c.innerDimension)
+        attention.reserve(rows * c.innerDimension)
+        inner.reserve(rows * c.feedForwardDimension)
+        gate.reserve(rows * c.feedForwardDimension)
+        scores.reserve(rows * keys)
+        bias.reserve(c.heads * rows * keys)
+    }
+}
+
+extension Tensor {
+    /// Runs `body` with the base address of the scalars.
+    @inline(__always)
+    func withBase<R>(_ body: (UnsafePointer<Float>) throws -> R) rethrows -> R {
+        try withUnsafeBufferPointer { try body($0.baseAddress!) }
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Numerics
+
+// T5ForConditionalGeneration (transformers/models/t5/modeling_t5.py): encoder, decoder and head, covering v1.0
+// (ReLU, tied head scaled by d_model^-0.5) and v1.1/Flan (gated GELU, untied `lm_head`).
+
+/// A T5 encoder-decoder loaded from a Hugging Face checkpoint directory.
+public final class T5Model: LanguageModel {
+    /// The model's configuration.
+    public let configuration: T5Configuration
+    /// The encoder (also usable alone).
+    public let encoder: T5Encoder
+    /// The decoder and head.
+    public let decoder: T5Decoder
+    /// Checkpoint tensors deliberately not loaded: copies of the tied embedding (`*.embed_tokens.weight`).
+    public let ignoredTensors: [String]
+
+    public var modelType: String { "t5" }
+    public var vocabularySize: Int { configuration.vocabularySize }
+    public var eosTokenIDs: [Int32] { configuration.eosTokenIDs }
+
+    /// Loads `config.json` and the safetensors weights of `directory`, strictly.
+    public init(directory: URL) throws {
+        configuration = try loadConfig(T5Configuration.self, from: directory.appendingPathComponent("config.json"))
+        let loader = WeightLoader(try Checkpoint(directory: directory))
+        encoder = try T5Encoder(configuration: configuration, loader: loader, encoderOnly: false)
+        decoder = try T5Decoder(configuration: configuration, loader: loader, embedding: encoder.embedding)
+        ignoredTensors = try loader.finish(ignoring: {
+            $0 == "encoder.embed_tokens.weight" || $0 == "decoder.embed_tokens.weight"
+        })
+    }
+
+    /// Encodes the prompt ids and feeds the decoder start token.
+    public func startSequence(promptIDs: [Int32]) throws -> any DecodingSequence {
+        guard !promptIDs.isEmpty else { throw ModelError.emptyInput(what: "prompt") }
+        try validate(promptIDs, vocabularySize: vocabularySize)
+        return try startSequence(encoderOutput: try encoder.encode(promptIDs))
+    }
+
+    /// Starts decoding from an encoder output [S, d_model] computed elsewhere (e.g. from E(x) + Z in LLM-to-SLM),
+    /// feeding the decoder start token so the first logits are ready.
+    public func startSequence(encoderOutput: Tensor, encoderMask: [Bool]? = nil) throws -> T5Sequence {
+        let state = try decoder.makeState(encoderOutput: encoderOutput, encoderMask: encoderMask)
+        try decoder.forward([configuration.decoderStartTokenID], state: state)
+        return T5Sequence(decoder: decoder, state: state)
+    }
+}
+
+/// A T5 sequence being decoded: the decoder plus one `T5DecoderState`.
+public final class T5Sequence: DecodingSequence {
+    /// The shared decoder.
+    public let decoder: T5Decoder
+    /// This sequence's caches and buffers.
+    public let state: T5DecoderState
+
+    init(decoder: T5Decoder, state: T5DecoderState) {
+        self.decoder = decoder
+        self.state = state
+    }
+
+    public var logits: [Float] { state.logits }
+    public var position: Int { state.length }
+
+    public func append(_ token: Int32) throws {
+        try decoder.forward([token], state: state)
+    }
+}
