@@ -33,6 +33,10 @@ public enum FinishReason: String, Sendable, Equatable, Codable {
     case eos
     /// `maxNewTokens` were generated.
     case length
+    /// A stop sequence matched.
+    case stop
+    /// The job was cancelled (by its client, its deadline or the router).
+    case cancelled
 }
 
 /// Token counts of a job.

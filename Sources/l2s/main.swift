@@ -3,6 +3,8 @@ import Foundation
 /// Every subcommand, in the order `l2s --help` lists them.
 let subcommands: [any Subcommand.Type] = [
     RunCommand.self,
+    RouterCommand.self,
+    StatsCommand.self,
     TokenizeCommand.self,
     DetokenizeCommand.self,
     VersionCommand.self,
