@@ -9,19 +9,24 @@ struct FuzzTests {
     }
 
     static func mutate(_ frames: [Frame], _ mutation: Mutation, _ random: inout SeededGenerator) -> [Frame] {
-        guard !frames.isEmpty else { return [Frame([UInt8](repeating: 0, count: Int.random(in: 0...3, using: &random)))] }
+        guard !frames.isEmpty else {
+            return [Frame([UInt8](repeating: 0, count: Int.random(in: 0...3, using: &random)))]
+        }
         var result = frames
         var envelope = frames[0].bytes
         switch mutation {
         case .flipBits:
             for _ in 0...Int.random(in: 0..<4, using: &random) where !envelope.isEmpty {
-                envelope[Int.random(in: envelope.indices, using: &random)] ^= 1 << UInt8.random(in: 0..<8, using: &random)
+                envelope[Int.random(in: envelope.indices, using: &random)] ^=
+                    1 << UInt8.random(in: 0..<8, using: &random)
             }
             result[0] = Frame(envelope)
         case .truncateEnvelope:
             result[0] = Frame(envelope.prefix(Int.random(in: 0...envelope.count, using: &random)))
         case .insertBytes:
-            let insertion = (0..<Int.random(in: 1...8, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            let insertion = (0..<Int.random(in: 1...8, using: &random)).map { _ in
+                UInt8.random(in: 0...255, using: &random)
+            }
             envelope.insert(contentsOf: insertion, at: Int.random(in: 0...envelope.count, using: &random))
             result[0] = Frame(envelope)
         case .overwriteBytes:
@@ -32,12 +37,14 @@ struct FuzzTests {
         case .dropFrame:
             result.remove(at: Int.random(in: result.indices, using: &random))
         case .addFrame:
-            let extra = Frame((0..<Int.random(in: 0...16, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) })
+            let extra = Frame(
+                (0..<Int.random(in: 0...16, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) })
             result.insert(extra, at: Int.random(in: 0...result.count, using: &random))
         case .resizeTensor:
             let last = result[result.count - 1].bytes
             let delta = Int.random(in: -3...3, using: &random)
-            result[result.count - 1] = Frame(delta < 0 ? Array(last.dropLast(-delta)) : last + [UInt8](repeating: 0, count: delta))
+            result[result.count - 1] = Frame(
+                delta < 0 ? Array(last.dropLast(-delta)) : last + [UInt8](repeating: 0, count: delta))
         case .swapFrames:
             result.reverse()
         }
@@ -63,7 +70,8 @@ struct FuzzTests {
                 } catch .stringContainsNUL {}
                 decoded += 1
             } catch {
-                rejected[String(describing: error).prefix(while: { $0 != ":" && $0 != "(" }).description, default: 0] += 1
+                rejected[String(describing: error).prefix(while: { $0 != ":" && $0 != "(" }).description, default: 0] +=
+                    1
             }
         }
         #expect(decoded > 0, "some mutations (e.g. flipped bits inside values) keep a valid message")

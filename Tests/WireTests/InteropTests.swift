@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import Wire
 
 /// The schema is the contract: the official Python protobuf runtime (pyzmq + protobuf from PyPI, code from

@@ -148,7 +148,9 @@ struct SocketTests {
         let received = try #require(try pair.server.receiveRoutedMessage(timeoutMilliseconds: 2000))
         #expect(throws: WireError.invalidProtobuf(bytes: 2)) { try received.message.get() }
         try pair.server.send(.error(ErrorReply(code: .badRequest, message: "bad")), to: received.peer)
-        #expect(try pair.client.receiveMessage(timeoutMilliseconds: 2000) == .error(ErrorReply(code: .badRequest, message: "bad")))
+        #expect(
+            try pair.client.receiveMessage(timeoutMilliseconds: 2000)
+                == .error(ErrorReply(code: .badRequest, message: "bad")))
     }
 
     @Test("multipart frames keep their order and sizes, including empty frames")
@@ -182,14 +184,19 @@ struct SocketTests {
         let pair = try SocketPair(
             .tcp, configureServer: { try $0.set(.curveServer(secretKey: server.secretKey)) },
             configureClient: {
-                try $0.set(.curveClient(serverPublicKey: server.publicKey, publicKey: client.publicKey, secretKey: client.secretKey))
+                try $0.set(
+                    .curveClient(
+                        serverPublicKey: server.publicKey, publicKey: client.publicKey, secretKey: client.secretKey))
             })
         defer { pair.close() }
         try pair.client.send(.credit(Credit(credits: 3)))
-        #expect(try pair.server.receiveRoutedMessage(timeoutMilliseconds: 2000).map { try $0.message.get() } == .credit(Credit(credits: 3)))
+        #expect(
+            try pair.server.receiveRoutedMessage(timeoutMilliseconds: 2000).map { try $0.message.get() }
+                == .credit(Credit(credits: 3)))
         let intruder = try ZMQSocket(context: pair.context, type: .dealer)
         defer { intruder.close() }
-        try intruder.set(.curveClient(serverPublicKey: client.publicKey, publicKey: client.publicKey, secretKey: client.secretKey))
+        try intruder.set(
+            .curveClient(serverPublicKey: client.publicKey, publicKey: client.publicKey, secretKey: client.secretKey))
         try intruder.connect(pair.endpoint)
         try intruder.send(.credit(Credit(credits: 4)))
         #expect(try pair.server.receiveRouted(timeoutMilliseconds: 300) == nil)

@@ -1,9 +1,9 @@
 import CZeroMQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A ZeroMQ socket. ZeroMQ sockets are not thread-safe, so this type is deliberately not `Sendable`:
@@ -125,7 +125,8 @@ public final class ZMQSocket {
     }
 
     /// ROUTER: receives one message and splits off the sender's identity frame.
-    public func receiveRouted(timeoutMilliseconds: Int = -1) throws(WireError) -> (peer: PeerIdentity, frames: [Frame])? {
+    public func receiveRouted(timeoutMilliseconds: Int = -1) throws(WireError) -> (peer: PeerIdentity, frames: [Frame])?
+    {
         guard let frames = try receive(timeoutMilliseconds: timeoutMilliseconds) else { return nil }
         guard frames.count >= 2 else { throw .missingIdentityFrame }
         return (PeerIdentity(frames[0].bytes), Array(frames.dropFirst()))
@@ -179,7 +180,9 @@ public final class ZMQSocket {
         try ZMQCall.check("zmq_setsockopt(\(label))") { zmq_setsockopt(socket, name, value, size) }
     }
 
-    private func sendFrame(_ frame: Frame, socket: UnsafeMutableRawPointer, flags: Int32, index: Int) throws(WireError) -> Bool {
+    private func sendFrame(_ frame: Frame, socket: UnsafeMutableRawPointer, flags: Int32, index: Int) throws(WireError)
+        -> Bool
+    {
         guard frame.count >= ZMQSocket.zeroCopyThreshold, let base = frame.baseAddress else {
             let sent = try frame.withUnsafeBytes { bytes throws(WireError) in
                 try ZMQCall.run("zmq_send(frame \(index), \(bytes.count) bytes)") {
@@ -193,10 +196,12 @@ public final class ZMQSocket {
         let message = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 1)
         defer { message.deallocate() }
         let retained = Unmanaged.passRetained(frame).toOpaque()
-        let initialized = zmq_msg_init_data(message, UnsafeMutableRawPointer(mutating: base), frame.count, { _, hint in
-            guard let hint else { return }
-            Unmanaged<Frame>.fromOpaque(hint).release()
-        }, retained)
+        let initialized = zmq_msg_init_data(
+            message, UnsafeMutableRawPointer(mutating: base), frame.count,
+            { _, hint in
+                guard let hint else { return }
+                Unmanaged<Frame>.fromOpaque(hint).release()
+            }, retained)
         guard initialized == 0 else {
             Unmanaged<Frame>.fromOpaque(retained).release()
             throw ZMQCall.error("zmq_msg_init_data(frame \(index))", zmq_errno())
