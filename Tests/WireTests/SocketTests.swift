@@ -238,3 +238,46 @@ struct SocketTests {
         other.close()
     }
 }
+
+/// The service pattern: a socket owned by a dedicated thread, stopped by shutting its context down.
+@Suite("ZeroMQ threads")
+struct ThreadTests {
+    /// Collects what the service thread saw, guarded by a lock.
+    final class Outcome: @unchecked Sendable {
+        // Sendable: every access to `values` holds `lock`.
+        private let lock = NSLock()
+        private var values: [String] = []
+
+        func append(_ value: String) { lock.withLock { values.append(value) } }
+        var all: [String] { lock.withLock { values } }
+    }
+
+    @Test("a thread blocked in receive wakes up with contextTerminated on shutdown")
+    func shutdownWakesBlockedThread() throws {
+        let context = try ZMQContext()
+        let outcome = Outcome()
+        let started = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        let endpoint = Transport.inproc.bindEndpoint()
+        let thread = Thread {
+            do {
+                let socket = try ZMQSocket(context: context, type: .router)
+                try socket.bind(endpoint)
+                started.signal()
+                _ = try socket.receiveRoutedMessage()
+                outcome.append("received")
+            } catch {
+                outcome.append("\(error)")
+            }
+            finished.signal()
+        }
+        thread.start()
+        #expect(started.wait(timeout: .now() + 5) == .success)
+        let client = try ZMQSocket(context: context, type: .dealer)
+        try client.connect(endpoint)
+        client.close()
+        context.shutdown()
+        #expect(finished.wait(timeout: .now() + 5) == .success)
+        #expect(outcome.all == [WireError.contextTerminated.description])
+    }
+}
