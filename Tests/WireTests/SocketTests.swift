@@ -160,6 +160,7 @@ struct SocketTests {
         let frames = [Frame([]), Frame([1]), Frame([UInt8](repeating: 2, count: 10_000)), Frame([3, 3])]
         try pair.client.send(frames)
         #expect(try pair.server.receive(timeoutMilliseconds: 2000) == frames)
+        #expect(throws: WireError.noFrames) { try pair.client.send([Frame]()) }
     }
 
     @Test("PUB/SUB delivers to a subscriber")

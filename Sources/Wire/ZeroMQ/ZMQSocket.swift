@@ -75,6 +75,8 @@ public final class ZMQSocket {
     /// the queue is full (`ZMQ_DONTWAIT`). Large frames are handed to ZeroMQ without copying.
     @discardableResult
     public func send(_ frames: [Frame], blocking: Bool = true) throws(WireError) -> Bool {
+        // ZeroMQ has no zero-part messages; sending nothing is a caller bug worth reporting.
+        guard !frames.isEmpty else { throw .noFrames }
         let socket = try open("zmq_send")
         for (index, frame) in frames.enumerated() {
             var flags: Int32 = index + 1 < frames.count ? ZMQ_SNDMORE : 0
