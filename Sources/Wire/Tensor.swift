@@ -113,7 +113,8 @@ public struct Tensor: Sendable, Equatable {
             let (product, overflow) = expected.multipliedReportingOverflow(by: dimension)
             guard !overflow else {
                 throw .tensorSizeMismatch(
-                    field: field, dtype: dtype, shape: shape, expectedBytes: "more than \(Int.max)", gotBytes: byteCount)
+                    field: field, dtype: dtype, shape: shape, expectedBytes: "more than \(Int.max)", gotBytes: byteCount
+                )
             }
             expected = product
         }

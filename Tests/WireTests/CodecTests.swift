@@ -102,7 +102,8 @@ struct CodecTests {
     @Test("unknown dtype", arguments: [0, 4, 99] as [UInt64])
     func unknownDType(dtype: UInt64) {
         let frame = Frame(Self.encodingBody(dtype: dtype, shape: [2, 1]))
-        Self.expectError(.unknownDType(field: "encoding.tensor.dtype", value: Int32(dtype)), [frame, Frame([0, 0, 0, 0])])
+        Self.expectError(
+            .unknownDType(field: "encoding.tensor.dtype", value: Int32(dtype)), [frame, Frame([0, 0, 0, 0])])
     }
 
     @Test("negative dimension written as int64 -1 arrives as 2^64-1")
@@ -136,7 +137,8 @@ struct CodecTests {
     @Test("too many dimensions")
     func tooManyDimensions() {
         let frame = Frame(Self.encodingBody(dtype: 1, shape: [UInt64](repeating: 1, count: 9)))
-        Self.expectError(.tooManyDimensions(field: "encoding.tensor.shape", rank: 9, limit: 8), [frame, Frame([0, 0, 0, 0])])
+        Self.expectError(
+            .tooManyDimensions(field: "encoding.tensor.shape", rank: 9, limit: 8), [frame, Frame([0, 0, 0, 0])])
     }
 
     @Test("negative dimension in a Swift-built tensor")
@@ -158,7 +160,8 @@ struct CodecTests {
     func rowsMismatch() {
         let frame = Frame(Self.encodingBody(dtype: 1, shape: [3, 1], promptIDs: [1, 2]))
         Self.expectError(
-            .shapeMismatch(field: "encoding.tensor.shape", expected: "[2 (one row per prompt id), width]", got: [3, 1]),
+            .shapeMismatch(
+                field: "encoding.tensor.shape", expected: "[2 (one row per prompt id), width]", got: [3, 1]),
             [frame, Frame([UInt8](repeating: 0, count: 12))])
     }
 
@@ -166,7 +169,8 @@ struct CodecTests {
     func invalidUTF8() {
         var cancel = ProtoWriter()
         cancel.field(1, bytes: [0x72, 0xc3, 0x28])
-        Self.expectError(.invalidUTF8(field: "cancel.request_id", bytes: 3), [Frame(ProtoWriter.envelope(body: 14, cancel.bytes))])
+        Self.expectError(
+            .invalidUTF8(field: "cancel.request_id", bytes: 3), [Frame(ProtoWriter.envelope(body: 14, cancel.bytes))])
     }
 
     @Test("invalid UTF-8 in a prompt")
@@ -174,14 +178,16 @@ struct CodecTests {
         var request = ProtoWriter()
         request.field(1, bytes: Array("r".utf8))
         request.field(2, bytes: [0xed, 0xa0, 0x80])  // an encoded UTF-16 surrogate, invalid in UTF-8
-        Self.expectError(.invalidUTF8(field: "generate.text", bytes: 3), [Frame(ProtoWriter.envelope(body: 13, request.bytes))])
+        Self.expectError(
+            .invalidUTF8(field: "generate.text", bytes: 3), [Frame(ProtoWriter.envelope(body: 13, request.bytes))])
     }
 
     @Test("unknown enum value")
     func unknownEnum() {
         var error = ProtoWriter()
         error.field(1, varint: 99)
-        Self.expectError(.unknownEnumValue(field: "error.code", value: 99), [Frame(ProtoWriter.envelope(body: 19, error.bytes))])
+        Self.expectError(
+            .unknownEnumValue(field: "error.code", value: 99), [Frame(ProtoWriter.envelope(body: 19, error.bytes))])
     }
 
     @Test("generate request without a prompt")
@@ -195,7 +201,8 @@ struct CodecTests {
     func missingTensorInfo() {
         var encoding = ProtoWriter()
         encoding.field(1, bytes: Array("r".utf8))
-        Self.expectError(.missingField("encoding.tensor"), [Frame(ProtoWriter.envelope(body: 16, encoding.bytes)), Frame([])])
+        Self.expectError(
+            .missingField("encoding.tensor"), [Frame(ProtoWriter.envelope(body: 16, encoding.bytes)), Frame([])])
     }
 
     @Test("decode job without its request")

@@ -20,8 +20,10 @@ enum WireSamples {
     static let generateIDs = GenerateRequest(
         requestID: "req-2", prompt: .tokenIDs([0, 1, 2_147_483_647, -1, 250_001]), maxNewTokens: 4)
 
-    static func encoding(_ requestID: String, hash: [UInt8], ids: [Int32], dtype: DType, width: Int, seed: Int,
-                         projected: Bool) throws -> Encoding {
+    static func encoding(
+        _ requestID: String, hash: [UInt8], ids: [Int32], dtype: DType, width: Int, seed: Int,
+        projected: Bool
+    ) throws -> Encoding {
         let tensor = try Tensor(
             dtype: dtype, shape: [ids.count, width], bytes: pattern(ids.count * width * dtype.elementSize, seed: seed))
         return Encoding(requestID: requestID, promptHash: hash, promptIDs: ids, tensor: tensor, projected: projected)
@@ -43,8 +45,11 @@ enum WireSamples {
             .cancel(Cancel(requestID: "req-1")),
             .encodeRequest(EncodeRequest(requestID: "req-1", promptHash: promptHash, prompt: .text(text))),
             .encodeRequest(EncodeRequest(requestID: "req-2", promptHash: promptHash, prompt: .tokenIDs([5, 6, 7]))),
-            .encoding(try encoding("req-1", hash: promptHash, ids: [13, 8, 21], dtype: .float16, width: 4, seed: 3, projected: true)),
-            .encoding(try encoding("req-4", hash: [], ids: [99], dtype: .float32, width: 5, seed: 11, projected: false)),
+            .encoding(
+                try encoding(
+                    "req-1", hash: promptHash, ids: [13, 8, 21], dtype: .float16, width: 4, seed: 3, projected: true)),
+            .encoding(
+                try encoding("req-4", hash: [], ids: [99], dtype: .float32, width: 5, seed: 11, projected: false)),
             .decodeJob(
                 DecodeJob(
                     request: generateIDs,
@@ -63,14 +68,17 @@ enum WireSamples {
                 StatsReply(
                     workers: [
                         WorkerStats(
-                            workerID: "encoder-1", role: .encoder, capacity: 4, credits: 3, outstanding: 1, jobsDone: 10,
+                            workerID: "encoder-1", role: .encoder, capacity: 4, credits: 3, outstanding: 1,
+                            jobsDone: 10,
                             lastSeenMsAgo: 120),
                         WorkerStats(workerID: "decoder-1", role: .decoder, capacity: 8, jobsDone: 1 << 40),
                     ],
                     queueDepth: 3, maxQueue: 64,
                     cache: CacheStats(
-                        hits: 7, misses: 2, evictions: 1, entries: 5, bytes: 1 << 33, capacityBytes: 1 << 34, coalesced: 4),
-                    jobsDone: 17, jobsFailed: 1, tokensGenerated: 123_456, tokensPerSecond: 123.5, uptimeMs: 987_654_321)),
+                        hits: 7, misses: 2, evictions: 1, entries: 5, bytes: 1 << 33, capacityBytes: 1 << 34,
+                        coalesced: 4),
+                    jobsDone: 17, jobsFailed: 1, tokensGenerated: 123_456, tokensPerSecond: 123.5, uptimeMs: 987_654_321
+                )),
             .goodbye(Goodbye(reason: "shutdown")),
         ]
     }

@@ -1,9 +1,9 @@
 import L2SProtoC
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Packed envelope frame -> protobuf-c structs -> Swift message. Only this file reads protobuf-c structs.
@@ -36,7 +36,8 @@ enum EnvelopeDecoder {
         case .hello:
             return .hello(try hello(body.hello))
         case .heartbeat:
-            return .heartbeat(Heartbeat(sentAtUnixMs: try required(body.heartbeat, "heartbeat").pointee.sent_at_unix_ms))
+            return .heartbeat(
+                Heartbeat(sentAtUnixMs: try required(body.heartbeat, "heartbeat").pointee.sent_at_unix_ms))
         case .credit:
             return .credit(Credit(credits: try required(body.credit, "credit").pointee.credits))
         case .generate:
@@ -141,7 +142,9 @@ enum EnvelopeDecoder {
             deadlineUnixMs: value.deadline_unix_ms, tenantSalt: bytes(value.tenant_salt), stream: value.stream != 0)
     }
 
-    private static func encodeRequest(_ pointer: UnsafeMutablePointer<L2s__EncodeRequest>?) throws(WireError) -> EncodeRequest {
+    private static func encodeRequest(_ pointer: UnsafeMutablePointer<L2s__EncodeRequest>?) throws(WireError)
+        -> EncodeRequest
+    {
         let value = try required(pointer, "encode_request").pointee
         let prompt: Prompt
         switch value.prompt_case {
@@ -212,7 +215,9 @@ enum EnvelopeDecoder {
 
     // MARK: - Fields
 
-    private static func required<T>(_ pointer: UnsafeMutablePointer<T>?, _ field: String) throws(WireError) -> UnsafeMutablePointer<T> {
+    private static func required<T>(_ pointer: UnsafeMutablePointer<T>?, _ field: String) throws(WireError)
+        -> UnsafeMutablePointer<T>
+    {
         guard let pointer else { throw .missingField(field) }
         return pointer
     }

@@ -14,17 +14,26 @@ enum EnvelopeEncoder {
             envelope.hello = try build(hello, arena)
         case .heartbeat(let heartbeat):
             envelope.body_case = L2S__ENVELOPE__BODY_HEARTBEAT
-            envelope.heartbeat = arena.message { l2s__heartbeat__init($0); $0.pointee.sent_at_unix_ms = heartbeat.sentAtUnixMs }
+            envelope.heartbeat = arena.message {
+                l2s__heartbeat__init($0)
+                $0.pointee.sent_at_unix_ms = heartbeat.sentAtUnixMs
+            }
         case .credit(let credit):
             envelope.body_case = L2S__ENVELOPE__BODY_CREDIT
-            envelope.credit = arena.message { l2s__credit__init($0); $0.pointee.credits = credit.credits }
+            envelope.credit = arena.message {
+                l2s__credit__init($0)
+                $0.pointee.credits = credit.credits
+            }
         case .generate(let request):
             envelope.body_case = L2S__ENVELOPE__BODY_GENERATE
             envelope.generate = try build(request, field: "generate", arena)
         case .cancel(let cancel):
             envelope.body_case = L2S__ENVELOPE__BODY_CANCEL
             let requestID = try arena.string(cancel.requestID, field: "cancel.request_id")
-            envelope.cancel = arena.message { l2s__cancel__init($0); $0.pointee.request_id = requestID }
+            envelope.cancel = arena.message {
+                l2s__cancel__init($0)
+                $0.pointee.request_id = requestID
+            }
         case .encodeRequest(let request):
             envelope.body_case = L2S__ENVELOPE__BODY_ENCODE_REQUEST
             envelope.encode_request = try build(request, arena)
@@ -65,7 +74,10 @@ enum EnvelopeEncoder {
         case .goodbye(let goodbye):
             envelope.body_case = L2S__ENVELOPE__BODY_GOODBYE
             let reason = try arena.string(goodbye.reason, field: "goodbye.reason")
-            envelope.goodbye = arena.message { l2s__goodbye__init($0); $0.pointee.reason = reason }
+            envelope.goodbye = arena.message {
+                l2s__goodbye__init($0)
+                $0.pointee.reason = reason
+            }
         }
         // The arena (and with it every pointer in `envelope`) stays alive until pack has returned.
         return withExtendedLifetime(arena) {
@@ -209,7 +221,9 @@ enum EnvelopeEncoder {
         }
     }
 
-    private static func build(_ chunk: TokenChunk, _ arena: CArena) throws(WireError) -> UnsafeMutablePointer<L2s__TokenChunk> {
+    private static func build(_ chunk: TokenChunk, _ arena: CArena) throws(WireError) -> UnsafeMutablePointer<
+        L2s__TokenChunk
+    > {
         let requestID = try arena.string(chunk.requestID, field: "token_chunk.request_id")
         let text = try arena.string(chunk.textDelta, field: "token_chunk.text_delta")
         let ids = arena.array(chunk.ids)
@@ -227,25 +241,29 @@ enum EnvelopeEncoder {
             $0.pointee.n_ids = chunk.ids.count
             $0.pointee.ids = ids
             $0.pointee.text_delta = text
-            $0.pointee.finish_reason = L2s__FinishReason(rawValue: .init(truncatingIfNeeded: chunk.finishReason.rawValue))
+            $0.pointee.finish_reason = L2s__FinishReason(
+                rawValue: .init(truncatingIfNeeded: chunk.finishReason.rawValue))
             $0.pointee.usage = usage
         }
     }
 
-    private static func build(_ reply: StatsReply, _ arena: CArena) throws(WireError) -> UnsafeMutablePointer<L2s__StatsReply> {
+    private static func build(_ reply: StatsReply, _ arena: CArena) throws(WireError) -> UnsafeMutablePointer<
+        L2s__StatsReply
+    > {
         var workers: [UnsafeMutablePointer<L2s__WorkerStats>?] = []
         for (index, worker) in reply.workers.enumerated() {
             let workerID = try arena.string(worker.workerID, field: "stats_reply.workers[\(index)].worker_id")
-            workers.append(arena.message {
-                l2s__worker_stats__init($0)
-                $0.pointee.worker_id = workerID
-                $0.pointee.role = L2s__Role(rawValue: .init(truncatingIfNeeded: worker.role.rawValue))
-                $0.pointee.capacity = worker.capacity
-                $0.pointee.credits = worker.credits
-                $0.pointee.outstanding = worker.outstanding
-                $0.pointee.jobs_done = worker.jobsDone
-                $0.pointee.last_seen_ms_ago = worker.lastSeenMsAgo
-            })
+            workers.append(
+                arena.message {
+                    l2s__worker_stats__init($0)
+                    $0.pointee.worker_id = workerID
+                    $0.pointee.role = L2s__Role(rawValue: .init(truncatingIfNeeded: worker.role.rawValue))
+                    $0.pointee.capacity = worker.capacity
+                    $0.pointee.credits = worker.credits
+                    $0.pointee.outstanding = worker.outstanding
+                    $0.pointee.jobs_done = worker.jobsDone
+                    $0.pointee.last_seen_ms_ago = worker.lastSeenMsAgo
+                })
         }
         let workerArray = arena.pointerArray(workers)
         let cache: UnsafeMutablePointer<L2s__CacheStats> = arena.message {

@@ -1,9 +1,9 @@
 import CZeroMQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A ZeroMQ socket. ZeroMQ sockets are not thread-safe, so this type is deliberately not `Sendable`:
@@ -75,6 +75,8 @@ public final class ZMQSocket {
     /// the queue is full (`ZMQ_DONTWAIT`). Large frames are handed to ZeroMQ without copying.
     @discardableResult
     public func send(_ frames: [Frame], blocking: Bool = true) throws(WireError) -> Bool {
+        // ZeroMQ has no zero-part messages; sending nothing is a caller bug worth reporting.
+        guard !frames.isEmpty else { throw .noFrames }
         let socket = try open("zmq_send")
         for (index, frame) in frames.enumerated() {
             var flags: Int32 = index + 1 < frames.count ? ZMQ_SNDMORE : 0
@@ -125,7 +127,8 @@ public final class ZMQSocket {
     }
 
     /// ROUTER: receives one message and splits off the sender's identity frame.
-    public func receiveRouted(timeoutMilliseconds: Int = -1) throws(WireError) -> (peer: PeerIdentity, frames: [Frame])? {
+    public func receiveRouted(timeoutMilliseconds: Int = -1) throws(WireError) -> (peer: PeerIdentity, frames: [Frame])?
+    {
         guard let frames = try receive(timeoutMilliseconds: timeoutMilliseconds) else { return nil }
         guard frames.count >= 2 else { throw .missingIdentityFrame }
         return (PeerIdentity(frames[0].bytes), Array(frames.dropFirst()))
@@ -179,7 +182,9 @@ public final class ZMQSocket {
         try ZMQCall.check("zmq_setsockopt(\(label))") { zmq_setsockopt(socket, name, value, size) }
     }
 
-    private func sendFrame(_ frame: Frame, socket: UnsafeMutableRawPointer, flags: Int32, index: Int) throws(WireError) -> Bool {
+    private func sendFrame(_ frame: Frame, socket: UnsafeMutableRawPointer, flags: Int32, index: Int) throws(WireError)
+        -> Bool
+    {
         guard frame.count >= ZMQSocket.zeroCopyThreshold, let base = frame.baseAddress else {
             let sent = try frame.withUnsafeBytes { bytes throws(WireError) in
                 try ZMQCall.run("zmq_send(frame \(index), \(bytes.count) bytes)") {
@@ -193,10 +198,12 @@ public final class ZMQSocket {
         let message = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 1)
         defer { message.deallocate() }
         let retained = Unmanaged.passRetained(frame).toOpaque()
-        let initialized = zmq_msg_init_data(message, UnsafeMutableRawPointer(mutating: base), frame.count, { _, hint in
-            guard let hint else { return }
-            Unmanaged<Frame>.fromOpaque(hint).release()
-        }, retained)
+        let initialized = zmq_msg_init_data(
+            message, UnsafeMutableRawPointer(mutating: base), frame.count,
+            { _, hint in
+                guard let hint else { return }
+                Unmanaged<Frame>.fromOpaque(hint).release()
+            }, retained)
         guard initialized == 0 else {
             Unmanaged<Frame>.fromOpaque(retained).release()
             throw ZMQCall.error("zmq_msg_init_data(frame \(index))", zmq_errno())
