@@ -1,0 +1,33 @@
+"""The reference forward of a bundle, step by step and without any cache: what the Swift side must reproduce
+(docs/bundle.md, "Reference forward"). Every tensor is float32; Z is rounded to the wire dtype and back."""
+import torch
+
+from model import ConditionedSLM
+
+
+@torch.no_grad()
+def reference_forward(model: ConditionedSLM, prompt_ids: list, steps: int) -> dict:
+    """H, Z (float32 and as the wire delivers it), the SLM's prompt-position inputs, and `steps` greedy steps
+    (logits [steps, vocab] and ids). Runs all steps even past eos, so random models give full fixtures."""
+    model.eval()
+    ids = torch.tensor([prompt_ids], dtype=torch.long)  # [1, m]
+    mask = torch.ones_like(ids)
+    hidden = model.llm_hidden(ids, mask)  # [1, m, d_llm]
+    projection = model.projector(hidden)  # [1, m, d_slm]
+    wire = projection.to(model.wire_dtype).to(torch.float32)
+    inputs = wire + model.embed(ids) if model.prompt_input == "add" else wire  # [1, m, d_slm]
+    generated, logits = [], []
+    if model.kind == "encoder_decoder":
+        encoder_hidden = model.slm.get_encoder()(inputs_embeds=inputs, attention_mask=mask).last_hidden_state
+    for _ in range(steps):
+        decoder_ids = torch.tensor([[model.start_id] + generated], dtype=torch.long)
+        if model.kind == "encoder_decoder":
+            out = model.slm(encoder_outputs=(encoder_hidden,), attention_mask=mask, decoder_input_ids=decoder_ids,
+                            use_cache=False)
+        else:
+            out = model.slm(inputs_embeds=torch.cat([inputs, model.embed(decoder_ids)], dim=1), use_cache=False)
+        step_logits = out.logits[0, -1]  # [vocab]
+        logits.append(step_logits)
+        generated.append(int(step_logits.argmax()))
+    return {"hidden": hidden[0], "projection_float32": projection[0], "projection_wire": wire[0],
+            "slm_prompt_inputs": inputs[0], "step_logits": torch.stack(logits), "greedy_ids": generated}
