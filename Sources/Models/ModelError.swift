@@ -5,6 +5,13 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case cannotOpen(path: String, reason: String)
     /// The checkpoint directory holds no `model.safetensors` (nor a sharded index).
     case noSafetensors(directory: String)
+    /// An LLM-to-SLM bundle breaks a rule of docs/bundle.md: `field` of the manifest (or tensor of the projector) at
+    /// `path` holds `actual` where `expected` is required.
+    case invalidBundle(path: String, field: String, expected: String, actual: String)
+    /// A prompt longer than the encoder accepts (a configurable limit, not a model constant).
+    case promptTooLong(tokens: Int, limit: Int)
+    /// Raw wire bytes whose count is not a multiple of the dtype's element size.
+    case wireByteCount(dtype: String, byteCount: Int, elementSize: Int)
     /// The file is shorter than the 8-byte header length.
     case truncatedFile(path: String, size: Int)
     /// The header length points past the end of the file.
@@ -49,6 +56,11 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .cannotOpen(let path, let reason): return "cannot open \(path): \(reason)"
+        case .invalidBundle(let path, let field, let expected, let actual):
+            return "\(path): \(field) is \(actual); expected \(expected)"
+        case .promptTooLong(let tokens, let limit): return "prompt of \(tokens) tokens exceeds the limit of \(limit)"
+        case .wireByteCount(let dtype, let count, let size):
+            return "\(count) bytes of \(dtype) is not a multiple of the element size \(size)"
         case .noSafetensors(let directory):
             return "no model.safetensors or model.safetensors.index.json in \(directory)"
         case .truncatedFile(let path, let size):

@@ -1,0 +1,101 @@
+import Foundation
+import Numerics
+import Tokenizers
+
+// What decoder workers host (docs/bundle.md, "Reference forward" steps 5-7; scripts/l2s_py/reference.py): the SLM
+// conditioned on a prompt encoding Z. T5: S = E(x) + Z (or Z) is the SLM encoder's inputs_embeds and the decoder
+// starts at decoder_start_token_id. GPT-2: S sits at positions 0..<m, the separator at m, answer tokens after it.
+
+/// The SLM of a bundle plus its tokenizer; starts decoding sequences from prompt ids and their encoding Z.
+/// Read-only after loading and safe to share; each sequence it starts belongs to one thread at a time.
+public final class ConditionedSLM: Sendable {
+    /// The validated bundle.
+    public let bundle: L2SBundle
+    /// The SLM (a `T5Model` or `GPT2Model`); its `step` batches sequences this object started.
+    public let model: any LanguageModel
+    /// The SLM (answer) tokenizer.
+    public let tokenizer: any Tokenizer
+    private let network: Network
+
+    /// The SLM families, each with the entry points the conditioning needs.
+    private enum Network: Sendable {
+        case t5(T5Model)
+        case gpt2(GPT2Model)
+    }
+
+    /// Loads the SLM checkpoint and its tokenizer.
+    public init(bundle: L2SBundle) throws {
+        self.bundle = bundle
+        switch bundle.slmKind {
+        case .encoderDecoder:
+            let t5 = try T5Model(directory: bundle.slmDirectory)
+            (network, model) = (.t5(t5), t5)
+        case .decoderOnly:
+            let gpt2 = try GPT2Model(directory: bundle.slmDirectory)
+            (network, model) = (.gpt2(gpt2), gpt2)
+        }
+        tokenizer = try loadTokenizer(directory: bundle.slmDirectory)
+    }
+
+    /// Generation stops at the bundle's `eos_token_id` (not the SLM config's ids).
+    public var eosTokenIDs: [Int32] { [bundle.eosTokenID] }
+    /// d_slm: the width of each row of Z.
+    public var width: Int { bundle.slmWidth }
+    /// Longest prompt the SLM can take with `newTokens` answer tokens (GPT-2: m + 1 + new <= n_positions); nil when
+    /// the SLM has no position limit (T5).
+    public func maxPromptTokens(newTokens: Int) -> Int? {
+        guard case .gpt2(let gpt2) = network else { return nil }
+        return gpt2.configuration.maxPositions - 1 - newTokens
+    }
+
+    /// The SLM inputs S [m, d_slm] at the prompt positions (step 5): E_slm(x_i) + Z_i for `add`, Z_i for
+    /// `projection_only`. `z` is row-major [promptIDs.count, d_slm], already rounded to the wire dtype.
+    public func promptInputs(promptIDs: [Int32], projection z: [Float]) throws -> Tensor {
+        let m = promptIDs.count
+        guard m > 0 else { throw ModelError.emptyInput(what: "prompt") }
+        guard z.count == m * width else {
+            throw ModelError.inputShapeMismatch(
+                what: "projection Z (floats of \(m) prompt positions x d_slm \(width))", expected: [m * width],
+                actual: [z.count])
+        }
+        var inputs = try Tensor(shape: [m, width], scalars: z)
+        guard bundle.promptInput == .add else { return inputs }
+        try validate(promptIDs, vocabularySize: bundle.slmVocabularySize)
+        let embedded: Tensor
+        switch network {
+        case .t5(let t5): embedded = try t5.encoder.embed(promptIDs)
+        case .gpt2(let gpt2): embedded = try gpt2.embed(promptIDs)
+        }
+        // float32 sum Z + E in one rounding, as torch's `wire + embed(ids)`.
+        embedded.withUnsafeBufferPointer { e in
+            inputs.withUnsafeMutableBufferPointer { Kernels.add(e.baseAddress!, into: $0.baseAddress!, count: m * width) }
+        }
+        return inputs
+    }
+
+    /// Starts a sequence from prompt ids (the LLM's tokenization) and their encoding Z [m, d_slm] row-major, already
+    /// rounded to the wire dtype (steps 5-6): runs the SLM encoder and the decoder start step (T5) or the prefill of
+    /// the m prompt positions and the separator (GPT-2), leaving the first answer token's logits ready. The result is
+    /// the model's own sequence type, so `model.step` can batch it with others.
+    public func startSequence(promptIDs: [Int32], projection z: [Float]) throws -> any DecodingSequence {
+        let inputs = try promptInputs(promptIDs: promptIDs, projection: z)
+        switch network {
+        case .t5(let t5):
+            let encoded = try t5.encoder.encode(embeddings: inputs)
+            let state = try t5.decoder.makeState(encoderOutput: encoded)
+            try t5.decoder.forward([bundle.decoderStartTokenID], state: state)
+            return T5Sequence(decoder: t5.decoder, state: state)
+        case .gpt2(let gpt2):
+            let limit = gpt2.configuration.maxPositions
+            guard promptIDs.count + 1 <= limit else {
+                throw ModelError.sequenceTooLong(length: promptIDs.count + 1, maximum: limit)
+            }
+            // One prefill over [S; wte[separator]]: positions 0..m, the logits at m predict the first answer token.
+            let separator = try gpt2.embed([bundle.decoderStartTokenID])
+            let prefill = try Tensor(shape: [promptIDs.count + 1, width], scalars: inputs.scalars + separator.scalars)
+            let state = gpt2.makeState()
+            try gpt2.forward(embeddings: prefill, state: state)
+            return state
+        }
+    }
+}
