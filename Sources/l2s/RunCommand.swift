@@ -3,23 +3,33 @@ import Generation
 import Models
 import Numerics
 
-/// `l2s run`: in-process generation from a Hugging Face checkpoint, no cluster.
+/// `l2s run`: in-process generation from a Hugging Face checkpoint or an LLM-to-SLM bundle, no cluster.
 struct RunCommand: Subcommand {
     static let name = "run"
-    static let summary = "generate in-process from a model directory (no cluster)"
+    static let summary = "generate in-process from a model directory or an LLM-to-SLM bundle (no cluster)"
     static let usage = """
-        l2s run --model DIR --input-ids 1,2,3 [--max-new-tokens N] [--min-new-tokens N]
-                      [--greedy | --temperature T --top-k K --top-p P --seed S] [--json] [--dump-logits] [--threads N]
+        l2s run --model DIR --input-ids 1,2,3 | --bundle DIR [PROMPT | --input-ids 1,2,3] [--max-new-tokens N]
+                      [--min-new-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S] [--json]
+                      [--stream] [--dump-logits] [--threads N]
         """
     static let discussion = """
         Loads the checkpoint in DIR (config.json + safetensors; model_type t5 or gpt2), feeds the prompt ids and
         generates until an EOS id of the config or --max-new-tokens. Greedy unless a sampling flag is given.
         --json prints one result object {"text","ids","finish_reason","usage"}; --dump-logits adds "logits", one
         row of raw vocabulary-size logits per generated token (and implies --json).
+        --bundle runs LLM-to-SLM (docs/bundle.md): PROMPT ('-' reads stdin) is tokenized by the LLM tokenizer (or
+        --input-ids are LLM token ids), encoded, projected, rounded to the bundle's wire dtype as the cluster does,
+        and the SLM generates until the bundle's eos_token_id. "ids" include that EOS; "text" is the SLM tokenizer's
+        decoding without it (special tokens skipped). --stream prints {"delta","ids"} per token before the result.
         """
     static let options = [
         OptionSpec("--model", value: "DIR", help: "Hugging Face checkpoint directory", env: "L2S_MODEL"),
+        OptionSpec("--bundle", value: "DIR", help: "LLM-to-SLM bundle directory (l2s.json)", env: "L2S_BUNDLE"),
         OptionSpec("--input-ids", value: "IDS", help: "prompt token ids, comma-separated"),
+        OptionSpec(
+            "--max-prompt-tokens", value: "N", help: "longest prompt accepted with --bundle, in LLM tokens",
+            default: "\(PromptEncoder.defaultMaxPromptTokens)"),
+        OptionSpec("--stream", help: "with --bundle: print {\"delta\",\"ids\"} per token, then the result (JSON)"),
         OptionSpec("--max-new-tokens", value: "N", help: "stop after N new tokens", default: "20"),
         OptionSpec("--min-new-tokens", value: "N", help: "suppress EOS until N tokens exist", default: "0"),
         OptionSpec("--greedy", help: "always take the most likely token (the default)"),
@@ -35,8 +45,17 @@ struct RunCommand: Subcommand {
         OptionSpec("--timings", help: "print the fastest run's prefill and decode times as JSON on stderr"),
     ]
 
-    let model: URL
-    let inputIDs: [Int32]
+    /// What to run: a plain checkpoint fed token ids, or a bundle fed text or LLM token ids.
+    enum Source {
+        case model(URL)
+        case bundle(URL)
+    }
+
+    let source: Source
+    let inputIDs: [Int32]?
+    let prompt: String?
+    let maxPromptTokens: Int
+    let stream: Bool
     let options: GenerationOptions
     let json: Bool
     let threads: Int
@@ -44,16 +63,47 @@ struct RunCommand: Subcommand {
     let timings: Bool
 
     init(_ arguments: ParsedArguments) throws {
-        if let word = arguments.positionals.first {
+        if arguments.isExplicit("--model") && arguments.isExplicit("--bundle") {
+            throw UsageError("options '--model' and '--bundle' cannot be combined")
+        }
+        if arguments.isExplicit("--bundle") || (!arguments.isExplicit("--model") && arguments.string("--model") == nil),
+            let bundle = arguments.string("--bundle")
+        {
+            source = .bundle(URL(fileURLWithPath: bundle))
+        } else if let model = arguments.string("--model") {
+            source = .model(URL(fileURLWithPath: model))
+        } else {
+            throw UsageError("missing required option '--model' or '--bundle'")
+        }
+        let ids = try arguments.intList("--input-ids")
+        let words = arguments.positionals
+        let isBundle: Bool
+        if case .bundle = source { isBundle = true } else { isBundle = false }
+        if !isBundle, let word = words.first {
             throw UsageError("text prompts need a tokenizer; give token ids with --input-ids (got '\(word)')")
         }
-        model = URL(fileURLWithPath: try arguments.required("--model"))
-        guard let ids = try arguments.intList("--input-ids") else { throw UsageError("missing required option '--input-ids'") }
-        guard !ids.isEmpty else { throw UsageError("option '--input-ids' needs at least one id") }
-        if let bad = ids.first(where: { $0 < 0 || $0 > Int(Int32.max) }) {
-            throw UsageError("option '--input-ids': id \(bad) is not in 0...\(Int32.max)")
+        if !isBundle, ids == nil { throw UsageError("missing required option '--input-ids'") }
+        if isBundle, ids != nil, !words.isEmpty { throw UsageError("give either a PROMPT or '--input-ids', not both") }
+        if isBundle, ids == nil, words.count != 1 {
+            throw UsageError("expected one PROMPT or '--input-ids', got \(words.count) prompt words")
         }
-        inputIDs = ids.map { Int32($0) }
+        if let ids {
+            guard !ids.isEmpty else { throw UsageError("option '--input-ids' needs at least one id") }
+            if let bad = ids.first(where: { $0 < 0 || $0 > Int(Int32.max) }) {
+                throw UsageError("option '--input-ids': id \(bad) is not in 0...\(Int32.max)")
+            }
+            inputIDs = ids.map { Int32($0) }
+            prompt = nil
+        } else {
+            inputIDs = nil
+            // Invalid UTF-8 on stdin becomes U+FFFD, as `l2s tokenize -` does.
+            prompt = arguments.positionals[0] == "-"
+                ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+                : arguments.positionals[0]
+        }
+        maxPromptTokens = try arguments.int("--max-prompt-tokens", in: 1...1_000_000) ?? PromptEncoder.defaultMaxPromptTokens
+        stream = arguments.flag("--stream")
+        if stream, case .model = source { throw UsageError("option '--stream' needs '--bundle' (a tokenizer for text)") }
         let maxNew = try arguments.int("--max-new-tokens", in: 0...1_000_000) ?? 20
         let minNew = try arguments.int("--min-new-tokens", in: 0...1_000_000) ?? 0
         let samplingFlags = ["--temperature", "--top-k", "--top-p", "--seed"].filter { arguments.isExplicit($0) }
@@ -70,7 +120,7 @@ struct RunCommand: Subcommand {
         let dumpLogits = arguments.flag("--dump-logits")
         options = GenerationOptions(
             maxNewTokens: maxNew, minNewTokens: minNew, sampling: sampling, recordLogits: dumpLogits)
-        json = arguments.flag("--json") || dumpLogits
+        json = arguments.flag("--json") || dumpLogits || stream
         repeats = try arguments.int("--repeat", in: 1...1000) ?? 1
         timings = arguments.flag("--timings")
         if arguments.string("--threads") == "cores" {
@@ -82,21 +132,41 @@ struct RunCommand: Subcommand {
 
     func run() throws -> Int32 {
         BLASThreads.set(threads)
-        let languageModel = try ModelRegistry.load(directory: model)
-        if !languageModel.ignoredTensors.isEmpty {
-            printError("l2s run: ignored \(languageModel.ignoredTensors.count) checkpoint tensor(s): "
-                + languageModel.ignoredTensors.joined(separator: ", "))
+        let generate: () throws -> GenerationResult
+        let promptTokens: Int
+        switch source {
+        case .model(let model):
+            let languageModel = try ModelRegistry.load(directory: model)
+            if !languageModel.ignoredTensors.isEmpty {
+                printError("l2s run: ignored \(languageModel.ignoredTensors.count) checkpoint tensor(s): "
+                    + languageModel.ignoredTensors.joined(separator: ", "))
+            }
+            let ids = inputIDs ?? []
+            promptTokens = ids.count
+            generate = { try Generator.generate(model: languageModel, promptIDs: ids, options: options) }
+        case .bundle(let directory):
+            let generator = try BundleGenerator(
+                bundle: try L2SBundle.load(directory: directory), maxPromptTokens: maxPromptTokens)
+            let ids = try inputIDs ?? generator.tokenize(prompt ?? "")
+            promptTokens = ids.count
+            generate = { try generator.generate(promptIDs: ids, options: options) }
+            if stream {
+                // Streaming prints as tokens come, so it runs once here; --repeat times the later runs.
+                _ = try generator.generate(promptIDs: ids, options: options) { delta, ids in
+                    printLine(#"{"delta":\#(Self.quoted(delta)),"ids":[\#(ids.map(String.init).joined(separator: ","))]}"#)
+                }
+            }
         }
-        var result = try Generator.generate(model: languageModel, promptIDs: inputIDs, options: options)
+        var result = try generate()
         var fastest = result.timings
         for _ in 1..<repeats {
-            result = try Generator.generate(model: languageModel, promptIDs: inputIDs, options: options)
+            result = try generate()
             fastest.prefillSeconds = min(fastest.prefillSeconds, result.timings.prefillSeconds)
             fastest.decodeSeconds = min(fastest.decodeSeconds, result.timings.decodeSeconds)
         }
         if timings {
             printError(#"{"prefill_s":\#(fastest.prefillSeconds),"decode_s":\#(fastest.decodeSeconds),"#
-                + #""decode_steps":\#(fastest.decodeSteps),"prompt_tokens":\#(inputIDs.count),"threads":\#(threads)}"#)
+                + #""decode_steps":\#(fastest.decodeSteps),"prompt_tokens":\#(promptTokens),"threads":\#(threads)}"#)
         }
         if json {
             printLine(result.jsonLine)
@@ -106,5 +176,11 @@ struct RunCommand: Subcommand {
                 + "completion_tokens: \(result.usage.completionTokens)")
         }
         return ExitStatus.success
+    }
+
+    /// `text` as a JSON string literal.
+    static func quoted(_ text: String) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes])) ?? Data()
+        return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
     }
 }

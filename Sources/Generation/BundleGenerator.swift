@@ -1,0 +1,69 @@
+import Foundation
+import Models
+import Tokenizers
+
+/// LLM-to-SLM generation in one process (`l2s run --bundle`): tokenize with the LLM tokenizer, encode and project,
+/// round Z to the bundle's wire dtype exactly as the wire does, condition the SLM, generate, detokenize with the SLM
+/// tokenizer. The same steps the encoder service and a decoder worker take, so the result object is the cluster's.
+public final class BundleGenerator: Sendable {
+    /// The encoder side: LLM tokenizer, LLM encoder, projector.
+    public let encoder: PromptEncoder
+    /// The decoder side: the conditioned SLM and its tokenizer.
+    public let slm: ConditionedSLM
+
+    /// Loads both halves of `bundle`.
+    public init(bundle: L2SBundle, maxPromptTokens: Int = PromptEncoder.defaultMaxPromptTokens) throws {
+        encoder = try PromptEncoder(bundle: bundle, maxPromptTokens: maxPromptTokens)
+        slm = try ConditionedSLM(bundle: bundle)
+    }
+
+    /// Prompt ids of `text` (LLM tokenizer, `</s>` appended).
+    public func tokenize(_ text: String) throws -> [Int32] {
+        try encoder.tokenize(text)
+    }
+
+    /// Generates from prompt ids until the bundle's EOS or `options.maxNewTokens`. `ids` of the result include the
+    /// EOS that ended the job (as `l2s run --model` reports it); `text` is the SLM tokenizer's decoding of the ids
+    /// before it, special tokens skipped (docs/bundle.md: EOS is not part of the answer). `onDelta` sees, per
+    /// generated id, the text it made safe to print (never half a UTF-8 character) and the id; a final call with
+    /// no ids flushes held-back bytes. The deltas concatenate to `text`.
+    public func generate(
+        promptIDs: [Int32], options: GenerationOptions, onDelta: ((String, [Int32]) -> Void)? = nil
+    ) throws -> GenerationResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        if let limit = slm.maxPromptTokens(newTokens: options.maxNewTokens), promptIDs.count > limit {
+            throw ModelError.promptTooLong(tokens: promptIDs.count, limit: max(limit, 0))
+        }
+        guard let z = try encoder.encodeRounded([promptIDs]).first else {
+            throw ModelError.emptyInput(what: "encoding")
+        }
+        let sequence = try slm.startSequence(promptIDs: promptIDs, projection: z)
+        let prefill = clock.now - start
+        var detokenizer = slm.tokenizer.makeIncrementalDecoder(skipSpecialTokens: true)
+        var text = ""
+        var failure: (any Error)?
+        let eos = Set(slm.eosTokenIDs)
+        var result = try Generator.generate(
+            sequence: sequence, promptTokens: promptIDs.count, eosTokenIDs: slm.eosTokenIDs, options: options
+        ) { token in
+            guard failure == nil else { return }
+            do {
+                let delta = eos.contains(token) ? "" : try detokenizer.add(token)
+                text += delta
+                onDelta?(delta, [token])
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+        let rest = detokenizer.finish()
+        if !rest.isEmpty {
+            text += rest
+            onDelta?(rest, [])
+        }
+        result.text = text
+        result.timings.prefillSeconds = Double(prefill.components.seconds) + Double(prefill.components.attoseconds) * 1e-18
+        return result
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `l2s run --bundle` driven as a user would, on the tiny random bundles whose reference greedy ids
+/// scripts/fixtures/bundles.py recorded.
+@Suite struct RunBundleCommandTests {
+    let l2s = TestPaths.l2sExecutable
+
+    struct Case: Sendable, CustomStringConvertible {
+        let bundle: String
+        let text: String
+        let inputIDs: [Int]
+        let greedyIDs: [Int]
+        var description: String { "\(bundle): \(text)" }
+    }
+
+    static let cases: [Case] = ["t5-add", "t5-projection_only", "gpt2-add", "gpt2-projection_only"].flatMap { name in
+        guard let data = try? Data(contentsOf: TestPaths.fixture("bundles/expected/\(name).json")),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let prompts = object["prompts"] as? [[String: Any]]
+        else { return [Case]() }
+        return prompts.compactMap { prompt in
+            guard let text = prompt["text"] as? String, let ids = prompt["input_ids"] as? [Int],
+                let greedy = prompt["greedy_ids"] as? [Int]
+            else { return nil }
+            return Case(bundle: name, text: text, inputIDs: ids, greedyIDs: greedy)
+        }
+    }
+
+    func object(_ line: Substring) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+
+    @Test func everyFixturePromptIsCovered() { #expect(Self.cases.count == 8) }
+
+    @Test(arguments: cases) func textPromptGivesTheReferenceGreedyIds(testCase: Case) throws {
+        let bundle = TestPaths.fixture("bundles/\(testCase.bundle)").path
+        let result = try ProcessRunner.run(
+            l2s, ["run", "--bundle", bundle, testCase.text, "--max-new-tokens", "8", "--json", "--threads", "1"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 1)
+        let json = try object(try #require(lines.last))
+        #expect(json["ids"] as? [Int] == testCase.greedyIDs)
+        #expect(json["finish_reason"] as? String == "length")
+        #expect((json["usage"] as? [String: Any])?["prompt_tokens"] as? Int == testCase.inputIDs.count)
+        #expect(json["text"] is String)
+
+        let fromIDs = try ProcessRunner.run(
+            l2s, [
+                "run", "--bundle", bundle, "--input-ids", testCase.inputIDs.map(String.init).joined(separator: ","),
+                "--max-new-tokens", "8", "--json", "--threads", "1",
+            ])
+        #expect(fromIDs.stdout == result.stdout, "\(fromIDs.stderr)")
+    }
+
+    @Test(arguments: ["t5-add", "gpt2-projection_only"]) func streamedDeltasAddUpToTheResult(bundle: String) throws {
+        let testCase = try #require(Self.cases.first { $0.bundle == bundle })
+        let result = try ProcessRunner.run(
+            l2s, [
+                "run", "--bundle", TestPaths.fixture("bundles/\(bundle)").path, testCase.text, "--max-new-tokens", "8",
+                "--stream",
+            ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count >= 9)
+        let final = try object(try #require(lines.last))
+        var text = ""
+        var ids: [Int] = []
+        for line in lines.dropLast() {
+            let delta = try object(line)
+            text += try #require(delta["delta"] as? String)
+            ids += try #require(delta["ids"] as? [Int])
+        }
+        #expect(ids == testCase.greedyIDs)
+        #expect(final["ids"] as? [Int] == ids)
+        #expect(final["text"] as? String == text)
+    }
+
+    @Test func badBundleExitsOneNamingTheField() throws {
+        let result = try ProcessRunner.run(
+            l2s, ["run", "--bundle", TestPaths.fixture("bundles/bad/unknown-wire-dtype").path, "hello"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("wire_dtype"))
+        #expect(result.stderr.contains("int8"))
+    }
+
+    @Test(arguments: [
+        ["run", "--bundle", "B", "a prompt", "--input-ids", "1,2"],
+        ["run", "--bundle", "B"],
+        ["run", "--bundle", "B", "--model", "M", "--input-ids", "1"],
+        ["run", "--model", "M", "--input-ids", "1", "--stream"],
+    ])
+    func conflictingPromptFlagsAreUsageErrors(arguments: [String]) throws {
+        let bundle = TestPaths.fixture("bundles/t5-add").path
+        let result = try ProcessRunner.run(l2s, arguments.map { $0 == "B" ? bundle : $0 })
+        #expect(result.status == 64, "\(result.stderr)")
+    }
+}
