@@ -63,7 +63,8 @@ public final class BundleGenerator: Sendable {
             onDelta?(rest, [])
         }
         result.text = text
-        result.timings.prefillSeconds = Double(prefill.components.seconds) + Double(prefill.components.attoseconds) * 1e-18
+        result.timings.prefillSeconds =
+            Double(prefill.components.seconds) + Double(prefill.components.attoseconds) * 1e-18
         return result
     }
 }

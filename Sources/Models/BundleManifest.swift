@@ -87,11 +87,13 @@ public struct BundleManifest: Sendable, Equatable {
         }
         let root = ManifestObject(object as? [String: Any], path: path, prefix: "")
         guard root.values != nil else {
-            throw ModelError.invalidBundle(path: path, field: "l2s.json", expected: "a JSON object", actual: "\(object)")
+            throw ModelError.invalidBundle(
+                path: path, field: "l2s.json", expected: "a JSON object", actual: "\(object)")
         }
         let format = try root.string("format")
         guard format == Self.format else {
-            throw ModelError.invalidBundle(path: path, field: "format", expected: "\"\(Self.format)\"", actual: "\"\(format)\"")
+            throw ModelError.invalidBundle(
+                path: path, field: "format", expected: "\"\(Self.format)\"", actual: "\"\(format)\"")
         }
         let version = try root.integer("format_version")
         guard version == Self.formatVersion else {
@@ -173,8 +175,9 @@ private struct ManifestObject {
     func integer(_ key: String, minimum: Int = .min, maximum: Int = .max) throws -> Int {
         let value = try value(key, expected: "an integer")
         // JSONSerialization gives NSNumber for booleans and doubles too; only integer encodings are integers.
-        guard let number = value as? NSNumber, ["i", "q", "l", "s", "I", "Q", "L", "S"].contains(
-            String(cString: number.objCType))
+        guard let number = value as? NSNumber,
+            ["i", "q", "l", "s", "I", "Q", "L", "S"].contains(
+                String(cString: number.objCType))
         else { throw wrongType(key, value, expected: "an integer") }
         let integer = number.intValue
         guard integer >= minimum, integer <= maximum else {
@@ -206,7 +209,8 @@ private struct ManifestObject {
         let raw = try string(key)
         guard let choice = Choice(rawValue: raw) else {
             throw ModelError.invalidBundle(
-                path: path, field: prefix + key, expected: "one of " + Choice.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "),
+                path: path, field: prefix + key,
+                expected: "one of " + Choice.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "),
                 actual: "\"\(raw)\"")
         }
         return choice

@@ -58,6 +58,10 @@ public final class ConditionedSLM: Sendable {
                 what: "projection Z (floats of \(m) prompt positions x d_slm \(width))", expected: [m * width],
                 actual: [z.count])
         }
+        // Z may come off the wire: a NaN or infinity would silently poison every logit of the sequence.
+        if let index = z.firstIndex(where: { !$0.isFinite }) {
+            throw ModelError.nonFiniteInput(what: "projection Z", index: index, value: z[index])
+        }
         var inputs = try Tensor(shape: [m, width], scalars: z)
         guard bundle.promptInput == .add else { return inputs }
         try validate(promptIDs, vocabularySize: bundle.slmVocabularySize)
@@ -68,7 +72,9 @@ public final class ConditionedSLM: Sendable {
         }
         // float32 sum Z + E in one rounding, as torch's `wire + embed(ids)`.
         embedded.withUnsafeBufferPointer { e in
-            inputs.withUnsafeMutableBufferPointer { Kernels.add(e.baseAddress!, into: $0.baseAddress!, count: m * width) }
+            inputs.withUnsafeMutableBufferPointer {
+                Kernels.add(e.baseAddress!, into: $0.baseAddress!, count: m * width)
+            }
         }
         return inputs
     }

@@ -110,7 +110,8 @@ public final class L2SBundle: Sendable {
         }
 
         // Widths and vocabulary.
-        llmConfiguration = try loadConfig(T5Configuration.self, from: llmDirectory.appendingPathComponent("config.json"))
+        llmConfiguration = try loadConfig(
+            T5Configuration.self, from: llmDirectory.appendingPathComponent("config.json"))
         let slmConfig = slmDirectory.appendingPathComponent("config.json")
         if checkpointKind == .encoderDecoder {
             let configuration = try loadConfig(T5Configuration.self, from: slmConfig)
@@ -129,7 +130,9 @@ public final class L2SBundle: Sendable {
                 "projector.d_out", expected: "\(slmWidth) (the SLM's embedding width)",
                 actual: "\(manifest.projector.outputDimension)")
         }
-        for (field, id) in [("decoder_start_token_id", manifest.decoderStartTokenID), ("eos_token_id", manifest.eosTokenID)]
+        for (field, id) in [
+            ("decoder_start_token_id", manifest.decoderStartTokenID), ("eos_token_id", manifest.eosTokenID),
+        ]
         where Int(id) >= slmVocabularySize {
             throw fail(field, expected: "an id in 0..<\(slmVocabularySize) (the SLM vocabulary)", actual: "\(id)")
         }
@@ -150,11 +153,14 @@ public final class L2SBundle: Sendable {
         }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         // Byte-wise name order (docs/bundle.md), not the locale's.
-        let weights = names.filter { $0.hasSuffix(".safetensors") }.sorted { Array($0.utf8).lexicographicallyPrecedes($1.utf8) }
+        let weights = names.filter { $0.hasSuffix(".safetensors") }.sorted {
+            Array($0.utf8).lexicographicallyPrecedes($1.utf8)
+        }
         guard !weights.isEmpty else {
             throw fail("\(name).path", "a directory with *.safetensors weights", "'\(entry.path)': none")
         }
-        let weightsActual = try BundleFingerprint.sha256(files: weights.map { directory.appendingPathComponent($0).path })
+        let weightsActual = try BundleFingerprint.sha256(
+            files: weights.map { directory.appendingPathComponent($0).path })
         guard weightsActual == entry.fingerprint else {
             throw fail(
                 "\(name).fingerprint", entry.fingerprint + " (manifest)",
@@ -162,7 +168,9 @@ public final class L2SBundle: Sendable {
         }
         let tokenizerFiles = entry.tokenizerFiles.map { directory.appendingPathComponent($0) }
         if let missing = tokenizerFiles.first(where: { !isFile($0) }) {
-            throw fail("\(name).tokenizer_files", "existing files in \(directory.path)", "\(missing.lastPathComponent) missing")
+            throw fail(
+                "\(name).tokenizer_files", "existing files in \(directory.path)", "\(missing.lastPathComponent) missing"
+            )
         }
         let tokenizerActual = try BundleFingerprint.sha256(files: tokenizerFiles.map(\.path))
         guard tokenizerActual == entry.tokenizerFingerprint else {
@@ -188,7 +196,8 @@ public enum BundleFingerprint {
     /// Lowercase hex SHA-256 of the concatenated bytes of `files`.
     public static func sha256(files: [String]) throws -> String {
         guard let context = EVP_MD_CTX_new() else {
-            throw ModelError.cannotOpen(path: files.first ?? "", reason: "libcrypto could not allocate a SHA-256 context")
+            throw ModelError.cannotOpen(
+                path: files.first ?? "", reason: "libcrypto could not allocate a SHA-256 context")
         }
         defer { EVP_MD_CTX_free(context) }
         EVP_DigestInit_ex(context, EVP_sha256(), nil)

@@ -12,6 +12,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case promptTooLong(tokens: Int, limit: Int)
     /// Raw wire bytes whose count is not a multiple of the dtype's element size.
     case wireByteCount(dtype: String, byteCount: Int, elementSize: Int)
+    /// A caller-supplied float (e.g. an encoding received over the wire) that is NaN or infinite.
+    case nonFiniteInput(what: String, index: Int, value: Float)
     /// The file is shorter than the 8-byte header length.
     case truncatedFile(path: String, size: Int)
     /// The header length points past the end of the file.
@@ -61,6 +63,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case .promptTooLong(let tokens, let limit): return "prompt of \(tokens) tokens exceeds the limit of \(limit)"
         case .wireByteCount(let dtype, let count, let size):
             return "\(count) bytes of \(dtype) is not a multiple of the element size \(size)"
+        case .nonFiniteInput(let what, let index, let value): return "\(what): element \(index) is \(value)"
         case .noSafetensors(let directory):
             return "no model.safetensors or model.safetensors.index.json in \(directory)"
         case .truncatedFile(let path, let size):

@@ -47,7 +47,8 @@ public final class Projector: Sendable {
         }
         for (name, shape) in expected {
             guard let entry = file.entries[name] else {
-                throw ModelError.invalidBundle(path: file.path, field: name, expected: "shape \(shape)", actual: "missing")
+                throw ModelError.invalidBundle(
+                    path: file.path, field: name, expected: "shape \(shape)", actual: "missing")
             }
             guard entry.shape == shape else {
                 throw ModelError.invalidBundle(

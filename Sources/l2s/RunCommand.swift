@@ -40,7 +40,8 @@ struct RunCommand: Subcommand {
         OptionSpec("--json", help: "print the result as one JSON object"),
         OptionSpec("--dump-logits", help: "add each step's raw logits to the JSON result"),
         OptionSpec("--threads", value: "N", help: "OpenBLAS threads", default: "cores", env: "L2S_THREADS"),
-        OptionSpec("--repeat", value: "N", help: "run the job N times (benchmarks; the result is printed once)",
+        OptionSpec(
+            "--repeat", value: "N", help: "run the job N times (benchmarks; the result is printed once)",
             default: "1"),
         OptionSpec("--timings", help: "print the fastest run's prefill and decode times as JSON on stderr"),
     ]
@@ -97,13 +98,17 @@ struct RunCommand: Subcommand {
         } else {
             inputIDs = nil
             // Invalid UTF-8 on stdin becomes U+FFFD, as `l2s tokenize -` does.
-            prompt = arguments.positionals[0] == "-"
+            prompt =
+                arguments.positionals[0] == "-"
                 ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
                 : arguments.positionals[0]
         }
-        maxPromptTokens = try arguments.int("--max-prompt-tokens", in: 1...1_000_000) ?? PromptEncoder.defaultMaxPromptTokens
+        maxPromptTokens =
+            try arguments.int("--max-prompt-tokens", in: 1...1_000_000) ?? PromptEncoder.defaultMaxPromptTokens
         stream = arguments.flag("--stream")
-        if stream, case .model = source { throw UsageError("option '--stream' needs '--bundle' (a tokenizer for text)") }
+        if stream, case .model = source {
+            throw UsageError("option '--stream' needs '--bundle' (a tokenizer for text)")
+        }
         let maxNew = try arguments.int("--max-new-tokens", in: 0...1_000_000) ?? 20
         let minNew = try arguments.int("--min-new-tokens", in: 0...1_000_000) ?? 0
         let samplingFlags = ["--temperature", "--top-k", "--top-p", "--seed"].filter { arguments.isExplicit($0) }
@@ -138,8 +143,9 @@ struct RunCommand: Subcommand {
         case .model(let model):
             let languageModel = try ModelRegistry.load(directory: model)
             if !languageModel.ignoredTensors.isEmpty {
-                printError("l2s run: ignored \(languageModel.ignoredTensors.count) checkpoint tensor(s): "
-                    + languageModel.ignoredTensors.joined(separator: ", "))
+                printError(
+                    "l2s run: ignored \(languageModel.ignoredTensors.count) checkpoint tensor(s): "
+                        + languageModel.ignoredTensors.joined(separator: ", "))
             }
             let ids = inputIDs ?? []
             promptTokens = ids.count
@@ -153,7 +159,8 @@ struct RunCommand: Subcommand {
             if stream {
                 // Streaming prints as tokens come, so it runs once here; --repeat times the later runs.
                 _ = try generator.generate(promptIDs: ids, options: options) { delta, ids in
-                    printLine(#"{"delta":\#(Self.quoted(delta)),"ids":[\#(ids.map(String.init).joined(separator: ","))]}"#)
+                    printLine(
+                        #"{"delta":\#(Self.quoted(delta)),"ids":[\#(ids.map(String.init).joined(separator: ","))]}"#)
                 }
             }
         }
@@ -165,15 +172,18 @@ struct RunCommand: Subcommand {
             fastest.decodeSeconds = min(fastest.decodeSeconds, result.timings.decodeSeconds)
         }
         if timings {
-            printError(#"{"prefill_s":\#(fastest.prefillSeconds),"decode_s":\#(fastest.decodeSeconds),"#
-                + #""decode_steps":\#(fastest.decodeSteps),"prompt_tokens":\#(promptTokens),"threads":\#(threads)}"#)
+            printError(
+                #"{"prefill_s":\#(fastest.prefillSeconds),"decode_s":\#(fastest.decodeSeconds),"#
+                    + #""decode_steps":\#(fastest.decodeSteps),"prompt_tokens":\#(promptTokens),"threads":\#(threads)}"#
+            )
         }
         if json {
             printLine(result.jsonLine)
         } else {
             printLine(result.ids.map(String.init).joined(separator: " "))
-            printError("finish_reason: \(result.finishReason.rawValue), prompt_tokens: \(result.usage.promptTokens), "
-                + "completion_tokens: \(result.usage.completionTokens)")
+            printError(
+                "finish_reason: \(result.finishReason.rawValue), prompt_tokens: \(result.usage.promptTokens), "
+                    + "completion_tokens: \(result.usage.completionTokens)")
         }
         return ExitStatus.success
     }

@@ -48,7 +48,8 @@ import Testing
         #expect(json["text"] is String)
 
         let fromIDs = try ProcessRunner.run(
-            l2s, [
+            l2s,
+            [
                 "run", "--bundle", bundle, "--input-ids", testCase.inputIDs.map(String.init).joined(separator: ","),
                 "--max-new-tokens", "8", "--json", "--threads", "1",
             ])
@@ -58,7 +59,8 @@ import Testing
     @Test(arguments: ["t5-add", "gpt2-projection_only"]) func streamedDeltasAddUpToTheResult(bundle: String) throws {
         let testCase = try #require(Self.cases.first { $0.bundle == bundle })
         let result = try ProcessRunner.run(
-            l2s, [
+            l2s,
+            [
                 "run", "--bundle", TestPaths.fixture("bundles/\(bundle)").path, testCase.text, "--max-new-tokens", "8",
                 "--stream",
             ])

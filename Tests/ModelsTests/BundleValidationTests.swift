@@ -138,15 +138,26 @@ import Testing
         #expect(throws: ModelError.promptTooLong(tokens: 17, limit: 8)) {
             try encoder.tokenize("the big dog sees a cat")
         }
-        #expect(throws: ModelError.promptTooLong(tokens: 9, limit: 8)) { try encoder.encode([[3], Array(repeating: 3, count: 9)]) }
+        #expect(throws: ModelError.promptTooLong(tokens: 9, limit: 8)) {
+            try encoder.encode([[3], Array(repeating: 3, count: 9)])
+        }
         #expect(throws: ModelError.emptyInput(what: "prompt")) { try encoder.encode([[]]) }
         #expect(throws: ModelError.tokenOutOfRange(id: 120, vocabularySize: 120)) { try encoder.encode([[3, 120]]) }
 
         let slm = try ConditionedSLM(bundle: bundle)
         let z = [Float](repeating: 0.5, count: 2 * slm.width)
-        #expect(throws: ModelError.inputShapeMismatch(
-            what: "projection Z (floats of 3 prompt positions x d_slm 24)", expected: [72], actual: [48])) {
+        #expect(
+            throws: ModelError.inputShapeMismatch(
+                what: "projection Z (floats of 3 prompt positions x d_slm 24)", expected: [72], actual: [48])
+        ) {
             try slm.startSequence(promptIDs: [3, 4, 1], projection: z)
+        }
+        var poisoned = [Float](repeating: 0.5, count: 3 * slm.width)
+        poisoned[30] = .nan
+        #expect(throws: ModelError.self) { try slm.startSequence(promptIDs: [3, 4, 1], projection: poisoned) }
+        poisoned[30] = -.infinity
+        #expect(throws: ModelError.nonFiniteInput(what: "projection Z", index: 30, value: -.infinity)) {
+            try slm.startSequence(promptIDs: [3, 4, 1], projection: poisoned)
         }
         #expect(throws: ModelError.tokenOutOfRange(id: 999, vocabularySize: 120)) {
             try slm.startSequence(promptIDs: [3, 999], projection: z)
@@ -168,8 +179,11 @@ import Testing
         let projector = try Projector(file: bundle.projectorFile, inputDimension: 32, outputDimension: 24)
         #expect(try projector.project([Float](repeating: 1, count: 64), rows: 2).count == 48)
         #expect(throws: ModelError.self) { try projector.project([Float](repeating: 1, count: 63), rows: 2) }
-        #expect(throws: ModelError.invalidBundle(
-            path: bundle.projectorFile.path, field: "in_proj.weight", expected: "shape [24, 31]", actual: "shape [24, 32]")) {
+        #expect(
+            throws: ModelError.invalidBundle(
+                path: bundle.projectorFile.path, field: "in_proj.weight", expected: "shape [24, 31]",
+                actual: "shape [24, 32]")
+        ) {
             try Projector(file: bundle.projectorFile, inputDimension: 31, outputDimension: 24)
         }
     }

@@ -40,7 +40,8 @@ import Testing
 
     @Test(arguments: WireDType.allCases) func widenOfNarrowIsRound(dtype: WireDType) throws {
         var generator = SystemRandomNumberGenerator()
-        let values = (0..<4096).map { _ in Float.random(in: -70000...70000, using: &generator) }
+        let values =
+            (0..<4096).map { _ in Float.random(in: -70000...70000, using: &generator) }
             + [0, -0, 1e-8, -3e-5, .infinity, -.infinity]
         let bytes = WireRounding.narrow(values, to: dtype)
         #expect(bytes.count == values.count * dtype.elementSize)
