@@ -43,7 +43,8 @@ public final class BundleGenerator: Sendable {
         var detokenizer = slm.tokenizer.makeIncrementalDecoder(skipSpecialTokens: true)
         var text = ""
         var failure: (any Error)?
-        let eos = Set(slm.eosTokenIDs)
+        // The ids that end the job (the bundle's, unless the options override them) are never part of the text.
+        let eos = Set(options.eosTokenIDs ?? slm.eosTokenIDs)
         var result = try Generator.generate(
             sequence: sequence, promptTokens: promptIDs.count, eosTokenIDs: slm.eosTokenIDs, options: options
         ) { token in
