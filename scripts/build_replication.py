@@ -19,10 +19,14 @@ PY = sys.executable
 S = ROOT / "scripts"
 
 # Model sizes and training budgets of the replication (docs/replication.md explains the choice).
-LLM = dict(d_model=256, layers=4, heads=8, d_ff=1024)
+LLM = dict(d_model=128, layers=4, heads=4, d_ff=512)
 SLM = dict(d_model=64, layers=2, heads=4, d_ff=256)
-LLM_TRAIN = ["--steps", "1600", "--lr", "1.5e-3", "--warmup", "150", "--batch-size", "64"]
-SLM_TRAIN = ["--steps", "3000", "--lr", "2e-3", "--warmup", "150", "--batch-size", "64"]
+# The LLM's schedule spans 3000 steps but training stops at LLM_STOP (the time the shared machine allowed).
+LLM_STOP = 1500
+LLM_TRAIN = ["--steps", "3000", "--stop-after", str(LLM_STOP), "--lr", "1e-3", "--warmup", "200", "--batch-size", "64"]
+# Every SLM row (alone and LLM-to-SLM) gets the same fine-tuning budget; the -3000 rows triple it for SLMs alone.
+SLM_TRAIN = ["--steps", "1000", "--lr", "2e-3", "--warmup", "150", "--batch-size", "64"]
+SLM_LONG = ["--steps", "3000", "--lr", "2e-3", "--warmup", "150", "--batch-size", "64"]
 
 
 def stages(work: pathlib.Path, threads: int) -> list:
@@ -67,6 +71,10 @@ def stages(work: pathlib.Path, threads: int) -> list:
          baseline(init / "slm-t5", work / "slm-t5", SLM_TRAIN)),
         ("slm-gpt2", ["init-slm-gpt2"], work / "slm-gpt2" / "model.safetensors",
          baseline(init / "slm-gpt2", work / "slm-gpt2", SLM_TRAIN)),
+        ("slm-t5-3000", ["init-slm-t5"], work / "slm-t5-3000" / "model.safetensors",
+         baseline(init / "slm-t5", work / "slm-t5-3000", SLM_LONG)),
+        ("slm-gpt2-3000", ["init-slm-gpt2"], work / "slm-gpt2-3000" / "model.safetensors",
+         baseline(init / "slm-gpt2", work / "slm-gpt2-3000", SLM_LONG)),
         ("export-llm", ["llm"], default / "llm" / "model.safetensors", export_llm),
         ("bundle-default", ["export-llm", "init-slm-t5"], default / "l2s.json",
          finetune(init / "slm-t5", default, "llm")),
@@ -76,15 +84,22 @@ def stages(work: pathlib.Path, threads: int) -> list:
         ("eval-slm-t5", ["slm-t5"], work / "eval" / "slm-t5.json", evaluate("--model", work / "slm-t5", "slm-t5")),
         ("eval-slm-gpt2", ["slm-gpt2"], work / "eval" / "slm-gpt2.json",
          evaluate("--model", work / "slm-gpt2", "slm-gpt2")),
+        ("eval-slm-t5-3000", ["slm-t5-3000"], work / "eval" / "slm-t5-3000.json",
+         evaluate("--model", work / "slm-t5-3000", "slm-t5-3000")),
+        ("eval-slm-gpt2-3000", ["slm-gpt2-3000"], work / "eval" / "slm-gpt2-3000.json",
+         evaluate("--model", work / "slm-gpt2-3000", "slm-gpt2-3000")),
         ("eval-default", ["bundle-default"], work / "eval" / "default.json", evaluate("--bundle", default, "default")),
         ("eval-gpt2", ["bundle-gpt2"], work / "eval" / "gpt2.json", evaluate("--bundle", gpt2, "gpt2")),
     ]
 
 
-ROWS = [("llm", "LLM alone (T5, d_model 256, 4+4 layers)"), ("slm-t5", "SLM alone: T5 (d_model 64, 2+2 layers)"),
-        ("slm-gpt2", "SLM alone: GPT-2 (n_embd 64, 2 layers)"),
-        ("default", "LLM-to-SLM: T5 SLM, add (`bundles/default`)"),
-        ("gpt2", "LLM-to-SLM: GPT-2 SLM, projection_only (`bundles/gpt2`)")]
+ROWS = [("llm", f"LLM alone (T5, d_model 128, 4+4 layers; {LLM_STOP} steps)"),
+        ("slm-t5", "SLM alone: T5 (d_model 64, 2+2 layers; 1000 steps)"),
+        ("slm-gpt2", "SLM alone: GPT-2 (n_embd 64, 2 layers; 1000 steps)"),
+        ("default", "LLM-to-SLM: T5 SLM, add (`bundles/default`; 1000 steps)"),
+        ("gpt2", "LLM-to-SLM: GPT-2 SLM, projection_only (`bundles/gpt2`; 1000 steps)"),
+        ("slm-t5-3000", "SLM alone: T5, 3x budget (3000 steps)"),
+        ("slm-gpt2-3000", "SLM alone: GPT-2, 3x budget (3000 steps)")]
 
 
 def table(work: pathlib.Path) -> str:

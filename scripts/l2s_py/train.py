@@ -16,6 +16,8 @@ def add_arguments(parser) -> None:
     """The training flags common to every training CLI."""
     parser.add_argument("--steps", type=int, default=0, help="optimizer steps (overrides --epochs)")
     parser.add_argument("--epochs", type=float, default=1.0, help="passes over the training set")
+    parser.add_argument("--stop-after", type=int, default=0,
+                        help="stop after this many steps; the learning-rate schedule still spans --steps/--epochs")
     parser.add_argument("--batch-size", type=int, default=64, help="examples per step")
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (AdamW)")
     parser.add_argument("--warmup", type=int, default=200, help="linear warmup steps")
@@ -56,11 +58,14 @@ def run(model: ConditionedSLM, train: list, valid: list, detokenize, args, check
     per_epoch = math.ceil(len(train) / args.batch_size)
     began, running, result = time.time(), [], {}
     first_step = step
-    while step < steps:
+    last = min(steps, args.stop_after) if args.stop_after else steps
+    if last < steps:
+        log(f"stopping after step {last} of the {steps}-step schedule (--stop-after)")
+    while step < last:
         epoch, position = divmod(step, per_epoch)
         batches = length_bucketed_batches(train, args.batch_size, random.Random(args.seed * 100003 + epoch))
         for batch in batches[position:]:
-            if step >= steps:
+            if step >= last:
                 break
             model.train()
             loss = model.loss(batch)
@@ -71,16 +76,16 @@ def run(model: ConditionedSLM, train: list, valid: list, detokenize, args, check
             schedule.step()
             step += 1
             running.append(loss.item())
-            if step % args.log_every == 0 or step == steps:
+            if step % args.log_every == 0 or step == last:
                 elapsed = time.time() - began
-                eta = elapsed / (step - first_step) * (steps - step)
+                eta = elapsed / (step - first_step) * (last - step)
                 log(f"step {step}/{steps} epoch {step / per_epoch:.2f} loss {sum(running) / len(running):.4f} "
                     f"lr {schedule.get_last_lr()[0]:.2e} elapsed {elapsed / 60:.1f} min eta {eta / 60:.1f} min")
                 running = []
-            if args.eval_every and step % args.eval_every == 0 and step < steps:
+            if args.eval_every and step % args.eval_every == 0 and step < last:
                 result = evaluate(model, valid[:args.eval_examples], detokenize, args.max_new_tokens)
                 log(f"step {step} valid bleu {result['bleu']} exact {result['exact_match']}%")
-            if step % args.checkpoint_every == 0 or step == steps:
+            if step % args.checkpoint_every == 0 or step == last:
                 torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                             "schedule": schedule.state_dict(), "step": step, "torch_rng": torch.get_rng_state()},
                            checkpoint)
