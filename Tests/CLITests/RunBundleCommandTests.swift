@@ -12,21 +12,40 @@ import Testing
         let text: String
         let inputIDs: [Int]
         let greedyIDs: [Int]
+        let answerText: String?
+        let steps: Int
         var description: String { "\(bundle): \(text)" }
     }
 
-    static let cases: [Case] = ["t5-add", "t5-projection_only", "gpt2-add", "gpt2-projection_only"].flatMap { name in
-        guard let data = try? Data(contentsOf: TestPaths.fixture("bundles/expected/\(name).json")),
+    /// The prompts of `Tests/Fixtures/bundles/expected/<file>.json`; `bundle` is the directory it names.
+    static func cases(file: String) -> [Case] {
+        guard let data = try? Data(contentsOf: TestPaths.fixture("bundles/expected/\(file).json")),
             let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let prompts = object["prompts"] as? [[String: Any]]
-        else { return [Case]() }
+            let prompts = object["prompts"] as? [[String: Any]], let bundle = object["bundle"] as? String,
+            let steps = object["steps"] as? Int
+        else { return [] }
         return prompts.compactMap { prompt in
             guard let text = prompt["text"] as? String, let ids = prompt["input_ids"] as? [Int],
                 let greedy = prompt["greedy_ids"] as? [Int]
             else { return nil }
-            return Case(bundle: name, text: text, inputIDs: ids, greedyIDs: greedy)
+            return Case(
+                bundle: bundle, text: text, inputIDs: ids, greedyIDs: greedy,
+                answerText: prompt["answer_text"] as? String,
+                steps: steps)
         }
     }
+
+    static let cases = ["t5-add", "t5-projection_only", "gpt2-add", "gpt2-projection_only"].flatMap { cases(file: $0) }
+
+    /// The shipped bundles' expectations (written by scripts/fixtures/bundles.py once bundles/default and
+    /// bundles/gpt2 exist): whole greedy answers up to and including EOS.
+    static let shippedCases: [Case] = {
+        let names =
+            (try? FileManager.default.contentsOfDirectory(atPath: TestPaths.fixture("bundles/expected").path)) ?? []
+        return names.filter { $0.hasPrefix("shipped-") && $0.hasSuffix(".json") }.sorted().flatMap {
+            cases(file: String($0.dropLast(5)))
+        }
+    }()
 
     func object(_ line: Substring) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
@@ -45,7 +64,7 @@ import Testing
         #expect(json["ids"] as? [Int] == testCase.greedyIDs)
         #expect(json["finish_reason"] as? String == "length")
         #expect((json["usage"] as? [String: Any])?["prompt_tokens"] as? Int == testCase.inputIDs.count)
-        #expect(json["text"] is String)
+        #expect(json["text"] as? String == testCase.answerText)
 
         let fromIDs = try ProcessRunner.run(
             l2s,
@@ -54,6 +73,19 @@ import Testing
                 "--max-new-tokens", "8", "--json", "--threads", "1",
             ])
         #expect(fromIDs.stdout == result.stdout, "\(fromIDs.stderr)")
+    }
+
+    @Test(arguments: shippedCases) func shippedBundleGivesTheReferenceAnswer(testCase: Case) throws {
+        let result = try ProcessRunner.run(
+            l2s,
+            [
+                "run", "--bundle", TestPaths.repositoryRoot.appendingPathComponent(testCase.bundle).path, testCase.text,
+                "--max-new-tokens", "\(testCase.steps)", "--json",
+            ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try object(try #require(result.stdout.split(separator: "\n").last))
+        #expect(json["ids"] as? [Int] == testCase.greedyIDs)
+        #expect(json["text"] as? String == testCase.answerText)
     }
 
     @Test(arguments: ["t5-add", "gpt2-projection_only"]) func streamedDeltasAddUpToTheResult(bundle: String) throws {
