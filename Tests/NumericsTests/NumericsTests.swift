@@ -95,6 +95,25 @@ private func naiveProduct(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int, tr
         #expect(gate == [0, 8])
     }
 
+    @Test func vectorisedPathsMatchScalarFormulas() {
+        // 8-lane loops plus a scalar tail: 37 values over a wide range, including extremes.
+        let inputs: [Float] = (0..<37).map { Float($0 - 18) * 0.7 } + [-100, 100, -.infinity]
+        var gelu = inputs
+        Activation.geluNew.apply(&gelu, count: gelu.count)
+        for (x, y) in zip(inputs, gelu) where x.isFinite {
+            let expected = Float(0.5 * Double(x) * (1 + Foundation.tanh(0.7978845608 * (Double(x) + 0.044715 * pow(Double(x), 3)))))
+            #expect(abs(y - expected) <= 1e-5 * max(1, abs(expected)), "gelu_new(\(x))")
+        }
+        var probabilities = inputs.map { $0 / 4 }
+        Kernels.softmax(&probabilities, count: probabilities.count)
+        let scaled = inputs.map { Double($0) / 4 }
+        let top = scaled.max()!
+        let total = scaled.map { Foundation.exp($0 - top) }.reduce(0, +)
+        for (index, p) in probabilities.enumerated() {
+            #expect(abs(Double(p) - Foundation.exp(scaled[index] - top) / total) <= 1e-7, "softmax[\(index)]")
+        }
+    }
+
     @Test func halfPrecisionConversionsAreExact() {
         #expect(HalfPrecision.float(fromFloat16Bits: 0x3C00) == 1)
         #expect(HalfPrecision.float(fromFloat16Bits: 0xC000) == -2)
