@@ -43,6 +43,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case sequenceTooLong(length: Int, maximum: Int)
     /// An empty input where at least one token is needed.
     case emptyInput(what: String)
+    /// A batch step that cannot run (e.g. one sequence twice).
+    case invalidBatch(reason: String)
     /// Caller-supplied embeddings or masks of the wrong shape.
     case inputShapeMismatch(what: String, expected: [Int], actual: [Int])
 
@@ -84,6 +86,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case .sequenceTooLong(let length, let maximum):
             return "sequence of \(length) positions exceeds the model's maximum of \(maximum)"
         case .emptyInput(let what): return "\(what) is empty"
+        case .invalidBatch(let reason): return "invalid batch: \(reason)"
         case .inputShapeMismatch(let what, let expected, let actual):
             return "\(what): expected shape \(expected), got \(actual)"
         }

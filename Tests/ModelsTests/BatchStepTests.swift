@@ -1,0 +1,51 @@
+import Foundation
+import Models
+import Numerics
+import TestSupport
+import Testing
+
+/// A batched decoding step (the continuous-batching entry point) must give each sequence the logits it gets alone.
+@Suite struct BatchStepTests {
+    @Test func gpt2BatchStepMatchesSingleSequenceSteps() throws {
+        let model = try GPT2Model(directory: TestPaths.fixture("models/gpt2_a"))
+        let prompts: [[Int32]] = [[3, 17, 42], [5], [9, 9, 9, 9, 9, 2, 11]]
+        let alone = prompts.map { _ in model.makeState() }
+        let batched = prompts.map { _ in model.makeState() }
+        for (index, prompt) in prompts.enumerated() {
+            try model.forward(prompt, state: alone[index])
+            try model.forward(prompt, state: batched[index])
+        }
+        for step in 0..<6 {
+            let tokens = alone.map { argmax($0.logits) }
+            for (state, token) in zip(alone, tokens) { try state.append(token) }
+            try model.step(tokens, states: batched)
+            for index in prompts.indices {
+                #expect(batched[index].position == alone[index].position)
+                #expect(Tolerance.maxAbsDifference(batched[index].logits, alone[index].logits) <= 1e-4, "step \(step)")
+            }
+        }
+        #expect(throws: ModelError.invalidBatch(reason: "the same sequence appears twice in one step")) {
+            try model.step([1, 2], states: [batched[0], batched[0]])
+        }
+    }
+
+    @Test func t5BatchStepMatchesSingleSequenceSteps() throws {
+        let model = try T5Model(directory: TestPaths.fixture("models/t5_v11"))
+        let prompts: [[Int32]] = [[9, 4, 71, 22, 3, 58, 13, 1], [5, 6], [30, 31, 32, 33, 1]]
+        let alone = try prompts.map { try model.startSequence(encoderOutput: try model.encoder.encode($0)) }
+        let batched = try prompts.map { try model.startSequence(encoderOutput: try model.encoder.encode($0)) }
+        // Let the sequences drift apart in length before batching them.
+        try alone[1].append(7)
+        try batched[1].append(7)
+        for step in 0..<6 {
+            let tokens = alone.map { argmax($0.logits) }
+            for (sequence, token) in zip(alone, tokens) { try sequence.append(token) }
+            try model.decoder.step(tokens, states: batched.map(\.state))
+            for index in prompts.indices {
+                #expect(batched[index].position == alone[index].position)
+                #expect(Tolerance.maxAbsDifference(batched[index].logits, alone[index].logits) <= 1e-4, "step \(step)")
+            }
+        }
+    }
+}
+
