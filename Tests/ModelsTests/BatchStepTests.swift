@@ -29,6 +29,20 @@ import Testing
         }
     }
 
+    @Test func t5EncoderBatchMatchesSinglePrompts() throws {
+        let model = try T5Model(directory: TestPaths.fixture("models/t5_v10"))
+        let prompts: [[Int32]] = [[5, 17, 33, 2, 90, 41, 41, 7, 64, 12, 3, 29, 77, 50, 8, 1], [4, 1], [30, 31, 32, 1]]
+        let batch = try model.encoder.encode(batch: prompts.map { try model.encoder.embed($0) })
+        #expect(batch.count == prompts.count)
+        for (prompt, encoded) in zip(prompts, batch) {
+            let alone = try model.encoder.encode(prompt)
+            #expect(encoded.shape == alone.shape)
+            #expect(Tolerance.maxAbsDifference(encoded.scalars, alone.scalars) <= 1e-4)
+        }
+        let expected = try ModelFixture("t5_v10").floats("encoder_hidden")
+        #expect(Tolerance.maxAbsDifference(batch[0].scalars, expected) <= 1e-4)
+    }
+
     @Test func t5BatchStepMatchesSingleSequenceSteps() throws {
         let model = try T5Model(directory: TestPaths.fixture("models/t5_v11"))
         let prompts: [[Int32]] = [[9, 4, 71, 22, 3, 58, 13, 1], [5, 6], [30, 31, 32, 33, 1]]
