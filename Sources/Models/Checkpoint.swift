@@ -59,7 +59,9 @@ public final class Checkpoint: Sendable {
 
     /// Tensor `name` as float32.
     public func tensor(_ name: String) throws -> Tensor {
-        guard let location = locations[name] else { throw ModelError.missingTensor(name: name, directory: directory.path) }
+        guard let location = locations[name] else {
+            throw ModelError.missingTensor(name: name, directory: directory.path)
+        }
         return try files[location].tensor(name)
     }
 }

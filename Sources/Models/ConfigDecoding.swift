@@ -46,7 +46,9 @@ struct ConfigReader {
     /// A positive integer that must be present.
     func positive(_ key: String) throws -> Int {
         let value: Int = try required(key)
-        guard value > 0 else { throw ModelError.invalidConfigValue(key: key, value: "\(value)", path: path, expected: "> 0") }
+        guard value > 0 else {
+            throw ModelError.invalidConfigValue(key: key, value: "\(value)", path: path, expected: "> 0")
+        }
         return value
     }
 

@@ -35,7 +35,8 @@ public struct GPT2Configuration: Decodable, Sendable, Equatable {
         heads = try reader.positive("n_head")
         guard embeddingDimension % heads == 0 else {
             throw ModelError.invalidConfigValue(
-                key: "n_head", value: "\(heads)", path: reader.path, expected: "a divisor of n_embd \(embeddingDimension)")
+                key: "n_head", value: "\(heads)", path: reader.path,
+                expected: "a divisor of n_embd \(embeddingDimension)")
         }
         innerDimension = try reader.optional("n_inner") ?? 4 * embeddingDimension
         activation = try reader.activation(

@@ -106,7 +106,8 @@ public final class GPT2Model: LanguageModel {
         } else {
             head = Linear(weight: tokenEmbedding)
         }
-        ignoredTensors = try loader.finish(ignoring: { $0.hasSuffix(".attn.bias") || $0.hasSuffix(".attn.masked_bias") })
+        ignoredTensors = try loader.finish(ignoring: { $0.hasSuffix(".attn.bias") || $0.hasSuffix(".attn.masked_bias") }
+        )
     }
 
     /// A fresh, empty sequence state.
@@ -147,7 +148,8 @@ public final class GPT2Model: LanguageModel {
     public func forward(embeddings: Tensor, state: GPT2State, allLogits: Bool = false) throws -> Tensor? {
         let d = configuration.embeddingDimension
         guard embeddings.rank == 2, embeddings.shape[1] == d else {
-            throw ModelError.inputShapeMismatch(what: "GPT-2 input embeddings", expected: [-1, d], actual: embeddings.shape)
+            throw ModelError.inputShapeMismatch(
+                what: "GPT-2 input embeddings", expected: [-1, d], actual: embeddings.shape)
         }
         guard embeddings.shape[0] > 0 else { throw ModelError.emptyInput(what: "GPT-2 input") }
         return try run(embeddings, segments: [(state, embeddings.shape[0])], allLogits: allLogits)
@@ -158,7 +160,8 @@ public final class GPT2Model: LanguageModel {
     /// updated. Row results can differ from a one-sequence step in the last bits (gemm vs gemv summation order).
     public func step(_ tokens: [Int32], states: [GPT2State]) throws {
         guard tokens.count == states.count, !tokens.isEmpty else {
-            throw ModelError.inputShapeMismatch(what: "batch step tokens", expected: [states.count], actual: [tokens.count])
+            throw ModelError.inputShapeMismatch(
+                what: "batch step tokens", expected: [states.count], actual: [tokens.count])
         }
         guard Set(states.map { ObjectIdentifier($0) }).count == states.count else {
             throw ModelError.invalidBatch(reason: "the same sequence appears twice in one step")
@@ -167,7 +170,8 @@ public final class GPT2Model: LanguageModel {
     }
 
     /// The forward pass over consecutive row segments of `embeddings` [R, d], each continuing its own sequence.
-    private func run(_ embeddings: Tensor, segments: [(state: GPT2State, rows: Int)], allLogits: Bool) throws -> Tensor? {
+    private func run(_ embeddings: Tensor, segments: [(state: GPT2State, rows: Int)], allLogits: Bool) throws -> Tensor?
+    {
         let c = configuration
         let d = c.embeddingDimension
         for segment in segments where segment.state.position + segment.rows > c.maxPositions {
@@ -259,7 +263,8 @@ public final class GPT2Model: LanguageModel {
     }
 
     private func layerNorm(
-        _ norm: (weight: Tensor, bias: Tensor), _ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>
+        _ norm: (weight: Tensor, bias: Tensor), _ x: UnsafePointer<Float>, rows: Int,
+        into y: UnsafeMutablePointer<Float>
     ) {
         norm.weight.withBase { weight in
             norm.bias.withBase { bias in

@@ -78,7 +78,8 @@ public final class T5Decoder: Sendable {
             blocks.append(
                 T5DecoderBlock(
                     selfNorm: try loader.tensor("\(prefix).0.layer_norm.weight", shape: [d]),
-                    selfQKV: try loader.fusedLinear(["q", "k", "v"].map { "\(attention).\($0)" }, inputs: d, outputs: inner),
+                    selfQKV: try loader.fusedLinear(
+                        ["q", "k", "v"].map { "\(attention).\($0)" }, inputs: d, outputs: inner),
                     selfOutput: try loader.linear("\(attention).o", inputs: inner, outputs: d),
                     crossNorm: try loader.tensor("\(prefix).1.layer_norm.weight", shape: [d]),
                     crossQuery: try loader.linear("\(cross).q", inputs: d, outputs: inner),
@@ -135,7 +136,8 @@ public final class T5Decoder: Sendable {
     /// updated. Row results can differ from a one-sequence step in the last bits (gemm vs gemv summation order).
     public func step(_ tokens: [Int32], states: [T5DecoderState]) throws {
         guard tokens.count == states.count, !tokens.isEmpty else {
-            throw ModelError.inputShapeMismatch(what: "batch step tokens", expected: [states.count], actual: [tokens.count])
+            throw ModelError.inputShapeMismatch(
+                what: "batch step tokens", expected: [states.count], actual: [tokens.count])
         }
         guard Set(states.map { ObjectIdentifier($0) }).count == states.count else {
             throw ModelError.invalidBatch(reason: "the same sequence appears twice in one step")
@@ -144,7 +146,9 @@ public final class T5Decoder: Sendable {
     }
 
     /// The decoder over consecutive row segments of `tokens`, each continuing its own sequence.
-    private func run(_ tokens: [Int32], segments: [(state: T5DecoderState, rows: Int)], allLogits: Bool) throws -> Tensor? {
+    private func run(_ tokens: [Int32], segments: [(state: T5DecoderState, rows: Int)], allLogits: Bool) throws
+        -> Tensor?
+    {
         let c = configuration
         try validate(tokens, vocabularySize: c.vocabularySize)
         let (rows, d, inner) = (tokens.count, c.modelDimension, c.innerDimension)
@@ -157,11 +161,14 @@ public final class T5Decoder: Sendable {
         scratch.bias.reserve(c.heads * (widest.map { $0.0 * $0.1 }.max() ?? 0))
         owner.hidden.reserve(rows * d)
         let hidden = owner.hidden.pointer
-        try embedding.withBase { try Kernels.embedding($0, rows: c.vocabularySize, width: d, ids: tokens, into: hidden) }
+        try embedding.withBase {
+            try Kernels.embedding($0, rows: c.vocabularySize, width: d, ids: tokens, into: hidden)
+        }
         for (index, block) in blocks.enumerated() {
             // Causal self-attention over each sequence's cache plus its new rows.
             block.selfNorm.withBase {
-                Kernels.rmsNorm(hidden, weight: $0, epsilon: c.layerNormEpsilon, rows: rows, width: d,
+                Kernels.rmsNorm(
+                    hidden, weight: $0, epsilon: c.layerNormEpsilon, rows: rows, width: d,
                     into: scratch.normed.pointer)
             }
             block.selfQKV.apply(scratch.normed.pointer, rows: rows, into: scratch.projected.pointer)
@@ -174,8 +181,10 @@ public final class T5Decoder: Sendable {
                 cacheV.reserve(keys * inner, preserving: start * inner)
                 let packed = scratch.projected.pointer + firstRow * 3 * inner
                 for row in 0..<count {
-                    (cacheK.pointer + (start + row) * inner).update(from: packed + row * 3 * inner + inner, count: inner)
-                    (cacheV.pointer + (start + row) * inner).update(from: packed + row * 3 * inner + 2 * inner, count: inner)
+                    (cacheK.pointer + (start + row) * inner).update(
+                        from: packed + row * 3 * inner + inner, count: inner)
+                    (cacheV.pointer + (start + row) * inner).update(
+                        from: packed + row * 3 * inner + 2 * inner, count: inner)
                 }
                 positionBias.fill(scratch.bias.pointer, queryCount: count, keyCount: keys, queryOffset: start)
                 Attention.attend(
@@ -190,7 +199,8 @@ public final class T5Decoder: Sendable {
 
             // Cross-attention over each sequence's encoder output (no position bias in T5's EncDecAttention).
             block.crossNorm.withBase {
-                Kernels.rmsNorm(hidden, weight: $0, epsilon: c.layerNormEpsilon, rows: rows, width: d,
+                Kernels.rmsNorm(
+                    hidden, weight: $0, epsilon: c.layerNormEpsilon, rows: rows, width: d,
                     into: scratch.normed.pointer)
             }
             block.crossQuery.apply(scratch.normed.pointer, rows: rows, into: scratch.projected.pointer)
@@ -218,7 +228,8 @@ public final class T5Decoder: Sendable {
             block.feedForward.apply(hidden, rows: rows, scratch: scratch)
         }
         finalNorm.withBase {
-            Kernels.rmsNorm(hidden, weight: $0, epsilon: c.layerNormEpsilon, rows: rows, width: d,
+            Kernels.rmsNorm(
+                hidden, weight: $0, epsilon: c.layerNormEpsilon, rows: rows, width: d,
                 into: scratch.normed.pointer)
         }
         if c.scaleDecoderOutputs {

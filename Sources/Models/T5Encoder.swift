@@ -110,7 +110,8 @@ public final class T5Encoder: Sendable {
         guard !batch.isEmpty else { throw ModelError.emptyInput(what: "encoder batch") }
         let masks = keyMasks ?? batch.map { _ in nil }
         guard masks.count == batch.count else {
-            throw ModelError.inputShapeMismatch(what: "encoder key masks", expected: [batch.count], actual: [masks.count])
+            throw ModelError.inputShapeMismatch(
+                what: "encoder key masks", expected: [batch.count], actual: [masks.count])
         }
         for (embeddings, mask) in zip(batch, masks) {
             guard embeddings.rank == 2, embeddings.shape[1] == d else {
@@ -145,7 +146,8 @@ public final class T5Encoder: Sendable {
         let stride = 3 * c.innerDimension
         for block in blocks {
             block.attentionNorm.withBase { weight in
-                Kernels.rmsNorm(hidden.pointer, weight: weight, epsilon: c.layerNormEpsilon, rows: rows, width: d,
+                Kernels.rmsNorm(
+                    hidden.pointer, weight: weight, epsilon: c.layerNormEpsilon, rows: rows, width: d,
                     into: scratch.normed.pointer)
             }
             block.qkv.apply(scratch.normed.pointer, rows: rows, into: scratch.projected.pointer)
@@ -173,14 +175,16 @@ public final class T5Encoder: Sendable {
             block.feedForward.apply(hidden.pointer, rows: rows, scratch: scratch)
         }
         finalNorm.withBase { weight in
-            Kernels.rmsNorm(hidden.pointer, weight: weight, epsilon: c.layerNormEpsilon, rows: rows, width: d,
+            Kernels.rmsNorm(
+                hidden.pointer, weight: weight, epsilon: c.layerNormEpsilon, rows: rows, width: d,
                 into: scratch.normed.pointer)
         }
         var outputs: [Tensor] = []
         offset = 0
         for length in lengths {
             let start = scratch.normed.pointer + offset * d
-            outputs.append(try Tensor(shape: [length, d], scalars: Array(UnsafeBufferPointer(start: start, count: length * d))))
+            outputs.append(
+                try Tensor(shape: [length, d], scalars: Array(UnsafeBufferPointer(start: start, count: length * d))))
             offset += length
         }
         return outputs

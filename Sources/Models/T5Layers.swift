@@ -79,7 +79,8 @@ struct T5FeedForward: Sendable {
         let width = input.inputCount
         let inner = input.outputCount
         norm.withUnsafeBufferPointer { weight in
-            Kernels.rmsNorm(hidden, weight: weight.baseAddress!, epsilon: epsilon, rows: rows, width: width,
+            Kernels.rmsNorm(
+                hidden, weight: weight.baseAddress!, epsilon: epsilon, rows: rows, width: width,
                 into: scratch.normed.pointer)
         }
         input.apply(scratch.normed.pointer, rows: rows, into: scratch.inner.pointer)

@@ -31,7 +31,8 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
             while start + 8 <= count {
                 let v = raw.loadUnaligned(fromByteOffset: start * 4, as: SIMD8<Float>.self)
                 let inner = root2OverPi * (v + 0.044715 * v * v * v)
-                raw.storeBytes(of: 0.5 * v * (1 + VectorMath.tanh(inner)), toByteOffset: start * 4, as: SIMD8<Float>.self)
+                raw.storeBytes(
+                    of: 0.5 * v * (1 + VectorMath.tanh(inner)), toByteOffset: start * 4, as: SIMD8<Float>.self)
                 start += 8
             }
             for index in start..<count {

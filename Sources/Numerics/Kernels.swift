@@ -12,7 +12,8 @@ public enum Kernels {
         let rawX = UnsafeRawPointer(x)
         let rawY = UnsafeMutableRawPointer(y)
         while index + 8 <= count {
-            let sum = rawX.loadUnaligned(fromByteOffset: index * 4, as: Vector.self)
+            let sum =
+                rawX.loadUnaligned(fromByteOffset: index * 4, as: Vector.self)
                 + rawY.loadUnaligned(fromByteOffset: index * 4, as: Vector.self)
             rawY.storeBytes(of: sum, toByteOffset: index * 4, as: Vector.self)
             index += 8

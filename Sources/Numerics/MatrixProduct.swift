@@ -97,7 +97,9 @@ public struct Linear: Sendable {
         }
         if let bias {
             bias.withUnsafeBufferPointer { b in
-                for row in 0..<rows { Kernels.add(b.baseAddress!, into: output + row * outputCount, count: outputCount) }
+                for row in 0..<rows {
+                    Kernels.add(b.baseAddress!, into: output + row * outputCount, count: outputCount)
+                }
             }
         }
     }

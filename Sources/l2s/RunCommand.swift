@@ -30,7 +30,8 @@ struct RunCommand: Subcommand {
         OptionSpec("--json", help: "print the result as one JSON object"),
         OptionSpec("--dump-logits", help: "add each step's raw logits to the JSON result"),
         OptionSpec("--threads", value: "N", help: "OpenBLAS threads", default: "cores", env: "L2S_THREADS"),
-        OptionSpec("--repeat", value: "N", help: "run the job N times (benchmarks; the result is printed once)",
+        OptionSpec(
+            "--repeat", value: "N", help: "run the job N times (benchmarks; the result is printed once)",
             default: "1"),
         OptionSpec("--timings", help: "print the fastest run's prefill and decode times as JSON on stderr"),
     ]
@@ -48,7 +49,9 @@ struct RunCommand: Subcommand {
             throw UsageError("text prompts need a tokenizer; give token ids with --input-ids (got '\(word)')")
         }
         model = URL(fileURLWithPath: try arguments.required("--model"))
-        guard let ids = try arguments.intList("--input-ids") else { throw UsageError("missing required option '--input-ids'") }
+        guard let ids = try arguments.intList("--input-ids") else {
+            throw UsageError("missing required option '--input-ids'")
+        }
         guard !ids.isEmpty else { throw UsageError("option '--input-ids' needs at least one id") }
         if let bad = ids.first(where: { $0 < 0 || $0 > Int(Int32.max) }) {
             throw UsageError("option '--input-ids': id \(bad) is not in 0...\(Int32.max)")
@@ -84,8 +87,9 @@ struct RunCommand: Subcommand {
         BLASThreads.set(threads)
         let languageModel = try ModelRegistry.load(directory: model)
         if !languageModel.ignoredTensors.isEmpty {
-            printError("l2s run: ignored \(languageModel.ignoredTensors.count) checkpoint tensor(s): "
-                + languageModel.ignoredTensors.joined(separator: ", "))
+            printError(
+                "l2s run: ignored \(languageModel.ignoredTensors.count) checkpoint tensor(s): "
+                    + languageModel.ignoredTensors.joined(separator: ", "))
         }
         var result = try Generator.generate(model: languageModel, promptIDs: inputIDs, options: options)
         var fastest = result.timings
@@ -95,15 +99,18 @@ struct RunCommand: Subcommand {
             fastest.decodeSeconds = min(fastest.decodeSeconds, result.timings.decodeSeconds)
         }
         if timings {
-            printError(#"{"prefill_s":\#(fastest.prefillSeconds),"decode_s":\#(fastest.decodeSeconds),"#
-                + #""decode_steps":\#(fastest.decodeSteps),"prompt_tokens":\#(inputIDs.count),"threads":\#(threads)}"#)
+            printError(
+                #"{"prefill_s":\#(fastest.prefillSeconds),"decode_s":\#(fastest.decodeSeconds),"#
+                    + #""decode_steps":\#(fastest.decodeSteps),"prompt_tokens":\#(inputIDs.count),"threads":\#(threads)}"#
+            )
         }
         if json {
             printLine(result.jsonLine)
         } else {
             printLine(result.ids.map(String.init).joined(separator: " "))
-            printError("finish_reason: \(result.finishReason.rawValue), prompt_tokens: \(result.usage.promptTokens), "
-                + "completion_tokens: \(result.usage.completionTokens)")
+            printError(
+                "finish_reason: \(result.finishReason.rawValue), prompt_tokens: \(result.usage.promptTokens), "
+                    + "completion_tokens: \(result.usage.completionTokens)")
         }
         return ExitStatus.success
     }

@@ -31,7 +31,9 @@ import Testing
 
     @Test func t5EncoderBatchMatchesSinglePrompts() throws {
         let model = try T5Model(directory: TestPaths.fixture("models/t5_v10"))
-        let prompts: [[Int32]] = [[5, 17, 33, 2, 90, 41, 41, 7, 64, 12, 3, 29, 77, 50, 8, 1], [4, 1], [30, 31, 32, 1]]
+        let prompts: [[Int32]] = [
+            [5, 17, 33, 2, 90, 41, 41, 7, 64, 12, 3, 29, 77, 50, 8, 1], [4, 1], [30, 31, 32, 1],
+        ]
         let batch = try model.encoder.encode(batch: prompts.map { try model.encoder.embed($0) })
         #expect(batch.count == prompts.count)
         for (prompt, encoded) in zip(prompts, batch) {
@@ -62,4 +64,3 @@ import Testing
         }
     }
 }
-

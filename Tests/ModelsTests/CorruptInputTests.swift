@@ -10,7 +10,8 @@ import Testing
     func checkpoint(_ bytes: [UInt8], config: String? = nil) throws -> URL {
         let directory = try temporaryDirectory()
         try Data(bytes).write(to: directory.appendingPathComponent("model.safetensors"))
-        let configData = try config.map { Data($0.utf8) }
+        let configData =
+            try config.map { Data($0.utf8) }
             ?? Data(contentsOf: TestPaths.fixture("models/gpt2_a/config.json"))
         try configData.write(to: directory.appendingPathComponent("config.json"))
         return directory
@@ -43,15 +44,19 @@ import Testing
     }
 
     @Test func offsetsOutOfRange() throws {
-        let header = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#
+        let header =
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#
         let directory = try checkpoint(safetensorsBytes(header: header, data: [UInt8](repeating: 0, count: 12)))
-        #expect(throws: ModelError.offsetsOutOfRange(path: path(directory), tensor: "b", begin: 8, end: 16, dataSize: 12)) {
+        #expect(
+            throws: ModelError.offsetsOutOfRange(path: path(directory), tensor: "b", begin: 8, end: 16, dataSize: 12)
+        ) {
             try Checkpoint(directory: directory)
         }
     }
 
     @Test func overlappingTensors() throws {
-        let header = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
+        let header =
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
         let directory = try checkpoint(safetensorsBytes(header: header, data: [UInt8](repeating: 0, count: 12)))
         #expect(throws: ModelError.overlappingTensors(path: path(directory), first: "a", second: "b")) {
             try Checkpoint(directory: directory)
@@ -61,13 +66,15 @@ import Testing
     @Test func byteCountNotMatchingShape() throws {
         let header = #"{"a":{"dtype":"F16","shape":[3],"data_offsets":[0,8]}}"#
         let directory = try checkpoint(safetensorsBytes(header: header, data: [UInt8](repeating: 0, count: 8)))
-        #expect(throws: ModelError.byteCountMismatch(
-            path: path(directory), tensor: "a", dtype: "F16", shape: [3], expected: 6, actual: 8)
+        #expect(
+            throws: ModelError.byteCountMismatch(
+                path: path(directory), tensor: "a", dtype: "F16", shape: [3], expected: 6, actual: 8)
         ) { try Checkpoint(directory: directory) }
     }
 
     @Test func unknownDtypeNamesTensorAndDtype() throws {
-        let header = #"{"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]},"c":{"dtype":"Q4","shape":[1],"data_offsets":[8,9]}}"#
+        let header =
+            #"{"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]},"c":{"dtype":"Q4","shape":[1],"data_offsets":[8,9]}}"#
         let directory = try checkpoint(safetensorsBytes(header: header, data: [UInt8](repeating: 0, count: 9)))
         let checkpoint = try Checkpoint(directory: directory)
         #expect(throws: ModelError.unsupportedDtype(path: path(directory), tensor: "a", dtype: "I64")) {
@@ -79,7 +86,8 @@ import Testing
     }
 
     @Test func halfPrecisionTensorsAreConvertedToFloat32() throws {
-        let header = #"{"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[4,8]},"f":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
+        let header =
+            #"{"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[4,8]},"f":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
         let data: [UInt8] = [0x00, 0x3C, 0x00, 0xC0, 0x80, 0x3F, 0xA0, 0xC0, 0x00, 0x00, 0x20, 0x41]
         let checkpoint = try Checkpoint(directory: try checkpoint(safetensorsBytes(header: header, data: data)))
         #expect(try checkpoint.tensor("h").scalars == [1, -2])
@@ -100,19 +108,25 @@ import Testing
         var header: [String] = []
         var data: [UInt8] = []
         for (tensorName, tensor) in tensors.sorted(by: { $0.key < $1.key }) {
-            header.append(#""\#(tensorName)":{"dtype":"F32","shape":\#(tensor.shape),"data_offsets":[\#(data.count),\#(data.count + tensor.bytes.count)]}"#)
+            header.append(
+                #""\#(tensorName)":{"dtype":"F32","shape":\#(tensor.shape),"data_offsets":[\#(data.count),\#(data.count + tensor.bytes.count)]}"#
+            )
             data += tensor.bytes
         }
         let config = try String(contentsOf: source.appendingPathComponent("config.json"), encoding: .utf8)
-        return try checkpoint(safetensorsBytes(header: "{" + header.joined(separator: ",") + "}", data: data), config: config)
+        return try checkpoint(
+            safetensorsBytes(header: "{" + header.joined(separator: ",") + "}", data: data), config: config)
     }
 
     @Test func mismatchedShapeNamesKeyAndBothShapes() throws {
         let directory = try editedFixture("t5_v10") { tensors in
-            tensors["encoder.block.1.layer.0.SelfAttention.k.weight"] = ([25, 32], [UInt8](repeating: 0, count: 25 * 32 * 4))
+            tensors["encoder.block.1.layer.0.SelfAttention.k.weight"] = (
+                [25, 32], [UInt8](repeating: 0, count: 25 * 32 * 4)
+            )
         }
-        #expect(throws: ModelError.shapeMismatch(
-            name: "encoder.block.1.layer.0.SelfAttention.k.weight", expected: [24, 32], actual: [25, 32])
+        #expect(
+            throws: ModelError.shapeMismatch(
+                name: "encoder.block.1.layer.0.SelfAttention.k.weight", expected: [24, 32], actual: [25, 32])
         ) { try T5Model(directory: directory) }
     }
 
@@ -134,7 +148,8 @@ import Testing
         var config = try JSONSerialization.jsonObject(with: Data(contentsOf: source)) as? [String: Any] ?? [:]
         func write(_ object: [String: Any]) throws -> URL {
             let directory = try temporaryDirectory()
-            try JSONSerialization.data(withJSONObject: object).write(to: directory.appendingPathComponent("config.json"))
+            try JSONSerialization.data(withJSONObject: object).write(
+                to: directory.appendingPathComponent("config.json"))
             try FileManager.default.copyItem(
                 at: TestPaths.fixture("models/t5_v10/model.safetensors"),
                 to: directory.appendingPathComponent("model.safetensors"))
@@ -142,21 +157,25 @@ import Testing
         }
         config["d_kv"] = nil
         var directory = try write(config)
-        #expect(throws: ModelError.missingConfigKey(key: "d_kv", path: directory.appendingPathComponent("config.json").path)) {
+        #expect(
+            throws: ModelError.missingConfigKey(key: "d_kv", path: directory.appendingPathComponent("config.json").path)
+        ) {
             try T5Model(directory: directory)
         }
         config["d_kv"] = 8
         config["feed_forward_proj"] = "gated-swish"
         config["dense_act_fn"] = nil
         directory = try write(config)
-        #expect(throws: ModelError.unknownActivation(
-            "swish", key: "feed_forward_proj", path: directory.appendingPathComponent("config.json").path)
+        #expect(
+            throws: ModelError.unknownActivation(
+                "swish", key: "feed_forward_proj", path: directory.appendingPathComponent("config.json").path)
         ) { try T5Model(directory: directory) }
         config["feed_forward_proj"] = "relu"
         config["model_type"] = "llama"
         directory = try write(config)
-        #expect(throws: ModelError.unknownModelType(
-            "llama", path: directory.appendingPathComponent("config.json").path, known: ["gpt2", "t5"])
+        #expect(
+            throws: ModelError.unknownModelType(
+                "llama", path: directory.appendingPathComponent("config.json").path, known: ["gpt2", "t5"])
         ) { try ModelRegistry.load(directory: directory) }
     }
 

@@ -82,7 +82,8 @@ import Testing
         let model = try T5Model(directory: try ModelFixture("t5_v10").directory)
         let prompt: [Int32] = [5, 17, 33, 2]
         let alone = try model.encoder.encode(prompt)
-        let padded = try model.encoder.encode(embeddings: try model.encoder.embed(prompt + [0, 0]),
+        let padded = try model.encoder.encode(
+            embeddings: try model.encoder.embed(prompt + [0, 0]),
             keyMask: [true, true, true, true, false, false])
         #expect(Tolerance.maxAbsDifference(alone.scalars, Array(padded.scalars.prefix(alone.count))) <= 1e-5)
     }

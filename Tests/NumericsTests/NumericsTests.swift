@@ -101,7 +101,8 @@ private func naiveProduct(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int, tr
         var gelu = inputs
         Activation.geluNew.apply(&gelu, count: gelu.count)
         for (x, y) in zip(inputs, gelu) where x.isFinite {
-            let expected = Float(0.5 * Double(x) * (1 + Foundation.tanh(0.7978845608 * (Double(x) + 0.044715 * pow(Double(x), 3)))))
+            let expected = Float(
+                0.5 * Double(x) * (1 + Foundation.tanh(0.7978845608 * (Double(x) + 0.044715 * pow(Double(x), 3)))))
             #expect(abs(y - expected) <= 1e-5 * max(1, abs(expected)), "gelu_new(\(x))")
         }
         var probabilities = inputs.map { $0 / 4 }
