@@ -142,7 +142,16 @@ final class SafetensorsFile: Sendable {
         let raw = UnsafeRawBufferPointer(rebasing: file.bytes[(dataStart + entry.begin)..<(dataStart + entry.end)])
         let scalars: [Float]
         switch entry.dtype {
-        case "F32": scalars = HalfPrecision.floats(fromFloat32: raw)
+        case "F32":
+            #if _endian(little)
+                // Used in place when aligned: no copy, and the page cache is shared by every process.
+                if let base = raw.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
+                    let floats = BorrowedFloats(
+                        base: base.assumingMemoryBound(to: Float.self), count: raw.count / 4, owner: file)
+                    return try Tensor(shape: entry.shape, borrowing: floats)
+                }
+            #endif
+            scalars = HalfPrecision.floats(fromFloat32: raw)
         case "F16": scalars = HalfPrecision.floats(fromFloat16: raw)
         case "BF16": scalars = HalfPrecision.floats(fromBFloat16: raw)
         default: throw ModelError.unsupportedDtype(path: path, tensor: name, dtype: entry.dtype)

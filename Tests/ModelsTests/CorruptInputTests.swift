@@ -95,6 +95,19 @@ import Testing
         #expect(try checkpoint.tensor("f").scalars == [10])
     }
 
+    @Test func float32TensorsAreUsedInPlaceWhenAlignedAndCopiedOtherwise() throws {
+        // Header padded with spaces to 8 bytes (as the safetensors writer does), so the data section is aligned.
+        var header =
+            #"{"h":{"dtype":"F16","shape":[1],"data_offsets":[0,2]},"odd":{"dtype":"F32","shape":[1],"data_offsets":[2,6]},"even":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
+        while header.utf8.count % 8 != 0 { header += " " }
+        let data: [UInt8] = [0x00, 0x3C, 0x00, 0x00, 0x20, 0x41, 0, 0, 0x00, 0x00, 0x20, 0xC1]
+        let checkpoint = try Checkpoint(directory: try checkpoint(safetensorsBytes(header: header, data: data)))
+        let odd = try checkpoint.tensor("odd")
+        let even = try checkpoint.tensor("even")
+        #expect(odd.scalars == [10] && !odd.isBorrowed)
+        #expect(even.scalars == [-10] && even.isBorrowed)
+    }
+
     /// A copy of a fixture checkpoint whose tensors are rewritten by `edit` (name -> (dtype, shape, bytes)).
     func editedFixture(_ name: String, edit: (inout [String: (shape: [Int], bytes: [UInt8])]) -> Void) throws -> URL {
         let source = TestPaths.fixture("models/\(name)")
