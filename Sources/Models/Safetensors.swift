@@ -86,12 +86,16 @@ final class SafetensorsFile: Sendable {
         var entries: [String: SafetensorsEntry] = [:]
         for (name, value) in header where name != "__metadata__" {
             let entry = try Self.parseEntry(name: name, value: value, path: path)
-            guard entry.begin <= entry.end, entry.end <= dataSize else {
+            guard entry.begin >= 0, entry.begin <= entry.end, entry.end <= dataSize else {
                 throw ModelError.offsetsOutOfRange(
                     path: path, tensor: name, begin: entry.begin, end: entry.end, dataSize: dataSize)
             }
             if let size = Self.elementSizes[entry.dtype] {
-                let expected = entry.shape.reduce(size, *)
+                // A shape whose byte count overflows cannot match any real byte range.
+                let expected = entry.shape.reduce(size) { total, dimension in
+                    let (product, overflow) = total.multipliedReportingOverflow(by: dimension)
+                    return overflow ? -1 : product
+                }
                 guard expected == entry.end - entry.begin else {
                     throw ModelError.byteCountMismatch(
                         path: path, tensor: name, dtype: entry.dtype, shape: entry.shape, expected: expected,

@@ -29,7 +29,8 @@ struct T5RelativePositionBias: Sendable {
         if distance < maxExact { return result + distance }
         let logRatio = Float(log(Double(maxDistance) / Double(maxExact)))
         let scaled = logf(Float(distance) / Float(maxExact)) / logRatio * Float(numBuckets - maxExact)
-        let large = maxExact + Int(scaled)
+        // Clamped before the conversion so that no config can make it trap; the result is capped below anyway.
+        let large = maxExact + Int(min(max(scaled, 0), Float(numBuckets)))
         return result + min(large, numBuckets - 1)
     }
 

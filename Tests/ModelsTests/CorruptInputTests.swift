@@ -54,6 +54,23 @@ import Testing
         }
     }
 
+    @Test func negativeOffsetsAndOverflowingShapes() throws {
+        let negative = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}}"#
+        var directory = try checkpoint(safetensorsBytes(header: negative, data: [0, 0, 0, 0]))
+        #expect(
+            throws: ModelError.offsetsOutOfRange(path: path(directory), tensor: "a", begin: -4, end: 0, dataSize: 4)
+        ) {
+            try Checkpoint(directory: directory)
+        }
+        let huge = #"{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}}"#
+        directory = try checkpoint(safetensorsBytes(header: huge, data: [0, 0, 0, 0]))
+        #expect(
+            throws: ModelError.byteCountMismatch(
+                path: path(directory), tensor: "a", dtype: "F32", shape: [4_294_967_296, 4_294_967_296], expected: -1,
+                actual: 4)
+        ) { try Checkpoint(directory: directory) }
+    }
+
     @Test func overlappingTensors() throws {
         let header =
             #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
@@ -184,6 +201,25 @@ import Testing
                 "swish", key: "feed_forward_proj", path: directory.appendingPathComponent("config.json").path)
         ) { try T5Model(directory: directory) }
         config["feed_forward_proj"] = "relu"
+        config["relative_attention_num_buckets"] = 64
+        config["relative_attention_max_distance"] = 32
+        directory = try write(config)
+        #expect(
+            throws: ModelError.invalidConfigValue(
+                key: "relative_attention_num_buckets", value: "64",
+                path: directory.appendingPathComponent("config.json").path,
+                expected: ">= 4, with relative_attention_max_distance (32) > buckets / 2")
+        ) { try T5Model(directory: directory) }
+        config["relative_attention_num_buckets"] = 8
+        config["relative_attention_max_distance"] = 20
+        config["num_heads"] = -3
+        directory = try write(config)
+        #expect(
+            throws: ModelError.invalidConfigValue(
+                key: "num_heads", value: "-3", path: directory.appendingPathComponent("config.json").path,
+                expected: "in 1...16777216")
+        ) { try T5Model(directory: directory) }
+        config["num_heads"] = 3
         config["model_type"] = "llama"
         directory = try write(config)
         #expect(
