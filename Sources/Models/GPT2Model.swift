@@ -155,6 +155,16 @@ public final class GPT2Model: LanguageModel {
         return try run(embeddings, segments: [(state, embeddings.shape[0])], allLogits: allLogits)
     }
 
+    public func step(_ tokens: [Int32], sequences: [any DecodingSequence]) throws {
+        let states = try sequences.map { sequence -> GPT2State in
+            guard let state = sequence as? GPT2State, state.model === self else {
+                throw ModelError.invalidBatch(reason: "a sequence in the batch was not started by this GPT-2 model")
+            }
+            return state
+        }
+        try step(tokens, states: states)
+    }
+
     /// One decoding step for a batch of sequences: `tokens[i]` is appended to `states[i]`. The dense layers run as
     /// one matrix product over the batch; attention runs per sequence over its own cache. Each state's logits are
     /// updated. Row results can differ from a one-sequence step in the last bits (gemm vs gemv summation order).

@@ -25,6 +25,9 @@ public protocol LanguageModel: AnyObject, Sendable {
     var ignoredTensors: [String] { get }
     /// Starts a sequence from prompt token ids: runs the encoder or the prefill, leaving the first logits ready.
     func startSequence(promptIDs: [Int32]) throws -> any DecodingSequence
+    /// One decoding step for a batch: `tokens[i]` is appended to `sequences[i]` (all started by this model), with
+    /// the dense layers batched. Logits agree with one-sequence steps to ~1e-6, not bit for bit.
+    func step(_ tokens: [Int32], sequences: [any DecodingSequence]) throws
 }
 
 /// From a checkpoint's `model_type` to the implementation that loads it; a new family adds one entry.

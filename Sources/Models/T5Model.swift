@@ -37,6 +37,16 @@ public final class T5Model: LanguageModel {
         return try startSequence(encoderOutput: try encoder.encode(promptIDs))
     }
 
+    public func step(_ tokens: [Int32], sequences: [any DecodingSequence]) throws {
+        let states = try sequences.map { sequence -> T5DecoderState in
+            guard let t5 = sequence as? T5Sequence, t5.decoder === decoder else {
+                throw ModelError.invalidBatch(reason: "a sequence in the batch was not started by this T5 model")
+            }
+            return t5.state
+        }
+        try decoder.step(tokens, states: states)
+    }
+
     /// Starts decoding from an encoder output [S, d_model] computed elsewhere (e.g. from E(x) + Z in LLM-to-SLM),
     /// feeding the decoder start token so the first logits are ready.
     public func startSequence(encoderOutput: Tensor, encoderMask: [Bool]? = nil) throws -> T5Sequence {

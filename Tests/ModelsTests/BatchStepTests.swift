@@ -27,6 +27,11 @@ import Testing
         #expect(throws: ModelError.invalidBatch(reason: "the same sequence appears twice in one step")) {
             try model.step([1, 2], states: [batched[0], batched[0]])
         }
+        let other = try GPT2Model(directory: TestPaths.fixture("models/gpt2_a"))
+        #expect(throws: ModelError.invalidBatch(reason: "a sequence in the batch was not started by this GPT-2 model"))
+        {
+            try other.step([1], sequences: [batched[0]])
+        }
     }
 
     @Test func t5EncoderBatchMatchesSinglePrompts() throws {
@@ -56,7 +61,7 @@ import Testing
         for step in 0..<6 {
             let tokens = alone.map { argmax($0.logits) }
             for (sequence, token) in zip(alone, tokens) { try sequence.append(token) }
-            try model.decoder.step(tokens, states: batched.map(\.state))
+            try model.step(tokens, sequences: batched)
             for index in prompts.indices {
                 #expect(batched[index].position == alone[index].position)
                 #expect(Tolerance.maxAbsDifference(batched[index].logits, alone[index].logits) <= 1e-4, "step \(step)")
