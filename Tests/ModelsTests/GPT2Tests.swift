@@ -5,7 +5,7 @@ import TestSupport
 import Testing
 
 @Suite struct GPT2Tests {
-    static let cases = ["gpt2_a", "gpt2_b"]
+    static let cases = ["gpt2_a", "gpt2_b", "gpt2_bf16"]
 
     @Test(arguments: cases) func promptAndStepLogitsAndGreedyIdsMatchTransformers(name: String) throws {
         let fixture = try ModelFixture(name)

@@ -5,7 +5,7 @@ import TestSupport
 import Testing
 
 @Suite struct T5Tests {
-    static let cases = ["t5_v10", "t5_v11", "t5_v10_legacy"]
+    static let cases = ["t5_v10", "t5_v11", "t5_v10_legacy", "t5_v10_f16"]
 
     @Test(arguments: cases) func encoderHiddenStatesMatchTransformers(name: String) throws {
         let fixture = try ModelFixture(name)
