@@ -5,7 +5,18 @@ import TestSupport
 import Testing
 
 /// Broken checkpoints and configs must fail with a precise error, never crash.
-@Suite struct CorruptInputTests {
+@Suite final class CorruptInputTests {
+    /// Every directory a test writes lives below this one, removed when the test ends.
+    let root: URL = FileManager.default.temporaryDirectory.appendingPathComponent("l2s-models-\(UUID().uuidString)")
+
+    deinit { try? FileManager.default.removeItem(at: root) }
+
+    func temporaryDirectory() throws -> URL {
+        let url = root.appendingPathComponent(UUID().uuidString)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
     /// A checkpoint directory holding a copy of the gpt2_a config and the given safetensors bytes.
     func checkpoint(_ bytes: [UInt8], config: String? = nil) throws -> URL {
         let directory = try temporaryDirectory()
@@ -226,6 +237,54 @@ import Testing
             throws: ModelError.unknownModelType(
                 "llama", path: directory.appendingPathComponent("config.json").path, known: ["gpt2", "t5"])
         ) { try ModelRegistry.load(directory: directory) }
+    }
+
+    @Test func shardedCheckpointLoadsAndRejectsDuplicates() throws {
+        let source = try Checkpoint(directory: TestPaths.fixture("models/gpt2_a"))
+        let names = source.tensorNames
+        func shard(_ subset: [String]) throws -> [UInt8] {
+            var header: [String] = []
+            var data: [UInt8] = []
+            for name in subset {
+                let tensor = try source.tensor(name)
+                let bytes = tensor.scalars.withUnsafeBytes { Array($0) }
+                header.append(
+                    #""\#(name)":{"dtype":"F32","shape":\#(tensor.shape),"data_offsets":[\#(data.count),\#(data.count + bytes.count)]}"#
+                )
+                data += bytes
+            }
+            return safetensorsBytes(header: "{" + header.joined(separator: ",") + "}", data: data)
+        }
+        let directory = try temporaryDirectory()
+        let half = names.count / 2
+        try Data(try shard(Array(names[..<half]))).write(to: directory.appendingPathComponent("a.safetensors"))
+        try Data(try shard(Array(names[half...]) + [names[0]])).write(
+            to: directory.appendingPathComponent("b.safetensors"))
+        try FileManager.default.copyItem(
+            at: TestPaths.fixture("models/gpt2_a/config.json"), to: directory.appendingPathComponent("config.json"))
+        var map = Dictionary(
+            uniqueKeysWithValues: names.enumerated().map { ($1, $0 < half ? "a.safetensors" : "b.safetensors") })
+        func writeIndex() throws {
+            let index = try JSONSerialization.data(withJSONObject: [
+                "metadata": [:] as [String: Any], "weight_map": map,
+            ])
+            try index.write(to: directory.appendingPathComponent("model.safetensors.index.json"))
+        }
+        try writeIndex()
+        #expect(
+            throws: ModelError.duplicateTensor(
+                name: names[0], firstPath: directory.appendingPathComponent("a.safetensors").path,
+                secondPath: directory.appendingPathComponent("b.safetensors").path)
+        ) { try Checkpoint(directory: directory) }
+        try Data(try shard(Array(names[half...]))).write(to: directory.appendingPathComponent("b.safetensors"))
+        map[names[0]] = "a.safetensors"
+        try writeIndex()
+        let sharded = try GPT2Model(directory: directory)
+        let single = try GPT2Model(directory: TestPaths.fixture("models/gpt2_a"))
+        let prompt: [Int32] = [3, 17, 42, 8]
+        let a = try sharded.startSequence(promptIDs: prompt)
+        let b = try single.startSequence(promptIDs: prompt)
+        #expect(a.logits == b.logits)
     }
 
     @Test func directoryWithoutWeights() throws {
