@@ -73,18 +73,18 @@ public final class GPT2Model: LanguageModel {
     public var eosTokenIDs: [Int32] { configuration.eosTokenIDs }
 
     /// Loads `config.json` and the safetensors weights of `directory`, strictly. Accepts both GPT2LMHeadModel
-    /// (`transformer.` prefix) and bare GPT2Model key names.
-    public init(directory: URL) throws {
+    /// (`transformer.` prefix) and bare GPT2Model key names. `rowKernel` chooses how one-row products run.
+    public init(directory: URL, rowKernel: RowKernel = .batchInvariant) throws {
         let c = try loadConfig(GPT2Configuration.self, from: directory.appendingPathComponent("config.json"))
         configuration = c
-        let loader = WeightLoader(try Checkpoint(directory: directory))
+        let loader = WeightLoader(try Checkpoint(directory: directory), rowKernel: rowKernel)
         let prefix = loader.contains("transformer.wte.weight") ? "transformer." : ""
         let (d, inner) = (c.embeddingDimension, c.innerDimension)
         func norm(_ name: String) throws -> (weight: Tensor, bias: Tensor) {
             (try loader.tensor(name + ".weight", shape: [d]), try loader.tensor(name + ".bias", shape: [d]))
         }
         func conv(_ name: String, inputs: Int, outputs: Int) throws -> Linear {
-            Linear(
+            loader.linear(
                 weight: try loader.tensor(name + ".weight", shape: [inputs, outputs]),
                 bias: try loader.tensor(name + ".bias", shape: [outputs]), layout: .inputsByOutputs)
         }
@@ -102,9 +102,9 @@ public final class GPT2Model: LanguageModel {
         }
         finalNorm = try norm(prefix + "ln_f")
         if loader.contains("lm_head.weight") {
-            head = Linear(weight: try loader.tensor("lm_head.weight", shape: [c.vocabularySize, d]))
+            head = loader.linear(weight: try loader.tensor("lm_head.weight", shape: [c.vocabularySize, d]))
         } else {
-            head = Linear(weight: tokenEmbedding)
+            head = loader.linear(weight: tokenEmbedding)
         }
         ignoredTensors = try loader.finish(ignoring: { $0.hasSuffix(".attn.bias") || $0.hasSuffix(".attn.masked_bias") }
         )
@@ -176,13 +176,25 @@ public final class GPT2Model: LanguageModel {
         guard Set(states.map { ObjectIdentifier($0) }).count == states.count else {
             throw ModelError.invalidBatch(reason: "the same sequence appears twice in one step")
         }
-        _ = try run(try embed(tokens), segments: states.map { ($0, 1) }, allLogits: false)
+        // Everything is checked before any sequence moves, so a bad batch leaves every state as it was.
+        try validate(tokens, vocabularySize: vocabularySize)
+        if let full = states.first(where: { $0.position >= configuration.maxPositions }) {
+            throw ModelError.sequenceTooLong(length: full.position + 1, maximum: configuration.maxPositions)
+        }
+        // Chunks of at most `RowKernel.invariantRows` keep every row on the batch-invariant kernel when it is used.
+        for start in stride(from: 0, to: tokens.count, by: RowKernel.invariantRows) {
+            let end = min(tokens.count, start + RowKernel.invariantRows)
+            _ = try run(
+                try embed(Array(tokens[start..<end])), segments: states[start..<end].map { ($0, 1) }, allLogits: false)
+        }
     }
 
     /// The forward pass over consecutive row segments of `embeddings` [R, d], each continuing its own sequence.
     private func run(_ embeddings: Tensor, segments: [(state: GPT2State, rows: Int)], allLogits: Bool) throws -> Tensor?
     {
         let c = configuration
+        // One row per sequence: a decoding step (see RowKernel.batchInvariant).
+        let step = segments.allSatisfy { $0.rows == 1 }
         let d = c.embeddingDimension
         for segment in segments where segment.state.position + segment.rows > c.maxPositions {
             throw ModelError.sequenceTooLong(length: segment.state.position + segment.rows, maximum: c.maxPositions)
@@ -209,7 +221,7 @@ public final class GPT2Model: LanguageModel {
         }
         for (index, block) in blocks.enumerated() {
             layerNorm(block.norm1, hidden, rows: rows, into: scratch.normed.pointer)
-            block.qkv.apply(scratch.normed.pointer, rows: rows, into: scratch.packed.pointer)
+            block.qkv.apply(scratch.normed.pointer, rows: rows, into: scratch.packed.pointer, step: step)
             firstRow = 0
             for (state, count) in segments {
                 let start = state.position
@@ -229,31 +241,35 @@ public final class GPT2Model: LanguageModel {
                     output: scratch.attention.pointer + firstRow * d, outputStride: d)
                 firstRow += count
             }
-            block.attentionOutput.apply(scratch.attention.pointer, rows: rows, into: hidden, accumulate: true)
+            block.attentionOutput.apply(
+                scratch.attention.pointer, rows: rows, into: hidden, accumulate: true, step: step)
             layerNorm(block.norm2, hidden, rows: rows, into: scratch.normed.pointer)
-            block.up.apply(scratch.normed.pointer, rows: rows, into: scratch.inner.pointer)
+            block.up.apply(scratch.normed.pointer, rows: rows, into: scratch.inner.pointer, step: step)
             c.activation.apply(scratch.inner.pointer, count: rows * c.innerDimension)
-            block.down.apply(scratch.inner.pointer, rows: rows, into: hidden, accumulate: true)
+            block.down.apply(scratch.inner.pointer, rows: rows, into: hidden, accumulate: true, step: step)
         }
         layerNorm(finalNorm, hidden, rows: rows, into: scratch.normed.pointer)
         for segment in segments { segment.state.position += segment.rows }
         if allLogits {
             var all = Tensor(zeros: [rows, c.vocabularySize])
-            all.withUnsafeMutableBufferPointer { head.apply(scratch.normed.pointer, rows: rows, into: $0.baseAddress!) }
+            all.withUnsafeMutableBufferPointer {
+                head.apply(scratch.normed.pointer, rows: rows, into: $0.baseAddress!, step: step)
+            }
             scratch.logits = all.row(rows - 1)
             return all
         }
-        writeLastLogits(scratch.normed.pointer, segments: segments)
+        writeLastLogits(scratch.normed.pointer, segments: segments, step: step)
         return nil
     }
 
     /// Each segment's last row through the head into its state's logits (one product for the whole batch).
-    private func writeLastLogits(_ normed: UnsafePointer<Float>, segments: [(state: GPT2State, rows: Int)]) {
+    private func writeLastLogits(_ normed: UnsafePointer<Float>, segments: [(state: GPT2State, rows: Int)], step: Bool)
+    {
         let (d, vocabulary) = (configuration.embeddingDimension, configuration.vocabularySize)
         if segments.count == 1 {
             let offset = (segments[0].rows - 1) * d
             segments[0].state.logits.withUnsafeMutableBufferPointer {
-                head.apply(normed + offset, rows: 1, into: $0.baseAddress!)
+                head.apply(normed + offset, rows: 1, into: $0.baseAddress!, step: step)
             }
             return
         }
@@ -264,7 +280,7 @@ public final class GPT2Model: LanguageModel {
             (last.pointer + index * d).update(from: normed + (end - 1) * d, count: d)
         }
         let logits = FloatBuffer(capacity: segments.count * vocabulary)
-        head.apply(last.pointer, rows: segments.count, into: logits.pointer)
+        head.apply(last.pointer, rows: segments.count, into: logits.pointer, step: step)
         for (index, segment) in segments.enumerated() {
             segment.state.logits.withUnsafeMutableBufferPointer {
                 $0.baseAddress!.update(from: logits.pointer + index * vocabulary, count: vocabulary)

@@ -96,9 +96,9 @@ public final class T5Decoder: Sendable {
             heads: c.heads)
         finalNorm = try loader.tensor("decoder.final_layer_norm.weight", shape: [d])
         if loader.contains("lm_head.weight") {
-            head = Linear(weight: try loader.tensor("lm_head.weight", shape: [c.vocabularySize, d]))
+            head = loader.linear(weight: try loader.tensor("lm_head.weight", shape: [c.vocabularySize, d]))
         } else {
-            head = Linear(weight: embedding)
+            head = loader.linear(weight: embedding)
         }
     }
 
@@ -142,7 +142,13 @@ public final class T5Decoder: Sendable {
         guard Set(states.map { ObjectIdentifier($0) }).count == states.count else {
             throw ModelError.invalidBatch(reason: "the same sequence appears twice in one step")
         }
-        _ = try run(tokens, segments: states.map { ($0, 1) }, allLogits: false)
+        // Checked before any sequence moves, so a bad batch leaves every state as it was.
+        try validate(tokens, vocabularySize: configuration.vocabularySize)
+        // Chunks of at most `RowKernel.invariantRows` keep every row on the batch-invariant kernel when it is used.
+        for start in stride(from: 0, to: tokens.count, by: RowKernel.invariantRows) {
+            let end = min(tokens.count, start + RowKernel.invariantRows)
+            _ = try run(Array(tokens[start..<end]), segments: states[start..<end].map { ($0, 1) }, allLogits: false)
+        }
     }
 
     /// The decoder over consecutive row segments of `tokens`, each continuing its own sequence.
@@ -150,6 +156,8 @@ public final class T5Decoder: Sendable {
         -> Tensor?
     {
         let c = configuration
+        // One row per sequence: a decoding step (see RowKernel.batchInvariant).
+        let step = segments.allSatisfy { $0.rows == 1 }
         try validate(tokens, vocabularySize: c.vocabularySize)
         let (rows, d, inner) = (tokens.count, c.modelDimension, c.innerDimension)
         // The batch runs in the first sequence's buffers; scores and bias are per segment.
@@ -171,7 +179,7 @@ public final class T5Decoder: Sendable {
                     hidden, weight: $0, epsilon: c.layerNormEpsilon, rows: rows, width: d,
                     into: scratch.normed.pointer)
             }
-            block.selfQKV.apply(scratch.normed.pointer, rows: rows, into: scratch.projected.pointer)
+            block.selfQKV.apply(scratch.normed.pointer, rows: rows, into: scratch.projected.pointer, step: step)
             var firstRow = 0
             for (state, count) in segments {
                 let start = state.length
@@ -195,7 +203,7 @@ public final class T5Decoder: Sendable {
                     outputStride: inner)
                 firstRow += count
             }
-            block.selfOutput.apply(scratch.attention.pointer, rows: rows, into: hidden, accumulate: true)
+            block.selfOutput.apply(scratch.attention.pointer, rows: rows, into: hidden, accumulate: true, step: step)
 
             // Cross-attention over each sequence's encoder output (no position bias in T5's EncDecAttention).
             block.crossNorm.withBase {
@@ -203,7 +211,7 @@ public final class T5Decoder: Sendable {
                     hidden, weight: $0, epsilon: c.layerNormEpsilon, rows: rows, width: d,
                     into: scratch.normed.pointer)
             }
-            block.crossQuery.apply(scratch.normed.pointer, rows: rows, into: scratch.projected.pointer)
+            block.crossQuery.apply(scratch.normed.pointer, rows: rows, into: scratch.projected.pointer, step: step)
             firstRow = 0
             for (state, count) in segments {
                 let crossKV = state.crossKV[index].pointer
@@ -223,9 +231,9 @@ public final class T5Decoder: Sendable {
                 }
                 firstRow += count
             }
-            block.crossOutput.apply(scratch.attention.pointer, rows: rows, into: hidden, accumulate: true)
+            block.crossOutput.apply(scratch.attention.pointer, rows: rows, into: hidden, accumulate: true, step: step)
 
-            block.feedForward.apply(hidden, rows: rows, scratch: scratch)
+            block.feedForward.apply(hidden, rows: rows, scratch: scratch, step: step)
         }
         finalNorm.withBase {
             Kernels.rmsNorm(
@@ -238,21 +246,25 @@ public final class T5Decoder: Sendable {
         for segment in segments { segment.state.length += segment.rows }
         if allLogits {
             var all = Tensor(zeros: [rows, c.vocabularySize])
-            all.withUnsafeMutableBufferPointer { head.apply(scratch.normed.pointer, rows: rows, into: $0.baseAddress!) }
+            all.withUnsafeMutableBufferPointer {
+                head.apply(scratch.normed.pointer, rows: rows, into: $0.baseAddress!, step: step)
+            }
             owner.logits = all.row(rows - 1)
             return all
         }
-        writeLastLogits(scratch.normed.pointer, segments: segments)
+        writeLastLogits(scratch.normed.pointer, segments: segments, step: step)
         return nil
     }
 
     /// Each segment's last row through the head into its state's logits (one product for the whole batch).
-    private func writeLastLogits(_ normed: UnsafePointer<Float>, segments: [(state: T5DecoderState, rows: Int)]) {
+    private func writeLastLogits(
+        _ normed: UnsafePointer<Float>, segments: [(state: T5DecoderState, rows: Int)], step: Bool
+    ) {
         let (d, vocabulary) = (configuration.modelDimension, configuration.vocabularySize)
         if segments.count == 1 {
             let offset = (segments[0].rows - 1) * d
             segments[0].state.logits.withUnsafeMutableBufferPointer {
-                head.apply(normed + offset, rows: 1, into: $0.baseAddress!)
+                head.apply(normed + offset, rows: 1, into: $0.baseAddress!, step: step)
             }
             return
         }
@@ -263,7 +275,7 @@ public final class T5Decoder: Sendable {
             (last.pointer + index * d).update(from: normed + (end - 1) * d, count: d)
         }
         let logits = FloatBuffer(capacity: segments.count * vocabulary)
-        head.apply(last.pointer, rows: segments.count, into: logits.pointer)
+        head.apply(last.pointer, rows: segments.count, into: logits.pointer, step: step)
         for (index, segment) in segments.enumerated() {
             segment.state.logits.withUnsafeMutableBufferPointer {
                 $0.baseAddress!.update(from: logits.pointer + index * vocabulary, count: vocabulary)

@@ -34,9 +34,9 @@ public final class T5Encoder: Sendable {
 
     /// Loads only the encoder (and `shared.weight`) of a T5ForConditionalGeneration or T5EncoderModel checkpoint;
     /// decoder and head tensors are ignored and listed in `ignoredTensors`.
-    public convenience init(directory: URL) throws {
+    public convenience init(directory: URL, rowKernel: RowKernel = .batchInvariant) throws {
         let configuration = try loadConfig(T5Configuration.self, from: directory.appendingPathComponent("config.json"))
-        let loader = WeightLoader(try Checkpoint(directory: directory))
+        let loader = WeightLoader(try Checkpoint(directory: directory), rowKernel: rowKernel)
         try self.init(configuration: configuration, loader: loader, encoderOnly: true)
     }
 
@@ -112,6 +112,11 @@ public final class T5Encoder: Sendable {
         guard masks.count == batch.count else {
             throw ModelError.inputShapeMismatch(
                 what: "encoder key masks", expected: [batch.count], actual: [masks.count])
+        }
+        if batch.count > 1 && blocks.first?.qkv.rowKernel == .batchInvariant {
+            // Stacking prompts changes the row count of every product; batch-invariant results need each prompt
+            // to go through exactly the products it would get alone.
+            return try zip(batch, masks).map { try encode(batch: [$0], keyMasks: [$1])[0] }
         }
         for (embeddings, mask) in zip(batch, masks) {
             guard embeddings.rank == 2, embeddings.shape[1] == d else {

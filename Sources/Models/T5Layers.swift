@@ -76,7 +76,7 @@ struct T5FeedForward: Sendable {
     }
 
     /// hidden[rows, d] += FF(RMSNorm(hidden)); `scratch` holds the normed rows and two [rows, d_ff] buffers.
-    func apply(_ hidden: UnsafeMutablePointer<Float>, rows: Int, scratch: T5Scratch) {
+    func apply(_ hidden: UnsafeMutablePointer<Float>, rows: Int, scratch: T5Scratch, step: Bool = false) {
         let width = input.inputCount
         let inner = input.outputCount
         norm.withUnsafeBufferPointer { weight in
@@ -84,14 +84,14 @@ struct T5FeedForward: Sendable {
                 hidden, weight: weight.baseAddress!, epsilon: epsilon, rows: rows, width: width,
                 into: scratch.normed.pointer)
         }
-        input.apply(scratch.normed.pointer, rows: rows, into: scratch.inner.pointer)
+        input.apply(scratch.normed.pointer, rows: rows, into: scratch.inner.pointer, step: step)
         if let gateLinear {
-            gateLinear.apply(scratch.normed.pointer, rows: rows, into: scratch.gate.pointer)
+            gateLinear.apply(scratch.normed.pointer, rows: rows, into: scratch.gate.pointer, step: step)
             activation.applyGated(scratch.inner.pointer, times: scratch.gate.pointer, count: rows * inner)
         } else {
             activation.apply(scratch.inner.pointer, count: rows * inner)
         }
-        output.apply(scratch.inner.pointer, rows: rows, into: hidden, accumulate: true)
+        output.apply(scratch.inner.pointer, rows: rows, into: hidden, accumulate: true, step: step)
     }
 }
 

@@ -106,6 +106,24 @@ public struct Tensor: Sendable, Equatable {
         return withUnsafeBufferPointer { Array($0[(index * width)..<((index + 1) * width)]) }
     }
 
+    /// The transpose of a rank-2 tensor (a copy).
+    public func transposed() -> Tensor {
+        precondition(rank == 2, "transposed() needs a rank-2 tensor, got \(shape)")
+        let (rows, columns) = (shape[0], shape[1])
+        var result = [Float](repeating: 0, count: count)
+        withUnsafeBufferPointer { source in
+            for row in 0..<rows {
+                for column in 0..<columns { result[column * rows + row] = source[row * columns + column] }
+            }
+        }
+        return Tensor(transposedShape: [columns, rows], scalars: result)
+    }
+
+    private init(transposedShape shape: [Int], scalars: [Float]) {
+        self.shape = shape
+        storage = .owned(scalars)
+    }
+
     /// Calls `body` with a pointer to the scalars (no copy).
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
         switch storage {

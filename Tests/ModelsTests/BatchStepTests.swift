@@ -7,7 +7,7 @@ import Testing
 /// A batched decoding step (the continuous-batching entry point) must give each sequence the logits it gets alone.
 @Suite struct BatchStepTests {
     @Test func gpt2BatchStepMatchesSingleSequenceSteps() throws {
-        let model = try GPT2Model(directory: TestPaths.fixture("models/gpt2_a"))
+        let model = try GPT2Model(directory: TestPaths.fixture("models/gpt2_a"), rowKernel: .blas)
         let prompts: [[Int32]] = [[3, 17, 42], [5], [9, 9, 9, 9, 9, 2, 11]]
         let alone = prompts.map { _ in model.makeState() }
         let batched = prompts.map { _ in model.makeState() }
@@ -34,6 +34,43 @@ import Testing
         }
     }
 
+    @Test func batchInvariantKernelsMakeBatchedStepsBitIdentical() throws {
+        let gpt2 = try GPT2Model(directory: TestPaths.fixture("models/gpt2_b"), rowKernel: .batchInvariant)
+        let t5 = try T5Model(directory: TestPaths.fixture("models/t5_v10"), rowKernel: .batchInvariant)
+        for model in [gpt2, t5] as [any LanguageModel] {
+            let prompts: [[Int32]] = [[3, 17, 42], [5], [9, 9, 9, 9, 9, 2, 11]]
+            let alone = try prompts.map { try model.startSequence(promptIDs: $0) }
+            let batched = try prompts.map { try model.startSequence(promptIDs: $0) }
+            for _ in 0..<5 {
+                let tokens = alone.map { argmax($0.logits) }
+                for (sequence, token) in zip(alone, tokens) { try sequence.append(token) }
+                try model.step(tokens, sequences: batched)
+                for index in prompts.indices {
+                    #expect(batched[index].logits == alone[index].logits, "\(model.modelType) sequence \(index)")
+                }
+            }
+        }
+        let encoded = try t5.encoder.encode(batch: [[4], [5, 17, 33, 2]].map { try t5.encoder.embed($0) })
+        #expect(encoded[0] == (try t5.encoder.encode([4])))
+        #expect(encoded[1] == (try t5.encoder.encode([5, 17, 33, 2])))
+    }
+
+    @Test func batchesLargerThanTheInvariantKernelLimitStayBitIdentical() throws {
+        let model = try GPT2Model(directory: TestPaths.fixture("models/gpt2_b"), rowKernel: .batchInvariant)
+        let count = RowKernel.invariantRows + 6
+        let prompts = (0..<count).map { [Int32($0 % 70), Int32(($0 * 7) % 70)] }
+        let alone = try prompts.map { try model.startSequence(promptIDs: $0) }
+        let batched = try prompts.map { try model.startSequence(promptIDs: $0) }
+        let tokens = alone.map { argmax($0.logits) }
+        for (sequence, token) in zip(alone, tokens) { try sequence.append(token) }
+        try model.step(tokens, sequences: batched)
+        #expect(zip(batched, alone).allSatisfy { $0.logits == $1.logits })
+        #expect(throws: ModelError.tokenOutOfRange(id: 99, vocabularySize: 72)) {
+            try model.step(tokens.dropLast() + [99], sequences: batched)
+        }
+        #expect(batched.allSatisfy { $0.position == 3 })
+    }
+
     @Test func t5EncoderBatchMatchesSinglePrompts() throws {
         let model = try T5Model(directory: TestPaths.fixture("models/t5_v10"))
         let prompts: [[Int32]] = [
@@ -51,7 +88,7 @@ import Testing
     }
 
     @Test func t5BatchStepMatchesSingleSequenceSteps() throws {
-        let model = try T5Model(directory: TestPaths.fixture("models/t5_v11"))
+        let model = try T5Model(directory: TestPaths.fixture("models/t5_v11"), rowKernel: .blas)
         let prompts: [[Int32]] = [[9, 4, 71, 22, 3, 58, 13, 1], [5, 6], [30, 31, 32, 33, 1]]
         let alone = try prompts.map { try model.startSequence(encoderOutput: try model.encoder.encode($0)) }
         let batched = try prompts.map { try model.startSequence(encoderOutput: try model.encoder.encode($0)) }

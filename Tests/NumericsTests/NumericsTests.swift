@@ -56,6 +56,29 @@ private func naiveProduct(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int, tr
         #expect(Tolerance.maxAbsDifference(z, expected) < 1e-5)
     }
 
+    @Test(arguments: [Linear.Layout.outputsByInputs, .inputsByOutputs])
+    func batchInvariantRowsDoNotDependOnBatchSize(layout: Linear.Layout) throws {
+        let (inputs, outputs) = (300, 260)
+        let weight = try Tensor(
+            shape: layout == .outputsByInputs ? [outputs, inputs] : [inputs, outputs],
+            scalars: values(inputs * outputs, seed: 9))
+        let linear = Linear(weight: weight, layout: layout, rowKernel: .batchInvariant)
+        let x = values(17 * inputs, seed: 10)
+        var alone = [[Float]]()
+        for row in 0..<17 {
+            var y = [Float](repeating: 0, count: outputs)
+            x.withUnsafeBufferPointer { linear.apply($0.baseAddress! + row * inputs, rows: 1, into: &y, step: true) }
+            alone.append(y)
+        }
+        for batch in [2, 3, 8, 17] {
+            var y = [Float](repeating: 0, count: batch * outputs)
+            linear.apply(x, rows: batch, into: &y, step: true)
+            for row in 0..<batch {
+                #expect(Array(y[(row * outputs)..<((row + 1) * outputs)]) == alone[row], "batch \(batch) row \(row)")
+            }
+        }
+    }
+
     @Test func softmaxSumsToOneAndMasksNegativeInfinity() {
         var x: [Float] = [1, 2, -.infinity, 3]
         Kernels.softmax(&x, count: 4)
