@@ -91,6 +91,11 @@ public struct GenerationJob: Sendable {
         }
         return finishReason
     }
+
+    /// Ends the job for a reason found outside the sampler: a stop sequence, a cancel.
+    public mutating func finish(_ reason: FinishReason) {
+        if finishReason == nil { finishReason = reason }
+    }
 }
 
 /// Wall-clock time of a job's two phases (for benchmarks; not part of the result object).
