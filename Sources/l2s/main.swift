@@ -5,6 +5,7 @@ let subcommands: [any Subcommand.Type] = [
     RunCommand.self,
     RouterCommand.self,
     StatsCommand.self,
+    GenerateCommand.self,
     TokenizeCommand.self,
     DetokenizeCommand.self,
     VersionCommand.self,
