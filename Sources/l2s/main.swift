@@ -6,6 +6,7 @@ let subcommands: [any Subcommand.Type] = [
     RouterCommand.self,
     StatsCommand.self,
     GenerateCommand.self,
+    ClusterCommand.self,
     TokenizeCommand.self,
     DetokenizeCommand.self,
     VersionCommand.self,
