@@ -30,7 +30,7 @@ let package = Package(
 
         // MARK: Model side (no sockets below this line)
         .target(name: "Numerics", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
-        .target(name: "Tokenizers", dependencies: ["CSentencePiece"], swiftSettings: swiftSettings),
+        .target(name: "Tokenizers", dependencies: ["CSentencePiece", "CCrypto"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Numerics", "Tokenizers", "CCrypto"], swiftSettings: swiftSettings),
         .target(name: "Generation", dependencies: ["Models"], swiftSettings: swiftSettings),
 
@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "GenerationTests", dependencies: ["Generation", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire", "Generation", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: swiftSettings),
     ],
     cxxLanguageStandard: .cxx17

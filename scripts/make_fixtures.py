@@ -8,7 +8,7 @@ committed; the Swift tests read them and need no Python.
     make_fixtures.py              every part
     make_fixtures.py models       one part (models, tokenizers, bundles, ...)
 """
-import importlib
+import importlib.util
 import pathlib
 import sys
 
@@ -24,10 +24,15 @@ def main(argv):
     if unknown:
         print(f"make_fixtures: unknown part(s) {unknown}; available: {available}", file=sys.stderr)
         return 64
-    sys.path.insert(0, str(PARTS_DIR))
+    # Appended, not prepended, and each part loaded under a prefixed name: a part may share its name with the
+    # package it exercises (tokenizers.py uses the `tokenizers` package), which must stay importable.
+    sys.path.append(str(PARTS_DIR))
     for name in wanted:
         print(f"make_fixtures: {name} -> {FIXTURES / name}", flush=True)
-        importlib.import_module(name).make(FIXTURES / name)
+        spec = importlib.util.spec_from_file_location(f"l2s_fixture_{name}", PARTS_DIR / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.make(FIXTURES / name)
     return 0
 
 

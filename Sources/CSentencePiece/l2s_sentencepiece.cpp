@@ -81,10 +81,6 @@ int l2s_sp_new_from_bytes(const void *bytes, size_t length, l2s_sp_processor **o
 void l2s_sp_free(l2s_sp_processor *processor) { delete processor; }
 
 int32_t l2s_sp_piece_count(const l2s_sp_processor *p) { return p ? p->processor.GetPieceSize() : 0; }
-int32_t l2s_sp_unk_id(const l2s_sp_processor *p) { return p ? p->processor.unk_id() : -1; }
-int32_t l2s_sp_bos_id(const l2s_sp_processor *p) { return p ? p->processor.bos_id() : -1; }
-int32_t l2s_sp_eos_id(const l2s_sp_processor *p) { return p ? p->processor.eos_id() : -1; }
-int32_t l2s_sp_pad_id(const l2s_sp_processor *p) { return p ? p->processor.pad_id() : -1; }
 
 int l2s_sp_is_control(const l2s_sp_processor *p, int32_t id) {
     return in_range(p, id) && p->processor.IsControl(id) ? 1 : 0;
@@ -96,46 +92,30 @@ int l2s_sp_is_byte(const l2s_sp_processor *p, int32_t id) {
     return in_range(p, id) && p->processor.IsByte(id) ? 1 : 0;
 }
 
-int32_t l2s_sp_piece_to_id(const l2s_sp_processor *p, const char *piece, size_t length) {
-    if (p == nullptr || piece == nullptr) return -1;
-    std::string text(piece, length);
-    int32_t id = p->processor.PieceToId(text);
-    // PieceToId answers unk_id for unknown pieces; tell that apart from the real <unk> piece.
-    if (id == p->processor.unk_id() && p->processor.IdToPiece(id) != text) return -1;
-    return id;
-}
-
-int l2s_sp_encode(const l2s_sp_processor *p, const char *text, size_t length, int32_t **ids, size_t *count) {
-    if (p == nullptr || (text == nullptr && length > 0) || ids == nullptr || count == nullptr)
+int l2s_sp_encode_spans(const l2s_sp_processor *p, const char *text, size_t length, const size_t *starts,
+                        const size_t *lengths, size_t span_count, int32_t **ids, size_t *count) {
+    if (p == nullptr || (text == nullptr && length > 0) || ids == nullptr || count == nullptr ||
+        (span_count > 0 && (starts == nullptr || lengths == nullptr)))
         return fail(L2S_SP_BAD_ARGUMENT, "null argument");
+    for (size_t i = 0; i < span_count; ++i) {
+        if (starts[i] > length || lengths[i] > length - starts[i])
+            return fail(L2S_SP_BAD_ARGUMENT, "span " + std::to_string(i) + " lies outside the text of " +
+                                                 std::to_string(length) + " bytes");
+    }
     return guarded([&]() -> int {
+        std::vector<int> all;
         std::vector<int> pieces;
-        auto status = p->processor.Encode(std::string(text ? text : "", length), &pieces);
-        if (!status.ok()) return from_status(status);
-        auto *buffer = static_cast<int32_t *>(std::malloc(sizeof(int32_t) * (pieces.size() + 1)));
-        if (buffer == nullptr) return fail(L2S_SP_NO_MEMORY, "out of memory");
-        for (size_t i = 0; i < pieces.size(); ++i) buffer[i] = pieces[i];
-        *ids = buffer;
-        *count = pieces.size();
-        return L2S_SP_OK;
-    });
-}
-
-int l2s_sp_decode(const l2s_sp_processor *p, const int32_t *ids, size_t count, char **text, size_t *length) {
-    if (p == nullptr || (ids == nullptr && count > 0) || text == nullptr || length == nullptr)
-        return fail(L2S_SP_BAD_ARGUMENT, "null argument");
-    return guarded([&]() -> int {
-        std::vector<int> pieces(ids, ids + count);
-        for (size_t i = 0; i < count; ++i) {
-            if (!in_range(p, pieces[i]))
-                return fail(L2S_SP_BAD_ARGUMENT, "id " + std::to_string(pieces[i]) + " at position " +
-                                                     std::to_string(i) + " is outside the vocabulary of " +
-                                                     std::to_string(p->processor.GetPieceSize()) + " pieces");
+        for (size_t i = 0; i < span_count; ++i) {
+            auto status = p->processor.Encode(absl::string_view(text + starts[i], lengths[i]), &pieces);
+            if (!status.ok()) return from_status(status);
+            all.insert(all.end(), pieces.begin(), pieces.end());
         }
-        std::string decoded;
-        auto status = p->processor.Decode(pieces, &decoded);
-        if (!status.ok()) return from_status(status);
-        return copy_out(decoded, text, length);
+        auto *buffer = static_cast<int32_t *>(std::malloc(sizeof(int32_t) * (all.size() + 1)));
+        if (buffer == nullptr) return fail(L2S_SP_NO_MEMORY, "out of memory");
+        for (size_t i = 0; i < all.size(); ++i) buffer[i] = all[i];
+        *ids = buffer;
+        *count = all.size();
+        return L2S_SP_OK;
     });
 }
 

@@ -8,6 +8,12 @@ public struct PromptKey: Hashable, Sendable, CustomStringConvertible {
     /// The 32 digest bytes.
     public let bytes: [UInt8]
 
+    /// A key received on the wire (`prompt_hash`); nil unless it is exactly 32 bytes.
+    public init?(digest: [UInt8]) {
+        guard digest.count == 32 else { return nil }
+        bytes = digest
+    }
+
     /// The key of a prompt given as text, which the encoder will tokenize with the tokenizer `tokenizer` names.
     public init(llm: String, projector: String, tokenizer: String, text: String, tenantSalt: [UInt8] = []) {
         var message = PromptKey.header(llm: llm, projector: projector, tokenizer: tokenizer, tenantSalt: tenantSalt)

@@ -33,6 +33,10 @@ public enum FinishReason: String, Sendable, Equatable, Codable {
     case eos
     /// `maxNewTokens` were generated.
     case length
+    /// A stop sequence matched.
+    case stop
+    /// The job was cancelled (by its client, its deadline or the router).
+    case cancelled
 }
 
 /// Token counts of a job.
@@ -86,6 +90,11 @@ public struct GenerationJob: Sendable {
             finishReason = .length
         }
         return finishReason
+    }
+
+    /// Ends the job for a reason found outside the sampler: a stop sequence, a cancel.
+    public mutating func finish(_ reason: FinishReason) {
+        if finishReason == nil { finishReason = reason }
     }
 }
 

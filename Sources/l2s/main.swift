@@ -2,8 +2,14 @@ import Foundation
 
 /// Every subcommand, in the order `l2s --help` lists them.
 let subcommands: [any Subcommand.Type] = [
-    VersionCommand.self,
     RunCommand.self,
+    RouterCommand.self,
+    StatsCommand.self,
+    GenerateCommand.self,
+    ClusterCommand.self,
+    TokenizeCommand.self,
+    DetokenizeCommand.self,
+    VersionCommand.self,
 ]
 
 let programHelp = """

@@ -28,24 +28,20 @@ int l2s_sp_new_from_bytes(const void *bytes, size_t length, l2s_sp_processor **o
 void l2s_sp_free(l2s_sp_processor *processor);
 
 int32_t l2s_sp_piece_count(const l2s_sp_processor *processor);
-int32_t l2s_sp_unk_id(const l2s_sp_processor *processor);
-int32_t l2s_sp_bos_id(const l2s_sp_processor *processor);
-int32_t l2s_sp_eos_id(const l2s_sp_processor *processor);
-int32_t l2s_sp_pad_id(const l2s_sp_processor *processor);
 /* 1 when the id is a control symbol (e.g. </s>, <pad>), 0 otherwise or when out of range. */
 int l2s_sp_is_control(const l2s_sp_processor *processor, int32_t id);
 int l2s_sp_is_unknown(const l2s_sp_processor *processor, int32_t id);
 int l2s_sp_is_byte(const l2s_sp_processor *processor, int32_t id);
-/* -1 when the piece is not in the vocabulary. */
-int32_t l2s_sp_piece_to_id(const l2s_sp_processor *processor, const char *piece, size_t length);
-
-/* Encodes UTF-8 text into ids. *ids is malloc'd; release it with l2s_sp_free_buffer. */
-int l2s_sp_encode(const l2s_sp_processor *processor, const char *text, size_t length,
-                  int32_t **ids, size_t *count);
-/* Decodes ids into UTF-8 text. *text is malloc'd (not NUL-terminated); release with l2s_sp_free_buffer. */
-int l2s_sp_decode(const l2s_sp_processor *processor, const int32_t *ids, size_t count,
-                  char **text, size_t *length);
-/* The piece text of one id (e.g. "▁Hello"). *piece is malloc'd; release with l2s_sp_free_buffer. */
+/* Encodes each UTF-8 span text[starts[i] ..< starts[i] + lengths[i]] on its own (normalization, dummy prefix
+ * and whitespace handling as the model specifies) and concatenates the ids: the WhitespaceSplit pre-tokenization
+ * of Hugging Face's converted tokenizers, in one call. Encoding words apart also keeps libsentencepiece 0.1.x's
+ * float32 Viterbi sums small: over a long text they lose the precision that separates near-tied paths.
+ * *ids is malloc'd; release it with l2s_sp_free_buffer. Safe to call from several threads on one processor. */
+int l2s_sp_encode_spans(const l2s_sp_processor *processor, const char *text, size_t length, const size_t *starts,
+                        const size_t *lengths, size_t span_count, int32_t **ids, size_t *count);
+/* The piece text of one id (e.g. "▁Hello", "<0xE6>"). *piece is malloc'd; release with l2s_sp_free_buffer.
+ * Decoding is done in Swift from these pieces, because Hugging Face's decode (what models are trained against)
+ * differs from sentencepiece's Decode for unknown and control pieces. */
 int l2s_sp_id_to_piece(const l2s_sp_processor *processor, int32_t id, char **piece, size_t *length);
 
 void l2s_sp_free_buffer(void *buffer);

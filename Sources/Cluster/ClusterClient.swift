@@ -1,0 +1,119 @@
+import Foundation
+import Wire
+
+/// A client of the router's clients socket (one DEALER): submits jobs, receives their chunks, asks for stats.
+/// Used by `l2s generate` and `l2s stats`; like its socket, it belongs to one thread.
+public final class ClusterClient {
+    /// What went wrong talking to the router.
+    public enum Failure: Error, CustomStringConvertible {
+        /// The router refused or failed the job.
+        case server(ErrorReply)
+        /// Nothing arrived for this long.
+        case timeout(endpoint: String, seconds: Double)
+
+        public var description: String {
+            switch self {
+            case .server(let error):
+                let job = error.requestID.isEmpty ? "" : " (request \(error.requestID))"
+                return "router answered \(error.code)\(job): \(error.message)"
+            case .timeout(let endpoint, let seconds):
+                return "no answer from the router at \(endpoint) within \(seconds) s (is it running?)"
+            }
+        }
+    }
+
+    /// One event of a job: a streamed chunk, its final chunk, or its error.
+    public enum Event {
+        case chunk(TokenChunk)
+        case finished(TokenChunk)
+        case failed(ErrorReply)
+    }
+
+    private let context: ZMQContext
+    private let socket: ZMQSocket
+    /// The router endpoint this client talks to.
+    public let endpoint: String
+
+    /// Connects to the router's clients endpoint (the connection itself is made in the background).
+    public init(router endpoint: String) throws {
+        self.endpoint = endpoint
+        context = try ZMQContext()
+        socket = try ZMQSocket(context: context, type: .dealer)
+        try socket.set(.linger(milliseconds: 0))
+        do {
+            try socket.connect(endpoint)
+        } catch {
+            throw ClusterError.connectFailed(endpoint: endpoint, reason: error.description)
+        }
+    }
+
+    deinit {
+        socket.close()
+        context.shutdown()
+    }
+
+    /// Sends a job; its events come from `nextEvent`.
+    public func submit(_ request: GenerateRequest) throws {
+        try socket.send(.generate(request))
+    }
+
+    /// Asks the router to cancel a job of this client.
+    public func cancel(requestID: String) throws {
+        try socket.send(.cancel(Cancel(requestID: requestID)))
+    }
+
+    /// The next event of any job of this client; throws `timeout` when the router stays silent that long.
+    public func nextEvent(timeout: Duration) throws -> Event {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let left = deadline - .now
+            guard left > .zero,
+                let message = try socket.receiveMessage(timeoutMilliseconds: Int(max(1, left.milliseconds)))
+            else {
+                throw Failure.timeout(endpoint: endpoint, seconds: Double(timeout.milliseconds) / 1000)
+            }
+            switch message {
+            case .tokenChunk(let chunk):
+                return chunk.finishReason == .unspecified ? .chunk(chunk) : .finished(chunk)
+            case .error(let error):
+                return .failed(error)
+            default:
+                continue  // heartbeats or replies this client did not ask for
+            }
+        }
+    }
+
+    /// Runs one job to completion, passing streamed chunks to `onChunk`; returns the final chunk.
+    public func generate(_ request: GenerateRequest, timeout: Duration = .seconds(120),
+                         onChunk: (TokenChunk) -> Void = { _ in }) throws -> TokenChunk {
+        try submit(request)
+        while true {
+            switch try nextEvent(timeout: timeout) {
+            case .chunk(let chunk) where chunk.requestID == request.requestID:
+                onChunk(chunk)
+            case .finished(let chunk) where chunk.requestID == request.requestID:
+                return chunk
+            case .failed(let error) where error.requestID == request.requestID || error.requestID.isEmpty:
+                throw Failure.server(error)
+            default:
+                continue
+            }
+        }
+    }
+
+    /// The router's statistics.
+    public func stats(timeout: Duration = .seconds(5)) throws -> StatsReply {
+        try socket.send(.statsRequest(StatsRequest()))
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let left = deadline - .now
+            guard left > .zero,
+                let message = try socket.receiveMessage(timeoutMilliseconds: Int(max(1, left.milliseconds)))
+            else {
+                throw Failure.timeout(endpoint: endpoint, seconds: Double(timeout.milliseconds) / 1000)
+            }
+            if case .statsReply(let reply) = message { return reply }
+            if case .error(let error) = message { throw Failure.server(error) }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import Wire
+
+/// A client's job as the router tracks it from arrival to its last chunk.
+final class RouterJob {
+    /// The client and the client's request id: unique among the jobs in flight.
+    struct Key: Hashable {
+        let client: PeerIdentity
+        let requestID: String
+    }
+
+    let key: Key
+    /// The id decoders see: unique across clients, so two clients may reuse request ids.
+    let internalID: String
+    /// The request as the client sent it.
+    let request: GenerateRequest
+    /// When the deadline passes the job is cancelled; nil = none.
+    let deadline: ContinuousClock.Instant?
+    /// Cache key; nil until the cluster's fingerprints are known.
+    var promptKey: PromptKey?
+    /// The prompt's encoding, once the encoder (or the cache) provided it.
+    var encoding: Encoding?
+    /// The encoding came from the cache.
+    var cachedEncoding = false
+    /// The decoder working on it; nil while queued.
+    var decoder: PeerIdentity?
+    /// Every id forwarded so far: the resume point after a decoder dies.
+    var streamed: [Int32] = []
+    /// Text so far, for clients that asked for one final chunk.
+    var text = ""
+
+    init(key: Key, internalID: String, request: GenerateRequest, deadline: ContinuousClock.Instant?) {
+        self.key = key
+        self.internalID = internalID
+        self.request = request
+        self.deadline = deadline
+    }
+}
+
+/// One prompt to encode, shared by every job waiting on it (single flight).
+struct EncodeTask {
+    let key: PromptKey
+    let prompt: Prompt
+    /// The encoder working on it; nil while queued.
+    var encoder: PeerIdentity?
+    /// Internal ids of the jobs waiting for this encoding.
+    var waiting: [String]
+
+    /// The request the encoder sees; its id is the prompt hash, since an encode serves many jobs.
+    var request: EncodeRequest {
+        EncodeRequest(requestID: key.description, promptHash: key.bytes, prompt: prompt)
+    }
+}

@@ -1,0 +1,189 @@
+/// Sampling settings as they travel (`l2s.SamplingParams`); the Generation module validates and applies them.
+public struct SamplingParams: Sendable, Equatable {
+    /// Always take the most likely token; the other fields are ignored.
+    public var greedy: Bool
+    /// Logit divisor, > 0 when sampling.
+    public var temperature: Float
+    /// Keep the K most likely tokens; 0 = off.
+    public var topK: UInt32
+    /// Nucleus threshold in (0, 1]; 0 = off.
+    public var topP: Float
+    /// Seed of the deterministic random generator.
+    public var seed: UInt64
+    /// Repetition penalty; 0 or 1 = off.
+    public var repetitionPenalty: Float
+
+    /// Sampling settings from their fields; the defaults are greedy decoding.
+    public init(
+        greedy: Bool = true, temperature: Float = 1, topK: UInt32 = 0, topP: Float = 0, seed: UInt64 = 0,
+        repetitionPenalty: Float = 0
+    ) {
+        self.greedy = greedy
+        self.temperature = temperature
+        self.topK = topK
+        self.topP = topP
+        self.seed = seed
+        self.repetitionPenalty = repetitionPenalty
+    }
+}
+
+/// A prompt: text for the encoder's tokenizer, or LLM token ids used as they are.
+public enum Prompt: Sendable, Equatable {
+    /// UTF-8 text.
+    case text(String)
+    /// LLM token ids.
+    case tokenIDs([Int32])
+}
+
+/// A client job (`l2s.GenerateRequest`).
+public struct GenerateRequest: Sendable, Equatable {
+    /// Client-chosen id, echoed in every chunk and error.
+    public var requestID: String
+    /// The prompt.
+    public var prompt: Prompt
+    /// Upper bound on generated tokens.
+    public var maxNewTokens: UInt32
+    /// EOS is suppressed until this many tokens exist.
+    public var minNewTokens: UInt32
+    /// Sampling settings; nil when the client sent none (the service default applies).
+    public var sampling: SamplingParams?
+    /// Stop sequences (text).
+    public var stop: [String]
+    /// Absolute deadline in Unix milliseconds; 0 = none.
+    public var deadlineUnixMs: UInt64
+    /// Mixed into the cache key so tenants never share encodings; empty = none.
+    public var tenantSalt: [UInt8]
+    /// Stream chunks as they come rather than only the final one.
+    public var stream: Bool
+
+    /// A request from its fields.
+    public init(
+        requestID: String, prompt: Prompt, maxNewTokens: UInt32, minNewTokens: UInt32 = 0,
+        sampling: SamplingParams? = nil, stop: [String] = [], deadlineUnixMs: UInt64 = 0, tenantSalt: [UInt8] = [],
+        stream: Bool = false
+    ) {
+        self.requestID = requestID
+        self.prompt = prompt
+        self.maxNewTokens = maxNewTokens
+        self.minNewTokens = minNewTokens
+        self.sampling = sampling
+        self.stop = stop
+        self.deadlineUnixMs = deadlineUnixMs
+        self.tenantSalt = tenantSalt
+        self.stream = stream
+    }
+}
+
+/// Router to encoder: encode this prompt (`l2s.EncodeRequest`).
+public struct EncodeRequest: Sendable, Equatable {
+    /// The job (or coalesced group leader) this encoding is for.
+    public var requestID: String
+    /// The cache key of the prompt.
+    public var promptHash: [UInt8]
+    /// The prompt.
+    public var prompt: Prompt
+
+    /// An encode request from its fields.
+    public init(requestID: String, promptHash: [UInt8], prompt: Prompt) {
+        self.requestID = requestID
+        self.promptHash = promptHash
+        self.prompt = prompt
+    }
+}
+
+/// Encoder to router: the prompt's representation, `[prompt tokens, width]`, in the following frame (`l2s.Encoding`).
+public struct Encoding: Sendable, Equatable {
+    /// The request it answers.
+    public var requestID: String
+    /// The cache key of the prompt.
+    public var promptHash: [UInt8]
+    /// LLM token ids of the prompt, one per row of `tensor`.
+    public var promptIDs: [Int32]
+    /// The representation, rank 2 with `shape[0] == promptIDs.count`.
+    public var tensor: Tensor
+    /// True when the projector was applied (Z); false for raw encoder states (H).
+    public var projected: Bool
+
+    /// An encoding from its fields; `WireCodec.encode` checks that the tensor has one row per prompt id.
+    public init(requestID: String, promptHash: [UInt8], promptIDs: [Int32], tensor: Tensor, projected: Bool = true) {
+        self.requestID = requestID
+        self.promptHash = promptHash
+        self.promptIDs = promptIDs
+        self.tensor = tensor
+        self.projected = projected
+    }
+}
+
+/// Router to decoder: generate for this request conditioned on the encoding (`l2s.DecodeJob`).
+public struct DecodeJob: Sendable, Equatable {
+    /// The client's request.
+    public var request: GenerateRequest
+    /// The prompt encoding; its tensor travels in the frame after the envelope.
+    public var encoding: Encoding
+    /// Tokens already streamed to the client, replayed on failover.
+    public var resumeIDs: [Int32]
+
+    /// A decode job from its fields.
+    public init(request: GenerateRequest, encoding: Encoding, resumeIDs: [Int32] = []) {
+        self.request = request
+        self.encoding = encoding
+        self.resumeIDs = resumeIDs
+    }
+}
+
+/// Why generation ended; values match `l2s.FinishReason`.
+public enum FinishReason: Int32, Sendable, CaseIterable {
+    /// Not finished: more chunks follow.
+    case unspecified = 0
+    /// The model produced its end-of-sequence token.
+    case eos = 1
+    /// `maxNewTokens` reached.
+    case length = 2
+    /// A stop sequence matched.
+    case stop = 3
+    /// Cancelled by the client or the router.
+    case cancelled = 4
+}
+
+/// Token counts of a finished job (`l2s.Usage`).
+public struct Usage: Sendable, Equatable {
+    /// Prompt length in LLM tokens.
+    public var promptTokens: UInt32
+    /// Generated tokens.
+    public var completionTokens: UInt32
+    /// The encoding came from the router's cache.
+    public var cachedEncoding: Bool
+
+    /// Usage counts from their fields.
+    public init(promptTokens: UInt32, completionTokens: UInt32, cachedEncoding: Bool = false) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.cachedEncoding = cachedEncoding
+    }
+}
+
+/// Newly generated tokens, decoder to router to client (`l2s.TokenChunk`).
+public struct TokenChunk: Sendable, Equatable {
+    /// The job.
+    public var requestID: String
+    /// New token ids.
+    public var ids: [Int32]
+    /// Text of the new tokens (never half a UTF-8 character).
+    public var textDelta: String
+    /// `.unspecified` while more chunks follow.
+    public var finishReason: FinishReason
+    /// Set on the final chunk.
+    public var usage: Usage?
+
+    /// A chunk from its fields.
+    public init(
+        requestID: String, ids: [Int32], textDelta: String = "", finishReason: FinishReason = .unspecified,
+        usage: Usage? = nil
+    ) {
+        self.requestID = requestID
+        self.ids = ids
+        self.textDelta = textDelta
+        self.finishReason = finishReason
+        self.usage = usage
+    }
+}

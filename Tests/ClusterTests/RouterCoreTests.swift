@@ -1,0 +1,197 @@
+import Cluster
+import Testing
+import Wire
+
+/// The router's decisions, driven message by message with instants the test chooses. The real-socket
+/// behaviour (RouterService with worker processes) is covered by the end-to-end tests.
+@Suite struct RouterCoreTests {
+    let client = PeerIdentity([1])
+    let encoder = PeerIdentity([2])
+    let decoderA = PeerIdentity([3])
+    let decoderB = PeerIdentity([4])
+    let fingerprints = Fingerprints(llm: "llm", projector: "proj", slm: "slm", tokenizer: "tok")
+    let start = ContinuousClock.now
+
+    func core(maxQueue: Int = 8, cacheBytes: Int = 1 << 20) -> RouterCore {
+        var configuration = RouterConfiguration()
+        configuration.maxQueue = maxQueue
+        configuration.cacheBytes = cacheBytes
+        return RouterCore(configuration: configuration, now: start)
+    }
+
+    func hello(_ core: RouterCore, _ peer: PeerIdentity, _ link: Link, credits: UInt32 = 2) {
+        let role: Role = link == .encoders ? .encoder : .decoder
+        _ = core.receive(.hello(Hello(role: role, workerID: "\(link)-\(peer)", fingerprints: fingerprints,
+            capacity: credits)), from: peer, on: link, now: start)
+        _ = core.receive(.credit(Credit(credits: credits)), from: peer, on: link, now: start)
+    }
+
+    func generate(_ id: String, _ text: String = "hello", stream: Bool = false) -> Message {
+        .generate(GenerateRequest(requestID: id, prompt: .text(text), maxNewTokens: 4, stream: stream))
+    }
+
+    func encoding(for request: EncodeRequest) throws -> Message {
+        let tensor = try Tensor(dtype: .float32, shape: [2, 2], bytes: Frame([UInt8](repeating: 0, count: 16)))
+        return .encoding(Encoding(requestID: request.requestID, promptHash: request.promptHash, promptIDs: [5, 1],
+            tensor: tensor))
+    }
+
+    func encodes(_ out: [Outgoing]) -> [(Outgoing, EncodeRequest)] {
+        out.compactMap { if case .encodeRequest(let r) = $0.message { ($0, r) } else { nil } }
+    }
+    func decodeJobs(_ out: [Outgoing]) -> [(Outgoing, DecodeJob)] {
+        out.compactMap { if case .decodeJob(let j) = $0.message { ($0, j) } else { nil } }
+    }
+    func chunks(_ out: [Outgoing]) -> [(Outgoing, TokenChunk)] {
+        out.compactMap { if case .tokenChunk(let c) = $0.message { ($0, c) } else { nil } }
+    }
+    func cancels(_ out: [Outgoing]) -> [(Outgoing, Cancel)] {
+        out.compactMap { if case .cancel(let c) = $0.message { ($0, c) } else { nil } }
+    }
+
+    @Test func jobFlowsThroughEncoderAndDecoderAndRepeatsHitTheCache() throws {
+        let router = core()
+        hello(router, encoder, .encoders)
+        hello(router, decoderA, .decoders)
+        var out = router.receive(generate("r1"), from: client, on: .clients, now: start)
+        let asked = encodes(out)
+        try #require(asked.count == 1)
+        #expect(asked[0].0.peer == encoder)
+
+        out = router.receive(try encoding(for: asked[0].1), from: encoder, on: .encoders, now: start)
+        let jobs = decodeJobs(out)
+        try #require(jobs.count == 1)
+        #expect(jobs[0].0.peer == decoderA)
+        let internalID = jobs[0].1.request.requestID
+
+        out = router.receive(.tokenChunk(TokenChunk(requestID: internalID, ids: [7, 8], textDelta: "ab",
+            finishReason: .eos)), from: decoderA, on: .decoders, now: start)
+        let finals = chunks(out)
+        try #require(finals.count == 1)
+        #expect(finals[0].0.peer == client)
+        #expect(finals[0].1.requestID == "r1" && finals[0].1.ids == [7, 8] && finals[0].1.textDelta == "ab")
+        #expect(finals[0].1.finishReason == .eos && finals[0].1.usage?.cachedEncoding == false)
+
+        // The same prompt again: no encode request, straight to a decoder.
+        _ = router.receive(.credit(Credit(credits: 1)), from: decoderA, on: .decoders, now: start)
+        out = router.receive(generate("r2"), from: client, on: .clients, now: start)
+        #expect(encodes(out).isEmpty)
+        #expect(decodeJobs(out).count == 1)
+        let stats = router.statistics(now: start).cache
+        #expect(stats.hits == 1 && stats.misses == 1)
+    }
+
+    @Test func identicalPromptsInFlightAreEncodedOnce() throws {
+        let router = core()
+        hello(router, encoder, .encoders, credits: 4)
+        hello(router, decoderA, .decoders, credits: 4)
+        var asked: [EncodeRequest] = []
+        for index in 0..<3 {
+            let out = router.receive(generate("r\(index)"), from: client, on: .clients, now: start)
+            asked += encodes(out).map(\.1)
+        }
+        try #require(asked.count == 1)
+        let out = router.receive(try encoding(for: asked[0]), from: encoder, on: .encoders, now: start)
+        #expect(decodeJobs(out).count == 3)
+        #expect(router.statistics(now: start).cache.coalesced == 2)
+    }
+
+    @Test func deadDecoderWorkResumesElsewhereFromTheStreamedTokens() throws {
+        let router = core()
+        hello(router, encoder, .encoders)
+        hello(router, decoderA, .decoders, credits: 1)
+        var out = router.receive(generate("r1", stream: true), from: client, on: .clients, now: start)
+        let encode = try #require(encodes(out).first?.1)
+        out = router.receive(try encoding(for: encode), from: encoder, on: .encoders, now: start)
+        let job = try #require(decodeJobs(out).first?.1)
+        out = router.receive(.tokenChunk(TokenChunk(requestID: job.request.requestID, ids: [9], textDelta: "x")),
+            from: decoderA, on: .decoders, now: start)
+        #expect(chunks(out).first?.1.ids == [9])
+
+        // B joins; A falls silent. After the liveness window the job moves to B with resume_ids [9].
+        let later = start + .seconds(10)
+        _ = router.receive(.hello(Hello(role: .decoder, workerID: "b", fingerprints: fingerprints, capacity: 1)),
+            from: decoderB, on: .decoders, now: later)
+        _ = router.receive(.credit(Credit(credits: 1)), from: decoderB, on: .decoders, now: later)
+        out = router.tick(now: later)
+        let resumed = decodeJobs(out)
+        try #require(resumed.count == 1)
+        #expect(resumed[0].0.peer == decoderB && resumed[0].1.resumeIDs == [9])
+        // A late chunk from A is ignored; B's chunks reach the client.
+        #expect(router.receive(.tokenChunk(TokenChunk(requestID: job.request.requestID, ids: [1])),
+            from: decoderA, on: .decoders, now: later).allSatisfy { $0.link != .clients })
+        out = router.receive(.tokenChunk(TokenChunk(requestID: job.request.requestID, ids: [10], finishReason: .length)),
+            from: decoderB, on: .decoders, now: later)
+        let final = try #require(chunks(out).last?.1)
+        #expect(final.finishReason == .length && final.usage?.completionTokens == 2)
+    }
+
+    @Test func fullQueueRefusesAtOnceWithOverloaded() {
+        let router = core(maxQueue: 2)
+        // No workers at all: jobs wait, and the third is refused.
+        _ = router.receive(generate("a", "1"), from: client, on: .clients, now: start)
+        _ = router.receive(generate("b", "2"), from: client, on: .clients, now: start)
+        let out = router.receive(generate("c", "3"), from: client, on: .clients, now: start)
+        guard case .error(let error) = out.first?.message else { Issue.record("expected an error"); return }
+        #expect(error.code == .overloaded && error.requestID == "c")
+    }
+
+    @Test(arguments: [
+        (GenerateRequest(requestID: "x", prompt: .text(""), maxNewTokens: 4), ErrorCode.badRequest, "empty"),
+        (GenerateRequest(requestID: "x", prompt: .text("hi"), maxNewTokens: 0), .badRequest, "max_new_tokens"),
+        (GenerateRequest(requestID: "x", prompt: .text("hi"), maxNewTokens: 4, minNewTokens: 5), .badRequest,
+            "min_new_tokens"),
+        (GenerateRequest(requestID: "x", prompt: .tokenIDs([1, -3]), maxNewTokens: 4), .badRequest, "negative"),
+        (GenerateRequest(requestID: "x", prompt: .text(String(repeating: "a", count: 300_000)), maxNewTokens: 4),
+            .promptTooLong, "bytes"),
+        (GenerateRequest(requestID: "x", prompt: .text("hi"), maxNewTokens: 4,
+            sampling: SamplingParams(greedy: false, temperature: -1)), .badRequest, "temperature"),
+        (GenerateRequest(requestID: "", prompt: .text("hi"), maxNewTokens: 4), .badRequest, "request_id"),
+    ])
+    func badRequestsAreRefusedWithThePreciseReason(request: GenerateRequest, code: ErrorCode, mentions: String) {
+        let router = core()
+        let out = router.receive(.generate(request), from: client, on: .clients, now: start)
+        guard case .error(let error) = out.first?.message else { Issue.record("expected an error"); return }
+        #expect(error.code == code)
+        #expect(error.message.contains(mentions), "\(error.message)")
+    }
+
+    @Test func workerWithAnotherBundleIsRefused() {
+        let router = core()
+        hello(router, encoder, .encoders)
+        var other = fingerprints
+        other.slm = "another"
+        _ = router.receive(.hello(Hello(role: .decoder, workerID: "d", fingerprints: fingerprints, capacity: 1)),
+            from: decoderA, on: .decoders, now: start)
+        other.llm = "different"
+        let out = router.receive(.hello(Hello(role: .decoder, workerID: "bad", fingerprints: other, capacity: 1)),
+            from: decoderB, on: .decoders, now: start)
+        guard case .error(let error) = out.first?.message else { Issue.record("expected an error"); return }
+        #expect(error.code == .bundleMismatch)
+        #expect(router.statistics(now: start).workers.count == 2)
+    }
+
+    @Test func cancelFreesTheDecoderSlot() throws {
+        let router = core()
+        hello(router, encoder, .encoders)
+        hello(router, decoderA, .decoders, credits: 1)
+        var out = router.receive(generate("r1"), from: client, on: .clients, now: start)
+        let encode = try #require(encodes(out).first?.1)
+        out = router.receive(try encoding(for: encode), from: encoder, on: .encoders, now: start)
+        let job = try #require(decodeJobs(out).first?.1)
+        out = router.receive(.cancel(Cancel(requestID: "r1")), from: client, on: .clients, now: start)
+        #expect(cancels(out).first?.1.requestID == job.request.requestID)
+        #expect(chunks(out).first?.1.finishReason == .cancelled)
+        #expect(router.statistics(now: start).workers.first { $0.role == .decoder }?.outstanding == 0)
+    }
+
+    @Test func messagesOnTheWrongSocketGetAnError() {
+        let router = core()
+        let out = router.receive(.credit(Credit(credits: 1)), from: client, on: .clients, now: start)
+        guard case .error(let error) = out.first?.message else { Issue.record("expected an error"); return }
+        #expect(error.code == .badRequest)
+        let fromStranger = router.receive(.credit(Credit(credits: 1)), from: decoderA, on: .decoders, now: start)
+        guard case .error(let stranger) = fromStranger.first?.message else { Issue.record("expected an error"); return }
+        #expect(stranger.message.contains("hello"))
+    }
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The test command (README): proves a checkout works. Needs only scripts/setup.sh, never PyTorch.
+#   1. the committed protoc output matches proto/l2s.proto
+#   2. the Swift test suite, in release mode (the numeric tests are slow in debug)
+#   3. the Python client tests, against the same schema
+# Extra arguments go to `swift test` (e.g. scripts/test.sh --filter WireTests).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+echo "== generated protobuf code is fresh"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+protoc-c --proto_path=proto --c_out="$tmp" proto/l2s.proto
+protoc --proto_path=proto --python_out="$tmp" proto/l2s.proto
+stale=0
+cmp -s "$tmp/l2s.pb-c.c" Sources/L2SProtoC/l2s.pb-c.c || stale=1
+cmp -s "$tmp/l2s.pb-c.h" Sources/L2SProtoC/include/l2s.pb-c.h || stale=1
+cmp -s "$tmp/l2s_pb2.py" clients/python/l2s_client/l2s_pb2.py || stale=1
+if [ "$stale" -ne 0 ]; then
+    echo "test: generated code is stale: run scripts/gen-proto.sh and commit the result" >&2
+    exit 1
+fi
+
+echo "== swift build + test (release)"
+swift build -c release --product l2s
+swift test -c release "$@"
+
+if [ -d clients/python/tests ] && [ "$#" -eq 0 ]; then
+    echo "== python client tests"
+    .venv/bin/python -m pytest -q clients/python/tests
+fi
