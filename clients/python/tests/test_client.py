@@ -2,17 +2,13 @@
 
 Without workers: stats, the router's request checks, the bounded queue, cancel, deadlines, timeouts.
 With the scripted worker peers of protocol_peers.py: whole results, streams, the cache flag, many jobs in
-flight, cancel mid-stream, stop and deadline while generating, and the command line.
-Needs a built l2s (`swift build --product l2s`); every test is bounded by a SIGALRM watchdog.
+flight, cancel mid-stream, stop and deadline while generating.
+Needs a built l2s (`swift build --product l2s`); every test is bounded by a SIGALRM watchdog (cases.py).
 """
 
 from __future__ import annotations
 
-import json
 import pathlib
-import signal
-import socket
-import subprocess
 import sys
 import time
 import unittest
@@ -20,74 +16,10 @@ import unittest
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from l2s_client import Client, Delta, L2SError, Result, Usage, l2s_pb2 as pb  # noqa: E402
-from protocol_peers import ScriptedWorker, echo  # noqa: E402
+from cases import RouterCase, Watchdog, unused_endpoint  # noqa: E402
+from l2s_client import Client, Delta, L2SError, Result, Usage  # noqa: E402
+from protocol_peers import echo  # noqa: E402
 from router_process import RouterProcess  # noqa: E402
-
-TEST_LIMIT_S = 30
-PACKAGE_DIR = pathlib.Path(__file__).resolve().parents[1]
-
-
-def unused_endpoint() -> str:
-    """A tcp endpoint on 127.0.0.1 nobody listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
-
-
-class Watchdog(unittest.TestCase):
-    """Fails a test that runs past TEST_LIMIT_S instead of letting it hang the suite."""
-
-    def setUp(self) -> None:
-        def expired(signum: int, frame: object) -> None:
-            raise AssertionError(f"test still running after {TEST_LIMIT_S} s")
-
-        self.addCleanup(signal.signal, signal.SIGALRM, signal.signal(signal.SIGALRM, expired))
-        self.addCleanup(signal.alarm, 0)
-        signal.alarm(TEST_LIMIT_S)
-
-
-class RouterCase(Watchdog):
-    router_flags: tuple[str, ...] = ()
-
-    def setUp(self) -> None:
-        super().setUp()
-        self.router = RouterProcess(*self.router_flags)
-        self.addCleanup(self.router.stop)
-        self.workers: list[ScriptedWorker] = []
-
-    def tearDown(self) -> None:
-        for worker in self.workers:
-            worker.stop()
-            self.assertIsNone(worker.failure, f"scripted worker failed: {worker.failure!r}")
-
-    def client(self, timeout: float = 5.0, **options: object) -> Client:
-        client = Client(self.router.clients, timeout=timeout, **options)
-        self.addCleanup(client.close)
-        return client
-
-    def assert_queue_depth_becomes(self, expected: int, within_s: float = 2.0) -> None:
-        """Another client's messages may be read before this probe's (the router fair-queues its peers)."""
-        with Client(self.router.clients, timeout=5) as probe:
-            deadline = time.monotonic() + within_s
-            while (depth := probe.stats()["queue_depth"]) != expected:
-                self.assertLess(time.monotonic(), deadline, f"queue depth stays {depth}, expected {expected}")
-                time.sleep(0.02)
-
-    def start_workers(self, decoders: int = 1, slots: int = 2, tick_s: float = 0.005) -> ScriptedWorker:
-        """An encoder and `decoders` decoders, returned once the router lists them all; the encoder is returned."""
-        encoder = ScriptedWorker(self.router.encoders, pb.ROLE_ENCODER, slots=2)
-        self.workers.append(encoder)
-        for _ in range(decoders):
-            self.workers.append(ScriptedWorker(self.router.decoders, pb.ROLE_DECODER, slots=slots, tick_s=tick_s))
-        for worker in self.workers:
-            worker.start()
-        with Client(self.router.clients, timeout=5) as probe:
-            deadline = time.monotonic() + 5
-            while len(probe.stats()["workers"]) < decoders + 1:
-                self.assertLess(time.monotonic(), deadline, "the scripted workers did not join the router")
-                time.sleep(0.02)
-        return encoder
 
 
 class WithoutWorkersTests(RouterCase):
@@ -199,70 +131,6 @@ class WithoutWorkersTests(RouterCase):
         jobs = [first.submit("x"), second.submit("x")]
         self.assertEqual([job.request_id for job in jobs], ["1", "1"])
         self.assert_queue_depth_becomes(2)  # the router keys jobs by (client, request id): no clash
-
-
-class ClientSideChecksTests(Watchdog):
-    """Checks that need no router: they fail before anything is sent (the endpoint has no listener)."""
-
-    def setUp(self) -> None:
-        super().setUp()
-        self.client = Client(unused_endpoint(), timeout=0.3)
-        self.addCleanup(self.client.close)
-
-    def test_range_errors_name_the_field_like_the_router(self) -> None:
-        cases = [
-            ("", {}, "the prompt text is empty"),
-            ([], {}, "prompt token_ids is empty"),
-            ([3, -1], {}, "prompt token_ids[1] is negative (-1)"),
-            ([2**31], {}, "prompt token_ids[0] = 2147483648 does not fit in int32"),
-            ("x", {"max_new_tokens": 0}, "max_new_tokens must be at least 1, got 0"),
-            ("x", {"max_new_tokens": -1}, "max_new_tokens must be in 0...4294967295, got -1"),
-            ("x", {"max_new_tokens": 2, "min_new_tokens": 3}, "min_new_tokens (3) exceeds max_new_tokens (2)"),
-            ("x", {"temperature": -1}, "sampling: temperature must be in (0, 100], got -1.0"),
-            ("x", {"temperature": float("nan")}, "sampling: temperature must be in (0, 100], got nan"),
-            ("x", {"top_p": 0}, "sampling: top_p must be in (0, 1], got 0.0"),
-            ("x", {"top_k": -1}, "sampling: top_k must be in 0...4294967295, got -1"),
-            ("x", {"seed": -1}, "sampling: seed must be in 0..."),
-            ("x", {"stop": ""}, "stop[0] is an empty string"),
-            ("x", {"tenant_salt": b"s" * 257}, "tenant_salt is 257 bytes; limit 256"),
-            ("x", {"deadline_s": float("inf")}, "deadline_s must be finite"),
-        ]
-        for prompt, params, message in cases:
-            with self.subTest(params=params, prompt=prompt):
-                started = time.monotonic()
-                with self.assertRaises(L2SError) as caught:
-                    self.client.generate(prompt, **params)
-                self.assertLess(time.monotonic() - started, 0.2, "client-side checks must not wait for the router")
-                self.assertEqual(caught.exception.code, "BAD_REQUEST")
-                self.assertIn(message, caught.exception.message)
-
-    def test_type_errors(self) -> None:
-        for prompt, params in [(b"bytes", {}), (None, {}), ([1, "2"], {}), ([True], {}), ("x", {"max_new_tokens": 2.5}),
-                               ("x", {"temperature": "hot"}), ("x", {"stop": [1]}), ("x", {"tenant_salt": 5}),
-                               ("x", {"greedy": "yes"})]:
-            with self.subTest(prompt=prompt, params=params):
-                with self.assertRaises(TypeError):
-                    self.client.generate(prompt, **params)
-        with self.assertRaisesRegex(ValueError, "greedy=True contradicts temperature=0.5"):
-            self.client.generate("x", greedy=True, temperature=0.5)
-        with self.assertRaisesRegex(ValueError, "concurrency"):
-            self.client.generate_many(["x"], concurrency=0)
-        with self.assertRaisesRegex(ValueError, "timeout"):
-            Client("tcp://127.0.0.1:1", timeout=0)
-        with self.assertRaisesRegex(ValueError, "cannot connect"):
-            Client("nonsense://here")
-
-    def test_sampling_request_matches_the_cli(self) -> None:
-        from l2s_client.request import build_request
-
-        greedy = build_request("1", "x").sampling
-        self.assertEqual((greedy.greedy, greedy.temperature, greedy.top_k, greedy.top_p), (True, 1.0, 0, 1.0))
-        sampled = build_request("1", "x", top_k=5, seed=7).sampling
-        self.assertEqual((sampled.greedy, sampled.temperature, sampled.top_k, sampled.top_p, sampled.seed),
-                         (False, 1.0, 5, 1.0, 7))
-        before = int(time.time() * 1000)
-        deadline = build_request("1", "x", deadline_s=2).deadline_unix_ms
-        self.assertTrue(before + 2000 <= deadline <= int(time.time() * 1000) + 2000)
 
 
 class RouterDownTests(Watchdog):
@@ -389,41 +257,6 @@ class WithScriptedWorkersTests(RouterCase):
             self.client().generate("slow", max_new_tokens=1000, deadline_s=0.5)
         self.assertEqual(caught.exception.code, "DEADLINE_EXCEEDED")
         self.assertIn("generated tokens", caught.exception.message)
-
-
-class CommandLineTests(RouterCase):
-    def run_cli(self, *arguments: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "l2s_client", *arguments], cwd=PACKAGE_DIR, capture_output=True,
-                              text=True, timeout=20)
-
-    def test_json_and_stream_output(self) -> None:
-        self.start_workers()
-        done = self.run_cli("--router", self.router.clients, "--json", "--max-new-tokens", "4", "héllo")
-        self.assertEqual(done.returncode, 0, done.stderr)
-        expected = {"text": "h??l", "ids": echo("héllo".encode(), 4), "finish_reason": "length",
-                    "usage": {"prompt_tokens": 6, "completion_tokens": 4}}
-        self.assertEqual(json.loads(done.stdout), expected)
-        streamed = self.run_cli("--router", self.router.clients, "--json", "--stream", "--input-ids", "65,66",
-                                "--max-new-tokens", "3")
-        self.assertEqual(streamed.returncode, 0, streamed.stderr)
-        lines = [json.loads(line) for line in streamed.stdout.splitlines()]
-        self.assertEqual(lines[:3], [{"delta": "A", "ids": [65]}, {"delta": "B", "ids": [66]},
-                                     {"delta": "A", "ids": [65]}])
-        self.assertEqual(lines[3]["text"], "ABA")
-        plain = self.run_cli("--router", self.router.clients, "--max-new-tokens", "3", "xy")
-        self.assertEqual((plain.returncode, plain.stdout), (0, "xyx\n"))
-
-    def test_failures_and_usage_errors(self) -> None:
-        refused = self.run_cli("--router", self.router.clients, "--max-new-tokens", "0", "x")
-        self.assertEqual(refused.returncode, 1)
-        self.assertIn("BAD_REQUEST", refused.stderr)
-        self.assertIn("max_new_tokens", refused.stderr)
-        down = self.run_cli("--router", unused_endpoint(), "--timeout-ms", "300", "x")
-        self.assertEqual(down.returncode, 1)
-        self.assertIn("no answer from the router", down.stderr)
-        for arguments in [(), ("a", "--input-ids", "1"), ("--greedy", "--seed", "1", "x"), ("--input-ids", "1,-2")]:
-            with self.subTest(arguments=arguments):
-                self.assertEqual(self.run_cli(*arguments).returncode, 64)
 
 
 if __name__ == "__main__":
