@@ -2,6 +2,7 @@
 # Speed of l2s's model code beside PyTorch (transformers) and CTranslate2 (float32) on t5-small- and gpt2-shaped
 # random weights: prefill tokens/s for a PROMPT-token prompt and decode tokens/s (batch 1) for NEW new tokens.
 # Every engine runs in its own process with the same thread count; each reports the best of 3 runs.
+# "l2s" uses the default batch-invariant decoding kernel, "l2s-blas" OpenBLAS gemv/gemm throughout.
 #
 #   scripts/bench-models.sh [THREADS] [PROMPT] [NEW]      defaults: $L2S_THREADS or 1, 128, 64
 #
@@ -29,15 +30,21 @@ printf '%-9s %-12s %14s %14s\n' model engine prefill_tok/s decode_tok/s
 for spec in "t5-small t5 32128" "gpt2 gpt2 50257"; do
     set -- $spec
     name=$1 kind=$2 vocab=$3
-    l2s_line=$(OPENBLAS_NUM_THREADS=$THREADS "$L2S" run --model "$DIR/$name" --input-ids "$(ids "$PROMPT" "$vocab")" \
-        --max-new-tokens "$NEW" --min-new-tokens "$NEW" --threads "$THREADS" --repeat 3 --timings --json 2>&1 >/dev/null \
-        | grep prefill_s)
+    l2s() {
+        OPENBLAS_NUM_THREADS=$THREADS "$L2S" run --model "$DIR/$name" --input-ids "$(ids "$PROMPT" "$vocab")" \
+            --max-new-tokens "$NEW" --min-new-tokens "$NEW" --threads "$THREADS" --repeat 3 --timings --json "$@" \
+            2>&1 >/dev/null | grep prefill_s
+    }
+    l2s_line=$(l2s --kernels batch-invariant)
+    blas_line=$(l2s --kernels blas)
     torch_line=$("$PY" scripts/bench_models.py torch "$DIR/$name" "$THREADS" "$PROMPT" "$NEW" 2>/dev/null | tail -1)
     ct2_line=$(OMP_NUM_THREADS=$THREADS "$PY" scripts/bench_models.py ct2 "$DIR/$name-ct2" "$kind" "$THREADS" "$PROMPT" "$NEW" 2>/dev/null | tail -1)
     read -r l2s_p l2s_d <<<"$(rates "$l2s_line")"
+    read -r blas_p blas_d <<<"$(rates "$blas_line")"
     read -r torch_p torch_d <<<"$(rates "$torch_line")"
     read -r ct2_p ct2_d <<<"$(rates "$ct2_line")"
-    printf '%-9s %-12s %14s %14s\n' "$name" l2s "$l2s_p" "$l2s_d" "$name" pytorch "$torch_p" "$torch_d" \
+    printf '%-9s %-12s %14s %14s\n' "$name" l2s "$l2s_p" "$l2s_d" "$name" l2s-blas "$blas_p" "$blas_d" \
+        "$name" pytorch "$torch_p" "$torch_d" \
         "$name" ctranslate2 "$ct2_p" "$ct2_d"
     printf '%-9s %-12s %14s %14s\n' "$name" "l2s/pytorch" "$(awk "BEGIN{printf \"%.2fx\", $l2s_p/$torch_p}")" \
         "$(awk "BEGIN{printf \"%.2fx\", $l2s_d/$torch_d}")" "$name" "l2s/ct2" \

@@ -91,6 +91,11 @@ public struct GenerationJob: Sendable {
         }
         return finishReason
     }
+
+    /// Ends the job for a reason found outside the sampler: a stop sequence, a cancel.
+    public mutating func finish(_ reason: FinishReason) {
+        if finishReason == nil { finishReason = reason }
+    }
 }
 
 /// Wall-clock time of a job's two phases (for benchmarks; not part of the result object).
@@ -139,14 +144,16 @@ public struct GenerationResult: Sendable, Equatable {
         line += #""finish_reason":"\#(finishReason.rawValue)","#
         line += #""usage":{"prompt_tokens":\#(usage.promptTokens),"completion_tokens":\#(usage.completionTokens)}"#
         if let logits {
-            let rows = logits.map { row in "[" + row.map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ",") + "]" }
+            let rows = logits.map { row in "[" + row.map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ",") + "]"
+            }
             line += #","logits":[\#(rows.joined(separator: ","))]"#
         }
         return line + "}"
     }
 
     static func quoted(_ text: String) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: [text], options: [.fragmentsAllowed])) ?? Data("[\"\"]".utf8)
+        let data =
+            (try? JSONSerialization.data(withJSONObject: [text], options: [.fragmentsAllowed])) ?? Data("[\"\"]".utf8)
         let array = String(decoding: data, as: UTF8.self)
         return String(array.dropFirst().dropLast())
     }

@@ -59,7 +59,9 @@ public final class Checkpoint: Sendable {
 
     /// Tensor `name` as float32.
     public func tensor(_ name: String) throws -> Tensor {
-        guard let location = locations[name] else { throw ModelError.missingTensor(name: name, directory: directory.path) }
+        guard let location = locations[name] else {
+            throw ModelError.missingTensor(name: name, directory: directory.path)
+        }
         return try files[location].tensor(name)
     }
 }
@@ -68,9 +70,19 @@ public final class Checkpoint: Sendable {
 /// tensor of the checkpoint must have been used or explicitly ignored (the ignored names are reported).
 final class WeightLoader {
     let checkpoint: Checkpoint
+    /// The row kernel of every dense layer this loader builds.
+    let rowKernel: RowKernel
     private(set) var used: Set<String> = []
 
-    init(_ checkpoint: Checkpoint) { self.checkpoint = checkpoint }
+    init(_ checkpoint: Checkpoint, rowKernel: RowKernel) {
+        self.checkpoint = checkpoint
+        self.rowKernel = rowKernel
+    }
+
+    /// A dense layer with this loader's row kernel.
+    func linear(weight: Tensor, bias: Tensor? = nil, layout: Linear.Layout = .outputsByInputs) -> Linear {
+        Linear(weight: weight, bias: bias, layout: layout, rowKernel: rowKernel)
+    }
 
     /// True when the checkpoint holds `name`.
     func contains(_ name: String) -> Bool { checkpoint.locations[name] != nil }
@@ -87,7 +99,7 @@ final class WeightLoader {
 
     /// An `nn.Linear` without bias: weight [outputs, inputs].
     func linear(_ name: String, inputs: Int, outputs: Int) throws -> Linear {
-        Linear(weight: try tensor(name + ".weight", shape: [outputs, inputs]))
+        linear(weight: try tensor(name + ".weight", shape: [outputs, inputs]))
     }
 
     /// Several `nn.Linear` layers over the same input fused into one (rows stacked), so one product computes all.
@@ -95,7 +107,7 @@ final class WeightLoader {
         var scalars: [Float] = []
         scalars.reserveCapacity(names.count * inputs * outputs)
         for name in names { scalars += try tensor(name + ".weight", shape: [outputs, inputs]).scalars }
-        return Linear(weight: try Tensor(shape: [names.count * outputs, inputs], scalars: scalars))
+        return linear(weight: try Tensor(shape: [names.count * outputs, inputs], scalars: scalars))
     }
 
     /// Checks that every tensor was used; unused ones for which `ignorable` holds are returned (sorted), any other

@@ -45,8 +45,11 @@ struct ConfigReader {
 
     /// A positive integer that must be present.
     func positive(_ key: String) throws -> Int {
+        // At most 2^24 so that products of sizes cannot overflow.
         let value: Int = try required(key)
-        guard value > 0 else { throw ModelError.invalidConfigValue(key: key, value: "\(value)", path: path, expected: "> 0") }
+        guard value > 0, value <= 1 << 24 else {
+            throw ModelError.invalidConfigValue(key: key, value: "\(value)", path: path, expected: "in 1...16777216")
+        }
         return value
     }
 

@@ -29,15 +29,16 @@ public struct GPT2Configuration: Decodable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let reader = try ConfigReader(decoder)
         vocabularySize = try reader.positive("vocab_size")
-        maxPositions = try reader.optional("n_positions") ?? 1024
+        maxPositions = reader.has("n_positions") ? try reader.positive("n_positions") : 1024
         embeddingDimension = try reader.positive("n_embd")
         layers = try reader.positive("n_layer")
         heads = try reader.positive("n_head")
         guard embeddingDimension % heads == 0 else {
             throw ModelError.invalidConfigValue(
-                key: "n_head", value: "\(heads)", path: reader.path, expected: "a divisor of n_embd \(embeddingDimension)")
+                key: "n_head", value: "\(heads)", path: reader.path,
+                expected: "a divisor of n_embd \(embeddingDimension)")
         }
-        innerDimension = try reader.optional("n_inner") ?? 4 * embeddingDimension
+        innerDimension = reader.has("n_inner") ? try reader.positive("n_inner") : 4 * embeddingDimension
         activation = try reader.activation(
             named: try reader.optional("activation_function") ?? "gelu_new", key: "activation_function")
         layerNormEpsilon = try reader.optional("layer_norm_epsilon") ?? 1e-5

@@ -73,18 +73,18 @@ public final class GPT2Model: LanguageModel {
     public var eosTokenIDs: [Int32] { configuration.eosTokenIDs }
 
     /// Loads `config.json` and the safetensors weights of `directory`, strictly. Accepts both GPT2LMHeadModel
-    /// (`transformer.` prefix) and bare GPT2Model key names.
-    public init(directory: URL) throws {
+    /// (`transformer.` prefix) and bare GPT2Model key names. `rowKernel` chooses how one-row products run.
+    public init(directory: URL, rowKernel: RowKernel = .batchInvariant) throws {
         let c = try loadConfig(GPT2Configuration.self, from: directory.appendingPathComponent("config.json"))
         configuration = c
-        let loader = WeightLoader(try Checkpoint(directory: directory))
+        let loader = WeightLoader(try Checkpoint(directory: directory), rowKernel: rowKernel)
         let prefix = loader.contains("transformer.wte.weight") ? "transformer." : ""
         let (d, inner) = (c.embeddingDimension, c.innerDimension)
         func norm(_ name: String) throws -> (weight: Tensor, bias: Tensor) {
             (try loader.tensor(name + ".weight", shape: [d]), try loader.tensor(name + ".bias", shape: [d]))
         }
         func conv(_ name: String, inputs: Int, outputs: Int) throws -> Linear {
-            Linear(
+            loader.linear(
                 weight: try loader.tensor(name + ".weight", shape: [inputs, outputs]),
                 bias: try loader.tensor(name + ".bias", shape: [outputs]), layout: .inputsByOutputs)
         }
@@ -102,11 +102,12 @@ public final class GPT2Model: LanguageModel {
         }
         finalNorm = try norm(prefix + "ln_f")
         if loader.contains("lm_head.weight") {
-            head = Linear(weight: try loader.tensor("lm_head.weight", shape: [c.vocabularySize, d]))
+            head = loader.linear(weight: try loader.tensor("lm_head.weight", shape: [c.vocabularySize, d]))
         } else {
-            head = Linear(weight: tokenEmbedding)
+            head = loader.linear(weight: tokenEmbedding)
         }
-        ignoredTensors = try loader.finish(ignoring: { $0.hasSuffix(".attn.bias") || $0.hasSuffix(".attn.masked_bias") })
+        ignoredTensors = try loader.finish(ignoring: { $0.hasSuffix(".attn.bias") || $0.hasSuffix(".attn.masked_bias") }
+        )
     }
 
     /// A fresh, empty sequence state.
@@ -145,63 +146,151 @@ public final class GPT2Model: LanguageModel {
     /// every position's logits [T, vocab].
     @discardableResult
     public func forward(embeddings: Tensor, state: GPT2State, allLogits: Bool = false) throws -> Tensor? {
-        let c = configuration
-        let d = c.embeddingDimension
+        let d = configuration.embeddingDimension
         guard embeddings.rank == 2, embeddings.shape[1] == d else {
-            throw ModelError.inputShapeMismatch(what: "GPT-2 input embeddings", expected: [-1, d], actual: embeddings.shape)
+            throw ModelError.inputShapeMismatch(
+                what: "GPT-2 input embeddings", expected: [-1, d], actual: embeddings.shape)
+        }
+        guard embeddings.shape[0] > 0 else { throw ModelError.emptyInput(what: "GPT-2 input") }
+        return try run(embeddings, segments: [(state, embeddings.shape[0])], allLogits: allLogits)
+    }
+
+    public func step(_ tokens: [Int32], sequences: [any DecodingSequence]) throws {
+        let states = try sequences.map { sequence -> GPT2State in
+            guard let state = sequence as? GPT2State, state.model === self else {
+                throw ModelError.invalidBatch(reason: "a sequence in the batch was not started by this GPT-2 model")
+            }
+            return state
+        }
+        try step(tokens, states: states)
+    }
+
+    /// One decoding step for a batch of sequences: `tokens[i]` is appended to `states[i]`. The dense layers run as
+    /// one matrix product over the batch; attention runs per sequence over its own cache. Each state's logits are
+    /// updated. Row results can differ from a one-sequence step in the last bits (gemm vs gemv summation order).
+    public func step(_ tokens: [Int32], states: [GPT2State]) throws {
+        guard tokens.count == states.count, !tokens.isEmpty else {
+            throw ModelError.inputShapeMismatch(
+                what: "batch step tokens", expected: [states.count], actual: [tokens.count])
+        }
+        guard Set(states.map { ObjectIdentifier($0) }).count == states.count else {
+            throw ModelError.invalidBatch(reason: "the same sequence appears twice in one step")
+        }
+        // Everything is checked before any sequence moves, so a bad batch leaves every state as it was.
+        try validate(tokens, vocabularySize: vocabularySize)
+        if let full = states.first(where: { $0.position >= configuration.maxPositions }) {
+            throw ModelError.sequenceTooLong(length: full.position + 1, maximum: configuration.maxPositions)
+        }
+        // Chunks of at most `RowKernel.invariantRows` keep every row on the batch-invariant kernel when it is used.
+        for start in stride(from: 0, to: tokens.count, by: RowKernel.invariantRows) {
+            let end = min(tokens.count, start + RowKernel.invariantRows)
+            _ = try run(
+                try embed(Array(tokens[start..<end])), segments: states[start..<end].map { ($0, 1) }, allLogits: false)
+        }
+    }
+
+    /// The forward pass over consecutive row segments of `embeddings` [R, d], each continuing its own sequence.
+    private func run(_ embeddings: Tensor, segments: [(state: GPT2State, rows: Int)], allLogits: Bool) throws -> Tensor?
+    {
+        let c = configuration
+        // One row per sequence: a decoding step (see RowKernel.batchInvariant).
+        let step = segments.allSatisfy { $0.rows == 1 }
+        let d = c.embeddingDimension
+        for segment in segments where segment.state.position + segment.rows > c.maxPositions {
+            throw ModelError.sequenceTooLong(length: segment.state.position + segment.rows, maximum: c.maxPositions)
         }
         let rows = embeddings.shape[0]
-        guard rows > 0 else { throw ModelError.emptyInput(what: "GPT-2 input") }
-        let start = state.position
-        let total = start + rows
-        guard total <= c.maxPositions else { throw ModelError.sequenceTooLong(length: total, maximum: c.maxPositions) }
-        state.hidden.reserve(rows * d)
-        state.normed.reserve(rows * d)
-        state.packed.reserve(rows * 3 * d)
-        state.attention.reserve(rows * d)
-        state.inner.reserve(rows * c.innerDimension)
-        state.scores.reserve(rows * total)
-        let hidden = state.hidden.pointer
+        // The batch runs in the first sequence's buffers (they grow to the batch size once).
+        let scratch = segments[0].state
+        let longest = segments.map { $0.rows * ($0.state.position + $0.rows) }.max() ?? 0
+        scratch.hidden.reserve(rows * d)
+        scratch.normed.reserve(rows * d)
+        scratch.packed.reserve(rows * 3 * d)
+        scratch.attention.reserve(rows * d)
+        scratch.inner.reserve(rows * c.innerDimension)
+        scratch.scores.reserve(longest)
+        let hidden = scratch.hidden.pointer
         embeddings.withBase { hidden.update(from: $0, count: rows * d) }
-        positionEmbedding.withBase { Kernels.add($0 + start * d, into: hidden, count: rows * d) }
-        for (index, block) in blocks.enumerated() {
-            layerNorm(block.norm1, hidden, rows: rows, into: state.normed.pointer)
-            block.qkv.apply(state.normed.pointer, rows: rows, into: state.packed.pointer)
-            let (cacheK, cacheV) = (state.keys[index], state.values[index])
-            cacheK.reserve(total * d, preserving: start * d)
-            cacheV.reserve(total * d, preserving: start * d)
-            for row in 0..<rows {
-                let packed = state.packed.pointer + row * 3 * d
-                (cacheK.pointer + (start + row) * d).update(from: packed + d, count: d)
-                (cacheV.pointer + (start + row) * d).update(from: packed + 2 * d, count: d)
+        var firstRow = 0
+        positionEmbedding.withBase { positions in
+            for segment in segments {
+                let start = segment.state.position
+                Kernels.add(positions + start * d, into: hidden + firstRow * d, count: segment.rows * d)
+                firstRow += segment.rows
             }
-            Attention.attend(
-                query: state.packed.pointer, queryStride: 3 * d, queryCount: rows, keys: cacheK.pointer,
-                values: cacheV.pointer, keyValueStride: d, keyCount: total, heads: c.heads, headDim: c.headDimension,
-                scale: block.scale, causalOffset: start, scores: state.scores.pointer,
-                output: state.attention.pointer, outputStride: d)
-            block.attentionOutput.apply(state.attention.pointer, rows: rows, into: hidden, accumulate: true)
-            layerNorm(block.norm2, hidden, rows: rows, into: state.normed.pointer)
-            block.up.apply(state.normed.pointer, rows: rows, into: state.inner.pointer)
-            c.activation.apply(state.inner.pointer, count: rows * c.innerDimension)
-            block.down.apply(state.inner.pointer, rows: rows, into: hidden, accumulate: true)
         }
-        layerNorm(finalNorm, hidden, rows: rows, into: state.normed.pointer)
-        state.position = total
+        for (index, block) in blocks.enumerated() {
+            layerNorm(block.norm1, hidden, rows: rows, into: scratch.normed.pointer)
+            block.qkv.apply(scratch.normed.pointer, rows: rows, into: scratch.packed.pointer, step: step)
+            firstRow = 0
+            for (state, count) in segments {
+                let start = state.position
+                let total = start + count
+                let (cacheK, cacheV) = (state.keys[index], state.values[index])
+                cacheK.reserve(total * d, preserving: start * d)
+                cacheV.reserve(total * d, preserving: start * d)
+                let packed = scratch.packed.pointer + firstRow * 3 * d
+                for row in 0..<count {
+                    (cacheK.pointer + (start + row) * d).update(from: packed + row * 3 * d + d, count: d)
+                    (cacheV.pointer + (start + row) * d).update(from: packed + row * 3 * d + 2 * d, count: d)
+                }
+                Attention.attend(
+                    query: packed, queryStride: 3 * d, queryCount: count, keys: cacheK.pointer,
+                    values: cacheV.pointer, keyValueStride: d, keyCount: total, heads: c.heads,
+                    headDim: c.headDimension, scale: block.scale, causalOffset: start, scores: scratch.scores.pointer,
+                    output: scratch.attention.pointer + firstRow * d, outputStride: d)
+                firstRow += count
+            }
+            block.attentionOutput.apply(
+                scratch.attention.pointer, rows: rows, into: hidden, accumulate: true, step: step)
+            layerNorm(block.norm2, hidden, rows: rows, into: scratch.normed.pointer)
+            block.up.apply(scratch.normed.pointer, rows: rows, into: scratch.inner.pointer, step: step)
+            c.activation.apply(scratch.inner.pointer, count: rows * c.innerDimension)
+            block.down.apply(scratch.inner.pointer, rows: rows, into: hidden, accumulate: true, step: step)
+        }
+        layerNorm(finalNorm, hidden, rows: rows, into: scratch.normed.pointer)
+        for segment in segments { segment.state.position += segment.rows }
         if allLogits {
             var all = Tensor(zeros: [rows, c.vocabularySize])
-            all.withUnsafeMutableBufferPointer { head.apply(state.normed.pointer, rows: rows, into: $0.baseAddress!) }
-            state.logits = all.row(rows - 1)
+            all.withUnsafeMutableBufferPointer {
+                head.apply(scratch.normed.pointer, rows: rows, into: $0.baseAddress!, step: step)
+            }
+            scratch.logits = all.row(rows - 1)
             return all
         }
-        state.logits.withUnsafeMutableBufferPointer {
-            head.apply(state.normed.pointer + (rows - 1) * d, rows: 1, into: $0.baseAddress!)
-        }
+        writeLastLogits(scratch.normed.pointer, segments: segments, step: step)
         return nil
     }
 
+    /// Each segment's last row through the head into its state's logits (one product for the whole batch).
+    private func writeLastLogits(_ normed: UnsafePointer<Float>, segments: [(state: GPT2State, rows: Int)], step: Bool)
+    {
+        let (d, vocabulary) = (configuration.embeddingDimension, configuration.vocabularySize)
+        if segments.count == 1 {
+            let offset = (segments[0].rows - 1) * d
+            segments[0].state.logits.withUnsafeMutableBufferPointer {
+                head.apply(normed + offset, rows: 1, into: $0.baseAddress!, step: step)
+            }
+            return
+        }
+        let last = FloatBuffer(capacity: segments.count * d)
+        var end = 0
+        for (index, segment) in segments.enumerated() {
+            end += segment.rows
+            (last.pointer + index * d).update(from: normed + (end - 1) * d, count: d)
+        }
+        let logits = FloatBuffer(capacity: segments.count * vocabulary)
+        head.apply(last.pointer, rows: segments.count, into: logits.pointer, step: step)
+        for (index, segment) in segments.enumerated() {
+            segment.state.logits.withUnsafeMutableBufferPointer {
+                $0.baseAddress!.update(from: logits.pointer + index * vocabulary, count: vocabulary)
+            }
+        }
+    }
+
     private func layerNorm(
-        _ norm: (weight: Tensor, bias: Tensor), _ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>
+        _ norm: (weight: Tensor, bias: Tensor), _ x: UnsafePointer<Float>, rows: Int,
+        into y: UnsafeMutablePointer<Float>
     ) {
         norm.weight.withBase { weight in
             norm.bias.withBase { bias in

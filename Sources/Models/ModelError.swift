@@ -52,6 +52,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case sequenceTooLong(length: Int, maximum: Int)
     /// An empty input where at least one token is needed.
     case emptyInput(what: String)
+    /// A batch step that cannot run (e.g. one sequence twice).
+    case invalidBatch(reason: String)
     /// Caller-supplied embeddings or masks of the wrong shape.
     case inputShapeMismatch(what: String, expected: [Int], actual: [Int])
 
@@ -72,7 +74,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
             return "\(path): header length \(length) runs past the end of the file (\(size) bytes)"
         case .invalidHeader(let path, let reason): return "\(path): invalid safetensors header: \(reason)"
         case .offsetsOutOfRange(let path, let tensor, let begin, let end, let size):
-            return "\(path): tensor \(tensor) has data offsets [\(begin), \(end)] outside the data section of \(size) bytes"
+            return
+                "\(path): tensor \(tensor) has data offsets [\(begin), \(end)] outside the data section of \(size) bytes"
         case .overlappingTensors(let path, let first, let second):
             return "\(path): tensors \(first) and \(second) overlap"
         case .byteCountMismatch(let path, let tensor, let dtype, let shape, let expected, let actual):
@@ -99,6 +102,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case .sequenceTooLong(let length, let maximum):
             return "sequence of \(length) positions exceeds the model's maximum of \(maximum)"
         case .emptyInput(let what): return "\(what) is empty"
+        case .invalidBatch(let reason): return "invalid batch: \(reason)"
         case .inputShapeMismatch(let what, let expected, let actual):
             return "\(what): expected shape \(expected), got \(actual)"
         }

@@ -86,12 +86,16 @@ final class SafetensorsFile: Sendable {
         var entries: [String: SafetensorsEntry] = [:]
         for (name, value) in header where name != "__metadata__" {
             let entry = try Self.parseEntry(name: name, value: value, path: path)
-            guard entry.begin <= entry.end, entry.end <= dataSize else {
+            guard entry.begin >= 0, entry.begin <= entry.end, entry.end <= dataSize else {
                 throw ModelError.offsetsOutOfRange(
                     path: path, tensor: name, begin: entry.begin, end: entry.end, dataSize: dataSize)
             }
             if let size = Self.elementSizes[entry.dtype] {
-                let expected = entry.shape.reduce(size, *)
+                // A shape whose byte count overflows cannot match any real byte range.
+                let expected = entry.shape.reduce(size) { total, dimension in
+                    let (product, overflow) = total.multipliedReportingOverflow(by: dimension)
+                    return overflow ? -1 : product
+                }
                 guard expected == entry.end - entry.begin else {
                     throw ModelError.byteCountMismatch(
                         path: path, tensor: name, dtype: entry.dtype, shape: entry.shape, expected: expected,
@@ -142,7 +146,16 @@ final class SafetensorsFile: Sendable {
         let raw = UnsafeRawBufferPointer(rebasing: file.bytes[(dataStart + entry.begin)..<(dataStart + entry.end)])
         let scalars: [Float]
         switch entry.dtype {
-        case "F32": scalars = HalfPrecision.floats(fromFloat32: raw)
+        case "F32":
+            #if _endian(little)
+                // Used in place when aligned: no copy, and the page cache is shared by every process.
+                if let base = raw.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
+                    let floats = BorrowedFloats(
+                        base: base.assumingMemoryBound(to: Float.self), count: raw.count / 4, owner: file)
+                    return try Tensor(shape: entry.shape, borrowing: floats)
+                }
+            #endif
+            scalars = HalfPrecision.floats(fromFloat32: raw)
         case "F16": scalars = HalfPrecision.floats(fromFloat16: raw)
         case "BF16": scalars = HalfPrecision.floats(fromBFloat16: raw)
         default: throw ModelError.unsupportedDtype(path: path, tensor: name, dtype: entry.dtype)

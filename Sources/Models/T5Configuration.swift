@@ -44,14 +44,17 @@ public struct T5Configuration: Decodable, Sendable, Equatable {
         headDimension = try reader.positive("d_kv")
         feedForwardDimension = try reader.positive("d_ff")
         encoderLayers = try reader.positive("num_layers")
-        decoderLayers = try reader.optional("num_decoder_layers") ?? encoderLayers
+        decoderLayers = reader.has("num_decoder_layers") ? try reader.positive("num_decoder_layers") : encoderLayers
         heads = try reader.positive("num_heads")
-        relativeAttentionBuckets = try reader.optional("relative_attention_num_buckets") ?? 32
-        relativeAttentionMaxDistance = try reader.optional("relative_attention_max_distance") ?? 128
-        guard relativeAttentionBuckets >= 4, relativeAttentionMaxDistance > relativeAttentionBuckets / 4 else {
+        relativeAttentionBuckets =
+            reader.has("relative_attention_num_buckets") ? try reader.positive("relative_attention_num_buckets") : 32
+        relativeAttentionMaxDistance =
+            reader.has("relative_attention_max_distance") ? try reader.positive("relative_attention_max_distance") : 128
+        // The bucket formula divides by log(max_distance / (buckets / 2)) for the causal decoder.
+        guard relativeAttentionBuckets >= 4, relativeAttentionMaxDistance > relativeAttentionBuckets / 2 else {
             throw ModelError.invalidConfigValue(
                 key: "relative_attention_num_buckets", value: "\(relativeAttentionBuckets)", path: reader.path,
-                expected: ">= 4 with relative_attention_max_distance > buckets/4")
+                expected: ">= 4, with relative_attention_max_distance (\(relativeAttentionMaxDistance)) > buckets / 2")
         }
         layerNormEpsilon = try reader.optional("layer_norm_epsilon") ?? 1e-6
         // transformers: "gated-ACT" or "ACT"; gated-gelu means the tanh GELU ("gelu_new").

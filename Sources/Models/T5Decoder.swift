@@ -78,7 +78,8 @@ public final class T5Decoder: Sendable {
             blocks.append(
                 T5DecoderBlock(
                     selfNorm: try loader.tensor("\(prefix).0.layer_norm.weight", shape: [d]),
-                    selfQKV: try loader.fusedLinear(["q", "k", "v"].map { "\(attention).\($0)" }, inputs: d, outputs: inner),
+                    selfQKV: try loader.fusedLinear(
+                        ["q", "k", "v"].map { "\(attention).\($0)" }, inputs: d, outputs: inner),
                     selfOutput: try loader.linear("\(attention).o", inputs: inner, outputs: d),
                     crossNorm: try loader.tensor("\(prefix).1.layer_norm.weight", shape: [d]),
                     crossQuery: try loader.linear("\(cross).q", inputs: d, outputs: inner),
@@ -95,9 +96,9 @@ public final class T5Decoder: Sendable {
             heads: c.heads)
         finalNorm = try loader.tensor("decoder.final_layer_norm.weight", shape: [d])
         if loader.contains("lm_head.weight") {
-            head = Linear(weight: try loader.tensor("lm_head.weight", shape: [c.vocabularySize, d]))
+            head = loader.linear(weight: try loader.tensor("lm_head.weight", shape: [c.vocabularySize, d]))
         } else {
-            head = Linear(weight: embedding)
+            head = loader.linear(weight: embedding)
         }
     }
 
@@ -126,75 +127,159 @@ public final class T5Decoder: Sendable {
     /// position's logits in `state.logits`; with `allLogits` also returns every position's logits [T, vocab].
     @discardableResult
     public func forward(_ tokens: [Int32], state: T5DecoderState, allLogits: Bool = false) throws -> Tensor? {
-        let c = configuration
         guard !tokens.isEmpty else { throw ModelError.emptyInput(what: "decoder tokens") }
+        return try run(tokens, segments: [(state, tokens.count)], allLogits: allLogits)
+    }
+
+    /// One decoding step for a batch of sequences: `tokens[i]` is appended to `states[i]`. The dense layers run as
+    /// one matrix product over the batch; self- and cross-attention run per sequence. Each state's logits are
+    /// updated. Row results can differ from a one-sequence step in the last bits (gemm vs gemv summation order).
+    public func step(_ tokens: [Int32], states: [T5DecoderState]) throws {
+        guard tokens.count == states.count, !tokens.isEmpty else {
+            throw ModelError.inputShapeMismatch(
+                what: "batch step tokens", expected: [states.count], actual: [tokens.count])
+        }
+        guard Set(states.map { ObjectIdentifier($0) }).count == states.count else {
+            throw ModelError.invalidBatch(reason: "the same sequence appears twice in one step")
+        }
+        // Checked before any sequence moves, so a bad batch leaves every state as it was.
+        try validate(tokens, vocabularySize: configuration.vocabularySize)
+        // Chunks of at most `RowKernel.invariantRows` keep every row on the batch-invariant kernel when it is used.
+        for start in stride(from: 0, to: tokens.count, by: RowKernel.invariantRows) {
+            let end = min(tokens.count, start + RowKernel.invariantRows)
+            _ = try run(Array(tokens[start..<end]), segments: states[start..<end].map { ($0, 1) }, allLogits: false)
+        }
+    }
+
+    /// The decoder over consecutive row segments of `tokens`, each continuing its own sequence.
+    private func run(_ tokens: [Int32], segments: [(state: T5DecoderState, rows: Int)], allLogits: Bool) throws
+        -> Tensor?
+    {
+        let c = configuration
+        // One row per sequence: a decoding step (see RowKernel.batchInvariant).
+        let step = segments.allSatisfy { $0.rows == 1 }
         try validate(tokens, vocabularySize: c.vocabularySize)
-        let (rows, start, d, inner) = (tokens.count, state.length, c.modelDimension, c.innerDimension)
-        let keys = start + rows
-        let scratch = state.scratch
-        scratch.reserve(rows: rows, keys: max(keys, state.encoderLength), configuration: c)
-        state.hidden.reserve(rows * d)
-        let hidden = state.hidden.pointer
-        try embedding.withBase { try Kernels.embedding($0, rows: c.vocabularySize, width: d, ids: tokens, into: hidden) }
-        positionBias.fill(scratch.bias.pointer, queryCount: rows, keyCount: keys, queryOffset: start)
+        let (rows, d, inner) = (tokens.count, c.modelDimension, c.innerDimension)
+        // The batch runs in the first sequence's buffers; scores and bias are per segment.
+        let owner = segments[0].state
+        let scratch = owner.scratch
+        let widest = segments.map { ($0.rows, max($0.state.length + $0.rows, $0.state.encoderLength)) }
+        scratch.reserve(rows: rows, keys: 0, configuration: c)
+        scratch.scores.reserve(widest.map { $0.0 * $0.1 }.max() ?? 0)
+        scratch.bias.reserve(c.heads * (widest.map { $0.0 * $0.1 }.max() ?? 0))
+        owner.hidden.reserve(rows * d)
+        let hidden = owner.hidden.pointer
+        try embedding.withBase {
+            try Kernels.embedding($0, rows: c.vocabularySize, width: d, ids: tokens, into: hidden)
+        }
         for (index, block) in blocks.enumerated() {
-            // Causal self-attention over the cache plus the new rows.
+            // Causal self-attention over each sequence's cache plus its new rows.
             block.selfNorm.withBase {
-                Kernels.rmsNorm(hidden, weight: $0, epsilon: c.layerNormEpsilon, rows: rows, width: d,
+                Kernels.rmsNorm(
+                    hidden, weight: $0, epsilon: c.layerNormEpsilon, rows: rows, width: d,
                     into: scratch.normed.pointer)
             }
-            block.selfQKV.apply(scratch.normed.pointer, rows: rows, into: scratch.projected.pointer)
-            let (cacheK, cacheV) = (state.selfKeys[index], state.selfValues[index])
-            cacheK.reserve(keys * inner, preserving: start * inner)
-            cacheV.reserve(keys * inner, preserving: start * inner)
-            for row in 0..<rows {
-                let packed = scratch.projected.pointer + row * 3 * inner
-                (cacheK.pointer + (start + row) * inner).update(from: packed + inner, count: inner)
-                (cacheV.pointer + (start + row) * inner).update(from: packed + 2 * inner, count: inner)
-            }
-            Attention.attend(
-                query: scratch.projected.pointer, queryStride: 3 * inner, queryCount: rows, keys: cacheK.pointer,
-                values: cacheV.pointer, keyValueStride: inner, keyCount: keys, heads: c.heads,
-                headDim: c.headDimension, scale: 1, causalOffset: start, positionBias: scratch.bias.pointer,
-                scores: scratch.scores.pointer, output: scratch.attention.pointer, outputStride: inner)
-            block.selfOutput.apply(scratch.attention.pointer, rows: rows, into: hidden, accumulate: true)
-
-            // Cross-attention over the encoder output (no position bias in T5's EncDecAttention).
-            block.crossNorm.withBase {
-                Kernels.rmsNorm(hidden, weight: $0, epsilon: c.layerNormEpsilon, rows: rows, width: d,
-                    into: scratch.normed.pointer)
-            }
-            block.crossQuery.apply(scratch.normed.pointer, rows: rows, into: scratch.projected.pointer)
-            let crossKV = state.crossKV[index].pointer
-            let attend = { (mask: UnsafePointer<Bool>?) in
+            block.selfQKV.apply(scratch.normed.pointer, rows: rows, into: scratch.projected.pointer, step: step)
+            var firstRow = 0
+            for (state, count) in segments {
+                let start = state.length
+                let keys = start + count
+                let (cacheK, cacheV) = (state.selfKeys[index], state.selfValues[index])
+                cacheK.reserve(keys * inner, preserving: start * inner)
+                cacheV.reserve(keys * inner, preserving: start * inner)
+                let packed = scratch.projected.pointer + firstRow * 3 * inner
+                for row in 0..<count {
+                    (cacheK.pointer + (start + row) * inner).update(
+                        from: packed + row * 3 * inner + inner, count: inner)
+                    (cacheV.pointer + (start + row) * inner).update(
+                        from: packed + row * 3 * inner + 2 * inner, count: inner)
+                }
+                positionBias.fill(scratch.bias.pointer, queryCount: count, keyCount: keys, queryOffset: start)
                 Attention.attend(
-                    query: scratch.projected.pointer, queryStride: inner, queryCount: rows, keys: crossKV,
-                    values: crossKV + inner, keyValueStride: 2 * inner, keyCount: state.encoderLength,
-                    heads: c.heads, headDim: c.headDimension, scale: 1, keyMask: mask, scores: scratch.scores.pointer,
-                    output: scratch.attention.pointer, outputStride: inner)
+                    query: packed, queryStride: 3 * inner, queryCount: count, keys: cacheK.pointer,
+                    values: cacheV.pointer, keyValueStride: inner, keyCount: keys, heads: c.heads,
+                    headDim: c.headDimension, scale: 1, causalOffset: start, positionBias: scratch.bias.pointer,
+                    scores: scratch.scores.pointer, output: scratch.attention.pointer + firstRow * inner,
+                    outputStride: inner)
+                firstRow += count
             }
-            if let mask = state.encoderMask { mask.withUnsafeBufferPointer { attend($0.baseAddress!) } } else { attend(nil) }
-            block.crossOutput.apply(scratch.attention.pointer, rows: rows, into: hidden, accumulate: true)
+            block.selfOutput.apply(scratch.attention.pointer, rows: rows, into: hidden, accumulate: true, step: step)
 
-            block.feedForward.apply(hidden, rows: rows, scratch: scratch)
+            // Cross-attention over each sequence's encoder output (no position bias in T5's EncDecAttention).
+            block.crossNorm.withBase {
+                Kernels.rmsNorm(
+                    hidden, weight: $0, epsilon: c.layerNormEpsilon, rows: rows, width: d,
+                    into: scratch.normed.pointer)
+            }
+            block.crossQuery.apply(scratch.normed.pointer, rows: rows, into: scratch.projected.pointer, step: step)
+            firstRow = 0
+            for (state, count) in segments {
+                let crossKV = state.crossKV[index].pointer
+                let query = scratch.projected.pointer + firstRow * inner
+                let output = scratch.attention.pointer + firstRow * inner
+                let attend = { (mask: UnsafePointer<Bool>?) in
+                    Attention.attend(
+                        query: query, queryStride: inner, queryCount: count, keys: crossKV, values: crossKV + inner,
+                        keyValueStride: 2 * inner, keyCount: state.encoderLength, heads: c.heads,
+                        headDim: c.headDimension, scale: 1, keyMask: mask, scores: scratch.scores.pointer,
+                        output: output, outputStride: inner)
+                }
+                if let mask = state.encoderMask {
+                    mask.withUnsafeBufferPointer { attend($0.baseAddress!) }
+                } else {
+                    attend(nil)
+                }
+                firstRow += count
+            }
+            block.crossOutput.apply(scratch.attention.pointer, rows: rows, into: hidden, accumulate: true, step: step)
+
+            block.feedForward.apply(hidden, rows: rows, scratch: scratch, step: step)
         }
         finalNorm.withBase {
-            Kernels.rmsNorm(hidden, weight: $0, epsilon: c.layerNormEpsilon, rows: rows, width: d,
+            Kernels.rmsNorm(
+                hidden, weight: $0, epsilon: c.layerNormEpsilon, rows: rows, width: d,
                 into: scratch.normed.pointer)
         }
         if c.scaleDecoderOutputs {
             Kernels.scale(scratch.normed.pointer, count: rows * d, by: 1 / Float(d).squareRoot())
         }
-        state.length = keys
+        for segment in segments { segment.state.length += segment.rows }
         if allLogits {
             var all = Tensor(zeros: [rows, c.vocabularySize])
-            all.withUnsafeMutableBufferPointer { head.apply(scratch.normed.pointer, rows: rows, into: $0.baseAddress!) }
-            state.logits = all.row(rows - 1)
+            all.withUnsafeMutableBufferPointer {
+                head.apply(scratch.normed.pointer, rows: rows, into: $0.baseAddress!, step: step)
+            }
+            owner.logits = all.row(rows - 1)
             return all
         }
-        state.logits.withUnsafeMutableBufferPointer {
-            head.apply(scratch.normed.pointer + (rows - 1) * d, rows: 1, into: $0.baseAddress!)
-        }
+        writeLastLogits(scratch.normed.pointer, segments: segments, step: step)
         return nil
+    }
+
+    /// Each segment's last row through the head into its state's logits (one product for the whole batch).
+    private func writeLastLogits(
+        _ normed: UnsafePointer<Float>, segments: [(state: T5DecoderState, rows: Int)], step: Bool
+    ) {
+        let (d, vocabulary) = (configuration.modelDimension, configuration.vocabularySize)
+        if segments.count == 1 {
+            let offset = (segments[0].rows - 1) * d
+            segments[0].state.logits.withUnsafeMutableBufferPointer {
+                head.apply(normed + offset, rows: 1, into: $0.baseAddress!, step: step)
+            }
+            return
+        }
+        let last = FloatBuffer(capacity: segments.count * d)
+        var end = 0
+        for (index, segment) in segments.enumerated() {
+            end += segment.rows
+            (last.pointer + index * d).update(from: normed + (end - 1) * d, count: d)
+        }
+        let logits = FloatBuffer(capacity: segments.count * vocabulary)
+        head.apply(last.pointer, rows: segments.count, into: logits.pointer, step: step)
+        for (index, segment) in segments.enumerated() {
+            segment.state.logits.withUnsafeMutableBufferPointer {
+                $0.baseAddress!.update(from: logits.pointer + index * vocabulary, count: vocabulary)
+            }
+        }
     }
 }

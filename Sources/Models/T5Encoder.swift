@@ -34,9 +34,9 @@ public final class T5Encoder: Sendable {
 
     /// Loads only the encoder (and `shared.weight`) of a T5ForConditionalGeneration or T5EncoderModel checkpoint;
     /// decoder and head tensors are ignored and listed in `ignoredTensors`.
-    public convenience init(directory: URL) throws {
+    public convenience init(directory: URL, rowKernel: RowKernel = .batchInvariant) throws {
         let configuration = try loadConfig(T5Configuration.self, from: directory.appendingPathComponent("config.json"))
-        let loader = WeightLoader(try Checkpoint(directory: directory))
+        let loader = WeightLoader(try Checkpoint(directory: directory), rowKernel: rowKernel)
         try self.init(configuration: configuration, loader: loader, encoderOnly: true)
     }
 
@@ -99,48 +99,99 @@ public final class T5Encoder: Sendable {
     /// Encoder hidden states [T, d_model] for caller-supplied input embeddings [T, d_model] (LLM-to-SLM feeds
     /// E(x) + Z here). `keyMask[t] == false` marks padding that no position attends to.
     public func encode(embeddings: Tensor, keyMask: [Bool]? = nil) throws -> Tensor {
+        try encode(batch: [embeddings], keyMasks: [keyMask])[0]
+    }
+
+    /// Encodes several prompts in one pass: their rows are stacked (no padding), the dense layers run as one
+    /// matrix product over all rows, and attention stays within each prompt. Returns one [T_i, d_model] per input.
+    public func encode(batch: [Tensor], keyMasks: [[Bool]?]? = nil) throws -> [Tensor] {
         let c = configuration
-        guard embeddings.rank == 2, embeddings.shape[1] == c.modelDimension else {
+        let d = c.modelDimension
+        guard !batch.isEmpty else { throw ModelError.emptyInput(what: "encoder batch") }
+        let masks = keyMasks ?? batch.map { _ in nil }
+        guard masks.count == batch.count else {
             throw ModelError.inputShapeMismatch(
-                what: "encoder input embeddings", expected: [-1, c.modelDimension], actual: embeddings.shape)
+                what: "encoder key masks", expected: [batch.count], actual: [masks.count])
         }
-        let length = embeddings.shape[0]
-        guard length > 0 else { throw ModelError.emptyInput(what: "encoder input") }
-        if let keyMask, keyMask.count != length {
-            throw ModelError.inputShapeMismatch(what: "encoder key mask", expected: [length], actual: [keyMask.count])
+        if batch.count > 1 && blocks.first?.qkv.rowKernel == .batchInvariant {
+            // Stacking prompts changes the row count of every product; batch-invariant results need each prompt
+            // to go through exactly the products it would get alone.
+            return try zip(batch, masks).map { try encode(batch: [$0], keyMasks: [$1])[0] }
         }
+        for (embeddings, mask) in zip(batch, masks) {
+            guard embeddings.rank == 2, embeddings.shape[1] == d else {
+                throw ModelError.inputShapeMismatch(
+                    what: "encoder input embeddings", expected: [-1, d], actual: embeddings.shape)
+            }
+            guard embeddings.shape[0] > 0 else { throw ModelError.emptyInput(what: "encoder input") }
+            if let mask, mask.count != embeddings.shape[0] {
+                throw ModelError.inputShapeMismatch(
+                    what: "encoder key mask", expected: [embeddings.shape[0]], actual: [mask.count])
+            }
+        }
+        let lengths = batch.map { $0.shape[0] }
+        let rows = lengths.reduce(0, +)
+        let longest = lengths.max() ?? 0
         let scratch = T5Scratch()
-        scratch.reserve(rows: length, keys: length, configuration: c)
-        positionBias.fill(scratch.bias.pointer, queryCount: length, keyCount: length, queryOffset: 0)
-        var hidden = embeddings
-        hidden.withUnsafeMutableBufferPointer { hiddenBuffer in
-            let hidden = hiddenBuffer.baseAddress!
-            for block in blocks {
-                block.attentionNorm.withBase { weight in
-                    Kernels.rmsNorm(hidden, weight: weight, epsilon: c.layerNormEpsilon, rows: length,
-                        width: c.modelDimension, into: scratch.normed.pointer)
-                }
-                block.qkv.apply(scratch.normed.pointer, rows: length, into: scratch.projected.pointer)
-                let packed = scratch.projected.pointer
-                let stride = 3 * c.innerDimension
+        scratch.reserve(rows: rows, keys: 0, configuration: c)
+        scratch.scores.reserve(longest * longest)
+        // The relative position bias [heads, T, T] depends only on the length: one table per distinct length.
+        var biasByLength: [Int: FloatBuffer] = [:]
+        for length in Set(lengths) {
+            let bias = FloatBuffer(capacity: c.heads * length * length)
+            positionBias.fill(bias.pointer, queryCount: length, keyCount: length, queryOffset: 0)
+            biasByLength[length] = bias
+        }
+        let hidden = FloatBuffer(capacity: rows * d)
+        var offset = 0
+        for embeddings in batch {
+            embeddings.withBase { (hidden.pointer + offset * d).update(from: $0, count: embeddings.count) }
+            offset += embeddings.shape[0]
+        }
+        let stride = 3 * c.innerDimension
+        for block in blocks {
+            block.attentionNorm.withBase { weight in
+                Kernels.rmsNorm(
+                    hidden.pointer, weight: weight, epsilon: c.layerNormEpsilon, rows: rows, width: d,
+                    into: scratch.normed.pointer)
+            }
+            block.qkv.apply(scratch.normed.pointer, rows: rows, into: scratch.projected.pointer)
+            var firstRow = 0
+            for (length, mask) in zip(lengths, masks) {
+                let packed = scratch.projected.pointer + firstRow * stride
+                let segmentBias = biasByLength[length]?.pointer
                 let attend = { (mask: UnsafePointer<Bool>?) in
                     Attention.attend(
                         query: packed, queryStride: stride, queryCount: length, keys: packed + c.innerDimension,
                         values: packed + 2 * c.innerDimension, keyValueStride: stride, keyCount: length,
                         heads: c.heads, headDim: c.headDimension, scale: 1, keyMask: mask,
-                        positionBias: scratch.bias.pointer, scores: scratch.scores.pointer,
-                        output: scratch.attention.pointer, outputStride: c.innerDimension)
+                        positionBias: segmentBias, scores: scratch.scores.pointer,
+                        output: scratch.attention.pointer + firstRow * c.innerDimension,
+                        outputStride: c.innerDimension)
                 }
-                if let keyMask { keyMask.withUnsafeBufferPointer { attend($0.baseAddress!) } } else { attend(nil) }
-                block.output.apply(scratch.attention.pointer, rows: length, into: hidden, accumulate: true)
-                block.feedForward.apply(hidden, rows: length, scratch: scratch)
+                if let mask {
+                    mask.withUnsafeBufferPointer { attend($0.baseAddress!) }
+                } else {
+                    attend(nil)
+                }
+                firstRow += length
             }
-            finalNorm.withBase { weight in
-                Kernels.rmsNorm(hidden, weight: weight, epsilon: c.layerNormEpsilon, rows: length,
-                    width: c.modelDimension, into: scratch.normed.pointer)
-            }
-            hidden.update(from: scratch.normed.pointer, count: length * c.modelDimension)
+            block.output.apply(scratch.attention.pointer, rows: rows, into: hidden.pointer, accumulate: true)
+            block.feedForward.apply(hidden.pointer, rows: rows, scratch: scratch)
         }
-        return hidden
+        finalNorm.withBase { weight in
+            Kernels.rmsNorm(
+                hidden.pointer, weight: weight, epsilon: c.layerNormEpsilon, rows: rows, width: d,
+                into: scratch.normed.pointer)
+        }
+        var outputs: [Tensor] = []
+        offset = 0
+        for length in lengths {
+            let start = scratch.normed.pointer + offset * d
+            outputs.append(
+                try Tensor(shape: [length, d], scalars: Array(UnsafeBufferPointer(start: start, count: length * d))))
+            offset += length
+        }
+        return outputs
     }
 }

@@ -29,7 +29,8 @@ struct T5RelativePositionBias: Sendable {
         if distance < maxExact { return result + distance }
         let logRatio = Float(log(Double(maxDistance) / Double(maxExact)))
         let scaled = logf(Float(distance) / Float(maxExact)) / logRatio * Float(numBuckets - maxExact)
-        let large = maxExact + Int(scaled)
+        // Clamped before the conversion so that no config can make it trap; the result is capped below anyway.
+        let large = maxExact + Int(min(max(scaled, 0), Float(numBuckets)))
         return result + min(large, numBuckets - 1)
     }
 
@@ -75,21 +76,22 @@ struct T5FeedForward: Sendable {
     }
 
     /// hidden[rows, d] += FF(RMSNorm(hidden)); `scratch` holds the normed rows and two [rows, d_ff] buffers.
-    func apply(_ hidden: UnsafeMutablePointer<Float>, rows: Int, scratch: T5Scratch) {
+    func apply(_ hidden: UnsafeMutablePointer<Float>, rows: Int, scratch: T5Scratch, step: Bool = false) {
         let width = input.inputCount
         let inner = input.outputCount
         norm.withUnsafeBufferPointer { weight in
-            Kernels.rmsNorm(hidden, weight: weight.baseAddress!, epsilon: epsilon, rows: rows, width: width,
+            Kernels.rmsNorm(
+                hidden, weight: weight.baseAddress!, epsilon: epsilon, rows: rows, width: width,
                 into: scratch.normed.pointer)
         }
-        input.apply(scratch.normed.pointer, rows: rows, into: scratch.inner.pointer)
+        input.apply(scratch.normed.pointer, rows: rows, into: scratch.inner.pointer, step: step)
         if let gateLinear {
-            gateLinear.apply(scratch.normed.pointer, rows: rows, into: scratch.gate.pointer)
+            gateLinear.apply(scratch.normed.pointer, rows: rows, into: scratch.gate.pointer, step: step)
             activation.applyGated(scratch.inner.pointer, times: scratch.gate.pointer, count: rows * inner)
         } else {
             activation.apply(scratch.inner.pointer, count: rows * inner)
         }
-        output.apply(scratch.inner.pointer, rows: rows, into: hidden, accumulate: true)
+        output.apply(scratch.inner.pointer, rows: rows, into: hidden, accumulate: true, step: step)
     }
 }
 

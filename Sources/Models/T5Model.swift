@@ -19,10 +19,11 @@ public final class T5Model: LanguageModel {
     public var vocabularySize: Int { configuration.vocabularySize }
     public var eosTokenIDs: [Int32] { configuration.eosTokenIDs }
 
-    /// Loads `config.json` and the safetensors weights of `directory`, strictly.
-    public init(directory: URL) throws {
+    /// Loads `config.json` and the safetensors weights of `directory`, strictly; `rowKernel` chooses how one-row
+    /// products run (`.batchInvariant` when batched and single-sequence results must agree bit for bit).
+    public init(directory: URL, rowKernel: RowKernel = .batchInvariant) throws {
         configuration = try loadConfig(T5Configuration.self, from: directory.appendingPathComponent("config.json"))
-        let loader = WeightLoader(try Checkpoint(directory: directory))
+        let loader = WeightLoader(try Checkpoint(directory: directory), rowKernel: rowKernel)
         encoder = try T5Encoder(configuration: configuration, loader: loader, encoderOnly: false)
         decoder = try T5Decoder(configuration: configuration, loader: loader, embedding: encoder.embedding)
         ignoredTensors = try loader.finish(ignoring: {
@@ -35,6 +36,16 @@ public final class T5Model: LanguageModel {
         guard !promptIDs.isEmpty else { throw ModelError.emptyInput(what: "prompt") }
         try validate(promptIDs, vocabularySize: vocabularySize)
         return try startSequence(encoderOutput: try encoder.encode(promptIDs))
+    }
+
+    public func step(_ tokens: [Int32], sequences: [any DecodingSequence]) throws {
+        let states = try sequences.map { sequence -> T5DecoderState in
+            guard let t5 = sequence as? T5Sequence, t5.decoder === decoder else {
+                throw ModelError.invalidBatch(reason: "a sequence in the batch was not started by this T5 model")
+            }
+            return t5.state
+        }
+        try decoder.step(tokens, states: states)
     }
 
     /// Starts decoding from an encoder output [S, d_model] computed elsewhere (e.g. from E(x) + Z in LLM-to-SLM),

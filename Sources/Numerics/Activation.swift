@@ -26,7 +26,16 @@ public enum Activation: String, Sendable, Codable, CaseIterable {
             }
         case .geluNew, .geluPyTorchTanh:
             let root2OverPi: Float = 0.79788456080286536
-            for index in 0..<count {
+            let raw = UnsafeMutableRawPointer(x)
+            var start = 0
+            while start + 8 <= count {
+                let v = raw.loadUnaligned(fromByteOffset: start * 4, as: SIMD8<Float>.self)
+                let inner = root2OverPi * (v + 0.044715 * v * v * v)
+                raw.storeBytes(
+                    of: 0.5 * v * (1 + VectorMath.tanh(inner)), toByteOffset: start * 4, as: SIMD8<Float>.self)
+                start += 8
+            }
+            for index in start..<count {
                 let v = x[index]
                 x[index] = 0.5 * v * (1 + tanhf(root2OverPi * (v + 0.044715 * v * v * v)))
             }

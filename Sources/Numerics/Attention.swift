@@ -41,7 +41,9 @@ public enum Attention {
                 }
                 if let causalOffset {
                     let last = causalOffset + i
-                    if last + 1 < keyCount { (row + last + 1).update(repeating: -.infinity, count: keyCount - last - 1) }
+                    if last + 1 < keyCount {
+                        (row + last + 1).update(repeating: -.infinity, count: keyCount - last - 1)
+                    }
                 }
                 Kernels.softmax(row, count: keyCount)
             }

@@ -12,7 +12,8 @@ public enum Kernels {
         let rawX = UnsafeRawPointer(x)
         let rawY = UnsafeMutableRawPointer(y)
         while index + 8 <= count {
-            let sum = rawX.loadUnaligned(fromByteOffset: index * 4, as: Vector.self)
+            let sum =
+                rawX.loadUnaligned(fromByteOffset: index * 4, as: Vector.self)
                 + rawY.loadUnaligned(fromByteOffset: index * 4, as: Vector.self)
             rawY.storeBytes(of: sum, toByteOffset: index * 4, as: Vector.self)
             index += 8
@@ -92,11 +93,21 @@ public enum Kernels {
             x.update(repeating: 0, count: count)
             return
         }
-        var sum: Float = 0
-        for index in 0..<count {
+        let raw = UnsafeMutableRawPointer(x)
+        var lanes = Vector()
+        var index = 0
+        while index + 8 <= count {
+            let value = VectorMath.exp(raw.loadUnaligned(fromByteOffset: index * 4, as: Vector.self) - maximum)
+            raw.storeBytes(of: value, toByteOffset: index * 4, as: Vector.self)
+            lanes += value
+            index += 8
+        }
+        var sum = lanes.sum()
+        while index < count {
             let value = expf(x[index] - maximum)
             x[index] = value
             sum += value
+            index += 1
         }
         let inverse = 1 / sum
         for index in 0..<count { x[index] *= inverse }

@@ -28,6 +28,21 @@ public enum MatrixProduct {
     }
 }
 
+/// How a dense layer computes a single row.
+public enum RowKernel: Sendable, Equatable {
+    /// OpenBLAS throughout (gemv for one row, gemm for more): a row's last bits differ from the same row computed
+    /// inside a larger batch. Slower than `.batchInvariant` for decoding steps on the machines measured
+    /// (BENCHMARKS.md); kept as the reference path.
+    case blas
+    /// Decoding-step rows (one per sequence) go through a kernel whose every result depends only on its own
+    /// input row (`RowwiseProduct`), so a sequence's numbers do not depend on the rest of the batch; prompt passes
+    /// (one sequence, many rows, the same products in every path) use gemm.
+    case batchInvariant
+
+    /// The most sequences one batched step puts through a product at once (their input rows then stay in cache).
+    public static let invariantRows = 64
+}
+
 /// A dense layer y = x W^T + b (PyTorch `nn.Linear`, weight [out, in]) or y = x W + b (GPT-2 `Conv1D`,
 /// weight [in, out]). The weights are read-only and shared by every sequence.
 public struct Linear: Sendable {
@@ -49,29 +64,46 @@ public struct Linear: Sendable {
     public let inputCount: Int
     /// Output features.
     public let outputCount: Int
+    /// How a single row is computed.
+    public let rowKernel: RowKernel
 
     /// A layer over a rank-2 `weight` in `layout`, with an optional bias of `outputCount` values.
-    public init(weight: Tensor, bias: Tensor? = nil, layout: Layout = .outputsByInputs) {
+    /// The batch-invariant kernel needs [out, in], so an [in, out] weight is transposed (copied) for it.
+    public init(
+        weight: Tensor, bias: Tensor? = nil, layout: Layout = .outputsByInputs, rowKernel: RowKernel = .batchInvariant
+    ) {
         precondition(weight.rank == 2, "Linear weight must be rank 2, got \(weight.shape)")
-        self.weight = weight
+        if rowKernel == .batchInvariant && layout == .inputsByOutputs {
+            self.weight = weight.transposed()
+            self.layout = .outputsByInputs
+        } else {
+            self.weight = weight
+            self.layout = layout
+        }
         self.bias = bias
-        self.layout = layout
-        switch layout {
-        case .outputsByInputs: (outputCount, inputCount) = (weight.shape[0], weight.shape[1])
-        case .inputsByOutputs: (inputCount, outputCount) = (weight.shape[0], weight.shape[1])
+        self.rowKernel = rowKernel
+        switch self.layout {
+        case .outputsByInputs: (outputCount, inputCount) = (self.weight.shape[0], self.weight.shape[1])
+        case .inputsByOutputs: (inputCount, outputCount) = (self.weight.shape[0], self.weight.shape[1])
         }
         precondition(bias == nil || bias!.count == outputCount, "Linear bias must have \(outputCount) values")
     }
 
     /// output[rows, out] = input[rows, in] W (+ bias), or `+=` when `accumulate` (for residual connections).
-    /// A single row goes through gemv, more rows through one gemm.
+    /// A single row goes through gemv, more rows through one gemm; `step` rows (one per decoding sequence) go
+    /// through `RowwiseProduct` instead when the row kernel is batch-invariant.
     public func apply(
-        _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>, accumulate: Bool = false
+        _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>, accumulate: Bool = false,
+        step: Bool = false
     ) {
         let beta: Float = accumulate ? 1 : 0
         weight.withUnsafeBufferPointer { w in
             let weights = w.baseAddress!
-            if rows == 1 {
+            if step && rowKernel == .batchInvariant {
+                RowwiseProduct.apply(
+                    weight: weights, inputs: inputCount, outputs: outputCount, input: input, rows: rows,
+                    output: output, accumulate: accumulate, threads: BLASThreads.current)
+            } else if rows == 1 {
                 switch layout {
                 case .outputsByInputs:
                     MatrixProduct.gemv(
@@ -97,7 +129,9 @@ public struct Linear: Sendable {
         }
         if let bias {
             bias.withUnsafeBufferPointer { b in
-                for row in 0..<rows { Kernels.add(b.baseAddress!, into: output + row * outputCount, count: outputCount) }
+                for row in 0..<rows {
+                    Kernels.add(b.baseAddress!, into: output + row * outputCount, count: outputCount)
+                }
             }
         }
     }

@@ -19,7 +19,7 @@ struct RouterCommand: Subcommand {
             env: "L2S_ENCODERS"),
         OptionSpec("--decoders", value: "EP", help: "endpoint for decoder workers", default: "tcp://*:5557",
             env: "L2S_DECODERS"),
-        OptionSpec("--cache-mb", value: "N", help: "memory for cached encodings, MiB (0 = no cache)", default: "256",
+        OptionSpec("--cache-mb", value: "N", help: "memory for cached encodings, MiB (fractions allowed; 0 = no cache)", default: "256",
             env: "L2S_CACHE_MB"),
         OptionSpec("--max-queue", value: "N", help: "jobs that may wait for a worker before 'overloaded'",
             default: "256", env: "L2S_MAX_QUEUE"),
@@ -40,7 +40,7 @@ struct RouterCommand: Subcommand {
         }
         endpoints = RouterService.Endpoints(clients: try arguments.required("--clients"),
             encoders: try arguments.required("--encoders"), decoders: try arguments.required("--decoders"))
-        configuration.cacheBytes = try arguments.int("--cache-mb", in: 0...1_048_576)! << 20
+        configuration.cacheBytes = Int(try arguments.double("--cache-mb", in: 0...1_048_576)! * 1_048_576)
         configuration.maxQueue = try arguments.int("--max-queue", in: 1...1_000_000)!
         configuration.heartbeatInterval = .milliseconds(try arguments.int("--heartbeat-ms", in: 10...60_000)!)
         configuration.liveness = try arguments.int("--liveness", in: 1...100)!

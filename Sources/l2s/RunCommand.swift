@@ -41,6 +41,10 @@ struct RunCommand: Subcommand {
         OptionSpec("--dump-logits", help: "add each step's raw logits to the JSON result"),
         OptionSpec("--threads", value: "N", help: "OpenBLAS threads", default: "cores", env: "L2S_THREADS"),
         OptionSpec(
+            "--kernels", value: "K",
+            help: "batch-invariant (steps bit-identical to batched decoding) or blas (OpenBLAS gemv/gemm)",
+            default: "batch-invariant", env: "L2S_KERNELS"),
+        OptionSpec(
             "--repeat", value: "N", help: "run the job N times (benchmarks; the result is printed once)",
             default: "1"),
         OptionSpec("--timings", help: "print the fastest run's prefill and decode times as JSON on stderr"),
@@ -61,6 +65,7 @@ struct RunCommand: Subcommand {
     let json: Bool
     let threads: Int
     let repeats: Int
+    let rowKernel: RowKernel
     let timings: Bool
 
     init(_ arguments: ParsedArguments) throws {
@@ -127,6 +132,11 @@ struct RunCommand: Subcommand {
             maxNewTokens: maxNew, minNewTokens: minNew, sampling: sampling, recordLogits: dumpLogits)
         json = arguments.flag("--json") || dumpLogits || stream
         repeats = try arguments.int("--repeat", in: 1...1000) ?? 1
+        switch arguments.string("--kernels") ?? "batch-invariant" {
+        case "blas": rowKernel = .blas
+        case "batch-invariant": rowKernel = .batchInvariant
+        case let other: throw UsageError("option '--kernels' must be batch-invariant or blas, got '\(other)'")
+        }
         timings = arguments.flag("--timings")
         if arguments.string("--threads") == "cores" {
             threads = ProcessInfo.processInfo.activeProcessorCount
@@ -141,7 +151,7 @@ struct RunCommand: Subcommand {
         let promptTokens: Int
         switch source {
         case .model(let model):
-            let languageModel = try ModelRegistry.load(directory: model)
+            let languageModel = try ModelRegistry.load(directory: model, rowKernel: rowKernel)
             if !languageModel.ignoredTensors.isEmpty {
                 printError(
                     "l2s run: ignored \(languageModel.ignoredTensors.count) checkpoint tensor(s): "

@@ -5,6 +5,8 @@ let subcommands: [any Subcommand.Type] = [
     RunCommand.self,
     RouterCommand.self,
     StatsCommand.self,
+    GenerateCommand.self,
+    ClusterCommand.self,
     TokenizeCommand.self,
     DetokenizeCommand.self,
     VersionCommand.self,

@@ -37,13 +37,6 @@ func argmax(_ values: [Float]) -> Int32 {
     return Int32(best)
 }
 
-/// A fresh empty directory under the temporary directory.
-func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("l2s-models-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
-
 /// Bytes of a safetensors file with the given header JSON and data section.
 func safetensorsBytes(header: String, data: [UInt8], declaredLength: UInt64? = nil) -> [UInt8] {
     let headerBytes = Array(header.utf8)

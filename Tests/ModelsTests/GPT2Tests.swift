@@ -5,11 +5,12 @@ import TestSupport
 import Testing
 
 @Suite struct GPT2Tests {
-    static let cases = ["gpt2_a", "gpt2_b"]
+    static let cases = ["gpt2_a", "gpt2_b", "gpt2_bf16"]
 
-    @Test(arguments: cases) func promptAndStepLogitsAndGreedyIdsMatchTransformers(name: String) throws {
+    @Test(arguments: cases, [RowKernel.batchInvariant, .blas])
+    func promptAndStepLogitsAndGreedyIdsMatchTransformers(name: String, kernel: RowKernel) throws {
         let fixture = try ModelFixture(name)
-        let model = try GPT2Model(directory: fixture.directory)
+        let model = try GPT2Model(directory: fixture.directory, rowKernel: kernel)
         let prompt = fixture.ids("prompt")
         let state = model.makeState()
         let promptLogits = try #require(try model.forward(prompt, state: state, allLogits: true))

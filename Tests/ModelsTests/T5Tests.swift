@@ -5,19 +5,21 @@ import TestSupport
 import Testing
 
 @Suite struct T5Tests {
-    static let cases = ["t5_v10", "t5_v11", "t5_v10_legacy"]
+    static let cases = ["t5_v10", "t5_v11", "t5_v10_legacy", "t5_v10_f16"]
 
-    @Test(arguments: cases) func encoderHiddenStatesMatchTransformers(name: String) throws {
+    @Test(arguments: cases, [RowKernel.batchInvariant, .blas])
+    func encoderHiddenStatesMatchTransformers(name: String, kernel: RowKernel) throws {
         let fixture = try ModelFixture(name)
-        let model = try T5Model(directory: fixture.directory)
+        let model = try T5Model(directory: fixture.directory, rowKernel: kernel)
         let hidden = try model.encoder.encode(fixture.ids("prompt"))
         #expect(hidden.shape == [fixture.ids("prompt").count, model.configuration.modelDimension])
         #expect(Tolerance.maxAbsDifference(hidden.scalars, fixture.floats("encoder_hidden")) <= 1e-4)
     }
 
-    @Test(arguments: cases) func everyStepsLogitsAndGreedyIdsMatchTransformers(name: String) throws {
+    @Test(arguments: cases, [RowKernel.batchInvariant, .blas])
+    func everyStepsLogitsAndGreedyIdsMatchTransformers(name: String, kernel: RowKernel) throws {
         let fixture = try ModelFixture(name)
-        let model = try T5Model(directory: fixture.directory)
+        let model = try T5Model(directory: fixture.directory, rowKernel: kernel)
         let expected = fixture.rows("step_logits")
         let sequence = try model.startSequence(promptIDs: fixture.ids("prompt"))
         var generated: [Int32] = []
@@ -82,7 +84,8 @@ import Testing
         let model = try T5Model(directory: try ModelFixture("t5_v10").directory)
         let prompt: [Int32] = [5, 17, 33, 2]
         let alone = try model.encoder.encode(prompt)
-        let padded = try model.encoder.encode(embeddings: try model.encoder.embed(prompt + [0, 0]),
+        let padded = try model.encoder.encode(
+            embeddings: try model.encoder.embed(prompt + [0, 0]),
             keyMask: [true, true, true, true, false, false])
         #expect(Tolerance.maxAbsDifference(alone.scalars, Array(padded.scalars.prefix(alone.count))) <= 1e-5)
     }

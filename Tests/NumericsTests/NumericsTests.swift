@@ -56,6 +56,29 @@ private func naiveProduct(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int, tr
         #expect(Tolerance.maxAbsDifference(z, expected) < 1e-5)
     }
 
+    @Test(arguments: [Linear.Layout.outputsByInputs, .inputsByOutputs])
+    func batchInvariantRowsDoNotDependOnBatchSize(layout: Linear.Layout) throws {
+        let (inputs, outputs) = (300, 260)
+        let weight = try Tensor(
+            shape: layout == .outputsByInputs ? [outputs, inputs] : [inputs, outputs],
+            scalars: values(inputs * outputs, seed: 9))
+        let linear = Linear(weight: weight, layout: layout, rowKernel: .batchInvariant)
+        let x = values(17 * inputs, seed: 10)
+        var alone = [[Float]]()
+        for row in 0..<17 {
+            var y = [Float](repeating: 0, count: outputs)
+            x.withUnsafeBufferPointer { linear.apply($0.baseAddress! + row * inputs, rows: 1, into: &y, step: true) }
+            alone.append(y)
+        }
+        for batch in [2, 3, 8, 17] {
+            var y = [Float](repeating: 0, count: batch * outputs)
+            linear.apply(x, rows: batch, into: &y, step: true)
+            for row in 0..<batch {
+                #expect(Array(y[(row * outputs)..<((row + 1) * outputs)]) == alone[row], "batch \(batch) row \(row)")
+            }
+        }
+    }
+
     @Test func softmaxSumsToOneAndMasksNegativeInfinity() {
         var x: [Float] = [1, 2, -.infinity, 3]
         Kernels.softmax(&x, count: 4)
@@ -93,6 +116,26 @@ private func naiveProduct(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int, tr
         var gate: [Float] = [-1, 2]
         Activation.relu.applyGated(&gate, times: [3, 4], count: 2)
         #expect(gate == [0, 8])
+    }
+
+    @Test func vectorisedPathsMatchScalarFormulas() {
+        // 8-lane loops plus a scalar tail: 37 values over a wide range, including extremes.
+        let inputs: [Float] = (0..<37).map { Float($0 - 18) * 0.7 } + [-100, 100, -.infinity]
+        var gelu = inputs
+        Activation.geluNew.apply(&gelu, count: gelu.count)
+        for (x, y) in zip(inputs, gelu) where x.isFinite {
+            let expected = Float(
+                0.5 * Double(x) * (1 + Foundation.tanh(0.7978845608 * (Double(x) + 0.044715 * pow(Double(x), 3)))))
+            #expect(abs(y - expected) <= 1e-5 * max(1, abs(expected)), "gelu_new(\(x))")
+        }
+        var probabilities = inputs.map { $0 / 4 }
+        Kernels.softmax(&probabilities, count: probabilities.count)
+        let scaled = inputs.map { Double($0) / 4 }
+        let top = scaled.max()!
+        let total = scaled.map { Foundation.exp($0 - top) }.reduce(0, +)
+        for (index, p) in probabilities.enumerated() {
+            #expect(abs(Double(p) - Foundation.exp(scaled[index] - top) / total) <= 1e-7, "softmax[\(index)]")
+        }
     }
 
     @Test func halfPrecisionConversionsAreExact() {

@@ -1,0 +1,190 @@
+import Foundation
+import Synchronization
+import Wire
+
+/// The compute side of a worker (encoder service or decoder worker), driven by `WorkerLink`.
+///
+/// The link calls `start(outbox:)` once, then `handle(_:)` on its own thread for every job message from
+/// the router. The engine computes on a thread of its own and hands replies (encodings, token chunks,
+/// errors, credits) to the outbox, which wakes the link to send them.
+public protocol WorkerEngine: AnyObject, Sendable {
+    /// Jobs the engine holds at once; advertised as credits.
+    var capacity: Int { get }
+    /// Starts the compute thread; replies go to `outbox`.
+    func start(outbox: WorkerOutbox)
+    /// A message from the router: a job, a cancel. Must return quickly.
+    func handle(_ message: Message)
+    /// The router connection was lost or replaced: every job in hand is void (the router re-sends its own).
+    func abandonAll()
+    /// Stops the compute thread and returns once it has ended.
+    func stop()
+}
+
+/// Messages the compute thread wants sent to the router, plus a wake-up for the link thread.
+/// Thread-safe: filled by the compute thread, drained by the link thread.
+public final class WorkerOutbox: Sendable {
+    private let queue = Mutex<[Message]>([])
+    private let wake: @Sendable () -> Void
+
+    init(wake: @escaping @Sendable () -> Void) { self.wake = wake }
+
+    /// Queues `message` for the router and wakes the link.
+    public func send(_ message: Message) {
+        queue.withLock { $0.append(message) }
+        wake()
+    }
+
+    func drain() -> [Message] { queue.withLock { messages in defer { messages = [] }; return messages } }
+}
+
+/// A worker's connection to the router (DEALER): says hello with its role, fingerprints and capacity, grants
+/// credits, exchanges heartbeats, and reconnects with backoff when the router goes silent or restarts.
+public final class WorkerLink: Sendable {
+    /// How the link behaves; every field has a flag on `l2s encoder` / `l2s decoder`.
+    public struct Settings: Sendable {
+        public var router: String
+        public var hello: Hello
+        public var heartbeatInterval: Duration = .milliseconds(1000)
+        public var liveness: Int = 3
+        public var reconnectMin: Duration = .milliseconds(100)
+        public var reconnectMax: Duration = .seconds(5)
+
+        /// Settings for a worker that announces itself with `hello`.
+        public init(router: String, hello: Hello) {
+            self.router = router
+            self.hello = hello
+        }
+    }
+
+    private let stopped = Atomic<Bool>(false)
+
+    /// A link not yet running.
+    public init() {}
+
+    /// Asks `run` to say goodbye and return (from any thread).
+    public func stop() { stopped.store(true, ordering: .relaxed) }
+
+    /// Connects and serves `engine` until `stop()`; reconnects as often as needed.
+    public func run(settings: WorkerLink.Settings, engine: any WorkerEngine, log: ServiceLog) throws {
+        let context = try ZMQContext()
+        defer { context.shutdown() }
+        // The compute thread pokes this inproc pair after queueing replies, so the link never sleeps on them.
+        let wakeAddress = "inproc://l2s-wake-\(UUID().uuidString)"
+        let wakeReceiver = try ZMQSocket(context: context, type: .pair)
+        defer { wakeReceiver.close() }
+        try wakeReceiver.bind(wakeAddress)
+        let waker = try Waker(context: context, address: wakeAddress)
+        let outbox = WorkerOutbox { waker.poke() }
+        engine.start(outbox: outbox)
+        defer { engine.stop() }
+
+        var backoff = settings.reconnectMin
+        while !stopped.load(ordering: .relaxed) {
+            let socket = try ZMQSocket(context: context, type: .dealer)
+            try socket.set(.linger(milliseconds: 0))
+            try socket.set(.maxMessageSize(Int64(WireLimits.standard.maxEnvelopeBytes + WireLimits.standard.maxTensorBytes)))
+            do {
+                try socket.connect(settings.router)
+            } catch {
+                socket.close()
+                throw ClusterError.connectFailed(endpoint: settings.router, reason: error.description)
+            }
+            log.info("connecting to router \(settings.router)")
+            let outcome = try serve(socket: socket, wakeReceiver: wakeReceiver, outbox: outbox, engine: engine,
+                settings: settings, log: log)
+            if outcome == .stopped {
+                _ = try? socket.send(.goodbye(Goodbye(reason: "shutting down")), blocking: false)
+                socket.close()
+                break
+            }
+            socket.close()
+            engine.abandonAll()
+            _ = outbox.drain()
+            log.warning("lost the router; reconnecting in \(backoff)")
+            Thread.sleep(forTimeInterval: Double(backoff.milliseconds) / 1000)
+            backoff = min(backoff * 2, settings.reconnectMax)
+            if outcome == .heardFromRouter { backoff = settings.reconnectMin }
+        }
+        log.info("stopped")
+    }
+
+    private enum Outcome { case stopped, silentRouter, heardFromRouter }
+
+    /// One connection's life: hello, then relay until the router is silent too long or tells us to rejoin.
+    private func serve(socket: ZMQSocket, wakeReceiver: ZMQSocket, outbox: WorkerOutbox, engine: any WorkerEngine,
+                       settings: WorkerLink.Settings, log: ServiceLog) throws -> Outcome {
+        var hello = settings.hello
+        hello.capacity = UInt32(engine.capacity)
+        hello.heartbeatIntervalMs = UInt32(settings.heartbeatInterval.milliseconds)
+        try socket.send(.hello(hello))
+        try socket.send(.credit(Credit(credits: UInt32(engine.capacity))))
+        var lastHeard = ContinuousClock.now
+        var lastSent = ContinuousClock.now
+        var heardAnything = false
+        let poller = ZMQPoller()
+        poller.add(socket)
+        poller.add(wakeReceiver)
+        let pollEvery = Int(max(1, (settings.heartbeatInterval / 4).milliseconds))
+        while !stopped.load(ordering: .relaxed) {
+            let ready = try poller.poll(timeoutMilliseconds: pollEvery)
+            if ready.contains(1) { while try wakeReceiver.receive(timeoutMilliseconds: 0) != nil {} }
+            for message in outbox.drain() {
+                try socket.send(message)
+                lastSent = .now
+            }
+            if ready.contains(0) {
+                while let frames = try socket.receive(timeoutMilliseconds: 0) {
+                    lastHeard = .now
+                    heardAnything = true
+                    let message: Message
+                    do {
+                        message = try WireCodec.decode(frames)
+                    } catch {
+                        log.warning("bad message from the router: \(error)")
+                        continue
+                    }
+                    switch message {
+                    case .heartbeat:
+                        break
+                    case .error(let error) where error.requestID.isEmpty:
+                        log.warning("router: \(error.code): \(error.message)")
+                        if error.code == .unavailable || error.code == .bundleMismatch {
+                            // Declared dead (rejoin at once) or refused (retry slowly: an operator must act).
+                            return error.code == .unavailable ? .heardFromRouter : .silentRouter
+                        }
+                    default:
+                        engine.handle(message)
+                    }
+                }
+            }
+            let now = ContinuousClock.now
+            if now - lastSent >= settings.heartbeatInterval {
+                try socket.send(.heartbeat(Heartbeat(sentAtUnixMs: UInt64(Date().timeIntervalSince1970 * 1000))))
+                lastSent = now
+            }
+            if now - lastHeard >= settings.heartbeatInterval * settings.liveness {
+                return heardAnything ? .heardFromRouter : .silentRouter
+            }
+        }
+        return .stopped
+    }
+}
+
+/// The sending end of the wake-up pair. ZeroMQ sockets belong to one thread, so the compute thread's pokes are
+/// serialized by a mutex that owns the socket; the socket is used by no one else.
+private final class Waker: @unchecked Sendable {
+    private let socket: Mutex<ZMQSocket?>
+
+    init(context: ZMQContext, address: String) throws {
+        let socket = try ZMQSocket(context: context, type: .pair)
+        try socket.set(.linger(milliseconds: 0))
+        try socket.connect(address)
+        self.socket = Mutex(socket)
+    }
+
+    func poke() {
+        socket.withLock { socket in _ = try? socket?.send([Frame([])], blocking: false) }
+    }
+
+    deinit { socket.withLock { $0?.close() } }
+}

@@ -1,0 +1,35 @@
+import Generation
+
+/// The generation flags `l2s run` and `l2s generate` share, parsed one way so both print the same result
+/// for the same flags.
+struct GenerationFlags {
+    static let options = [
+        OptionSpec("--max-new-tokens", value: "N", help: "stop after N new tokens", default: "20"),
+        OptionSpec("--min-new-tokens", value: "N", help: "suppress EOS until N tokens exist", default: "0"),
+        OptionSpec("--greedy", help: "always take the most likely token (the default)"),
+        OptionSpec("--temperature", value: "T", help: "sampling temperature", default: "1"),
+        OptionSpec("--top-k", value: "K", help: "sample among the K most likely tokens (0 = all)", default: "0"),
+        OptionSpec("--top-p", value: "P", help: "sample within probability mass P (1 = all)", default: "1"),
+        OptionSpec("--seed", value: "S", help: "seed of the sampler", default: "0"),
+    ]
+
+    let maxNewTokens: Int
+    let minNewTokens: Int
+    let sampling: SamplingParameters
+
+    init(_ arguments: ParsedArguments) throws {
+        maxNewTokens = try arguments.int("--max-new-tokens", in: 0...1_000_000) ?? 20
+        minNewTokens = try arguments.int("--min-new-tokens", in: 0...1_000_000) ?? 0
+        let samplingFlags = ["--temperature", "--top-k", "--top-p", "--seed"].filter { arguments.isExplicit($0) }
+        if arguments.flag("--greedy"), let first = samplingFlags.first {
+            throw UsageError("'--greedy' contradicts '\(first)'")
+        }
+        sampling = SamplingParameters(
+            greedy: samplingFlags.isEmpty,
+            temperature: Float(try arguments.double("--temperature", in: 0...100) ?? 1),
+            topK: try arguments.int("--top-k", in: 0...1_000_000) ?? 0,
+            topP: Float(try arguments.double("--top-p", in: 0...1) ?? 1),
+            seed: UInt64(try arguments.int("--seed", in: 0...Int.max) ?? 0))
+        if let problem = sampling.validationError { throw UsageError(problem) }
+    }
+}

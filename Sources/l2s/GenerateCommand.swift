@@ -1,0 +1,196 @@
+import Cluster
+import Foundation
+import Generation
+import Wire
+
+/// `l2s generate`: a client of the cluster; prints what `l2s run --bundle` prints for the same prompt and flags.
+struct GenerateCommand: Subcommand {
+    static let name = "generate"
+    static let summary = "send prompts to a running cluster and print the generated text"
+    static let usage = """
+        l2s generate --router EP [PROMPT | --input-ids 1,2,3 | --file prompts.jsonl] [--max-new-tokens N]
+                     [--greedy | --temperature T --top-k K --top-p P --seed S] [--stop TEXT] [--json] [--stream]
+        """
+    static let discussion = """
+        Submits jobs to the router's clients endpoint. One PROMPT (or --input-ids, LLM token ids) prints its
+        text, or with --json the result object {"text","ids","finish_reason","usage"} that `l2s run --bundle`
+        prints; --stream prints each piece as it arrives ({"delta","ids"} lines before the result with --json).
+        --file reads JSON lines {"prompt": TEXT} or {"input_ids": [..]} (optional "max_new_tokens") and keeps up to
+        --concurrency of them in flight; results come out in input order, one JSON line each ({"error": ...}
+        for a failed one). Exit status 1 when any job failed.
+        """
+    static let options = [
+        OptionSpec("--router", value: "EP", help: "the router's clients endpoint", default: "tcp://127.0.0.1:5555",
+            env: "L2S_ROUTER"),
+        OptionSpec("--input-ids", value: "IDS", help: "prompt as LLM token ids, comma-separated"),
+        OptionSpec("--file", value: "PATH", help: "JSON lines of prompts ('-' = standard input)"),
+        OptionSpec("--concurrency", value: "N", help: "jobs in flight at once with --file", default: "16"),
+        OptionSpec("--stop", value: "TEXT", help: "stop when the generated text contains TEXT"),
+        OptionSpec("--json", help: "print JSON lines"),
+        OptionSpec("--stream", help: "print text as it is generated"),
+        OptionSpec("--timeout-ms", value: "MS", help: "give up on a job after this long without news",
+            default: "120000", env: "L2S_TIMEOUT_MS"),
+    ] + GenerationFlags.options
+
+    let router: String
+    let prompts: [Prompt]
+    let perPromptMaxTokens: [Int?]
+    let flags: GenerationFlags
+    let stop: [String]
+    let json: Bool
+    let stream: Bool
+    let fromFile: Bool
+    let concurrency: Int
+    let timeout: Duration
+
+    init(_ arguments: ParsedArguments) throws {
+        router = try arguments.required("--router")
+        flags = try GenerationFlags(arguments)
+        json = arguments.flag("--json")
+        stream = arguments.flag("--stream")
+        stop = arguments.string("--stop").map { [$0] } ?? []
+        concurrency = try arguments.int("--concurrency", in: 1...10_000)!
+        timeout = .milliseconds(try arguments.int("--timeout-ms", in: 1...86_400_000)!)
+        let sources = [!arguments.positionals.isEmpty, arguments.string("--input-ids") != nil,
+            arguments.string("--file") != nil].filter { $0 }.count
+        guard sources == 1 else { throw UsageError("give exactly one of PROMPT, --input-ids or --file") }
+        if arguments.positionals.count > 1 {
+            throw UsageError("one PROMPT only (quote it); got \(arguments.positionals.count) words")
+        }
+        if let path = arguments.string("--file") {
+            fromFile = true
+            if stream { throw UsageError("--stream cannot be combined with --file") }
+            (prompts, perPromptMaxTokens) = try PromptFile.read(path)
+        } else if let ids = try arguments.intList("--input-ids") {
+            fromFile = false
+            guard !ids.isEmpty, ids.allSatisfy({ (0...Int(Int32.max)).contains($0) }) else {
+                throw UsageError("option '--input-ids' needs ids in 0...\(Int32.max)")
+            }
+            prompts = [.tokenIDs(ids.map { Int32($0) })]
+            perPromptMaxTokens = [nil]
+        } else {
+            fromFile = false
+            prompts = [.text(arguments.positionals[0])]
+            perPromptMaxTokens = [nil]
+        }
+    }
+
+    func request(_ index: Int) -> GenerateRequest {
+        GenerateRequest(requestID: "\(index)", prompt: prompts[index],
+            maxNewTokens: UInt32(perPromptMaxTokens[index] ?? flags.maxNewTokens), minNewTokens: UInt32(flags.minNewTokens),
+            sampling: SamplingConversion.wire(flags.sampling), stop: stop, stream: stream)
+    }
+
+    func run() throws -> Int32 {
+        let client = try ClusterClient(router: router)
+        if !fromFile {
+            var streamedIDs: [Int32] = []
+            var streamedText = ""
+            var final = try client.generate(request(0), timeout: timeout) { chunk in
+                streamedIDs += chunk.ids
+                streamedText += chunk.textDelta
+                if json {
+                    printLine(ResultFormat.delta(chunk))
+                } else {
+                    FileHandle.standardOutput.write(Data(chunk.textDelta.utf8))
+                }
+            }
+            // A streamed job's final chunk carries only what was not streamed yet.
+            final.ids = streamedIDs + final.ids
+            final.textDelta = streamedText + final.textDelta
+            if json { printLine(ResultFormat.result(final).jsonLine) } else { printLine(stream ? "" : final.textDelta) }
+            return ExitStatus.success
+        }
+        var lines = [String?](repeating: nil, count: prompts.count)
+        var next = 0
+        var inFlight = 0
+        var failed = 0
+        while next < prompts.count || inFlight > 0 {
+            while inFlight < concurrency && next < prompts.count {
+                try client.submit(request(next))
+                next += 1
+                inFlight += 1
+            }
+            switch try client.nextEvent(timeout: timeout) {
+            case .chunk:
+                continue
+            case .finished(let chunk):
+                guard let index = Int(chunk.requestID), lines.indices.contains(index) else { continue }
+                lines[index] = ResultFormat.result(chunk).jsonLine
+                inFlight -= 1
+            case .failed(let error):
+                guard let index = Int(error.requestID), lines.indices.contains(index) else {
+                    throw ClusterClient.Failure.server(error)
+                }
+                lines[index] = ResultFormat.error(error)
+                inFlight -= 1
+                failed += 1
+            }
+        }
+        for line in lines { printLine(line ?? "{}") }
+        return failed == 0 ? ExitStatus.success : ExitStatus.failure
+    }
+}
+
+/// The JSON shapes `l2s generate` prints, equal to `l2s run`'s for the same job.
+enum ResultFormat {
+    static func result(_ chunk: TokenChunk) -> GenerationResult {
+        let reason: Generation.FinishReason
+        switch chunk.finishReason {
+        case .eos: reason = .eos
+        case .stop: reason = .stop
+        case .cancelled: reason = .cancelled
+        case .length, .unspecified: reason = .length
+        }
+        return GenerationResult(text: chunk.textDelta, ids: chunk.ids, finishReason: reason,
+            usage: Generation.Usage(promptTokens: Int(chunk.usage?.promptTokens ?? 0),
+                completionTokens: Int(chunk.usage?.completionTokens ?? 0)))
+    }
+
+    static func delta(_ chunk: TokenChunk) -> String {
+        #"{"delta":\#(quoted(chunk.textDelta)),"ids":[\#(chunk.ids.map(String.init).joined(separator: ","))]}"#
+    }
+
+    static func error(_ error: ErrorReply) -> String {
+        #"{"error":{"code":"\#(error.code)","message":\#(quoted(error.message))}}"#
+    }
+
+    static func quoted(_ text: String) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: [text])) ?? Data("[\"\"]".utf8)
+        return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
+    }
+}
+
+/// Reads `l2s generate --file`: one JSON object per line.
+enum PromptFile {
+    static func read(_ path: String) throws -> ([Prompt], [Int?]) {
+        let data: Data
+        if path == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard let contents = FileManager.default.contents(atPath: path) else {
+                throw UsageError("cannot read --file '\(path)'")
+            }
+            data = contents
+        }
+        var prompts: [Prompt] = []
+        var limits: [Int?] = []
+        for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any] else {
+                throw UsageError("\(path):\(number + 1): not a JSON object")
+            }
+            if let text = object["prompt"] as? String {
+                prompts.append(.text(text))
+            } else if let ids = object["input_ids"] as? [Int], ids.allSatisfy({ (0...Int(Int32.max)).contains($0) }) {
+                prompts.append(.tokenIDs(ids.map { Int32($0) }))
+            } else {
+                throw UsageError("\(path):\(number + 1): needs \"prompt\" (text) or \"input_ids\" (non-negative ints)")
+            }
+            limits.append(object["max_new_tokens"] as? Int)
+        }
+        guard !prompts.isEmpty else { throw UsageError("--file '\(path)' holds no prompts") }
+        return (prompts, limits)
+    }
+}

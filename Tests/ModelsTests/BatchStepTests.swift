@@ -1,0 +1,108 @@
+import Foundation
+import Models
+import Numerics
+import TestSupport
+import Testing
+
+/// A batched decoding step (the continuous-batching entry point) must give each sequence the logits it gets alone.
+@Suite struct BatchStepTests {
+    @Test func gpt2BatchStepMatchesSingleSequenceSteps() throws {
+        let model = try GPT2Model(directory: TestPaths.fixture("models/gpt2_a"), rowKernel: .blas)
+        let prompts: [[Int32]] = [[3, 17, 42], [5], [9, 9, 9, 9, 9, 2, 11]]
+        let alone = prompts.map { _ in model.makeState() }
+        let batched = prompts.map { _ in model.makeState() }
+        for (index, prompt) in prompts.enumerated() {
+            try model.forward(prompt, state: alone[index])
+            try model.forward(prompt, state: batched[index])
+        }
+        for step in 0..<6 {
+            let tokens = alone.map { argmax($0.logits) }
+            for (state, token) in zip(alone, tokens) { try state.append(token) }
+            try model.step(tokens, states: batched)
+            for index in prompts.indices {
+                #expect(batched[index].position == alone[index].position)
+                #expect(Tolerance.maxAbsDifference(batched[index].logits, alone[index].logits) <= 1e-4, "step \(step)")
+            }
+        }
+        #expect(throws: ModelError.invalidBatch(reason: "the same sequence appears twice in one step")) {
+            try model.step([1, 2], states: [batched[0], batched[0]])
+        }
+        let other = try GPT2Model(directory: TestPaths.fixture("models/gpt2_a"))
+        #expect(throws: ModelError.invalidBatch(reason: "a sequence in the batch was not started by this GPT-2 model"))
+        {
+            try other.step([1], sequences: [batched[0]])
+        }
+    }
+
+    @Test func batchInvariantKernelsMakeBatchedStepsBitIdentical() throws {
+        let gpt2 = try GPT2Model(directory: TestPaths.fixture("models/gpt2_b"), rowKernel: .batchInvariant)
+        let t5 = try T5Model(directory: TestPaths.fixture("models/t5_v10"), rowKernel: .batchInvariant)
+        for model in [gpt2, t5] as [any LanguageModel] {
+            let prompts: [[Int32]] = [[3, 17, 42], [5], [9, 9, 9, 9, 9, 2, 11]]
+            let alone = try prompts.map { try model.startSequence(promptIDs: $0) }
+            let batched = try prompts.map { try model.startSequence(promptIDs: $0) }
+            for _ in 0..<5 {
+                let tokens = alone.map { argmax($0.logits) }
+                for (sequence, token) in zip(alone, tokens) { try sequence.append(token) }
+                try model.step(tokens, sequences: batched)
+                for index in prompts.indices {
+                    #expect(batched[index].logits == alone[index].logits, "\(model.modelType) sequence \(index)")
+                }
+            }
+        }
+        let encoded = try t5.encoder.encode(batch: [[4], [5, 17, 33, 2]].map { try t5.encoder.embed($0) })
+        #expect(encoded[0] == (try t5.encoder.encode([4])))
+        #expect(encoded[1] == (try t5.encoder.encode([5, 17, 33, 2])))
+    }
+
+    @Test func batchesLargerThanTheInvariantKernelLimitStayBitIdentical() throws {
+        let model = try GPT2Model(directory: TestPaths.fixture("models/gpt2_b"), rowKernel: .batchInvariant)
+        let count = RowKernel.invariantRows + 6
+        let prompts = (0..<count).map { [Int32($0 % 70), Int32(($0 * 7) % 70)] }
+        let alone = try prompts.map { try model.startSequence(promptIDs: $0) }
+        let batched = try prompts.map { try model.startSequence(promptIDs: $0) }
+        let tokens = alone.map { argmax($0.logits) }
+        for (sequence, token) in zip(alone, tokens) { try sequence.append(token) }
+        try model.step(tokens, sequences: batched)
+        #expect(zip(batched, alone).allSatisfy { $0.logits == $1.logits })
+        #expect(throws: ModelError.tokenOutOfRange(id: 99, vocabularySize: 72)) {
+            try model.step(tokens.dropLast() + [99], sequences: batched)
+        }
+        #expect(batched.allSatisfy { $0.position == 3 })
+    }
+
+    @Test func t5EncoderBatchMatchesSinglePrompts() throws {
+        let model = try T5Model(directory: TestPaths.fixture("models/t5_v10"))
+        let prompts: [[Int32]] = [
+            [5, 17, 33, 2, 90, 41, 41, 7, 64, 12, 3, 29, 77, 50, 8, 1], [4, 1], [30, 31, 32, 1],
+        ]
+        let batch = try model.encoder.encode(batch: prompts.map { try model.encoder.embed($0) })
+        #expect(batch.count == prompts.count)
+        for (prompt, encoded) in zip(prompts, batch) {
+            let alone = try model.encoder.encode(prompt)
+            #expect(encoded.shape == alone.shape)
+            #expect(Tolerance.maxAbsDifference(encoded.scalars, alone.scalars) <= 1e-4)
+        }
+        let expected = try ModelFixture("t5_v10").floats("encoder_hidden")
+        #expect(Tolerance.maxAbsDifference(batch[0].scalars, expected) <= 1e-4)
+    }
+
+    @Test func t5BatchStepMatchesSingleSequenceSteps() throws {
+        let model = try T5Model(directory: TestPaths.fixture("models/t5_v11"), rowKernel: .blas)
+        let prompts: [[Int32]] = [[9, 4, 71, 22, 3, 58, 13, 1], [5, 6], [30, 31, 32, 33, 1]]
+        let alone = try prompts.map { try model.startSequence(encoderOutput: try model.encoder.encode($0)) }
+        let batched = try prompts.map { try model.startSequence(encoderOutput: try model.encoder.encode($0)) }
+        // Let the sequences drift apart in length before batching them.
+        try alone[1].append(7)
+        try batched[1].append(7)
+        for step in 0..<6 {
+            let tokens = alone.map { argmax($0.logits) }
+            for (sequence, token) in zip(alone, tokens) { try sequence.append(token) }
+            try model.step(tokens, sequences: batched)
+            for index in prompts.indices {
+                #expect(batched[index].position == alone[index].position)
+                #expect(Tolerance.maxAbsDifference(batched[index].logits, alone[index].logits) <= 1e-4, "step \(step)")
+            }
+        }
+    }
+}

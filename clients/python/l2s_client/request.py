@@ -1,0 +1,146 @@
+"""Builds `GenerateRequest`s from Python arguments.
+
+Two levels of checking. Always: types (TypeError) and what the wire cannot carry (a negative
+max_new_tokens, a token id beyond int32), raised as L2SError BAD_REQUEST since no router could be asked.
+With `validate=True` (the default) also the cheap range checks the router applies, with the router's
+wording, so obvious mistakes fail without a round trip. The router checks everything again regardless;
+`validate=False` sends what the wire can carry as it is (the tests use it to exercise the router's checks).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import time
+from typing import Optional, Sequence, Union
+
+from . import l2s_pb2
+from .results import L2SError
+
+Prompt = Union[str, Sequence[int]]
+
+UINT32_MAX = 2**32 - 1
+UINT64_MAX = 2**64 - 1
+INT32_MAX = 2**31 - 1
+INT32_MIN = -(2**31)
+TENANT_SALT_LIMIT = 256
+
+
+def _integer(name: str, value: object) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got bool {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}") from None
+
+
+def _number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    return float(value)
+
+
+class _Checker:
+    """Raises L2SError(BAD_REQUEST) naming the field; `strict` adds the router's range checks."""
+
+    def __init__(self, request_id: str, strict: bool) -> None:
+        self.request_id = request_id
+        self.strict = strict
+
+    def wire(self, ok: bool, message: str) -> None:
+        if not ok:
+            raise L2SError("BAD_REQUEST", message, self.request_id)
+
+    def range(self, ok: bool, message: str) -> None:
+        if self.strict and not ok:
+            raise L2SError("BAD_REQUEST", message, self.request_id)
+
+
+def _set_prompt(request: l2s_pb2.GenerateRequest, prompt: Prompt, check: _Checker) -> None:
+    if isinstance(prompt, str):
+        check.range(prompt != "", "the prompt text is empty")
+        request.text = prompt
+        return
+    if isinstance(prompt, (bytes, bytearray)) or not isinstance(prompt, Sequence):
+        raise TypeError(f"prompt must be a str or a sequence of token ids, got {type(prompt).__name__}")
+    ids = [_integer(f"prompt token_ids[{index}]", value) for index, value in enumerate(prompt)]
+    check.range(len(ids) > 0, "prompt token_ids is empty")
+    for index, value in enumerate(ids):
+        check.wire(INT32_MIN <= value <= INT32_MAX, f"prompt token_ids[{index}] = {value} does not fit in int32")
+        check.range(value >= 0, f"prompt token_ids[{index}] is negative ({value})")
+    request.token_ids.SetInParent()
+    request.token_ids.ids.extend(ids)
+
+
+def _sampling(greedy: Optional[bool], temperature: Optional[float], top_k: Optional[int], top_p: Optional[float],
+              seed: Optional[int], check: _Checker) -> l2s_pb2.SamplingParams:
+    """Greedy unless a sampling parameter is given (as `l2s generate`); unset ones take the CLI's defaults."""
+    given = {name: value for name, value in
+             (("temperature", temperature), ("top_k", top_k), ("top_p", top_p), ("seed", seed)) if value is not None}
+    if greedy is not None and not isinstance(greedy, bool):
+        raise TypeError(f"greedy must be a bool or None, got {type(greedy).__name__} {greedy!r}")
+    if greedy and given:
+        name = next(iter(given))
+        raise ValueError(f"greedy=True contradicts {name}={given[name]!r}; drop one of them")
+    if greedy or (greedy is None and not given):
+        return l2s_pb2.SamplingParams(greedy=True, temperature=1.0, top_k=0, top_p=1.0, seed=0)
+    temperature = 1.0 if temperature is None else _number("temperature", temperature)
+    top_k = 0 if top_k is None else _integer("top_k", top_k)
+    top_p = 1.0 if top_p is None else _number("top_p", top_p)
+    seed = 0 if seed is None else _integer("seed", seed)
+    check.range(math.isfinite(temperature) and 0 < temperature <= 100,
+                f"sampling: temperature must be in (0, 100], got {temperature}")
+    check.wire(0 <= top_k <= UINT32_MAX, f"sampling: top_k must be in 0...{UINT32_MAX}, got {top_k}")
+    check.range(math.isfinite(top_p) and 0 < top_p <= 1, f"sampling: top_p must be in (0, 1], got {top_p}")
+    check.wire(0 <= seed <= UINT64_MAX, f"sampling: seed must be in 0...{UINT64_MAX}, got {seed}")
+    return l2s_pb2.SamplingParams(greedy=False, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+
+
+def build_request(request_id: str, prompt: Prompt, *, max_new_tokens: int = 20, min_new_tokens: int = 0,
+                  greedy: Optional[bool] = None, temperature: Optional[float] = None, top_k: Optional[int] = None,
+                  top_p: Optional[float] = None, seed: Optional[int] = None,
+                  stop: Union[str, Sequence[str], None] = None, deadline_s: Optional[float] = None,
+                  tenant_salt: Union[bytes, str, None] = None, stream: bool = False,
+                  validate: bool = True) -> l2s_pb2.GenerateRequest:
+    """The wire request for one job; raises TypeError, ValueError or L2SError(BAD_REQUEST) naming the field."""
+    check = _Checker(request_id, validate)
+    request = l2s_pb2.GenerateRequest(request_id=request_id, stream=bool(stream))
+    _set_prompt(request, prompt, check)
+
+    max_new_tokens = _integer("max_new_tokens", max_new_tokens)
+    min_new_tokens = _integer("min_new_tokens", min_new_tokens)
+    check.wire(0 <= max_new_tokens <= UINT32_MAX, f"max_new_tokens must be in 0...{UINT32_MAX}, got {max_new_tokens}")
+    check.wire(0 <= min_new_tokens <= UINT32_MAX, f"min_new_tokens must be in 0...{UINT32_MAX}, got {min_new_tokens}")
+    check.range(max_new_tokens >= 1, f"max_new_tokens must be at least 1, got {max_new_tokens}")
+    check.range(min_new_tokens <= max_new_tokens,
+                f"min_new_tokens ({min_new_tokens}) exceeds max_new_tokens ({max_new_tokens})")
+    request.max_new_tokens = max_new_tokens
+    request.min_new_tokens = min_new_tokens
+
+    request.sampling.CopyFrom(_sampling(greedy, temperature, top_k, top_p, seed, check))
+
+    stops = [stop] if isinstance(stop, str) else list(stop or [])
+    for index, text in enumerate(stops):
+        if not isinstance(text, str):
+            raise TypeError(f"stop[{index}] must be a str, got {type(text).__name__} {text!r}")
+        check.range(text != "", f"stop[{index}] is an empty string")
+    request.stop.extend(stops)
+
+    if deadline_s is not None:
+        seconds = _number("deadline_s", deadline_s)
+        check.wire(math.isfinite(seconds), f"deadline_s must be finite, got {seconds}")
+        # A deadline that has already passed is still sent (as a past instant): the router answers it.
+        unix_ms = max(1, int((time.time() + seconds) * 1000))
+        check.wire(unix_ms <= UINT64_MAX, f"deadline_s {seconds} is too far in the future")
+        request.deadline_unix_ms = unix_ms
+
+    if tenant_salt is not None:
+        if isinstance(tenant_salt, str):
+            tenant_salt = tenant_salt.encode("utf-8")
+        if not isinstance(tenant_salt, (bytes, bytearray)):
+            raise TypeError(f"tenant_salt must be bytes or str, got {type(tenant_salt).__name__}")
+        check.range(len(tenant_salt) <= TENANT_SALT_LIMIT,
+                    f"tenant_salt is {len(tenant_salt)} bytes; limit {TENANT_SALT_LIMIT}")
+        request.tenant_salt = bytes(tenant_salt)
+    return request
