@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Numerics
 import Tokenizers
 
 /// LLM-to-SLM generation in one process (`l2s run --bundle`): tokenize with the LLM tokenizer, encode and project,
@@ -12,9 +13,12 @@ public final class BundleGenerator: Sendable {
     public let slm: ConditionedSLM
 
     /// Loads both halves of `bundle`.
-    public init(bundle: L2SBundle, maxPromptTokens: Int = PromptEncoder.defaultMaxPromptTokens) throws {
-        encoder = try PromptEncoder(bundle: bundle, maxPromptTokens: maxPromptTokens)
-        slm = try ConditionedSLM(bundle: bundle)
+    public init(
+        bundle: L2SBundle, maxPromptTokens: Int = PromptEncoder.defaultMaxPromptTokens,
+        rowKernel: RowKernel = .batchInvariant
+    ) throws {
+        encoder = try PromptEncoder(bundle: bundle, maxPromptTokens: maxPromptTokens, rowKernel: rowKernel)
+        slm = try ConditionedSLM(bundle: bundle, rowKernel: rowKernel)
     }
 
     /// Prompt ids of `text` (LLM tokenizer, `</s>` appended).

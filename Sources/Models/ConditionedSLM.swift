@@ -23,15 +23,16 @@ public final class ConditionedSLM: Sendable {
         case gpt2(GPT2Model)
     }
 
-    /// Loads the SLM checkpoint and its tokenizer.
-    public init(bundle: L2SBundle) throws {
+    /// Loads the SLM checkpoint and its tokenizer; `rowKernel` as for `ModelRegistry.load` (the default keeps
+    /// batched decoding steps bit-identical to single-sequence ones).
+    public init(bundle: L2SBundle, rowKernel: RowKernel = .batchInvariant) throws {
         self.bundle = bundle
         switch bundle.slmKind {
         case .encoderDecoder:
-            let t5 = try T5Model(directory: bundle.slmDirectory)
+            let t5 = try T5Model(directory: bundle.slmDirectory, rowKernel: rowKernel)
             (network, model) = (.t5(t5), t5)
         case .decoderOnly:
-            let gpt2 = try GPT2Model(directory: bundle.slmDirectory)
+            let gpt2 = try GPT2Model(directory: bundle.slmDirectory, rowKernel: rowKernel)
             (network, model) = (.gpt2(gpt2), gpt2)
         }
         tokenizer = try loadTokenizer(directory: bundle.slmDirectory)

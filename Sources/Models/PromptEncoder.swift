@@ -23,15 +23,20 @@ public final class PromptEncoder: Sendable {
     /// Longest prompt accepted, in LLM tokens.
     public let maxPromptTokens: Int
 
-    /// Loads the LLM encoder, the projector and the LLM tokenizer of `bundle`.
-    public init(bundle: L2SBundle, maxPromptTokens: Int = PromptEncoder.defaultMaxPromptTokens) throws {
+    /// Loads the LLM encoder, the projector and the LLM tokenizer of `bundle`. With `.batchInvariant` (the default)
+    /// a batch of prompts runs prompt by prompt, so every encoding is bit-identical to the prompt encoded alone; with
+    /// `.blas` the prompts' rows are stacked into one pass (faster, equal to ~1e-6).
+    public init(
+        bundle: L2SBundle, maxPromptTokens: Int = PromptEncoder.defaultMaxPromptTokens,
+        rowKernel: RowKernel = .batchInvariant
+    ) throws {
         guard maxPromptTokens > 0 else {
             throw ModelError.invalidConfigValue(
                 key: "maxPromptTokens", value: "\(maxPromptTokens)", path: bundle.directory.path, expected: "> 0")
         }
         self.bundle = bundle
         self.maxPromptTokens = maxPromptTokens
-        encoder = try T5Encoder(directory: bundle.llmDirectory)
+        encoder = try T5Encoder(directory: bundle.llmDirectory, rowKernel: rowKernel)
         projector = try Projector(
             file: bundle.projectorFile, inputDimension: bundle.manifest.projector.inputDimension,
             outputDimension: bundle.manifest.projector.outputDimension)
@@ -55,11 +60,13 @@ public final class PromptEncoder: Sendable {
     }
 
     /// The projections P [m_i, d_slm] row-major of each prompt (steps 2-3), unrounded: callers narrow them to the
-    /// wire dtype (`WireRounding.narrow`) or use `encodeRounded`. Prompts run one after another (a batched, padded
-    /// encoder pass is later performance work), so each result is independent of the others in the call.
+    /// wire dtype (`WireRounding.narrow`) or use `encodeRounded`. The LLM encoder sees all prompts in one
+    /// `encode(batch:)` call (see `init` for how the row kernel decides between bit-identity and one stacked pass).
     public func encode(_ prompts: [[Int32]]) throws -> [[Float]] {
+        guard !prompts.isEmpty else { return [] }
         for ids in prompts { try checkLength(ids) }
-        return try prompts.map { ids in try projector.project(try hiddenStates(ids), rows: ids.count) }
+        let hidden = try encoder.encode(batch: try prompts.map { try encoder.embed($0) })
+        return try zip(prompts, hidden).map { ids, h in try projector.project(h.scalars, rows: ids.count) }
     }
 
     /// Z = float32(wire_dtype(P)) of each prompt (step 4): exactly what a decoder receives over the wire.

@@ -162,7 +162,8 @@ struct RunCommand: Subcommand {
             generate = { try Generator.generate(model: languageModel, promptIDs: ids, options: options) }
         case .bundle(let directory):
             let generator = try BundleGenerator(
-                bundle: try L2SBundle.load(directory: directory), maxPromptTokens: maxPromptTokens)
+                bundle: try L2SBundle.load(directory: directory), maxPromptTokens: maxPromptTokens,
+                rowKernel: rowKernel)
             let ids = try inputIDs ?? generator.tokenize(prompt ?? "")
             promptTokens = ids.count
             generate = { try generator.generate(promptIDs: ids, options: options) }

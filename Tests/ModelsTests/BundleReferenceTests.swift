@@ -173,6 +173,21 @@ func greedyChoice(_ logits: [Float]) -> Int32 {
         }
     }
 
+    @Test func stackedBlasBatchAgreesWithPromptByPrompt() throws {
+        let fixture = try BundleFixture("t5-add")
+        let bundle = try L2SBundle.load(directory: fixture.directory)
+        let stacked = try PromptEncoder(bundle: bundle, rowKernel: .blas)
+        let invariant = try PromptEncoder(bundle: bundle)
+        let prompts = fixture.prompts.map(\.inputIDs) + [[3, 1]]
+        let together = try stacked.encode(prompts)
+        let alone = try invariant.encode(prompts)
+        #expect(together.map(\.count) == prompts.map { $0.count * 24 })
+        // Float32 noise only (a different summation order), amplified by the fixture LLM's conditioning (see
+        // `tolerance`): 4e-5 measured.
+        for (a, b) in zip(together, alone) { #expect(Tolerance.maxAbsDifference(a, b) <= 1e-4) }
+        #expect(try stacked.encode([]) == [])
+    }
+
     @Test func bundleExposesWhatTheServicesNeed() throws {
         let bundle = try L2SBundle.load(directory: TestPaths.fixture("bundles/gpt2-projection_only"))
         #expect(bundle.promptInput == .projectionOnly)
