@@ -173,6 +173,30 @@ func greedyChoice(_ logits: [Float]) -> Int32 {
         }
     }
 
+    /// What a decoder worker does: conditioned sequences of several jobs stepped together by `model.step`, each
+    /// bit-identical to the same sequence stepped alone (batch-invariant kernels), so the ids equal `l2s run`'s.
+    @Test(arguments: bundles) func batchedStepsOfConditionedSequencesEqualSingleSteps(name: String) throws {
+        let fixture = try BundleFixture(name)
+        let bundle = try L2SBundle.load(directory: fixture.directory)
+        let encoder = try PromptEncoder(bundle: bundle)
+        let slm = try ConditionedSLM(bundle: bundle)
+        let prompts = fixture.prompts.map(\.inputIDs)
+        let encodings = try encoder.encodeRounded(prompts)
+        let batched = try zip(prompts, encodings).map { try slm.startSequence(promptIDs: $0, projection: $1) }
+        let single = try zip(prompts, encodings).map { try slm.startSequence(promptIDs: $0, projection: $1) }
+        var generated = [[Int32]](repeating: [], count: prompts.count)
+        for _ in 0..<fixture.steps {
+            let tokens = batched.map { greedyChoice($0.logits) }
+            for (index, token) in tokens.enumerated() {
+                #expect(batched[index].logits == single[index].logits)
+                generated[index].append(token)
+                try single[index].append(token)
+            }
+            try slm.model.step(tokens, sequences: batched)
+        }
+        #expect(generated == fixture.prompts.map(\.greedyIDs))
+    }
+
     @Test func stackedBlasBatchAgreesWithPromptByPrompt() throws {
         let fixture = try BundleFixture("t5-add")
         let bundle = try L2SBundle.load(directory: fixture.directory)
