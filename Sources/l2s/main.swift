@@ -7,6 +7,8 @@ let subcommands: [any Subcommand.Type] = [
     StatsCommand.self,
     GenerateCommand.self,
     ClusterCommand.self,
+    EncoderCommand.self,
+    DecoderCommand.self,
     TokenizeCommand.self,
     DetokenizeCommand.self,
     VersionCommand.self,

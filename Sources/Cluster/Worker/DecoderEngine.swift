@@ -1,0 +1,226 @@
+import Foundation
+import Generation
+import Models
+import Tokenizers
+import Wire
+
+/// The decoder worker's compute side: holds up to `capacity` jobs and steps every active one in turn, one
+/// token each, streaming a chunk per token. A job resumed after a failover first replays the ids the client
+/// already has through the same `append` path, so its numbers are those of an uninterrupted run.
+///
+/// Today each active sequence steps on its own; one batched forward over all of them per step is the
+/// continuous-batching work, and this loop is where it goes.
+public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
+    // Shared between the link thread (handle/abandonAll/stop) and the compute thread: every access to
+    // `pending`, `cancels`, `abandoned` and `stopping` happens with `condition` locked. `active` and the
+    // models are touched by the compute thread only.
+    private let condition = NSCondition()
+    private var pending: [DecodeJob] = []
+    private var cancels: Set<String> = []
+    private var abandoned = false
+    private var stopping = false
+    private var thread: Thread?
+    private let finished = DispatchSemaphore(value: 0)
+
+    private let slm: ConditionedSLM
+    private let log: ServiceLog
+    public let capacity: Int
+    private var active: [DecoderJobState] = []
+
+    /// An engine over a loaded SLM with `slots` job slots.
+    public init(slm: ConditionedSLM, slots: Int, log: ServiceLog) {
+        self.slm = slm
+        self.capacity = max(1, slots)
+        self.log = log
+    }
+
+    public func start(outbox: WorkerOutbox) {
+        let thread = Thread { [self] in
+            computeLoop(outbox: outbox)
+            finished.signal()
+        }
+        thread.name = "l2s-decoder-compute"
+        self.thread = thread
+        thread.start()
+    }
+
+    public func handle(_ message: Message) {
+        condition.lock()
+        defer { condition.unlock() }
+        switch message {
+        case .decodeJob(let job): pending.append(job)
+        case .cancel(let cancel): cancels.insert(cancel.requestID)
+        default: log.warning("decoder ignores \(message.kind) from the router")
+        }
+        condition.signal()
+    }
+
+    public func abandonAll() {
+        condition.lock()
+        abandoned = true
+        pending = []
+        cancels = []
+        condition.signal()
+        condition.unlock()
+    }
+
+    public func stop() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        condition.unlock()
+        if thread != nil { finished.wait() }
+    }
+
+    private func computeLoop(outbox: WorkerOutbox) {
+        while true {
+            condition.lock()
+            while pending.isEmpty && cancels.isEmpty && active.isEmpty && !abandoned && !stopping { condition.wait() }
+            if stopping {
+                condition.unlock()
+                return
+            }
+            let newJobs = pending
+            let cancelled = cancels
+            let abandon = abandoned
+            pending = []
+            cancels = []
+            abandoned = false
+            condition.unlock()
+
+            if abandon { active.removeAll() }
+            if !cancelled.isEmpty {
+                let before = active.count
+                active.removeAll { cancelled.contains($0.requestID) }
+                for _ in 0..<(before - active.count) { outbox.send(.credit(Credit(credits: 1))) }
+            }
+            for job in newJobs { admit(job, outbox: outbox) }
+            stepAll(outbox: outbox)
+            active.removeAll { $0.isFinished }
+        }
+    }
+
+    private func admit(_ job: DecodeJob, outbox: WorkerOutbox) {
+        do {
+            active.append(try DecoderJobState(job: job, slm: slm))
+        } catch {
+            log.warning("job \(job.request.requestID) refused: \(error)")
+            outbox.send(.error(ErrorReply(code: DecoderJobState.errorCode(for: error), message: "\(error)",
+                requestID: job.request.requestID)))
+            outbox.send(.credit(Credit(credits: 1)))
+        }
+    }
+
+    /// One step of continuous batching: every active job chooses its next token, then a single batched
+    /// forward appends them all. The row kernel is batch-invariant, so each sequence gets the bits it would get
+    /// stepped alone (and `l2s run --bundle` equals the cluster).
+    private func stepAll(outbox: WorkerOutbox) {
+        var tokens: [Int32] = []
+        var stepping: [DecoderJobState] = []
+        for state in active {
+            do {
+                let (chunk, next) = try state.chooseNext()
+                outbox.send(.tokenChunk(chunk))
+                if let next {
+                    tokens.append(next)
+                    stepping.append(state)
+                } else {
+                    outbox.send(.credit(Credit(credits: 1)))
+                }
+            } catch {
+                fail(state, error, outbox: outbox)
+            }
+        }
+        guard !stepping.isEmpty else { return }
+        do {
+            try slm.model.step(tokens, sequences: stepping.map(\.sequence))
+        } catch {
+            for state in stepping { fail(state, error, outbox: outbox) }
+        }
+    }
+
+    private func fail(_ state: DecoderJobState, _ error: any Error, outbox: WorkerOutbox) {
+        state.fail()
+        log.warning("job \(state.requestID) failed: \(error)")
+        outbox.send(.error(ErrorReply(code: .internal, message: "decoding failed: \(error)", requestID: state.requestID)))
+        outbox.send(.credit(Credit(credits: 1)))
+    }
+}
+
+/// One job on a decoder: its sequence (KV caches), sampler state, streaming detokenizer and stop rules.
+final class DecoderJobState {
+    let requestID: String
+    let sequence: any DecodingSequence
+    private var generation: GenerationJob
+    private var detokenizer: IncrementalDecoder
+    private let stop: [String]
+    private let promptTokens: Int
+    private var text = ""
+    private(set) var isFinished = false
+
+    init(job: DecodeJob, slm: ConditionedSLM) throws {
+        requestID = job.request.requestID
+        let tensor = job.encoding.tensor
+        let projection = try tensor.bytes.withUnsafeBytes { try WireRounding.widen(bytes: $0, dtype: tensor.dtype.numerics) }
+        sequence = try slm.startSequence(promptIDs: job.encoding.promptIDs, projection: projection)
+        let options = GenerationOptions(maxNewTokens: Int(job.request.maxNewTokens),
+            minNewTokens: Int(job.request.minNewTokens), sampling: SamplingConversion.parameters(job.request.sampling))
+        generation = GenerationJob(options: options, eosTokenIDs: slm.eosTokenIDs)
+        detokenizer = slm.tokenizer.makeIncrementalDecoder(skipSpecialTokens: true)
+        stop = job.request.stop
+        promptTokens = job.encoding.promptIDs.count
+        // Failover: replay what the client already has through the same per-step path, discarding the text.
+        for id in job.resumeIDs {
+            text += try detokenizer.add(id)
+            if generation.accept(id) != nil { throw DecoderJobError.resumePastEnd(ids: job.resumeIDs.count) }
+            try sequence.append(id)
+        }
+    }
+
+    /// Chooses the next token and returns its chunk, plus the token to append unless the job just finished
+    /// (the final chunk carries the finish reason and usage).
+    func chooseNext() throws -> (TokenChunk, Int32?) {
+        let token = generation.choose(from: sequence.logits)
+        var reason = generation.accept(token)
+        var delta = try detokenizer.add(token)
+        text += delta
+        if reason == nil, stop.contains(where: { text.contains($0) }) {
+            generation.finish(.stop)
+            reason = .stop
+        }
+        guard let reason else { return (TokenChunk(requestID: requestID, ids: [token], textDelta: delta), token) }
+        delta += detokenizer.finish()
+        isFinished = true
+        let usage = Wire.Usage(promptTokens: UInt32(promptTokens), completionTokens: UInt32(generation.ids.count))
+        return (TokenChunk(requestID: requestID, ids: [token], textDelta: delta, finishReason: reason.wire, usage: usage), nil)
+    }
+
+    func fail() { isFinished = true }
+
+    static func errorCode(for error: any Error) -> ErrorCode {
+        if case ModelError.promptTooLong = error { return .promptTooLong }
+        return .badRequest
+    }
+}
+
+enum DecoderJobError: Error, CustomStringConvertible {
+    case resumePastEnd(ids: Int)
+
+    var description: String {
+        switch self {
+        case .resumePastEnd(let ids): return "resume_ids (\(ids) ids) already end the job; nothing left to generate"
+        }
+    }
+}
+
+extension Generation.FinishReason {
+    /// The wire's value for this reason.
+    var wire: Wire.FinishReason {
+        switch self {
+        case .eos: return .eos
+        case .length: return .length
+        case .stop: return .stop
+        case .cancelled: return .cancelled
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Models
+import Wire
+
+/// The encoder service's compute side: batches concurrent encode requests (up to `maxBatch`, waiting at most
+/// `batchWait` for a batch to fill), runs the frozen LLM encoder and the projector once per batch, and replies
+/// with each prompt's projection in the bundle's wire dtype.
+public final class EncoderEngine: WorkerEngine, @unchecked Sendable {
+    // `pending`, `abandoned` and `stopping` are shared with the link thread and only touched with
+    // `condition` locked; the encoder itself is used by the compute thread only.
+    private let condition = NSCondition()
+    private var pending: [EncodeRequest] = []
+    private var abandoned = false
+    private var stopping = false
+    private var thread: Thread?
+    private let finished = DispatchSemaphore(value: 0)
+
+    private let encoder: PromptEncoder
+    private let maxBatch: Int
+    private let batchWait: Duration
+    private let log: ServiceLog
+    public var capacity: Int { maxBatch * 2 }
+
+    /// An engine over a loaded prompt encoder.
+    public init(encoder: PromptEncoder, maxBatch: Int, batchWait: Duration, log: ServiceLog) {
+        self.encoder = encoder
+        self.maxBatch = max(1, maxBatch)
+        self.batchWait = batchWait
+        self.log = log
+    }
+
+    public func start(outbox: WorkerOutbox) {
+        let thread = Thread { [self] in
+            computeLoop(outbox: outbox)
+            finished.signal()
+        }
+        thread.name = "l2s-encoder-compute"
+        self.thread = thread
+        thread.start()
+    }
+
+    public func handle(_ message: Message) {
+        condition.lock()
+        defer { condition.unlock() }
+        switch message {
+        case .encodeRequest(let request): pending.append(request)
+        case .cancel: break  // encodes are short and shared by many jobs; the router caches the result anyway
+        default: log.warning("encoder ignores \(message.kind) from the router")
+        }
+        condition.signal()
+    }
+
+    public func abandonAll() {
+        condition.lock()
+        pending = []
+        abandoned = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    public func stop() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        condition.unlock()
+        if thread != nil { finished.wait() }
+    }
+
+    private func computeLoop(outbox: WorkerOutbox) {
+        while true {
+            condition.lock()
+            while pending.isEmpty && !stopping { condition.wait() }
+            // A short wait lets concurrent requests share one forward pass.
+            let until = Date().addingTimeInterval(Double(batchWait.milliseconds) / 1000)
+            while pending.count < maxBatch && !stopping && condition.wait(until: until) {}
+            if stopping {
+                condition.unlock()
+                return
+            }
+            let batch = Array(pending.prefix(maxBatch))
+            pending.removeFirst(batch.count)
+            abandoned = false
+            condition.unlock()
+            encode(batch, outbox: outbox)
+        }
+    }
+
+    private func encode(_ batch: [EncodeRequest], outbox: WorkerOutbox) {
+        var accepted: [(EncodeRequest, [Int32])] = []
+        for request in batch {
+            do {
+                let ids: [Int32]
+                switch request.prompt {
+                case .text(let text): ids = try encoder.tokenize(text)
+                case .tokenIDs(let given): ids = given
+                }
+                if ids.count > encoder.maxPromptTokens {
+                    throw ModelError.promptTooLong(tokens: ids.count, limit: encoder.maxPromptTokens)
+                }
+                accepted.append((request, ids))
+            } catch {
+                reject(request, error, outbox: outbox)
+            }
+        }
+        guard !accepted.isEmpty else { return }
+        encodeValidated(accepted, outbox: outbox)
+    }
+
+    private func encodeValidated(_ accepted: [(EncodeRequest, [Int32])], outbox: WorkerOutbox) {
+        do {
+            let projections = try encoder.encode(accepted.map(\.1))
+            for ((request, ids), projection) in zip(accepted, projections) {
+                let dtype = encoder.bundle.wireDType
+                let bytes = WireRounding.narrow(projection, to: dtype)
+                let tensor = try Tensor(dtype: DType(dtype), shape: [ids.count, projection.count / max(1, ids.count)],
+                    bytes: Frame(bytes))
+                outbox.send(.encoding(Encoding(requestID: request.requestID, promptHash: request.promptHash,
+                    promptIDs: ids, tensor: tensor, projected: true)))
+                outbox.send(.credit(Credit(credits: 1)))
+            }
+            log.debug("encoded a batch of \(accepted.count)")
+        } catch where accepted.count > 1 {
+            // One bad prompt (an id outside the vocabulary, say) must not fail its batch-mates: retry one by one.
+            for item in accepted { encodeValidated([item], outbox: outbox) }
+        } catch {
+            reject(accepted[0].0, error, outbox: outbox)
+        }
+    }
+
+    private func reject(_ request: EncodeRequest, _ error: any Error, outbox: WorkerOutbox) {
+        log.warning("encode \(request.requestID.prefix(12))… refused: \(error)")
+        outbox.send(.error(ErrorReply(code: DecoderJobState.errorCode(for: error), message: "\(error)",
+            requestID: request.requestID)))
+        outbox.send(.credit(Credit(credits: 1)))
+    }
+}

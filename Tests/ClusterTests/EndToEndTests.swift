@@ -1,0 +1,258 @@
+import Cluster
+import Foundation
+import TestSupport
+import Testing
+import Wire
+
+/// The cluster as an operator runs it: `l2s router`, `l2s encoder` and `l2s decoder` as separate processes on
+/// 127.0.0.1, driven by `l2s generate` and the Swift client. Every result must equal `l2s run --bundle`.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct EndToEndTests {
+    static let bundle = TestPaths.fixture("bundles/t5-add").path
+    static let otherBundle = TestPaths.fixture("bundles/t5-projection_only").path
+    let fast = ["--heartbeat-ms", "200"]
+
+    /// A router on ephemeral ports (or the ports given), with its three endpoints.
+    final class Cluster {
+        var router: ServiceProcess
+        var encoders: [ServiceProcess] = []
+        var decoders: [ServiceProcess] = []
+        let clients: String
+        let encoderEndpoint: String
+        let decoderEndpoint: String
+        let routerArguments: [String]
+
+        init(routerArguments: [String] = []) throws {
+            self.routerArguments = routerArguments
+            router = try ServiceProcess("router", ["router", "--clients", "tcp://127.0.0.1:*", "--encoders",
+                "tcp://127.0.0.1:*", "--decoders", "tcp://127.0.0.1:*", "--heartbeat-ms", "200"] + routerArguments)
+            let listening = try router.waitForEvent("listening")
+            clients = listening["clients"] as! String
+            encoderEndpoint = listening["encoders"] as! String
+            decoderEndpoint = listening["decoders"] as! String
+        }
+
+        func addEncoder(bundle: String = EndToEndTests.bundle, _ extra: [String] = []) throws {
+            encoders.append(try ServiceProcess("encoder", ["encoder", "--router", encoderEndpoint, "--bundle", bundle,
+                "--heartbeat-ms", "200", "--threads", "1"] + extra))
+        }
+
+        func addDecoder(bundle: String = EndToEndTests.bundle, slots: Int = 4) throws {
+            decoders.append(try ServiceProcess("decoder", ["decoder", "--router", decoderEndpoint, "--bundle", bundle,
+                "--slots", "\(slots)", "--heartbeat-ms", "200", "--threads", "1"]))
+        }
+
+        /// Restarts the router on the same ports.
+        func restartRouter() throws {
+            router.kill9()
+            router = try ServiceProcess("router", ["router", "--clients", clients, "--encoders", encoderEndpoint,
+                "--decoders", decoderEndpoint, "--heartbeat-ms", "200"] + routerArguments)
+            _ = try router.waitForEvent("listening")
+        }
+
+        /// Waits until the router counts this many encoders and decoders.
+        func waitForWorkers(encoders: Int, decoders: Int, timeout: TimeInterval = 30) throws -> StatsReply {
+            let client = try ClusterClient(router: clients)
+            let deadline = Date().addingTimeInterval(timeout)
+            var last: StatsReply?
+            while Date() < deadline {
+                if let stats = try? client.stats(timeout: .milliseconds(500)) {
+                    last = stats
+                    let e = stats.workers.filter { $0.role == .encoder }.count
+                    let d = stats.workers.filter { $0.role == .decoder }.count
+                    if e == encoders && d == decoders { return stats }
+                }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            throw EndToEndError.workersMissing(expected: "\(encoders) encoders, \(decoders) decoders",
+                got: last.map { "\($0.workers.map { "\($0.role) \($0.workerID)" })" } ?? "no stats")
+        }
+    }
+
+    /// `l2s run --bundle` in-process: the reference every cluster result must equal.
+    static func inProcess(_ prompt: String, _ flags: [String], bundle: String = bundle) throws -> String {
+        let result = try ProcessRunner.run(TestPaths.l2sExecutable,
+            ["run", "--bundle", bundle, prompt, "--json", "--threads", "1"] + flags)
+        guard result.status == 0 else { throw EndToEndError.runFailed(result.stderr) }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func generate(_ cluster: Cluster, file lines: [String], _ flags: [String]) throws -> ProcessResult {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("l2s-prompts-\(UUID().uuidString).jsonl")
+        try lines.joined(separator: "\n").write(to: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: path) }
+        return try ProcessRunner.run(TestPaths.l2sExecutable,
+            ["generate", "--router", cluster.clients, "--file", path.path, "--json"] + flags, timeout: 120)
+    }
+
+    static func jsonLine(prompt: String) -> String {
+        let data = try! JSONSerialization.data(withJSONObject: ["prompt": prompt])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static let prompts = (0..<10).map { "the quick brown fox number \($0) jumps over \(9 - $0) lazy dogs" }
+
+    @Test func fiftyConcurrentJobsOverTwoDecodersEqualInProcessRunsAndRepeatsHitTheCache() throws {
+        let cluster = try Cluster()
+        try cluster.addEncoder()
+        try cluster.addDecoder()
+        try cluster.addDecoder()
+        _ = try cluster.waitForWorkers(encoders: 1, decoders: 2)
+        let flags = ["--max-new-tokens", "12", "--min-new-tokens", "6"]
+        let expected = try Self.prompts.map { try Self.inProcess($0, flags) }
+        let jobs = (0..<50).map { Self.prompts[$0 % 10] }
+        let result = try Self.generate(cluster, file: jobs.map(Self.jsonLine), flags + ["--concurrency", "50"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        try #require(lines.count == 50)
+        for (index, line) in lines.enumerated() { #expect(line == expected[index % 10], "job \(index)") }
+        let stats = try ClusterClient(router: cluster.clients).stats()
+        #expect(stats.cache.misses == 10)
+        #expect(stats.cache.hits + stats.cache.coalesced == 40)
+        #expect(stats.workers.first { $0.role == .encoder }?.jobsDone == 10)
+        #expect(stats.jobsDone == 50 && stats.jobsFailed == 0)
+        let perDecoder = stats.workers.filter { $0.role == .decoder }.map(\.jobsDone)
+        #expect(perDecoder.allSatisfy { $0 > 0 }, "both decoders work: \(perDecoder)")
+    }
+
+    @Test func aRepeatedPromptNeverReachesTheEncoderTwiceAndSmallCachesEvict() throws {
+        // Two prompts of 3 token ids each: 3 x 24 float16 + 3 ids = 156 bytes per encoding; the cache holds one.
+        let cluster = try Cluster(routerArguments: ["--cache-mb", "0.0002"])
+        try cluster.addEncoder()
+        try cluster.addDecoder()
+        _ = try cluster.waitForWorkers(encoders: 1, decoders: 1)
+        let client = try ClusterClient(router: cluster.clients)
+        func ask(_ ids: [Int32], _ id: String) throws -> TokenChunk {
+            try client.generate(GenerateRequest(requestID: id, prompt: .tokenIDs(ids), maxNewTokens: 5))
+        }
+        func encodes() throws -> UInt64? { try client.stats().workers.first { $0.role == .encoder }?.jobsDone }
+        let first = try ask([5, 6, 7], "a")
+        let second = try ask([5, 6, 7], "b")
+        #expect(first.ids == second.ids && first.textDelta == second.textDelta)
+        #expect(second.usage?.cachedEncoding == true && first.usage?.cachedEncoding == false)
+        #expect(try client.stats().cache.hits == 1 && encodes() == 1)
+        _ = try ask([8, 9, 10], "c")  // evicts [5, 6, 7]
+        let again = try ask([5, 6, 7], "d")
+        #expect(again.ids == first.ids && again.usage?.cachedEncoding == false)
+        let stats = try client.stats()
+        #expect(stats.cache.evictions == 2 && stats.cache.entries == 1, "\(stats.cache)")
+        #expect(try encodes() == 3)
+    }
+
+    @Test func aDecoderKilledMidStreamLosesNothing() throws {
+        let cluster = try Cluster()
+        try cluster.addEncoder()
+        try cluster.addDecoder(slots: 4)
+        _ = try cluster.waitForWorkers(encoders: 1, decoders: 1)
+        let tokens = 1000
+        let client = try ClusterClient(router: cluster.clients)
+        let prompts = Array(Self.prompts.prefix(3))
+        for (index, prompt) in prompts.enumerated() {
+            try client.submit(GenerateRequest(requestID: "\(index)", prompt: .text(prompt), maxNewTokens: UInt32(tokens),
+                minNewTokens: UInt32(tokens), stream: true))
+        }
+        var ids = [[Int32]](repeating: [], count: prompts.count)
+        var text = [String](repeating: "", count: prompts.count)
+        var finals: [Int: TokenChunk] = [:]
+        var killed = false
+        while finals.count < prompts.count {
+            switch try client.nextEvent(timeout: .seconds(60)) {
+            case .chunk(let chunk):
+                let index = Int(chunk.requestID)!
+                ids[index] += chunk.ids
+                text[index] += chunk.textDelta
+                if !killed && ids.allSatisfy({ $0.count >= 5 }) {
+                    try cluster.addDecoder(slots: 4)
+                    cluster.decoders[0].kill9()
+                    killed = true
+                }
+            case .finished(let chunk):
+                let index = Int(chunk.requestID)!
+                ids[index] += chunk.ids
+                text[index] += chunk.textDelta
+                finals[index] = chunk
+            case .failed(let error):
+                Issue.record("job failed: \(error)")
+                return
+            }
+        }
+        #expect(killed)
+        #expect(ids.allSatisfy { $0.count < tokens } == false, "every job ran to the end")
+        for (index, prompt) in prompts.enumerated() {
+            let expected = try Self.inProcess(prompt, ["--max-new-tokens", "\(tokens)", "--min-new-tokens", "\(tokens)"])
+            let object = try JSONSerialization.jsonObject(with: Data(expected.utf8)) as! [String: Any]
+            #expect(ids[index] == (object["ids"] as! [Int]).map { Int32($0) }, "job \(index) ids")
+            #expect(text[index] == object["text"] as! String, "job \(index) text")
+        }
+        let stats = try client.stats()
+        #expect(stats.workers.filter { $0.role == .decoder }.count == 1)
+    }
+
+    @Test func killedEncoderAndRestartedRouterAreRecoveredFrom() throws {
+        let cluster = try Cluster()
+        try cluster.addEncoder()
+        try cluster.addDecoder()
+        _ = try cluster.waitForWorkers(encoders: 1, decoders: 1)
+        let expected = try Self.inProcess("recovery", ["--max-new-tokens", "6"])
+
+        cluster.encoders[0].kill9()
+        _ = try cluster.waitForWorkers(encoders: 0, decoders: 1)
+        try cluster.addEncoder()
+        var result = try Self.generate(cluster, file: [Self.jsonLine(prompt: "recovery")], ["--max-new-tokens", "6"])
+        #expect(result.stdout.trimmingCharacters(in: .newlines) == expected, "\(result.stderr)")
+
+        try cluster.restartRouter()
+        _ = try cluster.waitForWorkers(encoders: 1, decoders: 1)
+        result = try Self.generate(cluster, file: [Self.jsonLine(prompt: "recovery")], ["--max-new-tokens", "6"])
+        #expect(result.stdout.trimmingCharacters(in: .newlines) == expected, "\(result.stderr)")
+    }
+
+    @Test func aFullQueueRefusesWithOverloadedAndEveryOtherJobCompletes() throws {
+        let cluster = try Cluster(routerArguments: ["--max-queue", "2"])
+        try cluster.addEncoder()
+        try cluster.addDecoder(slots: 1)
+        _ = try cluster.waitForWorkers(encoders: 1, decoders: 1)
+        let flags = ["--max-new-tokens", "400", "--min-new-tokens", "400"]
+        let expected = try Self.inProcess(Self.prompts[0], flags)
+        let result = try Self.generate(cluster, file: (0..<12).map { _ in Self.jsonLine(prompt: Self.prompts[0]) },
+            flags + ["--concurrency", "12"])
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        try #require(lines.count == 12, "\(result.stderr)")
+        let refused = lines.filter { $0.contains("overloaded") }
+        let done = lines.filter { $0 == expected }
+        #expect(refused.count >= 1, "some jobs are refused")
+        #expect(refused.count + done.count == 12, "\(lines)")
+        #expect(result.status == 1)
+    }
+
+    @Test func badWorkersAndBadPromptsGetClearErrorsWhileTheClusterServes() throws {
+        let cluster = try Cluster()
+        try cluster.addEncoder(["--max-prompt-tokens", "16"])
+        try cluster.addDecoder()
+        _ = try cluster.waitForWorkers(encoders: 1, decoders: 1)
+        try cluster.addDecoder(bundle: Self.otherBundle)
+        Thread.sleep(forTimeInterval: 1)
+        let stats = try ClusterClient(router: cluster.clients).stats()
+        #expect(stats.workers.filter { $0.role == .decoder }.count == 1, "the other bundle's decoder is refused")
+        #expect(cluster.decoders[1].log.contains("bundle"), "\(cluster.decoders[1].log)")
+
+        let long = String(repeating: "word ", count: 40)
+        let result = try Self.generate(cluster, file: [Self.jsonLine(prompt: long), Self.jsonLine(prompt: "fine")],
+            ["--max-new-tokens", "4"])
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        try #require(lines.count == 2, "\(result.stderr)")
+        #expect(lines[0].contains("promptTooLong") && lines[0].contains("16"), "\(lines[0])")
+        #expect(lines[1] == (try Self.inProcess("fine", ["--max-new-tokens", "4"])))
+    }
+}
+
+enum EndToEndError: Error, CustomStringConvertible {
+    case runFailed(String)
+    case workersMissing(expected: String, got: String)
+
+    var description: String {
+        switch self {
+        case .runFailed(let log): return "l2s run failed: \(log)"
+        case .workersMissing(let expected, let got): return "expected \(expected); the router has \(got)"
+        }
+    }
+}
