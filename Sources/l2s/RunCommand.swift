@@ -30,13 +30,6 @@ struct RunCommand: Subcommand {
             "--max-prompt-tokens", value: "N", help: "longest prompt accepted with --bundle, in LLM tokens",
             default: "\(PromptEncoder.defaultMaxPromptTokens)"),
         OptionSpec("--stream", help: "with --bundle: print {\"delta\",\"ids\"} per token, then the result (JSON)"),
-        OptionSpec("--max-new-tokens", value: "N", help: "stop after N new tokens", default: "20"),
-        OptionSpec("--min-new-tokens", value: "N", help: "suppress EOS until N tokens exist", default: "0"),
-        OptionSpec("--greedy", help: "always take the most likely token (the default)"),
-        OptionSpec("--temperature", value: "T", help: "sampling temperature", default: "1"),
-        OptionSpec("--top-k", value: "K", help: "sample among the K most likely tokens (0 = all)", default: "0"),
-        OptionSpec("--top-p", value: "P", help: "sample within probability mass P (1 = all)", default: "1"),
-        OptionSpec("--seed", value: "S", help: "seed of the sampler", default: "0"),
         OptionSpec("--json", help: "print the result as one JSON object"),
         OptionSpec("--dump-logits", help: "add each step's raw logits to the JSON result"),
         OptionSpec("--threads", value: "N", help: "OpenBLAS threads", default: "cores", env: "L2S_THREADS"),
@@ -48,7 +41,7 @@ struct RunCommand: Subcommand {
             "--repeat", value: "N", help: "run the job N times (benchmarks; the result is printed once)",
             default: "1"),
         OptionSpec("--timings", help: "print the fastest run's prefill and decode times as JSON on stderr"),
-    ]
+    ] + GenerationFlags.options
 
     /// What to run: a plain checkpoint fed token ids, or a bundle fed text or LLM token ids.
     enum Source {
@@ -114,22 +107,11 @@ struct RunCommand: Subcommand {
         if stream, case .model = source {
             throw UsageError("option '--stream' needs '--bundle' (a tokenizer for text)")
         }
-        let maxNew = try arguments.int("--max-new-tokens", in: 0...1_000_000) ?? 20
-        let minNew = try arguments.int("--min-new-tokens", in: 0...1_000_000) ?? 0
-        let samplingFlags = ["--temperature", "--top-k", "--top-p", "--seed"].filter { arguments.isExplicit($0) }
-        if arguments.flag("--greedy"), let first = samplingFlags.first {
-            throw UsageError("option '\(first)' cannot be combined with '--greedy'")
-        }
-        let sampling = SamplingParameters(
-            greedy: samplingFlags.isEmpty,
-            temperature: Float(try arguments.double("--temperature", in: 0...100) ?? 1),
-            topK: try arguments.int("--top-k", in: 0...Int(Int32.max)) ?? 0,
-            topP: Float(try arguments.double("--top-p", in: 0...1) ?? 1),
-            seed: UInt64(try arguments.int("--seed", in: 0...Int.max) ?? 0))
-        if let problem = sampling.validationError { throw UsageError(problem) }
+        let flags = try GenerationFlags(arguments)
         let dumpLogits = arguments.flag("--dump-logits")
         options = GenerationOptions(
-            maxNewTokens: maxNew, minNewTokens: minNew, sampling: sampling, recordLogits: dumpLogits)
+            maxNewTokens: flags.maxNewTokens, minNewTokens: flags.minNewTokens, sampling: flags.sampling,
+            recordLogits: dumpLogits)
         json = arguments.flag("--json") || dumpLogits || stream
         repeats = try arguments.int("--repeat", in: 1...1000) ?? 1
         switch arguments.string("--kernels") ?? "batch-invariant" {

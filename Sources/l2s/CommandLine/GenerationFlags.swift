@@ -22,12 +22,12 @@ struct GenerationFlags {
         minNewTokens = try arguments.int("--min-new-tokens", in: 0...1_000_000) ?? 0
         let samplingFlags = ["--temperature", "--top-k", "--top-p", "--seed"].filter { arguments.isExplicit($0) }
         if arguments.flag("--greedy"), let first = samplingFlags.first {
-            throw UsageError("'--greedy' contradicts '\(first)'")
+            throw UsageError("option '\(first)' cannot be combined with '--greedy'")
         }
         sampling = SamplingParameters(
             greedy: samplingFlags.isEmpty,
             temperature: Float(try arguments.double("--temperature", in: 0...100) ?? 1),
-            topK: try arguments.int("--top-k", in: 0...1_000_000) ?? 0,
+            topK: try arguments.int("--top-k", in: 0...Int(Int32.max)) ?? 0,
             topP: Float(try arguments.double("--top-p", in: 0...1) ?? 1),
             seed: UInt64(try arguments.int("--seed", in: 0...Int.max) ?? 0))
         if let problem = sampling.validationError { throw UsageError(problem) }
