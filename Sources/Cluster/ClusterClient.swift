@@ -66,13 +66,7 @@ public final class ClusterClient {
     public func nextEvent(timeout: Duration) throws -> Event {
         let deadline = ContinuousClock.now + timeout
         while true {
-            let left = deadline - .now
-            guard left > .zero,
-                let message = try socket.receiveMessage(timeoutMilliseconds: Int(max(1, left.milliseconds)))
-            else {
-                throw Failure.timeout(endpoint: endpoint, seconds: Double(timeout.milliseconds) / 1000)
-            }
-            switch message {
+            switch try receive(before: deadline, timeout: timeout) {
             case .tokenChunk(let chunk):
                 return chunk.finishReason == .unspecified ? .chunk(chunk) : .finished(chunk)
             case .error(let error):
@@ -106,14 +100,20 @@ public final class ClusterClient {
         try socket.send(.statsRequest(StatsRequest()))
         let deadline = ContinuousClock.now + timeout
         while true {
-            let left = deadline - .now
-            guard left > .zero,
-                let message = try socket.receiveMessage(timeoutMilliseconds: Int(max(1, left.milliseconds)))
-            else {
-                throw Failure.timeout(endpoint: endpoint, seconds: Double(timeout.milliseconds) / 1000)
-            }
+            let message = try receive(before: deadline, timeout: timeout)
             if case .statsReply(let reply) = message { return reply }
             if case .error(let error) = message { throw Failure.server(error) }
         }
+    }
+
+    /// The next message, or `timeout` (the caller's whole wait, for the message) once `deadline` passes.
+    private func receive(before deadline: ContinuousClock.Instant, timeout: Duration) throws -> Message {
+        let left = deadline - .now
+        guard left > .zero,
+            let message = try socket.receiveMessage(timeoutMilliseconds: Int(max(1, left.milliseconds)))
+        else {
+            throw Failure.timeout(endpoint: endpoint, seconds: Double(timeout.milliseconds) / 1000)
+        }
+        return message
     }
 }

@@ -11,17 +11,9 @@ import Wire
 /// Today each active sequence steps on its own; one batched forward over all of them per step is the
 /// continuous-batching work, and this loop is where it goes.
 public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
-    // Shared between the link thread (handle/abandonAll/stop) and the compute thread: every access to
-    // `pending`, `cancels`, `abandoned` and `stopping` happens with `condition` locked. `active` and the
-    // models are touched by the compute thread only.
-    private let condition = NSCondition()
-    private var pending: [DecodeJob] = []
-    private var cancels: Set<String> = []
-    private var abandoned = false
-    private var stopping = false
-    private var thread: Thread?
-    private let finished = DispatchSemaphore(value: 0)
-
+    // `active` is touched by the compute thread only; everything the link thread sends goes through `mailbox`.
+    private let mailbox = EngineMailbox<DecodeJob>()
+    private let thread = ComputeThread()
     private let slm: ConditionedSLM
     private let log: ServiceLog
     public let capacity: Int
@@ -35,66 +27,38 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
     }
 
     public func start(outbox: WorkerOutbox) {
-        let thread = Thread { [self] in
-            computeLoop(outbox: outbox)
-            finished.signal()
-        }
-        thread.name = "l2s-decoder-compute"
-        self.thread = thread
-        thread.start()
+        thread.start(name: "l2s-decoder-compute") { [self] in computeLoop(outbox: outbox) }
     }
 
     public func handle(_ message: Message) {
-        condition.lock()
-        defer { condition.unlock() }
         switch message {
-        case .decodeJob(let job): pending.append(job)
-        case .cancel(let cancel): cancels.insert(cancel.requestID)
+        case .decodeJob(let job): mailbox.post(job)
+        case .cancel(let cancel): mailbox.cancel(cancel.requestID)
         default: log.warning("decoder ignores \(message.kind) from the router")
         }
-        condition.signal()
     }
 
-    public func abandonAll() {
-        condition.lock()
-        abandoned = true
-        pending = []
-        cancels = []
-        condition.signal()
-        condition.unlock()
-    }
+    public func abandonAll() { mailbox.abandon() }
 
     public func stop() {
-        condition.lock()
-        stopping = true
-        condition.signal()
-        condition.unlock()
-        if thread != nil { finished.wait() }
+        mailbox.requestStop()
+        thread.join()
     }
 
+    /// Admits new jobs, drops cancelled ones, and steps every active job once; blocks only when idle.
     private func computeLoop(outbox: WorkerOutbox) {
-        while true {
-            condition.lock()
-            while pending.isEmpty && cancels.isEmpty && active.isEmpty && !abandoned && !stopping { condition.wait() }
-            if stopping {
-                condition.unlock()
-                return
-            }
-            let newJobs = pending
-            let cancelled = cancels
-            let abandon = abandoned
-            pending = []
-            cancels = []
-            abandoned = false
-            condition.unlock()
-
-            if abandon { active.removeAll() }
-            if !cancelled.isEmpty {
+        while let delivery = mailbox.take(block: active.isEmpty) {
+            if delivery.abandoned { active.removeAll() }
+            var freed = 0
+            if !delivery.cancels.isEmpty {
                 let before = active.count
-                active.removeAll { cancelled.contains($0.requestID) }
-                for _ in 0..<(before - active.count) { outbox.send(.credit(Credit(credits: 1))) }
+                active.removeAll { delivery.cancels.contains($0.requestID) }
+                freed = before - active.count
             }
-            for job in newJobs { admit(job, outbox: outbox) }
+            for job in delivery.jobs {
+                if delivery.cancels.contains(job.request.requestID) { freed += 1 } else { admit(job, outbox: outbox) }
+            }
+            if freed > 0 { outbox.send(.credit(Credit(credits: UInt32(freed)))) }
             stepAll(outbox: outbox)
             active.removeAll { $0.isFinished }
         }

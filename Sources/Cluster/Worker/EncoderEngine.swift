@@ -5,16 +5,9 @@ import Wire
 /// The encoder service's compute side: batches concurrent encode requests (up to `maxBatch`, waiting at most
 /// `batchWait` for a batch to fill), runs the frozen LLM encoder and the projector once per batch, and replies
 /// with each prompt's projection in the bundle's wire dtype.
-public final class EncoderEngine: WorkerEngine, @unchecked Sendable {
-    // `pending`, `abandoned` and `stopping` are shared with the link thread and only touched with
-    // `condition` locked; the encoder itself is used by the compute thread only.
-    private let condition = NSCondition()
-    private var pending: [EncodeRequest] = []
-    private var abandoned = false
-    private var stopping = false
-    private var thread: Thread?
-    private let finished = DispatchSemaphore(value: 0)
-
+public final class EncoderEngine: WorkerEngine, Sendable {
+    private let mailbox = EngineMailbox<EncodeRequest>()
+    private let thread = ComputeThread()
     private let encoder: PromptEncoder
     private let maxBatch: Int
     private let batchWait: Duration
@@ -30,59 +23,27 @@ public final class EncoderEngine: WorkerEngine, @unchecked Sendable {
     }
 
     public func start(outbox: WorkerOutbox) {
-        let thread = Thread { [self] in
-            computeLoop(outbox: outbox)
-            finished.signal()
+        thread.start(name: "l2s-encoder-compute") { [self] in
+            // A short wait lets concurrent requests share one forward pass.
+            while let delivery = mailbox.take(maxJobs: maxBatch, block: true, fillWait: batchWait) {
+                if !delivery.jobs.isEmpty { encode(delivery.jobs, outbox: outbox) }
+            }
         }
-        thread.name = "l2s-encoder-compute"
-        self.thread = thread
-        thread.start()
     }
 
     public func handle(_ message: Message) {
-        condition.lock()
-        defer { condition.unlock() }
         switch message {
-        case .encodeRequest(let request): pending.append(request)
+        case .encodeRequest(let request): mailbox.post(request)
         case .cancel: break  // encodes are short and shared by many jobs; the router caches the result anyway
         default: log.warning("encoder ignores \(message.kind) from the router")
         }
-        condition.signal()
     }
 
-    public func abandonAll() {
-        condition.lock()
-        pending = []
-        abandoned = true
-        condition.signal()
-        condition.unlock()
-    }
+    public func abandonAll() { mailbox.abandon() }
 
     public func stop() {
-        condition.lock()
-        stopping = true
-        condition.signal()
-        condition.unlock()
-        if thread != nil { finished.wait() }
-    }
-
-    private func computeLoop(outbox: WorkerOutbox) {
-        while true {
-            condition.lock()
-            while pending.isEmpty && !stopping { condition.wait() }
-            // A short wait lets concurrent requests share one forward pass.
-            let until = Date().addingTimeInterval(Double(batchWait.milliseconds) / 1000)
-            while pending.count < maxBatch && !stopping && condition.wait(until: until) {}
-            if stopping {
-                condition.unlock()
-                return
-            }
-            let batch = Array(pending.prefix(maxBatch))
-            pending.removeFirst(batch.count)
-            abandoned = false
-            condition.unlock()
-            encode(batch, outbox: outbox)
-        }
+        mailbox.requestStop()
+        thread.join()
     }
 
     private func encode(_ batch: [EncodeRequest], outbox: WorkerOutbox) {

@@ -1,0 +1,57 @@
+import Cluster
+import Foundation
+import Models
+import Numerics
+import Wire
+
+/// The flags `l2s encoder` and `l2s decoder` share, and the one way both join the router and serve.
+struct WorkerFlags {
+    static func options(role: String, routerPort: Int) -> [OptionSpec] {
+        [
+            OptionSpec("--router", value: "EP", help: "the router's \(role)s endpoint",
+                default: "tcp://127.0.0.1:\(routerPort)", env: "L2S_ROUTER_\(role.uppercased())S"),
+            OptionSpec("--bundle", value: "DIR", help: "the LLM-to-SLM bundle", env: "L2S_BUNDLE"),
+            OptionSpec("--heartbeat-ms", value: "MS", help: "heartbeat interval", default: "1000",
+                env: "L2S_HEARTBEAT_MS"),
+            OptionSpec("--threads", value: "N", help: "OpenBLAS threads", default: "cores", env: "L2S_THREADS"),
+            OptionSpec("--id", value: "NAME", help: "worker id shown by l2s stats", default: "\(role)-<pid>"),
+        ]
+    }
+
+    let router: String
+    let bundle: URL
+    let heartbeat: Duration
+    let threads: Int
+    let workerID: String
+
+    init(_ arguments: ParsedArguments, role: String) throws {
+        guard arguments.positionals.isEmpty else { throw UsageError("unexpected argument '\(arguments.positionals[0])'") }
+        router = try arguments.required("--router")
+        bundle = URL(fileURLWithPath: try arguments.required("--bundle"))
+        heartbeat = .milliseconds(try arguments.int("--heartbeat-ms", in: 10...60_000)!)
+        if arguments.string("--threads") == "cores" {
+            threads = ProcessInfo.processInfo.activeProcessorCount
+        } else {
+            threads = try arguments.int("--threads", in: 1...1024)!
+        }
+        workerID = arguments.isExplicit("--id") ? try arguments.required("--id") : "\(role)-\(getpid())"
+    }
+
+    /// Loads the bundle with OpenBLAS threads set; the log names this worker.
+    func loadBundle() throws -> (L2SBundle, ServiceLog) {
+        BLASThreads.set(threads)
+        return (try L2SBundle.load(directory: bundle), ServiceLog(component: workerID))
+    }
+
+    /// Joins the router as `role` with `fingerprints` and serves `engine` until SIGINT/SIGTERM.
+    func serve(role: Role, fingerprints: Fingerprints, engine: any WorkerEngine, log: ServiceLog) throws -> Int32 {
+        var settings = WorkerLink.Settings(router: router,
+            hello: Hello(role: role, workerID: workerID, fingerprints: fingerprints))
+        settings.heartbeatInterval = heartbeat
+        let link = WorkerLink()
+        let signals = TerminationSignals { link.stop() }
+        try link.run(settings: settings, engine: engine, log: log)
+        withExtendedLifetime(signals) {}
+        return ExitStatus.success
+    }
+}
