@@ -1,4 +1,4 @@
-"""Test cases' common ground: a per-test watchdog, a router per test, scripted workers on demand."""
+"""Test cases' common ground: a per-test watchdog, a router per test, real encoder and decoder processes on demand."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import socket
 import time
 import unittest
 
-from l2s_client import Client, l2s_pb2 as pb
-from protocol_peers import ScriptedWorker
-from router_process import RouterProcess
+import services
+from l2s_client import Client
+from services import RouterProcess, ServiceProcess
 
 TEST_LIMIT_S = 30
+WORKERS_TIMEOUT_S = 15
 
 
 def unused_endpoint() -> str:
@@ -40,12 +41,11 @@ class RouterCase(Watchdog):
         super().setUp()
         self.router = RouterProcess(*self.router_flags)
         self.addCleanup(self.router.stop)
-        self.workers: list[ScriptedWorker] = []
+        self.workers: list[ServiceProcess] = []
 
     def tearDown(self) -> None:
         for worker in self.workers:
             worker.stop()
-            self.assertIsNone(worker.failure, f"scripted worker failed: {worker.failure!r}")
 
     def client(self, timeout: float = 5.0, **options: object) -> Client:
         client = Client(self.router.clients, timeout=timeout, **options)
@@ -60,17 +60,19 @@ class RouterCase(Watchdog):
                 self.assertLess(time.monotonic(), deadline, f"queue depth stays {depth}, expected {expected}")
                 time.sleep(0.02)
 
-    def start_workers(self, decoders: int = 1, slots: int = 2, tick_s: float = 0.005) -> ScriptedWorker:
-        """An encoder and `decoders` decoders, returned once the router lists them all; the encoder is returned."""
-        encoder = ScriptedWorker(self.router.encoders, pb.ROLE_ENCODER, slots=2)
-        self.workers.append(encoder)
-        for _ in range(decoders):
-            self.workers.append(ScriptedWorker(self.router.decoders, pb.ROLE_DECODER, slots=slots, tick_s=tick_s))
-        for worker in self.workers:
-            worker.start()
+    def start_workers(self, decoders: int = 1, slots: int = 4) -> None:
+        """`l2s encoder` and `decoders` times `l2s decoder` on the t5-add fixture bundle, returning once the
+        router's stats list them all; a worker that exits or does not join within WORKERS_TIMEOUT_S fails the
+        test with its log."""
+        self.workers.append(services.encoder(self.router))
+        self.workers.extend(services.decoder(self.router, slots) for _ in range(decoders))
         with Client(self.router.clients, timeout=5) as probe:
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + WORKERS_TIMEOUT_S
             while len(probe.stats()["workers"]) < decoders + 1:
-                self.assertLess(time.monotonic(), deadline, "the scripted workers did not join the router")
+                for worker in self.workers:
+                    if worker.process.poll() is not None:
+                        self.fail(f"l2s {worker.name} exited with {worker.process.returncode}: {worker.log_text()}")
+                if time.monotonic() > deadline:
+                    self.fail(f"the workers did not join the router within {WORKERS_TIMEOUT_S} s: "
+                              + " | ".join(worker.log_text() for worker in self.workers))
                 time.sleep(0.02)
-        return encoder

@@ -1,4 +1,5 @@
-"""`python -m l2s_client` against the real router (and scripted workers): output shapes and exit codes."""
+"""`python -m l2s_client` against the real router, encoder and decoder: output equal to `l2s run --bundle`, exit
+codes."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from cases import RouterCase, unused_endpoint  # noqa: E402
-from protocol_peers import echo  # noqa: E402
+from services import reference, run_bundle  # noqa: E402
 
 PACKAGE_DIR = pathlib.Path(__file__).resolve().parents[1]
 
@@ -22,22 +23,18 @@ class CommandLineTests(RouterCase):
         return subprocess.run([sys.executable, "-m", "l2s_client", *arguments], cwd=PACKAGE_DIR, capture_output=True,
                               text=True, timeout=20)
 
-    def test_json_and_stream_output(self) -> None:
+    def test_json_and_stream_output_equal_the_reference(self) -> None:
         self.start_workers()
         done = self.run_cli("--router", self.router.clients, "--json", "--max-new-tokens", "4", "héllo")
         self.assertEqual(done.returncode, 0, done.stderr)
-        expected = {"text": "h??l", "ids": echo("héllo".encode(), 4), "finish_reason": "length",
-                    "usage": {"prompt_tokens": 6, "completion_tokens": 4}}
-        self.assertEqual(json.loads(done.stdout), expected)
+        self.assertEqual(json.loads(done.stdout), reference("héllo", "--max-new-tokens", "4"))
         streamed = self.run_cli("--router", self.router.clients, "--json", "--stream", "--input-ids", "65,66",
                                 "--max-new-tokens", "3")
         self.assertEqual(streamed.returncode, 0, streamed.stderr)
-        lines = [json.loads(line) for line in streamed.stdout.splitlines()]
-        self.assertEqual(lines[:3], [{"delta": "A", "ids": [65]}, {"delta": "B", "ids": [66]},
-                                     {"delta": "A", "ids": [65]}])
-        self.assertEqual(lines[3]["text"], "ABA")
-        plain = self.run_cli("--router", self.router.clients, "--max-new-tokens", "3", "xy")
-        self.assertEqual((plain.returncode, plain.stdout), (0, "xyx\n"))
+        self.assertEqual([json.loads(line) for line in streamed.stdout.splitlines()],
+                         run_bundle([65, 66], "--stream", "--max-new-tokens", "3"))
+        plain = self.run_cli("--router", self.router.clients, "--max-new-tokens", "6", "xy")
+        self.assertEqual((plain.returncode, plain.stdout), (0, reference("xy", "--max-new-tokens", "6")["text"] + "\n"))
 
     def test_failures_and_usage_errors(self) -> None:
         refused = self.run_cli("--router", self.router.clients, "--max-new-tokens", "0", "x")

@@ -1,8 +1,9 @@
 """The Python client against the real `l2s router` process (ephemeral ports on 127.0.0.1).
 
 Without workers: stats, the router's request checks, the bounded queue, cancel, deadlines, timeouts.
-With the scripted worker peers of protocol_peers.py: whole results, streams, the cache flag, many jobs in
-flight, cancel mid-stream, stop and deadline while generating.
+With real `l2s encoder` and `l2s decoder` processes on the t5-add fixture bundle: whole results, streams, the
+cache flag, 50 jobs in flight over two decoders, cancel mid-stream, stop and deadline while generating; every
+result must equal what `l2s run --bundle` (the in-process reference) prints for the same prompt and flags.
 Needs a built l2s (`swift build --product l2s`); every test is bounded by a SIGALRM watchdog (cases.py).
 """
 
@@ -18,8 +19,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from cases import RouterCase, Watchdog, unused_endpoint  # noqa: E402
 from l2s_client import Client, Delta, L2SError, Result, Usage  # noqa: E402
-from protocol_peers import echo  # noqa: E402
-from router_process import RouterProcess  # noqa: E402
+from services import RouterProcess, reference, run_bundle  # noqa: E402
 
 
 class WithoutWorkersTests(RouterCase):
@@ -157,79 +157,93 @@ class RouterDownTests(Watchdog):
             router.stop()
 
 
-class WithScriptedWorkersTests(RouterCase):
+class WithRealWorkersTests(RouterCase):
+    LONG = {"max_new_tokens": 2000, "min_new_tokens": 2000}  # still generating when the test acts on it
+
     def test_generate_returns_the_whole_result(self) -> None:
         self.start_workers()
-        result = self.client().generate("hello", max_new_tokens=7)
-        self.assertEqual(result.text, "hellohe")
-        self.assertEqual(result.ids, echo(b"hello", 7))
-        self.assertEqual(result.finish_reason, "length")
-        self.assertEqual(result.usage, Usage(prompt_tokens=5, completion_tokens=7, cached_encoding=False))
-        self.assertEqual(result.as_dict(), {"text": "hellohe", "ids": echo(b"hello", 7), "finish_reason": "length",
-                                            "usage": {"prompt_tokens": 5, "completion_tokens": 7}})
+        expected = reference("the house is small", "--max-new-tokens", "9")
+        result = self.client().generate("the house is small", max_new_tokens=9)
+        self.assertEqual(result.as_dict(), expected)
+        self.assertEqual(len(result.ids), result.usage.completion_tokens)
+        self.assertFalse(result.usage.cached_encoding)
 
-    def test_identical_prompt_uses_the_cached_encoding(self) -> None:
-        encoder = self.start_workers()
+    def test_identical_prompt_uses_the_cached_encoding_unless_salted(self) -> None:
+        self.start_workers()
+        expected = reference("cache me", "--max-new-tokens", "5")
         client = self.client()
-        first = client.generate("cache me", max_new_tokens=3)
-        second = client.generate("cache me", max_new_tokens=3)
-        salted = client.generate("cache me", max_new_tokens=3, tenant_salt="tenant-b")
+        first = client.generate("cache me", max_new_tokens=5)
+        second = client.generate("cache me", max_new_tokens=5)
+        salted = client.generate("cache me", max_new_tokens=5, tenant_salt="tenant-b")
         self.assertEqual((first.usage.cached_encoding, second.usage.cached_encoding, salted.usage.cached_encoding),
                          (False, True, False))
-        self.assertEqual(first.as_dict(), second.as_dict())
-        self.assertEqual(encoder.encodes, 2)
-        cache = client.stats()["cache"]
+        self.assertEqual([first.as_dict(), second.as_dict(), salted.as_dict()], [expected] * 3)
+        stats = client.stats()
+        self.assertEqual([worker["jobs_done"] for worker in stats["workers"] if worker["role"] == "encoder"], [2])
+        cache = stats["cache"]
         self.assertEqual((cache["hits"], cache["misses"], cache["entries"]), (1, 2, 2))
 
-    def test_stream_yields_deltas_then_the_result(self) -> None:
+    def test_stream_yields_the_reference_deltas_then_the_result(self) -> None:
         self.start_workers()
+        *deltas, expected = run_bundle([72, 105, 33], "--stream", "--max-new-tokens", "8")
         client = self.client()
-        job = client.stream([72, 105, 33], max_new_tokens=5)
-        deltas = list(job)
-        self.assertEqual(deltas, [Delta(text=chr(i), ids=[i]) for i in echo([72, 105, 33], 5)])
+        job = client.stream([72, 105, 33], max_new_tokens=8)
+        streamed = list(job)
+        self.assertEqual(streamed, [Delta(text=delta["delta"], ids=delta["ids"]) for delta in deltas])
         result = job.result()
-        self.assertEqual(result.text, "Hi!Hi")
-        self.assertEqual(result.ids, [i for delta in deltas for i in delta.ids])
-        self.assertEqual(result.as_dict(), client.generate([72, 105, 33], max_new_tokens=5).as_dict())
+        self.assertEqual(result.as_dict(), expected)
+        self.assertEqual(result.ids, [i for delta in streamed for i in delta.ids])
+        self.assertEqual(result.text, "".join(delta.text for delta in streamed))
 
     def test_two_streams_interleaved_on_one_client(self) -> None:
-        self.start_workers(slots=2, tick_s=0.02)
+        self.start_workers()
+        prompts = ["abc def", "xyz uvw"]
+        expected = [reference(prompt, "--max-new-tokens", "12", "--min-new-tokens", "12") for prompt in prompts]
         client = self.client()
-        first, second = client.stream("abc", max_new_tokens=6), client.stream("xyz", max_new_tokens=6)
-        text = {first.request_id: "", second.request_id: ""}
-        iterators = [(first, iter(first)), (second, iter(second))]
+        jobs = [client.stream(prompt, max_new_tokens=12, min_new_tokens=12) for prompt in prompts]
+        pieces: list[list[Delta]] = [[], []]
+        iterators = [(index, iter(job)) for index, job in enumerate(jobs)]
         while iterators:
             for entry in list(iterators):
                 delta = next(entry[1], None)
                 if delta is None:
                     iterators.remove(entry)
                 else:
-                    text[entry[0].request_id] += delta.text
-        self.assertEqual((first.result().text, second.result().text), ("abcabc", "xyzxyz"))
-        self.assertEqual(list(text.values()), ["abcabc", "xyzxyz"])
+                    pieces[entry[0]].append(delta)
+        self.assertEqual([job.result().as_dict() for job in jobs], expected)
+        self.assertEqual([[i for delta in deltas for i in delta.ids] for deltas in pieces],
+                         [result["ids"] for result in expected])
+        self.assertEqual(["".join(delta.text for delta in deltas) for deltas in pieces],
+                         [result["text"] for result in expected])
 
-    def test_generate_many_keeps_jobs_in_flight(self) -> None:
-        self.start_workers(decoders=2, slots=2)
-        prompts = [f"prompt {index}" for index in range(30)] + [""]
-        started = time.monotonic()
-        results = self.client(validate=False).generate_many(prompts, concurrency=8, max_new_tokens=4)
-        elapsed = time.monotonic() - started
-        for prompt, result in zip(prompts[:-1], results[:-1]):
-            self.assertIsInstance(result, Result)
-            self.assertEqual(result.ids, echo(prompt.encode(), 4))
-            self.assertEqual(result.finish_reason, "length")
-        self.assertIsInstance(results[-1], L2SError)
-        self.assertEqual(len({result.request_id for result in results}), len(prompts))
+    def test_fifty_concurrent_prompts_over_two_decoders_equal_the_reference(self) -> None:
+        self.start_workers(decoders=2)
+        words = "the house is small where station green river cold morning bread window quiet music".split()
+        distinct = [" ".join(words[index:index + 4]) for index in range(10)]
+        flags = ("--max-new-tokens", "12", "--min-new-tokens", "6")
+        expected = [reference(prompt, *flags) for prompt in distinct]
+        self.assertEqual(len({result["text"] for result in expected}), 10, "a mixed-up result must show")
+        prompts = [distinct[index % 10] for index in range(50)]
+        results = self.client(timeout=20).generate_many(prompts, concurrency=50, max_new_tokens=12,
+                                                         min_new_tokens=6)
+        self.assertEqual(len(results), 50)
+        for index, result in enumerate(results):
+            self.assertIsInstance(result, Result, f"job {index}: {result}")
+            self.assertEqual(result.as_dict(), expected[index % 10], f"job {index}")
+        self.assertEqual(len({result.request_id for result in results}), 50)
         stats = self.client().stats()
-        self.assertEqual(stats["jobs_done"], 30)
-        self.assertEqual(sum(worker["jobs_done"] for worker in stats["workers"] if worker["role"] == "decoder"), 30)
-        self.assertTrue(all(worker["jobs_done"] > 0 for worker in stats["workers"]), "both decoders got work")
-        self.assertLess(elapsed, 10)
+        self.assertEqual((stats["jobs_done"], stats["jobs_failed"]), (50, 0))
+        self.assertEqual(stats["cache"]["misses"], 10)
+        self.assertEqual(stats["cache"]["hits"] + stats["cache"]["coalesced"], 40)
+        self.assertEqual([worker["jobs_done"] for worker in stats["workers"] if worker["role"] == "encoder"], [10])
+        per_decoder = [worker["jobs_done"] for worker in stats["workers"] if worker["role"] == "decoder"]
+        self.assertEqual(sum(per_decoder), 50)
+        self.assertTrue(all(done > 0 for done in per_decoder), f"both decoders got work: {per_decoder}")
 
     def test_cancel_mid_stream_keeps_what_was_streamed(self) -> None:
-        self.start_workers(tick_s=0.05)
+        self.start_workers(slots=1)
         client = self.client()
-        job = client.stream("streaming", max_new_tokens=500)
+        job = client.stream("streaming along", **self.LONG)
         deltas = []
         for delta in job:
             deltas.append(delta)
@@ -239,24 +253,39 @@ class WithScriptedWorkersTests(RouterCase):
         self.assertEqual(result.finish_reason, "cancelled")
         self.assertEqual(result.ids, [i for delta in deltas for i in delta.ids])
         self.assertEqual(result.text, "".join(delta.text for delta in deltas))
-        self.assertGreaterEqual(len(result.ids), 3)
         self.assertEqual(result.usage.completion_tokens, len(result.ids))
-        deadline = time.monotonic() + 2
-        while self.workers[1].cancels == 0:
-            self.assertLess(time.monotonic(), deadline, "the router did not pass the cancel on to the decoder")
-            time.sleep(0.02)
+        self.assertTrue(3 <= len(result.ids) < 2000, f"{len(result.ids)} tokens before the cancel took effect")
+        count = str(len(result.ids))
+        prefix = reference("streaming along", "--max-new-tokens", count, "--min-new-tokens", count)
+        self.assertEqual(result.ids, prefix["ids"], "the tokens streamed before the cancel are the reference's")
+        # The decoder's only slot comes back: a next job runs to the end.
+        self.assertEqual(client.generate("after", max_new_tokens=4).as_dict(),
+                         reference("after", "--max-new-tokens", "4"))
 
-    def test_stop_sequence_ends_with_stop(self) -> None:
+    def test_stop_sequence_from_the_reference_text_ends_with_stop(self) -> None:
         self.start_workers()
-        result = self.client().generate("abcdef", max_new_tokens=20, stop=["zz", "fab"])
-        self.assertEqual((result.text, result.finish_reason), ("abcdefab", "stop"))
+        *deltas, full = run_bundle("the house is small", "--stream", "--max-new-tokens", "20",
+                                   "--min-new-tokens", "20")
+        stop = (deltas[4]["delta"] + deltas[5]["delta"]).strip()
+        self.assertTrue(stop, f"deltas 4 and 5 of the reference are blank: {deltas[4:6]}")
+        end = next(k for k in range(1, len(deltas) + 1) if stop in "".join(d["delta"] for d in deltas[:k]))
+        self.assertLess(end, len(full["ids"]), "the stop string must end the job before max_new_tokens")
+        expected = {"text": "".join(delta["delta"] for delta in deltas[:end]), "ids": full["ids"][:end],
+                    "finish_reason": "stop",
+                    "usage": {"prompt_tokens": full["usage"]["prompt_tokens"], "completion_tokens": end}}
+        result = self.client().generate("the house is small", max_new_tokens=20, min_new_tokens=20,
+                                        stop=["~~not there~~", stop])
+        self.assertEqual(result.as_dict(), expected)
 
     def test_deadline_passing_while_generating(self) -> None:
-        self.start_workers(tick_s=0.05)
+        self.start_workers()
+        client = self.client()
+        started = time.monotonic()
         with self.assertRaises(L2SError) as caught:
-            self.client().generate("slow", max_new_tokens=1000, deadline_s=0.5)
+            client.generate("slow", deadline_s=0.5, **self.LONG)
         self.assertEqual(caught.exception.code, "DEADLINE_EXCEEDED")
         self.assertIn("generated tokens", caught.exception.message)
+        self.assertLess(time.monotonic() - started, 3.0)
 
 
 if __name__ == "__main__":
