@@ -89,7 +89,11 @@ import Wire
         return String(decoding: data, as: UTF8.self)
     }
 
-    static let prompts = (0..<10).map { "the quick brown fox number \($0) jumps over \(9 - $0) lazy dogs" }
+    /// Ten prompts whose outputs on the fixture bundle all differ, so a result delivered to the wrong job shows.
+    static let prompts: [String] = {
+        let words = "the house is small where station green river cold morning bread window quiet music".split(separator: " ")
+        return (0..<10).map { words[$0..<$0 + 4].joined(separator: " ") }
+    }()
 
     @Test func fiftyConcurrentJobsOverTwoDecodersEqualInProcessRunsAndRepeatsHitTheCache() throws {
         let cluster = try Cluster()
@@ -99,6 +103,7 @@ import Wire
         _ = try cluster.waitForWorkers(encoders: 1, decoders: 2)
         let flags = ["--max-new-tokens", "12", "--min-new-tokens", "6"]
         let expected = try Self.prompts.map { try Self.inProcess($0, flags) }
+        #expect(Set(expected).count == 10, "the ten references differ")
         let jobs = (0..<50).map { Self.prompts[$0 % 10] }
         let result = try Self.generate(cluster, file: jobs.map(Self.jsonLine), flags + ["--concurrency", "50"])
         #expect(result.status == 0, "\(result.stderr)")
