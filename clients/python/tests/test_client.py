@@ -158,7 +158,9 @@ class RouterDownTests(Watchdog):
 
 
 class WithRealWorkersTests(RouterCase):
-    LONG = {"max_new_tokens": 2000, "min_new_tokens": 2000}  # still generating when the test acts on it
+    # Still generating when the test acts on it, even in a release build (4096 is the router's limit; T5's
+    # attention over the growing cache makes the last thousand steps the slowest).
+    LONG = {"max_new_tokens": 4096, "min_new_tokens": 4096}
 
     def test_generate_returns_the_whole_result(self) -> None:
         self.start_workers()
@@ -254,7 +256,7 @@ class WithRealWorkersTests(RouterCase):
         self.assertEqual(result.ids, [i for delta in deltas for i in delta.ids])
         self.assertEqual(result.text, "".join(delta.text for delta in deltas))
         self.assertEqual(result.usage.completion_tokens, len(result.ids))
-        self.assertTrue(3 <= len(result.ids) < 2000, f"{len(result.ids)} tokens before the cancel took effect")
+        self.assertTrue(3 <= len(result.ids) < 4096, f"{len(result.ids)} tokens before the cancel took effect")
         count = str(len(result.ids))
         prefix = reference("streaming along", "--max-new-tokens", count, "--min-new-tokens", count)
         self.assertEqual(result.ids, prefix["ids"], "the tokens streamed before the cancel are the reference's")
@@ -282,7 +284,7 @@ class WithRealWorkersTests(RouterCase):
         client = self.client()
         started = time.monotonic()
         with self.assertRaises(L2SError) as caught:
-            client.generate("slow", deadline_s=0.5, **self.LONG)
+            client.generate("slow", deadline_s=0.2, **self.LONG)
         self.assertEqual(caught.exception.code, "DEADLINE_EXCEEDED")
         self.assertIn("generated tokens", caught.exception.message)
         self.assertLess(time.monotonic() - started, 3.0)
