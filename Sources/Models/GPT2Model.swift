@@ -23,7 +23,7 @@ struct GPT2Block: Sendable {
 }
 
 /// The run state of one GPT-2 sequence: KV cache for up to `n_positions` tokens, buffers, latest logits.
-public final class GPT2State: DecodingSequence {
+public final class GPT2State: DecodingSequence, NextTokenLogits {
     let model: GPT2Model
     /// Per block: [capacity, d].
     let keys: [FloatBuffer]
@@ -258,34 +258,10 @@ public final class GPT2Model: LanguageModel {
             scratch.logits = all.row(rows - 1)
             return all
         }
-        writeLastLogits(scratch.normed.pointer, segments: segments, step: step)
+        head.writeLastRowLogits(
+            scratch.normed.pointer, width: configuration.embeddingDimension, vocabulary: configuration.vocabularySize,
+            segments: segments, step: step)
         return nil
-    }
-
-    /// Each segment's last row through the head into its state's logits (one product for the whole batch).
-    private func writeLastLogits(_ normed: UnsafePointer<Float>, segments: [(state: GPT2State, rows: Int)], step: Bool)
-    {
-        let (d, vocabulary) = (configuration.embeddingDimension, configuration.vocabularySize)
-        if segments.count == 1 {
-            let offset = (segments[0].rows - 1) * d
-            segments[0].state.logits.withUnsafeMutableBufferPointer {
-                head.apply(normed + offset, rows: 1, into: $0.baseAddress!, step: step)
-            }
-            return
-        }
-        let last = FloatBuffer(capacity: segments.count * d)
-        var end = 0
-        for (index, segment) in segments.enumerated() {
-            end += segment.rows
-            (last.pointer + index * d).update(from: normed + (end - 1) * d, count: d)
-        }
-        let logits = FloatBuffer(capacity: segments.count * vocabulary)
-        head.apply(last.pointer, rows: segments.count, into: logits.pointer, step: step)
-        for (index, segment) in segments.enumerated() {
-            segment.state.logits.withUnsafeMutableBufferPointer {
-                $0.baseAddress!.update(from: logits.pointer + index * vocabulary, count: vocabulary)
-            }
-        }
     }
 
     private func layerNorm(

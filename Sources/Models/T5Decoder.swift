@@ -26,7 +26,7 @@ struct T5DecoderBlock: Sendable {
 
 /// The run state of one T5 decoding sequence: cross-attention K/V (computed once from the encoder output),
 /// the growing self-attention KV cache, activation buffers and the latest logits.
-public final class T5DecoderState {
+public final class T5DecoderState: NextTokenLogits {
     /// Encoder positions S.
     public let encoderLength: Int
     let encoderMask: [Bool]?
@@ -252,34 +252,9 @@ public final class T5Decoder: Sendable {
             owner.logits = all.row(rows - 1)
             return all
         }
-        writeLastLogits(scratch.normed.pointer, segments: segments, step: step)
+        head.writeLastRowLogits(
+            scratch.normed.pointer, width: configuration.modelDimension, vocabulary: configuration.vocabularySize,
+            segments: segments, step: step)
         return nil
-    }
-
-    /// Each segment's last row through the head into its state's logits (one product for the whole batch).
-    private func writeLastLogits(
-        _ normed: UnsafePointer<Float>, segments: [(state: T5DecoderState, rows: Int)], step: Bool
-    ) {
-        let (d, vocabulary) = (configuration.modelDimension, configuration.vocabularySize)
-        if segments.count == 1 {
-            let offset = (segments[0].rows - 1) * d
-            segments[0].state.logits.withUnsafeMutableBufferPointer {
-                head.apply(normed + offset, rows: 1, into: $0.baseAddress!, step: step)
-            }
-            return
-        }
-        let last = FloatBuffer(capacity: segments.count * d)
-        var end = 0
-        for (index, segment) in segments.enumerated() {
-            end += segment.rows
-            (last.pointer + index * d).update(from: normed + (end - 1) * d, count: d)
-        }
-        let logits = FloatBuffer(capacity: segments.count * vocabulary)
-        head.apply(last.pointer, rows: segments.count, into: logits.pointer, step: step)
-        for (index, segment) in segments.enumerated() {
-            segment.state.logits.withUnsafeMutableBufferPointer {
-                $0.baseAddress!.update(from: logits.pointer + index * vocabulary, count: vocabulary)
-            }
-        }
     }
 }
