@@ -69,14 +69,6 @@ final class SentencePieceTokenizer: Tokenizer, TokenByteDecoding {
         return result
     }
 
-    func decode(_ ids: [Int32], skipSpecialTokens: Bool) throws -> String {
-        try decodeAll(ids, skipSpecialTokens: skipSpecialTokens)
-    }
-
-    func makeIncrementalDecoder(skipSpecialTokens: Bool) -> IncrementalDecoder {
-        IncrementalDecoder(source: self, skipSpecialTokens: skipSpecialTokens)
-    }
-
     func appendBytes(of id: Int32, isFirst: Bool, skipSpecialTokens: Bool, to output: inout [UInt8]) throws -> Bool {
         guard id >= 0, Int(id) < tokens.count else {
             throw TokenizerError.idOutOfRange(id: Int(id), position: 0, vocabularySize: tokens.count)

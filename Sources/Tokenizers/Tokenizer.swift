@@ -73,6 +73,17 @@ extension TokenByteDecoding {
     }
 }
 
+extension Tokenizer where Self: TokenByteDecoding {
+    /// Full decode through the streaming path, so `decode` and `IncrementalDecoder` cannot disagree.
+    func decode(_ ids: [Int32], skipSpecialTokens: Bool) throws -> String {
+        try decodeAll(ids, skipSpecialTokens: skipSpecialTokens)
+    }
+
+    func makeIncrementalDecoder(skipSpecialTokens: Bool) -> IncrementalDecoder {
+        IncrementalDecoder(source: self, skipSpecialTokens: skipSpecialTokens)
+    }
+}
+
 /// Streaming detokenizer. `add` returns the text that no later id can change; `finish` returns the rest.
 /// The concatenation of every delta equals `decode` of all ids, and each delta is whole characters.
 public struct IncrementalDecoder: Sendable {
