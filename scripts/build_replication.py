@@ -22,9 +22,9 @@ S = ROOT / "scripts"
 LLM = dict(d_model=128, layers=4, heads=4, d_ff=512)
 SLM = dict(d_model=64, layers=2, heads=4, d_ff=256)
 # The LLM's schedule spans 3000 steps but training stops at LLM_STOP (the time the shared machine allowed).
-LLM_STOP = 1500
+LLM_STOP = 2000
 LLM_TRAIN = ["--steps", "3000", "--stop-after", str(LLM_STOP), "--lr", "1e-3", "--warmup", "200", "--batch-size", "64"]
-# Every SLM row (alone and LLM-to-SLM) gets the same fine-tuning budget; the -3000 rows triple it for SLMs alone.
+# Every SLM, alone or LLM-to-SLM, trains from the same initial checkpoint at two budgets: 1000 and 3000 steps.
 SLM_TRAIN = ["--steps", "1000", "--lr", "2e-3", "--warmup", "150", "--batch-size", "64"]
 SLM_LONG = ["--steps", "3000", "--lr", "2e-3", "--warmup", "150", "--batch-size", "64"]
 
@@ -35,6 +35,7 @@ def stages(work: pathlib.Path, threads: int) -> list:
     data = ["--train", str(task / "train.jsonl"), "--valid", str(task / "valid.jsonl")]
     common = ["--threads", str(threads), "--log-every", "100", "--eval-every", "1000", "--eval-examples", "100"]
     default, gpt2 = ROOT / "bundles" / "default", ROOT / "bundles" / "gpt2"
+    short = work / "bundles-1000"  # the LLM-to-SLM pairs at the 1000-step budget (not shipped)
 
     def init_model(family, tokenizer, size, out):
         return [PY, S / "init_model.py", "--family", family, "--tokenizer", tokenizer, "--d-model",
@@ -44,9 +45,9 @@ def stages(work: pathlib.Path, threads: int) -> list:
     def baseline(model, out, budget):
         return [PY, S / "train_baseline.py", "--model", model, "--out", out, *data, *budget, *common]
 
-    def finetune(slm, out, llm_in_bundle):
-        return [PY, S / "finetune.py", "--llm", default / "llm", "--slm", slm, "--out", out, *data, *SLM_TRAIN,
-                *common, "--llm-in-bundle", llm_in_bundle, "--checkpoint", work / f"{out.name}.checkpoint.pt"]
+    def finetune(slm, out, llm, llm_in_bundle, budget, tag):
+        return [PY, S / "finetune.py", "--llm", llm, "--slm", slm, "--out", out, *data, *budget, *common,
+                "--llm-in-bundle", llm_in_bundle, "--checkpoint", work / f"{tag}.checkpoint.pt"]
 
     def evaluate(flag, source, name):
         return [PY, S / "evaluate.py", flag, source, "--test", task / "test.jsonl", "--threads", str(threads),
@@ -76,10 +77,15 @@ def stages(work: pathlib.Path, threads: int) -> list:
         ("slm-gpt2-3000", ["init-slm-gpt2"], work / "slm-gpt2-3000" / "model.safetensors",
          baseline(init / "slm-gpt2", work / "slm-gpt2-3000", SLM_LONG)),
         ("export-llm", ["llm"], default / "llm" / "model.safetensors", export_llm),
+        ("bundle-default-1000", ["export-llm", "init-slm-t5"], short / "default" / "l2s.json",
+         finetune(init / "slm-t5", short / "default", default / "llm", "copy", SLM_TRAIN, "default-1000")),
+        ("bundle-gpt2-1000", ["bundle-default-1000", "init-slm-gpt2"], short / "gpt2" / "l2s.json",
+         finetune(init / "slm-gpt2", short / "gpt2", short / "default" / "llm", "../default/llm", SLM_TRAIN,
+                  "gpt2-1000")),
         ("bundle-default", ["export-llm", "init-slm-t5"], default / "l2s.json",
-         finetune(init / "slm-t5", default, "llm")),
+         finetune(init / "slm-t5", default, default / "llm", "llm", SLM_LONG, "default")),
         ("bundle-gpt2", ["export-llm", "init-slm-gpt2"], gpt2 / "l2s.json",
-         finetune(init / "slm-gpt2", gpt2, "../default/llm")),
+         finetune(init / "slm-gpt2", gpt2, default / "llm", "../default/llm", SLM_LONG, "gpt2")),
         ("eval-llm", ["llm"], work / "eval" / "llm.json", evaluate("--model", work / "llm", "llm")),
         ("eval-slm-t5", ["slm-t5"], work / "eval" / "slm-t5.json", evaluate("--model", work / "slm-t5", "slm-t5")),
         ("eval-slm-gpt2", ["slm-gpt2"], work / "eval" / "slm-gpt2.json",
@@ -88,18 +94,24 @@ def stages(work: pathlib.Path, threads: int) -> list:
          evaluate("--model", work / "slm-t5-3000", "slm-t5-3000")),
         ("eval-slm-gpt2-3000", ["slm-gpt2-3000"], work / "eval" / "slm-gpt2-3000.json",
          evaluate("--model", work / "slm-gpt2-3000", "slm-gpt2-3000")),
+        ("eval-default-1000", ["bundle-default-1000"], work / "eval" / "default-1000.json",
+         evaluate("--bundle", short / "default", "default-1000")),
+        ("eval-gpt2-1000", ["bundle-gpt2-1000"], work / "eval" / "gpt2-1000.json",
+         evaluate("--bundle", short / "gpt2", "gpt2-1000")),
         ("eval-default", ["bundle-default"], work / "eval" / "default.json", evaluate("--bundle", default, "default")),
         ("eval-gpt2", ["bundle-gpt2"], work / "eval" / "gpt2.json", evaluate("--bundle", gpt2, "gpt2")),
     ]
 
 
 ROWS = [("llm", f"LLM alone (T5, d_model 128, 4+4 layers; {LLM_STOP} steps)"),
-        ("slm-t5", "SLM alone: T5 (d_model 64, 2+2 layers; 1000 steps)"),
-        ("slm-gpt2", "SLM alone: GPT-2 (n_embd 64, 2 layers; 1000 steps)"),
-        ("default", "LLM-to-SLM: T5 SLM, add (`bundles/default`; 1000 steps)"),
-        ("gpt2", "LLM-to-SLM: GPT-2 SLM, projection_only (`bundles/gpt2`; 1000 steps)"),
-        ("slm-t5-3000", "SLM alone: T5, 3x budget (3000 steps)"),
-        ("slm-gpt2-3000", "SLM alone: GPT-2, 3x budget (3000 steps)")]
+        ("slm-t5", "SLM alone: T5 (d_model 64, 2+2 layers), 1000 steps"),
+        ("default-1000", "LLM-to-SLM: T5 SLM, add, 1000 steps"),
+        ("slm-gpt2", "SLM alone: GPT-2 (n_embd 64, 2 layers), 1000 steps"),
+        ("gpt2-1000", "LLM-to-SLM: GPT-2 SLM, projection_only, 1000 steps"),
+        ("slm-t5-3000", "SLM alone: T5, 3000 steps"),
+        ("default", "LLM-to-SLM: T5 SLM, add, 3000 steps (`bundles/default`)"),
+        ("slm-gpt2-3000", "SLM alone: GPT-2, 3000 steps"),
+        ("gpt2", "LLM-to-SLM: GPT-2 SLM, projection_only, 3000 steps (`bundles/gpt2`)")]
 
 
 def table(work: pathlib.Path) -> str:

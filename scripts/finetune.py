@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""LLM-to-SLM fine-tuning (arXiv 2402.16844): trains a projector and an SLM conditioned on a frozen LLM encoder
+r"""LLM-to-SLM fine-tuning (arXiv 2402.16844): trains a projector and an SLM conditioned on a frozen LLM encoder
 on a JSONL dataset of {"prompt", "response"} pairs, evaluates, and exports an l2s bundle (docs/bundle.md).
 
     .venv/bin/python scripts/finetune.py --llm LLM_DIR --slm SLM_DIR --train train.jsonl --valid valid.jsonl \

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes a randomly initialised Hugging Face checkpoint (T5 or GPT-2) with the given tokenizer files, the
+r"""Writes a randomly initialised Hugging Face checkpoint (T5 or GPT-2) with the given tokenizer files, the
 starting point of the task's models (no pretrained weights can be downloaded here).
 
     .venv/bin/python scripts/init_model.py --family t5 --tokenizer runs/replication/tokenizers/sentencepiece \

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Trains a plain model on a prompt/response JSONL task (no LLM): a T5 as sequence-to-sequence, a GPT-2 as
+r"""Trains a plain model on a prompt/response JSONL task (no LLM): a T5 as sequence-to-sequence, a GPT-2 as
 prompt, <|endoftext|> separator, response, <|endoftext|>. Used for the "LLM alone" and "SLM alone" rows.
 
     .venv/bin/python scripts/train_baseline.py --model runs/replication/init/llm \

@@ -20,6 +20,8 @@ def greedy_batch(model: ConditionedSLM, examples: list, max_new_tokens: int) -> 
     else:
         if int(mask.sum(1).min()) != inputs.shape[1]:
             raise ValueError("decoder-only greedy_batch needs prompts of one length")
+        # Prompt, separator and every generated token but the last need a position embedding.
+        max_new_tokens = min(max_new_tokens, model.slm.config.n_positions - inputs.shape[1])
         out = model.slm(inputs_embeds=torch.cat([inputs, model.embed(start)], dim=1), use_cache=True)
     generated = []
     finished = torch.zeros(batch, dtype=torch.bool)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Trains the task's two tokenizers on the training split (prompts and responses):
+r"""Trains the task's two tokenizers on the training split (prompts and responses):
 
 - a SentencePiece unigram model for the T5 models, T5 layout (pad 0, eos 1, unk 2, no bos): spiece.model;
 - a byte-level BPE in GPT-2 style (tokenizers package) with <|endoftext|>: vocab.json, merges.txt.
