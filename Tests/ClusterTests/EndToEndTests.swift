@@ -212,6 +212,30 @@ import Wire
         #expect(result.stdout.trimmingCharacters(in: .newlines) == expected, "\(result.stderr)")
     }
 
+    @Test func aRouterDyingMidStreamDoesNotWedgeTheWorkers() throws {
+        let cluster = try Cluster()
+        try cluster.addEncoder()
+        try cluster.addDecoder(slots: 4)
+        _ = try cluster.waitForWorkers(encoders: 1, decoders: 1)
+        let client = try ClusterClient(router: cluster.clients)
+        for index in 0..<4 {
+            try client.submit(GenerateRequest(requestID: "\(index)", prompt: .text(Self.prompts[index]),
+                maxNewTokens: 4096, minNewTokens: 4096, stream: true))
+        }
+        guard case .chunk = try client.nextEvent(timeout: .seconds(30)) else {
+            Issue.record("no chunk before the router died")
+            return
+        }
+        // The decoder keeps producing chunks for jobs nobody will take; its link must drop them, not block.
+        cluster.router.kill9()
+        Thread.sleep(forTimeInterval: 1.5)
+        try cluster.restartRouter()
+        _ = try cluster.waitForWorkers(encoders: 1, decoders: 1)
+        let expected = try Self.inProcess("after the restart", ["--max-new-tokens", "6"])
+        let result = try Self.generate(cluster, file: [Self.jsonLine(prompt: "after the restart")], ["--max-new-tokens", "6"])
+        #expect(result.stdout.trimmingCharacters(in: .newlines) == expected, "\(result.stderr)")
+    }
+
     @Test func aFullQueueRefusesWithOverloadedAndEveryOtherJobCompletes() throws {
         let cluster = try Cluster(routerArguments: ["--max-queue", "2"])
         try cluster.addEncoder()

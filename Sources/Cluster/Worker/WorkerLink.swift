@@ -129,7 +129,10 @@ public final class WorkerLink: Sendable {
             let ready = try poller.poll(timeoutMilliseconds: pollEvery)
             if ready.contains(1) { while try wakeReceiver.receive(timeoutMilliseconds: 0) != nil {} }
             for message in outbox.drain() {
-                try socket.send(message)
+                // Never block: with the router gone the queue fills, and its jobs are re-sent elsewhere anyway.
+                if try !socket.send(message, blocking: false) {
+                    log.warning("router not accepting messages; dropped a \(message.kind)")
+                }
                 lastSent = .now
             }
             if ready.contains(0) {
@@ -159,7 +162,8 @@ public final class WorkerLink: Sendable {
             }
             let now = ContinuousClock.now
             if now - lastSent >= settings.heartbeatInterval {
-                try socket.send(.heartbeat(Heartbeat(sentAtUnixMs: UInt64(Date().timeIntervalSince1970 * 1000))))
+                _ = try socket.send(.heartbeat(Heartbeat(sentAtUnixMs: UInt64(Date().timeIntervalSince1970 * 1000))),
+                    blocking: false)
                 lastSent = now
             }
             if now - lastHeard >= settings.heartbeatInterval * settings.liveness {
