@@ -34,12 +34,14 @@ public final class ClusterClient {
     /// The router endpoint this client talks to.
     public let endpoint: String
 
-    /// Connects to the router's clients endpoint (the connection itself is made in the background).
-    public init(router endpoint: String) throws {
+    /// Connects to the router's clients endpoint (the connection itself is made in the background); with
+    /// `curveServerKey`, over CURVE.
+    public init(router endpoint: String, curveServerKey: String? = nil) throws {
         self.endpoint = endpoint
         context = try ZMQContext()
         socket = try ZMQSocket(context: context, type: .dealer)
         try socket.set(.linger(milliseconds: 0))
+        if let curveServerKey { try CurveKeys.secureClient(socket, serverKey: curveServerKey) }
         do {
             try socket.connect(endpoint)
         } catch {

@@ -22,6 +22,8 @@ struct GenerateCommand: Subcommand {
     static let options = [
         OptionSpec("--router", value: "EP", help: "the router's clients endpoint", default: "tcp://127.0.0.1:5555",
             env: "L2S_ROUTER"),
+        OptionSpec("--curve-server-key", value: "KEY", help: "the router's CURVE public key, when it requires CURVE",
+            env: "L2S_CURVE_SERVER_KEY"),
         OptionSpec("--input-ids", value: "IDS", help: "prompt as LLM token ids, comma-separated"),
         OptionSpec("--file", value: "PATH", help: "JSON lines of prompts ('-' = standard input)"),
         OptionSpec("--concurrency", value: "N", help: "jobs in flight at once with --file", default: "16"),
@@ -33,6 +35,7 @@ struct GenerateCommand: Subcommand {
     ] + GenerationFlags.options
 
     let router: String
+    let curveServerKey: String?
     let prompts: [Prompt]
     let perPromptMaxTokens: [Int?]
     let flags: GenerationFlags
@@ -45,6 +48,7 @@ struct GenerateCommand: Subcommand {
 
     init(_ arguments: ParsedArguments) throws {
         router = try arguments.required("--router")
+        curveServerKey = try arguments.curveServerKey()
         flags = try GenerationFlags(arguments)
         json = arguments.flag("--json")
         stream = arguments.flag("--stream")
@@ -82,7 +86,7 @@ struct GenerateCommand: Subcommand {
     }
 
     func run() throws -> Int32 {
-        let client = try ClusterClient(router: router)
+        let client = try ClusterClient(router: router, curveServerKey: curveServerKey)
         if !fromFile {
             var streamedIDs: [Int32] = []
             var streamedText = ""

@@ -27,11 +27,14 @@ struct RouterCommand: Subcommand {
             env: "L2S_HEARTBEAT_MS"),
         OptionSpec("--liveness", value: "N", help: "silent heartbeat intervals before a worker is dead",
             default: "3", env: "L2S_LIVENESS"),
+        OptionSpec("--curve-secret-file", value: "FILE",
+            help: "require CURVE on every socket with this secret key (l2s keygen)", env: "L2S_CURVE_SECRET_FILE"),
         OptionSpec("--max-new-tokens-limit", value: "N", help: "largest max_new_tokens a client may ask for",
             default: "4096", env: "L2S_MAX_NEW_TOKENS_LIMIT"),
     ]
 
     let endpoints: RouterService.Endpoints
+    let curveSecretKey: String?
     var configuration = RouterConfiguration()
 
     init(_ arguments: ParsedArguments) throws {
@@ -44,13 +47,15 @@ struct RouterCommand: Subcommand {
         configuration.maxQueue = try arguments.int("--max-queue", in: 1...1_000_000)!
         configuration.heartbeatInterval = .milliseconds(try arguments.int("--heartbeat-ms", in: 10...60_000)!)
         configuration.liveness = try arguments.int("--liveness", in: 1...100)!
+        curveSecretKey = try arguments.string("--curve-secret-file").map { try CurveKeys.secretKey(file: $0) }
         configuration.maxNewTokensLimit = UInt32(try arguments.int("--max-new-tokens-limit", in: 1...1_000_000)!)
     }
 
     func run() throws -> Int32 {
         let service = RouterService()
         let signals = TerminationSignals { service.stop() }
-        try service.run(endpoints: endpoints, configuration: configuration, log: ServiceLog(component: "router")) {
+        try service.run(endpoints: endpoints, configuration: configuration, log: ServiceLog(component: "router"),
+            curveSecretKey: curveSecretKey) {
             bound in
             printLine(#"{"event":"listening","clients":"\#(bound.clients)","encoders":"\#(bound.encoders)","decoders":"\#(bound.decoders)"}"#)
         }

@@ -10,11 +10,14 @@ struct StatsCommand: Subcommand {
     static let options = [
         OptionSpec("--router", value: "EP", help: "the router's clients endpoint", default: "tcp://127.0.0.1:5555",
             env: "L2S_ROUTER"),
+        OptionSpec("--curve-server-key", value: "KEY", help: "the router's CURVE public key, when it requires CURVE",
+            env: "L2S_CURVE_SERVER_KEY"),
         OptionSpec("--timeout-ms", value: "MS", help: "give up when the router does not answer", default: "5000"),
         OptionSpec("--json", help: "print one JSON object"),
     ]
 
     let router: String
+    let curveServerKey: String?
     let timeout: Duration
     let json: Bool
 
@@ -23,12 +26,13 @@ struct StatsCommand: Subcommand {
             throw UsageError("unexpected argument '\(arguments.positionals[0])'")
         }
         router = try arguments.required("--router")
+        curveServerKey = try arguments.curveServerKey()
         timeout = .milliseconds(try arguments.int("--timeout-ms", in: 1...3_600_000)!)
         json = arguments.flag("--json")
     }
 
     func run() throws -> Int32 {
-        let stats = try ClusterClient(router: router).stats(timeout: timeout)
+        let stats = try ClusterClient(router: router, curveServerKey: curveServerKey).stats(timeout: timeout)
         if json {
             printLine(StatsFormat.json(stats))
         } else {

@@ -11,6 +11,7 @@ let subcommands: [any Subcommand.Type] = [
     DecoderCommand.self,
     TokenizeCommand.self,
     DetokenizeCommand.self,
+    KeygenCommand.self,
     VersionCommand.self,
 ]
 

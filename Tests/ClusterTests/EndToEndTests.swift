@@ -36,9 +36,9 @@ import Wire
                 "--heartbeat-ms", "200", "--threads", "1"] + extra))
         }
 
-        func addDecoder(bundle: String = EndToEndTests.bundle, slots: Int = 4) throws {
+        func addDecoder(bundle: String = EndToEndTests.bundle, slots: Int = 4, _ extra: [String] = []) throws {
             decoders.append(try ServiceProcess("decoder", ["decoder", "--router", decoderEndpoint, "--bundle", bundle,
-                "--slots", "\(slots)", "--heartbeat-ms", "200", "--threads", "1"]))
+                "--slots", "\(slots)", "--heartbeat-ms", "200", "--threads", "1"] + extra))
         }
 
         /// Restarts the router on the same ports.
@@ -50,8 +50,10 @@ import Wire
         }
 
         /// Waits until the router counts this many encoders and decoders.
-        func waitForWorkers(encoders: Int, decoders: Int, timeout: TimeInterval = 30) throws -> StatsReply {
-            let client = try ClusterClient(router: clients)
+        func waitForWorkers(encoders: Int, decoders: Int, timeout: TimeInterval = 30, curveServerKey: String? = nil)
+            throws -> StatsReply
+        {
+            let client = try ClusterClient(router: clients, curveServerKey: curveServerKey)
             let deadline = Date().addingTimeInterval(timeout)
             var last: StatsReply?
             while Date() < deadline {
@@ -234,6 +236,29 @@ import Wire
         let expected = try Self.inProcess("after the restart", ["--max-new-tokens", "6"])
         let result = try Self.generate(cluster, file: [Self.jsonLine(prompt: "after the restart")], ["--max-new-tokens", "6"])
         #expect(result.stdout.trimmingCharacters(in: .newlines) == expected, "\(result.stderr)")
+    }
+
+    @Test func withCURVEOnlyPeersKnowingTheRoutersKeyGetIn() throws {
+        let keys = try ProcessRunner.run(TestPaths.l2sExecutable, ["keygen"])
+        let pair = try JSONSerialization.jsonObject(with: Data(keys.stdout.utf8)) as! [String: String]
+        let secretFile = FileManager.default.temporaryDirectory.appendingPathComponent("l2s-curve-\(UUID().uuidString)")
+        try keys.stdout.write(to: secretFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: secretFile) }
+        let key = ["--curve-server-key", pair["public"]!]
+        let cluster = try Cluster(routerArguments: ["--curve-secret-file", secretFile.path])
+        try cluster.addEncoder(key)
+        try cluster.addDecoder(slots: 2, key)
+        _ = try cluster.waitForWorkers(encoders: 1, decoders: 1, curveServerKey: pair["public"])
+        let expected = try Self.inProcess("secret words", ["--max-new-tokens", "6"])
+        let result = try Self.generate(cluster, file: [Self.jsonLine(prompt: "secret words")], ["--max-new-tokens", "6"] + key)
+        #expect(result.stdout.trimmingCharacters(in: .newlines) == expected, "\(result.stderr)")
+        // Without the key nothing gets through: the handshake fails and the client hears nothing.
+        let outsider = try ProcessRunner.run(TestPaths.l2sExecutable,
+            ["stats", "--router", cluster.clients, "--timeout-ms", "500"])
+        #expect(outsider.status == 1 && outsider.stderr.contains("no answer"), "\(outsider.stderr)")
+        let badKey = try ProcessRunner.run(TestPaths.l2sExecutable,
+            ["stats", "--router", cluster.clients, "--curve-server-key", "short"])
+        #expect(badKey.status == 64 && badKey.stderr.contains("40 Z85"), "\(badKey.stderr)")
     }
 
     @Test func aFullQueueRefusesWithOverloadedAndEveryOtherJobCompletes() throws {

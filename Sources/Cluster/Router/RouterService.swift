@@ -26,8 +26,9 @@ public final class RouterService: Sendable {
     public func stop() { stopped.store(true, ordering: .relaxed) }
 
     /// Binds, calls `ready` with the actual endpoints (ports resolved), and serves until `stop()`.
+    /// With `curveSecretKey` (Z85), every socket requires CURVE: peers must know the matching public key.
     public func run(endpoints: Endpoints, configuration: RouterConfiguration, log: ServiceLog,
-                    ready: (Endpoints) -> Void = { _ in }) throws {
+                    curveSecretKey: String? = nil, ready: (Endpoints) -> Void = { _ in }) throws {
         let context = try ZMQContext()
         defer { context.shutdown() }
         let limits = WireLimits.standard
@@ -40,6 +41,7 @@ public final class RouterService: Sendable {
             try socket.set(.linger(milliseconds: 0))
             try socket.set(.routerMandatory(true))
             try socket.set(.maxMessageSize(Int64(limits.maxEnvelopeBytes + limits.maxTensorBytes + 4096)))
+            if let curveSecretKey { try socket.set(.curveServer(secretKey: curveSecretKey)) }
             do {
                 try socket.bind(endpoint)
             } catch {
@@ -49,7 +51,7 @@ public final class RouterService: Sendable {
         }
         let bound = Endpoints(clients: try sockets[.clients]!.lastEndpoint(),
             encoders: try sockets[.encoders]!.lastEndpoint(), decoders: try sockets[.decoders]!.lastEndpoint())
-        log.info("listening: clients \(bound.clients), encoders \(bound.encoders), decoders \(bound.decoders)")
+        log.info("listening\(curveSecretKey == nil ? "" : " (CURVE)"): clients \(bound.clients), encoders \(bound.encoders), decoders \(bound.decoders)")
         ready(bound)
 
         let core = RouterCore(configuration: configuration, now: .now)

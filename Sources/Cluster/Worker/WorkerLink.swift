@@ -48,6 +48,8 @@ public final class WorkerLink: Sendable {
         public var liveness: Int = 3
         public var reconnectMin: Duration = .milliseconds(100)
         public var reconnectMax: Duration = .seconds(5)
+        /// The router's CURVE public key (Z85) when the router requires CURVE.
+        public var curveServerKey: String?
 
         /// Settings for a worker that announces itself with `hello`.
         public init(router: String, hello: Hello) {
@@ -83,6 +85,7 @@ public final class WorkerLink: Sendable {
             let socket = try ZMQSocket(context: context, type: .dealer)
             try socket.set(.linger(milliseconds: 0))
             try socket.set(.maxMessageSize(Int64(WireLimits.standard.maxEnvelopeBytes + WireLimits.standard.maxTensorBytes)))
+            if let key = settings.curveServerKey { try CurveKeys.secureClient(socket, serverKey: key) }
             do {
                 try socket.connect(settings.router)
             } catch {

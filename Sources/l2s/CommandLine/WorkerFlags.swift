@@ -15,6 +15,8 @@ struct WorkerFlags {
                 env: "L2S_HEARTBEAT_MS"),
             OptionSpec("--threads", value: "N", help: "OpenBLAS threads", default: "cores", env: "L2S_THREADS"),
             OptionSpec("--id", value: "NAME", help: "worker id shown by l2s stats", default: "\(role)-<pid>"),
+            OptionSpec("--curve-server-key", value: "KEY", help: "the router's CURVE public key, when it requires CURVE",
+            env: "L2S_CURVE_SERVER_KEY"),
         ]
     }
 
@@ -23,6 +25,7 @@ struct WorkerFlags {
     let heartbeat: Duration
     let threads: Int
     let workerID: String
+    let curveServerKey: String?
 
     init(_ arguments: ParsedArguments, role: String) throws {
         guard arguments.positionals.isEmpty else { throw UsageError("unexpected argument '\(arguments.positionals[0])'") }
@@ -34,6 +37,7 @@ struct WorkerFlags {
         } else {
             threads = try arguments.int("--threads", in: 1...1024)!
         }
+        curveServerKey = try arguments.curveServerKey()
         workerID = arguments.isExplicit("--id") ? try arguments.required("--id") : "\(role)-\(getpid())"
     }
 
@@ -48,10 +52,23 @@ struct WorkerFlags {
         var settings = WorkerLink.Settings(router: router,
             hello: Hello(role: role, workerID: workerID, fingerprints: fingerprints))
         settings.heartbeatInterval = heartbeat
+        settings.curveServerKey = curveServerKey
         let link = WorkerLink()
         let signals = TerminationSignals { link.stop() }
         try link.run(settings: settings, engine: engine, log: log)
         withExtendedLifetime(signals) {}
         return ExitStatus.success
+    }
+}
+
+extension ParsedArguments {
+    /// `--curve-server-key`, checked to be a Z85 key (a usage error otherwise), or nil when not given.
+    func curveServerKey() throws -> String? {
+        guard let key = string("--curve-server-key") else { return nil }
+        do {
+            return try CurveKeys.validate(key, what: "option '--curve-server-key'")
+        } catch {
+            throw UsageError("\(error)")
+        }
     }
 }
