@@ -99,9 +99,11 @@ class Job:
 class Client:
     """Connects a DEALER to the router's clients endpoint. `timeout` is how long (seconds) any call waits
     for the router to say something before raising TimeoutError; `validate=False` skips the client-side
-    range checks and leaves them all to the router."""
+    range checks and leaves them all to the router; `curve_server_key` (the router's Z85 public key, from
+    `l2s keygen`) connects over CURVE to a router started with --curve-secret-file."""
 
-    def __init__(self, endpoint: str, timeout: float = 120.0, *, validate: bool = True) -> None:
+    def __init__(self, endpoint: str, timeout: float = 120.0, *, validate: bool = True,
+                 curve_server_key: Optional[str] = None) -> None:
         if not isinstance(endpoint, str) or not endpoint:
             raise TypeError(f"endpoint must be a ZeroMQ endpoint string like tcp://127.0.0.1:5555, got {endpoint!r}")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
@@ -115,6 +117,15 @@ class Client:
         self._socket.setsockopt(zmq.LINGER, 0)
         self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
         self._socket.setsockopt(zmq.SNDTIMEO, self._timeout_ms)
+        if curve_server_key is not None:
+            if not isinstance(curve_server_key, str) or len(curve_server_key.strip()) != 40:
+                self._socket.close()
+                self._context.term()
+                raise ValueError("curve_server_key must be the router's 40-character Z85 public key (l2s keygen)")
+            public, secret = zmq.curve_keypair()
+            self._socket.curve_serverkey = curve_server_key.strip().encode()
+            self._socket.curve_publickey = public
+            self._socket.curve_secretkey = secret
         try:
             self._socket.connect(endpoint)
         except zmq.ZMQError as error:
