@@ -93,7 +93,7 @@ import Wire
 
     /// Ten prompts whose outputs on the fixture bundle all differ, so a result delivered to the wrong job shows.
     static let prompts: [String] = {
-        let words = "the house is small where station green river cold morning bread window quiet music".split(separator: " ")
+        let words = "the house sees big where dog green river cold morning bread window quiet music".split(separator: " ")
         return (0..<10).map { words[$0..<$0 + 4].joined(separator: " ") }
     }()
 

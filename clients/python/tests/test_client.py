@@ -220,7 +220,7 @@ class WithRealWorkersTests(RouterCase):
 
     def test_fifty_concurrent_prompts_over_two_decoders_equal_the_reference(self) -> None:
         self.start_workers(decoders=2)
-        words = "the house is small where station green river cold morning bread window quiet music".split()
+        words = "the house sees big where dog green river cold morning bread window quiet music".split()
         distinct = [" ".join(words[index:index + 4]) for index in range(10)]
         flags = ("--max-new-tokens", "12", "--min-new-tokens", "6")
         expected = [reference(prompt, *flags) for prompt in distinct]
