@@ -26,6 +26,7 @@ public struct GPT2Configuration: Decodable, Sendable, Equatable {
     /// End-of-sequence ids (`eos_token_id`).
     public var eosTokenIDs: [Int32]
 
+    /// Reads config.json; missing required keys and unusable values throw `ModelError`s naming the key and file.
     public init(from decoder: any Decoder) throws {
         let reader = try ConfigReader(decoder)
         vocabularySize = try reader.positive("vocab_size")

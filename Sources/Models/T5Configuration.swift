@@ -37,6 +37,7 @@ public struct T5Configuration: Decodable, Sendable, Equatable {
     /// First decoder input (`decoder_start_token_id`, default `pad_token_id`, else 0).
     public var decoderStartTokenID: Int32
 
+    /// Reads config.json; missing required keys and unusable values throw `ModelError`s naming the key and file.
     public init(from decoder: any Decoder) throws {
         let reader = try ConfigReader(decoder)
         vocabularySize = try reader.positive("vocab_size")

@@ -287,6 +287,24 @@ import Testing
         #expect(a.logits == b.logits)
     }
 
+    @Test func encoderModelCheckpointLoadsAsEncoderButNotAsGenerator() throws {
+        // T5EncoderModel.save_pretrained writes shared.weight and encoder.* only.
+        let directory = try editedFixture("t5_v10") { tensors in
+            for name in tensors.keys where !(name == "shared.weight" || name.hasPrefix("encoder.")) {
+                tensors[name] = nil
+            }
+        }
+        let encoder = try T5Encoder(directory: directory)
+        #expect(encoder.ignoredTensors.isEmpty)
+        let fixture = try ModelFixture("t5_v10")
+        let hidden = try encoder.encode(fixture.ids("prompt"))
+        #expect(Tolerance.maxAbsDifference(hidden.scalars, fixture.floats("encoder_hidden")) <= 1e-4)
+        #expect(
+            throws: ModelError.missingTensor(
+                name: "decoder.block.0.layer.0.layer_norm.weight", directory: directory.path)
+        ) { try T5Model(directory: directory) }
+    }
+
     @Test func directoryWithoutWeights() throws {
         let directory = try temporaryDirectory()
         #expect(throws: ModelError.noSafetensors(directory: directory.path)) { try Checkpoint(directory: directory) }
