@@ -3,6 +3,11 @@ import Wire
 extension RouterCore {
     func pool(_ link: Link) -> WorkerPool<PeerIdentity> { link == .encoders ? encoders : decoders }
 
+    /// Changes the pool of `link` in place.
+    func updatePool(_ link: Link, _ change: (inout WorkerPool<PeerIdentity>) -> Void) {
+        if link == .encoders { change(&encoders) } else { change(&decoders) }
+    }
+
     func receiveFromWorker(_ message: Message, from peer: PeerIdentity, on link: Link, now: ContinuousClock.Instant)
         -> [Outgoing]
     {
@@ -12,16 +17,12 @@ extension RouterCore {
             return [Outgoing(link: link, peer: peer, message: .error(ErrorReply(code: .unavailable,
                 message: "unknown \(link) peer: send hello first (or again, after being declared dead)")))]
         }
-        if link == .encoders { encoders.heard(peer, now: now) } else { decoders.heard(peer, now: now) }
+        updatePool(link) { $0.heard(peer, now: now) }
         switch message {
         case .heartbeat:
             return []
         case .credit(let credit):
-            if link == .encoders {
-                encoders.grant(peer, credits: Int(credit.credits))
-            } else {
-                decoders.grant(peer, credits: Int(credit.credits))
-            }
+            updatePool(link) { $0.grant(peer, credits: Int(credit.credits)) }
             return dispatch(now: now)
         case .goodbye:
             return workerLeft(peer, on: link, now: now)
@@ -50,11 +51,7 @@ extension RouterCore {
         if pool(link).workers[peer] != nil { out += workerLeft(peer, on: link, now: now) }
         fingerprints = FingerprintCheck.merge(pinned: fingerprints, announced: hello.fingerprints)
         let capacity = max(1, Int(hello.capacity))
-        if link == .encoders {
-            encoders.join(peer, capacity: capacity, now: now)
-        } else {
-            decoders.join(peer, capacity: capacity, now: now)
-        }
+        updatePool(link) { $0.join(peer, capacity: capacity, now: now) }
         workerNames[peer] = hello.workerID
         lastSentToWorker[peer] = now
         if routingFingerprints != nil, !awaitingFingerprints.isEmpty {
@@ -67,8 +64,8 @@ extension RouterCore {
 
     /// A worker that said goodbye or went silent: its work goes back to the front of the queues.
     func workerLeft(_ peer: PeerIdentity, on link: Link, now: ContinuousClock.Instant) -> [Outgoing] {
+        updatePool(link) { $0.leave(peer) }
         if link == .encoders {
-            encoders.leave(peer)
             var requeued: [PromptKey] = []
             for (key, task) in encodeTasks where task.encoder == peer {
                 encodeTasks[key]?.encoder = nil
@@ -76,7 +73,6 @@ extension RouterCore {
             }
             encodeQueue.insert(contentsOf: requeued, at: 0)
         } else {
-            decoders.leave(peer)
             let orphans = jobs.values.filter { $0.decoder == peer }.sorted { $0.internalID < $1.internalID }
             for job in orphans { job.decoder = nil }
             decodeQueue.insert(contentsOf: orphans.map(\.internalID), at: 0)
