@@ -151,11 +151,16 @@ public struct GenerationResult: Sendable, Equatable {
         return line + "}"
     }
 
-    static func quoted(_ text: String) -> String {
-        let data =
-            (try? JSONSerialization.data(withJSONObject: [text], options: [.fragmentsAllowed])) ?? Data("[\"\"]".utf8)
-        let array = String(decoding: data, as: UTF8.self)
-        return String(array.dropFirst().dropLast())
+    /// One streamed piece as `l2s run --stream` and `l2s generate --stream` print it: {"delta","ids"}.
+    public static func deltaLine(_ text: String, ids: [Int32]) -> String {
+        #"{"delta":\#(quoted(text)),"ids":[\#(ids.map(String.init).joined(separator: ","))]}"#
+    }
+
+    /// `text` as a JSON string literal, the one quoting every l2s JSON line uses.
+    public static func quoted(_ text: String) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes]))
+            ?? Data("[\"\"]".utf8)
+        return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
     }
 }
 

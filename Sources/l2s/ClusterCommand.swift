@@ -1,5 +1,6 @@
 import Cluster
 import Foundation
+import Generation
 import Wire
 
 /// `l2s cluster`: router + encoder + N decoders on this machine, for the quick start and the tests.
@@ -79,10 +80,10 @@ struct ClusterCommand: Subcommand {
             let request = GenerateRequest(requestID: "\(index)", prompt: .text(prompt), maxNewTokens: UInt32(maxNewTokens))
             do {
                 let final = try client.generate(request)
-                printLine(#"{"prompt":\#(ResultFormat.quoted(prompt)),"result":\#(ResultFormat.result(final).jsonLine)}"#)
+                printLine(#"{"prompt":\#(GenerationResult.quoted(prompt)),"result":\#(ResultFormat.result(final).jsonLine)}"#)
             } catch {
                 failed += 1
-                printLine(#"{"prompt":\#(ResultFormat.quoted(prompt)),"error":\#(ResultFormat.quoted("\(error)"))}"#)
+                printLine(#"{"prompt":\#(GenerationResult.quoted(prompt)),"error":\#(GenerationResult.quoted("\(error)"))}"#)
             }
         }
         return failed == 0 ? ExitStatus.success : ExitStatus.failure

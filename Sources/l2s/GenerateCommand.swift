@@ -152,16 +152,11 @@ enum ResultFormat {
     }
 
     static func delta(_ chunk: TokenChunk) -> String {
-        #"{"delta":\#(quoted(chunk.textDelta)),"ids":[\#(chunk.ids.map(String.init).joined(separator: ","))]}"#
+        GenerationResult.deltaLine(chunk.textDelta, ids: chunk.ids)
     }
 
     static func error(_ error: ErrorReply) -> String {
-        #"{"error":{"code":"\#(error.code)","message":\#(quoted(error.message))}}"#
-    }
-
-    static func quoted(_ text: String) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: [text])) ?? Data("[\"\"]".utf8)
-        return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
+        #"{"error":{"code":"\#(error.code)","message":\#(GenerationResult.quoted(error.message))}}"#
     }
 }
 

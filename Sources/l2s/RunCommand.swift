@@ -152,8 +152,7 @@ struct RunCommand: Subcommand {
             if stream {
                 // Streaming prints as tokens come, so it runs once here; --repeat times the later runs.
                 _ = try generator.generate(promptIDs: ids, options: options) { delta, ids in
-                    printLine(
-                        #"{"delta":\#(Self.quoted(delta)),"ids":[\#(ids.map(String.init).joined(separator: ","))]}"#)
+                    printLine(GenerationResult.deltaLine(delta, ids: ids))
                 }
             }
         }
@@ -181,9 +180,4 @@ struct RunCommand: Subcommand {
         return ExitStatus.success
     }
 
-    /// `text` as a JSON string literal.
-    static func quoted(_ text: String) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes])) ?? Data()
-        return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
-    }
 }
