@@ -120,11 +120,7 @@ struct RunCommand: Subcommand {
         case let other: throw UsageError("option '--kernels' must be batch-invariant or blas, got '\(other)'")
         }
         timings = arguments.flag("--timings")
-        if arguments.string("--threads") == "cores" {
-            threads = ProcessInfo.processInfo.activeProcessorCount
-        } else {
-            threads = try arguments.int("--threads", in: 1...1024) ?? 1
-        }
+        threads = try arguments.threads()
     }
 
     func run() throws -> Int32 {

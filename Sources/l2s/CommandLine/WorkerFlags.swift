@@ -32,11 +32,7 @@ struct WorkerFlags {
         router = try arguments.required("--router")
         bundle = URL(fileURLWithPath: try arguments.required("--bundle"))
         heartbeat = .milliseconds(try arguments.int("--heartbeat-ms", in: 10...60_000)!)
-        if arguments.string("--threads") == "cores" {
-            threads = ProcessInfo.processInfo.activeProcessorCount
-        } else {
-            threads = try arguments.int("--threads", in: 1...1024)!
-        }
+        threads = try arguments.threads()
         curveServerKey = try arguments.curveServerKey()
         workerID = arguments.isExplicit("--id") ? try arguments.required("--id") : "\(role)-\(getpid())"
     }
@@ -62,6 +58,12 @@ struct WorkerFlags {
 }
 
 extension ParsedArguments {
+    /// `--threads N|cores`: OpenBLAS threads, `cores` (the default) meaning every core of the machine.
+    func threads() throws -> Int {
+        if string("--threads") == "cores" { return ProcessInfo.processInfo.activeProcessorCount }
+        return try int("--threads", in: 1...1024) ?? 1
+    }
+
     /// `--curve-server-key`, checked to be a Z85 key (a usage error otherwise), or nil when not given.
     func curveServerKey() throws -> String? {
         guard let key = string("--curve-server-key") else { return nil }
