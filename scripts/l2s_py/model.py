@@ -115,21 +115,21 @@ class ConditionedSLM(nn.Module):
 
     def decoder_only_logits(self, inputs, mask, decoder_ids, decoder_mask) -> torch.Tensor:
         """Logits at the decoder-side positions of [prompt m_b | start, answer], packed per row so that each
-        row's decoder side follows its own prompt directly (positions stay 0..m_b+n-1)."""
-        batch, width = decoder_ids.shape
-        lengths = mask.sum(1)
-        total = int((lengths + decoder_mask.sum(1)).max())
-        decoder_embeds = self.embed(decoder_ids)
-        sequence = torch.zeros(batch, total, inputs.shape[-1], dtype=inputs.dtype)
-        attention = torch.zeros(batch, total, dtype=torch.long)
-        for row in range(batch):
-            m, n = int(lengths[row]), int(decoder_mask[row].sum())
-            sequence[row, :m] = inputs[row, :m]
-            sequence[row, m:m + n] = decoder_embeds[row, :n]
-            attention[row, :m + n] = 1
+        row's decoder side follows its own prompt directly (positions stay 0..m_b+n-1). Packing and unpacking
+        are gathers, not per-row slices: a per-row slice's backward materialises a full-size zero gradient per
+        row, which made GPT-2 training ~10x slower."""
+        lengths = mask.sum(1, keepdim=True)  # [B, 1]
+        answer_lengths = decoder_mask.sum(1, keepdim=True)
+        total = int((lengths + answer_lengths).max())
+        positions = torch.arange(total).unsqueeze(0)  # [1, total]
+        in_prompt = positions < lengths
+        prompt_index = positions.clamp(max=inputs.shape[1] - 1)
+        answer_index = (positions - lengths).clamp(min=0, max=decoder_ids.shape[1] - 1)
+        width = inputs.shape[-1]
+        prompt_part = inputs.gather(1, prompt_index.expand(inputs.shape[0], -1).unsqueeze(-1).expand(-1, -1, width))
+        answer_part = self.embed(decoder_ids.gather(1, answer_index))
+        sequence = torch.where(in_prompt.unsqueeze(-1), prompt_part, answer_part)
+        attention = (positions < lengths + answer_lengths).long()
         logits = self.slm(inputs_embeds=sequence, attention_mask=attention).logits
-        out = torch.zeros(batch, width, logits.shape[-1], dtype=logits.dtype)
-        for row in range(batch):
-            m, n = int(lengths[row]), int(decoder_mask[row].sum())
-            out[row, :n] = logits[row, m:m + n]
-        return out
+        read = (lengths + torch.arange(decoder_ids.shape[1]).unsqueeze(0)).clamp(max=total - 1)  # [B, width]
+        return logits.gather(1, read.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))
