@@ -3,9 +3,10 @@ import Numerics
 
 // The decoder's half of docs/bundle.md "Reference forward" step 4 (scripts/l2s_py/reference.py): what a decoder
 // does with the encoding it receives before forming S. `projector.runs_on: encoder` ships Z = wire(P), used as
-// received. `projector.runs_on: decoder` ships Hw = wire(H) [m, d_llm], so that one encoding (and one cache entry)
-// serves every SLM bundle trained on the same frozen LLM; the decoder then computes Z = projector(Hw) in float32 and
-// uses it unrounded. The in-process path (`BundleGenerator`) goes through this same code, so it equals the cluster.
+// received. `projector.runs_on: decoder` ships Hw = wire(H) [m, d_llm], an encoding that does not depend on the
+// projector (so SLM bundles trained on one frozen LLM could share it); the decoder then computes Z = projector(Hw) in
+// float32 and uses it unrounded. The in-process path (`BundleGenerator`) goes through this same code, so it equals
+// the cluster.
 
 /// Turns an encoding as a decoder receives it (widened to float32 from the wire dtype) into Z [m, d_slm]: as is when
 /// the projector runs on the encoder, projector(Hw) when it runs here. Read-only after loading and safe to share.
@@ -14,8 +15,6 @@ public final class EncodingProjector: Sendable {
     public let placement: ProjectorPlacement
     /// Width of each received row: d_slm (Z) or d_llm (Hw).
     public let encodingWidth: Int
-    /// Width of each row of Z: d_slm.
-    public let projectionWidth: Int
     /// The projector when it runs on the decoder; nil when the encoding arrives projected.
     public let projector: Projector?
 
@@ -23,7 +22,6 @@ public final class EncodingProjector: Sendable {
     public init(bundle: L2SBundle) throws {
         placement = bundle.projectorRunsOn
         encodingWidth = bundle.encodingWidth
-        projectionWidth = bundle.slmWidth
         switch placement {
         case .encoder:
             projector = nil
