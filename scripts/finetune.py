@@ -38,7 +38,12 @@ def parse(argv):
                         help="add: E_slm(x)+Z (needs one vocabulary); projection_only: Z; auto: add iff the "
                              "tokenizers are identical (default)")
     parser.add_argument("--wire-dtype", choices=("float16", "bfloat16", "float32"), default="float16",
-                        help="dtype of Z on the wire; training and reference round Z to it (default float16)")
+                        help="dtype of the encoding on the wire; training and reference round it (default float16)")
+    parser.add_argument("--projector-runs-on", choices=("encoder", "decoder"), default="encoder",
+                        help="encoder: the encoder service projects and ships Z = wire(P) [m, d_slm] (default); "
+                             "decoder: it ships Hw = wire(H) [m, d_llm] and the decoder projects, so bundles "
+                             "trained on one frozen LLM can share an encoder service and its cache (wider on the "
+                             "wire). Training rounds where the wire does: P, or H (and then not P)")
     parser.add_argument("--export-dtype", choices=tuple(bundle_format.EXPORT_DTYPES), default="float16",
                         help="dtype of the exported weights (float32 for fixtures)")
     parser.add_argument("--llm-in-bundle", default="copy",
@@ -81,9 +86,9 @@ def main(argv=None) -> int:
     start = slm.config.decoder_start_token_id if kind == "encoder_decoder" else answer_tokenizer.eos_id
     d_llm, d_slm = llm.config.d_model, slm.get_input_embeddings().embedding_dim
     model = ConditionedSLM(slm, kind, start, answer_tokenizer.eos_id, llm, Projector(d_llm, d_slm), prompt_input,
-                           args.wire_dtype)
-    log(f"LLM {args.llm} (d_model {d_llm}, frozen) -> projector {d_llm}->{d_slm} -> {kind} SLM {args.slm}, "
-        f"prompt_input {prompt_input}, wire {args.wire_dtype}")
+                           args.wire_dtype, args.projector_runs_on)
+    log(f"LLM {args.llm} (d_model {d_llm}, frozen) -> projector {d_llm}->{d_slm} on the {args.projector_runs_on} "
+        f"-> {kind} SLM {args.slm}, prompt_input {prompt_input}, wire {args.wire_dtype}")
 
     encode = lambda path: encode_rows(read_jsonl(path), prompt_tokenizer, answer_tokenizer,  # noqa: E731
                                       args.max_prompt, args.max_answer)
@@ -120,7 +125,8 @@ def export(model, llm, args, prompt_input, kind, start, eos, dtype) -> None:
     bundle_format.save_model_dir(model.slm, args.slm, out / "slm", dtype)
     bundle_format.save_projector(model.projector, out / "projector.safetensors", dtype)
     bundle_format.write_manifest(out, llm_path, kind, model.projector.in_proj.in_features,
-                                 model.projector.out_proj.out_features, prompt_input, args.wire_dtype, start, eos)
+                                 model.projector.out_proj.out_features, prompt_input, args.wire_dtype, start, eos,
+                                 args.projector_runs_on)
 
 
 if __name__ == "__main__":

@@ -3,13 +3,14 @@ import Models
 import Numerics
 import Tokenizers
 
-/// LLM-to-SLM generation in one process (`l2s run --bundle`): tokenize with the LLM tokenizer, encode and project,
-/// round Z to the bundle's wire dtype exactly as the wire does, condition the SLM, generate, detokenize with the SLM
+/// LLM-to-SLM generation in one process (`l2s run --bundle`): tokenize with the LLM tokenizer, encode (and project
+/// when the projector runs on the encoder), round the encoding to the bundle's wire dtype exactly as the wire does,
+/// project it when the projector runs on the decoder, condition the SLM, generate, detokenize with the SLM
 /// tokenizer. The same steps the encoder service and a decoder worker take, so the result object is the cluster's.
 public final class BundleGenerator: Sendable {
-    /// The encoder side: LLM tokenizer, LLM encoder, projector.
+    /// The encoder side: LLM tokenizer, LLM encoder, projector (`runs_on: encoder`).
     public let encoder: PromptEncoder
-    /// The decoder side: the conditioned SLM and its tokenizer.
+    /// The decoder side: the conditioned SLM, its tokenizer, projector (`runs_on: decoder`).
     public let slm: ConditionedSLM
 
     /// Loads both halves of `bundle`.
@@ -39,10 +40,10 @@ public final class BundleGenerator: Sendable {
         if let limit = slm.maxPromptTokens(newTokens: options.maxNewTokens), promptIDs.count > limit {
             throw ModelError.promptTooLong(tokens: promptIDs.count, limit: max(limit, 0))
         }
-        guard let z = try encoder.encodeRounded([promptIDs]).first else {
+        guard let encoding = try encoder.encodeRounded([promptIDs]).first else {
             throw ModelError.emptyInput(what: "encoding")
         }
-        let sequence = try slm.startSequence(promptIDs: promptIDs, projection: z)
+        let sequence = try slm.startSequence(promptIDs: promptIDs, encoding: encoding)
         let prefill = clock.now - start
         var detokenizer = slm.tokenizer.makeIncrementalDecoder(skipSpecialTokens: true)
         var text = ""

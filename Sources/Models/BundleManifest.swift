@@ -22,9 +22,9 @@ public enum SLMKind: String, Sendable, Equatable, CaseIterable {
 
 /// Where the projector runs (`projector.runs_on`).
 public enum ProjectorPlacement: String, Sendable, Equatable, CaseIterable {
-    /// The encoder service projects and ships Z (version-1 writers always say so).
+    /// The encoder service projects and ships Z = wire(P) [m, d_slm].
     case encoder
-    /// The encoder ships H and the decoder projects.
+    /// The encoder service ships Hw = wire(H) [m, d_llm]; the decoder computes Z = projector(Hw), unrounded.
     case decoder
 }
 

@@ -2,12 +2,14 @@ import Foundation
 import Numerics
 import Tokenizers
 
-// What decoder workers host (docs/bundle.md, "Reference forward" steps 5-7; scripts/l2s_py/reference.py): the SLM
-// conditioned on a prompt encoding Z. T5: S = E(x) + Z (or Z) is the SLM encoder's inputs_embeds and the decoder
+// What decoder workers host (docs/bundle.md, "Reference forward" steps 4-7; scripts/l2s_py/reference.py): the SLM
+// conditioned on a prompt encoding, which `EncodingProjector` turns into Z first (projecting it when the bundle says
+// `projector.runs_on: decoder`). T5: S = E(x) + Z (or Z) is the SLM encoder's inputs_embeds and the decoder
 // starts at decoder_start_token_id. GPT-2: S sits at positions 0..<m, the separator at m, answer tokens after it.
 
-/// The SLM of a bundle plus its tokenizer; starts decoding sequences from prompt ids and their encoding Z.
-/// Read-only after loading and safe to share; each sequence it starts belongs to one thread at a time.
+/// The SLM of a bundle plus its tokenizer (and its projector for `runs_on: decoder`); starts decoding sequences from
+/// prompt ids and the encoding the encoder service made of them. Read-only after loading and safe to share; each
+/// sequence it starts belongs to one thread at a time.
 public final class ConditionedSLM: Sendable {
     /// The validated bundle.
     public let bundle: L2SBundle
@@ -15,6 +17,8 @@ public final class ConditionedSLM: Sendable {
     public let model: any LanguageModel
     /// The SLM (answer) tokenizer.
     public let tokenizer: any Tokenizer
+    /// Turns a received encoding into Z (projects it when the projector runs on the decoder).
+    public let encodingProjector: EncodingProjector
     private let network: Network
 
     /// The SLM families, each with the entry points the conditioning needs.
@@ -23,8 +27,8 @@ public final class ConditionedSLM: Sendable {
         case gpt2(GPT2Model)
     }
 
-    /// Loads the SLM checkpoint and its tokenizer; `rowKernel` as for `ModelRegistry.load` (the default keeps
-    /// batched decoding steps bit-identical to single-sequence ones).
+    /// Loads the SLM checkpoint, its tokenizer and, for `runs_on: decoder`, the projector; `rowKernel` as for
+    /// `ModelRegistry.load` (the default keeps batched decoding steps bit-identical to single-sequence ones).
     public init(bundle: L2SBundle, rowKernel: RowKernel = .batchInvariant) throws {
         self.bundle = bundle
         switch bundle.slmKind {
@@ -36,12 +40,15 @@ public final class ConditionedSLM: Sendable {
             (network, model) = (.gpt2(gpt2), gpt2)
         }
         tokenizer = try loadTokenizer(directory: bundle.slmDirectory)
+        encodingProjector = try EncodingProjector(bundle: bundle)
     }
 
     /// Generation stops at the bundle's `eos_token_id` (not the SLM config's ids).
     public var eosTokenIDs: [Int32] { [bundle.eosTokenID] }
-    /// d_slm: the width of each row of Z.
+    /// d_slm: the width of each row of Z and S.
     public var width: Int { bundle.slmWidth }
+    /// Width of each row of the encoding this side receives: d_slm (Z) or, for `runs_on: decoder`, d_llm (Hw).
+    public var encodingWidth: Int { encodingProjector.encodingWidth }
     /// Longest prompt the SLM can take with `newTokens` answer tokens (GPT-2: m + 1 + new <= n_positions); nil when
     /// the SLM has no position limit (T5).
     public func maxPromptTokens(newTokens: Int) -> Int? {
@@ -50,7 +57,7 @@ public final class ConditionedSLM: Sendable {
     }
 
     /// The SLM inputs S [m, d_slm] at the prompt positions (step 5): E_slm(x_i) + Z_i for `add`, Z_i for
-    /// `projection_only`. `z` is row-major [promptIDs.count, d_slm], already rounded to the wire dtype.
+    /// `projection_only`. `z` is row-major [promptIDs.count, d_slm], as `encodingProjector` made it.
     public func promptInputs(promptIDs: [Int32], projection z: [Float]) throws -> Tensor {
         let m = promptIDs.count
         guard m > 0 else { throw ModelError.emptyInput(what: "prompt") }
@@ -80,11 +87,13 @@ public final class ConditionedSLM: Sendable {
         return inputs
     }
 
-    /// Starts a sequence from prompt ids (the LLM's tokenization) and their encoding Z [m, d_slm] row-major, already
-    /// rounded to the wire dtype (steps 5-6): runs the SLM encoder and the decoder start step (T5) or the prefill of
-    /// the m prompt positions and the separator (GPT-2), leaving the first answer token's logits ready. The result is
-    /// the model's own sequence type, so `model.step` can batch it with others.
-    public func startSequence(promptIDs: [Int32], projection z: [Float]) throws -> any DecodingSequence {
+    /// Starts a sequence from prompt ids (the LLM's tokenization) and their encoding as received, row-major
+    /// [m, encodingWidth] and already rounded to the wire dtype (steps 4-6): Z = `encodingProjector`'s projection of
+    /// it, S from Z, then the SLM encoder and the decoder start step (T5) or the prefill of the m prompt positions and
+    /// the separator (GPT-2), leaving the first answer token's logits ready. The result is the model's own sequence
+    /// type, so `model.step` can batch it with others.
+    public func startSequence(promptIDs: [Int32], encoding: [Float]) throws -> any DecodingSequence {
+        let z = try encodingProjector.projection(of: encoding, rows: promptIDs.count)
         let inputs = try promptInputs(promptIDs: promptIDs, projection: z)
         switch network {
         case .t5(let t5):

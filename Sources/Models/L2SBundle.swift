@@ -4,8 +4,9 @@ import Foundation
 // An LLM-to-SLM bundle directory, loaded and validated against every rule of docs/bundle.md ("Validation"):
 // the manifest, the directories and files it names, the five fingerprints (recomputed), the two configs, and the
 // projector's tensor names and shapes. Mirrors scripts/l2s_py/bundle.py `read_manifest` + `load_bundle`. Loading
-// reads configs and headers only; the weights are loaded by `PromptEncoder` (LLM + projector) and
-// `ConditionedSLM` (SLM), so each service maps only what it runs.
+// reads configs and headers only; the weights are loaded by `PromptEncoder` (LLM, and the projector when it runs on
+// the encoder) and `ConditionedSLM` (SLM, and the projector when it runs on the decoder), so each service maps only
+// what it runs.
 
 /// A validated bundle: where its parts are, how they fit together, and their verified fingerprints.
 public final class L2SBundle: Sendable {
@@ -30,10 +31,13 @@ public final class L2SBundle: Sendable {
 
     /// How Z enters the SLM.
     public var promptInput: PromptInput { manifest.promptInput }
-    /// The dtype Z travels in; every path rounds Z to it once.
+    /// The dtype the encoding travels in; every path rounds the encoding to it once.
     public var wireDType: WireDType { manifest.wireDType }
-    /// Where the projector runs.
+    /// Where the projector runs, hence what the encoding is: Z (`.encoder`) or H (`.decoder`).
     public var projectorRunsOn: ProjectorPlacement { manifest.projector.runsOn }
+    /// Width of each row of the encoding the encoder service ships: d_slm (Z) when the projector runs on the
+    /// encoder, d_llm (H) when it runs on the decoder.
+    public var encodingWidth: Int { projectorRunsOn == .encoder ? slmWidth : llmWidth }
     /// T5: the decoder start id; GPT-2: the separator after the prompt.
     public var decoderStartTokenID: Int32 { manifest.decoderStartTokenID }
     /// The id that ends an answer (not part of the answer text).

@@ -30,7 +30,8 @@ struct DecoderCommand: Subcommand {
     func run() throws -> Int32 {
         let (bundle, log) = try worker.loadBundle()
         let slm = try ConditionedSLM(bundle: bundle)
-        log.info("loaded \(bundle.directory.path): \(bundle.slmKind.rawValue) SLM, \(slots) slots")
+        log.info("loaded \(bundle.directory.path): \(bundle.slmKind.rawValue) SLM, projector on the "
+            + "\(bundle.projectorRunsOn.rawValue), \(slots) slots")
         let fingerprints = Fingerprints(llm: bundle.llmFingerprint, projector: bundle.projectorFingerprint,
             slm: bundle.slmFingerprint)
         return try worker.serve(role: .decoder, fingerprints: fingerprints,

@@ -3,14 +3,15 @@ import Foundation
 import Models
 import Wire
 
-/// `l2s encoder`: the frozen LLM encoder + projector of a bundle, serving the router's encode requests.
+/// `l2s encoder`: the frozen LLM encoder (+ projector, for `runs_on: encoder`) of a bundle, serving encode requests.
 struct EncoderCommand: Subcommand {
     static let name = "encoder"
-    static let summary = "run an encoder service: the bundle's frozen LLM encoder and projector"
+    static let summary = "run an encoder service: the bundle's frozen LLM encoder (and projector)"
     static let usage = "l2s encoder --router EP --bundle DIR [--max-batch N --batch-wait-ms MS] [--threads N]"
     static let discussion = """
         Connects to the router's encoders endpoint, announces the bundle's fingerprints, and answers encode
-        requests with the projected prompt representation in the bundle's wire dtype. Concurrent requests are
+        requests with the prompt's encoding in the bundle's wire dtype: the projection Z, or the LLM states H when
+        the bundle says projector.runs_on decoder (the decoder projects). Concurrent requests are
         batched: up to --max-batch, waiting at most --batch-wait-ms for a batch to fill. Reconnects with backoff
         when the router restarts; stops cleanly on SIGINT/SIGTERM.
         """
@@ -37,7 +38,8 @@ struct EncoderCommand: Subcommand {
     func run() throws -> Int32 {
         let (bundle, log) = try worker.loadBundle()
         let encoder = try PromptEncoder(bundle: bundle, maxPromptTokens: maxPromptTokens)
-        log.info("loaded \(bundle.directory.path): wire dtype \(bundle.wireDType.rawValue), batches of up to \(maxBatch)")
+        log.info("loaded \(bundle.directory.path): projector on the \(bundle.projectorRunsOn.rawValue), wire dtype "
+            + "\(bundle.wireDType.rawValue), batches of up to \(maxBatch)")
         let fingerprints = Fingerprints(llm: bundle.llmFingerprint, projector: bundle.projectorFingerprint,
             tokenizer: bundle.llmTokenizerFingerprint)
         let engine = EncoderEngine(encoder: encoder, maxBatch: maxBatch, batchWait: batchWait, log: log)

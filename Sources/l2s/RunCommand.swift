@@ -18,9 +18,10 @@ struct RunCommand: Subcommand {
         --json prints one result object {"text","ids","finish_reason","usage"}; --dump-logits adds "logits", one
         row of raw vocabulary-size logits per generated token (and implies --json).
         --bundle runs LLM-to-SLM (docs/bundle.md): PROMPT ('-' reads stdin) is tokenized by the LLM tokenizer (or
-        --input-ids are LLM token ids), encoded, projected, rounded to the bundle's wire dtype as the cluster does,
-        and the SLM generates until the bundle's eos_token_id. "ids" include that EOS; "text" is the SLM tokenizer's
-        decoding without it (special tokens skipped). --stream prints {"delta","ids"} per token before the result.
+        --input-ids are LLM token ids), encoded, rounded to the bundle's wire dtype and projected exactly as the
+        cluster does (projector.runs_on says on which side of the rounding), and the SLM generates until the
+        bundle's eos_token_id. "ids" include that EOS; "text" is the SLM tokenizer's decoding without it (special
+        tokens skipped). --stream prints {"delta","ids"} per token before the result.
         """
     static let options = [
         OptionSpec("--model", value: "DIR", help: "Hugging Face checkpoint directory", env: "L2S_MODEL"),

@@ -35,7 +35,9 @@ import Testing
         }
     }
 
-    static let cases = ["t5-add", "t5-projection_only", "gpt2-add", "gpt2-projection_only"].flatMap { cases(file: $0) }
+    static let cases = ["t5-add", "t5-projection_only", "gpt2-add", "gpt2-projection_only", "t5-add-decoder"].flatMap {
+        cases(file: $0)
+    }
 
     /// The shipped bundles' expectations (written by scripts/fixtures/bundles.py once bundles/default and
     /// bundles/gpt2 exist): whole greedy answers up to and including EOS.
@@ -51,7 +53,7 @@ import Testing
         try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
     }
 
-    @Test func everyFixturePromptIsCovered() { #expect(Self.cases.count == 8) }
+    @Test func everyFixturePromptIsCovered() { #expect(Self.cases.count == 10) }
 
     @Test(arguments: cases) func textPromptGivesTheReferenceGreedyIds(testCase: Case) throws {
         let bundle = TestPaths.fixture("bundles/\(testCase.bundle)").path

@@ -9,6 +9,8 @@ import Wire
 @Suite(.serialized, .timeLimit(.minutes(3))) struct EndToEndTests {
     static let bundle = TestPaths.fixture("bundles/t5-add").path
     static let otherBundle = TestPaths.fixture("bundles/t5-projection_only").path
+    /// `projector.runs_on: decoder`: the encoder ships H [m, d_llm 32] and the decoder projects.
+    static let decoderSideBundle = TestPaths.fixture("bundles/t5-add-decoder").path
     let fast = ["--heartbeat-ms", "200"]
 
     /// A router on ephemeral ports (or the ports given), with its three endpoints.
@@ -119,6 +121,31 @@ import Wire
         #expect(stats.jobsDone == 50 && stats.jobsFailed == 0)
         let perDecoder = stats.workers.filter { $0.role == .decoder }.map(\.jobsDone)
         #expect(perDecoder.allSatisfy { $0 > 0 }, "both decoders work: \(perDecoder)")
+    }
+
+    @Test func aBundleProjectingOnTheDecoderServedThroughTheClusterEqualsInProcessRuns() throws {
+        let cluster = try Cluster()
+        try cluster.addEncoder(bundle: Self.decoderSideBundle)
+        try cluster.addDecoder(bundle: Self.decoderSideBundle)
+        _ = try cluster.waitForWorkers(encoders: 1, decoders: 1)
+        let flags = ["--max-new-tokens", "8"]
+        let prompts = Array(Self.prompts.prefix(4))
+        let expected = try prompts.map { try Self.inProcess($0, flags, bundle: Self.decoderSideBundle) }
+        #expect(Set(expected).count > 1, "the prompts' answers differ, so a mixed-up result shows")
+        let jobs = prompts + prompts
+        let result = try Self.generate(cluster, file: jobs.map(Self.jsonLine), flags + ["--concurrency", "8"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        try #require(lines.count == jobs.count)
+        for (index, line) in lines.enumerated() { #expect(line == expected[index % prompts.count], "job \(index)") }
+        // What the router cached is H, not Z: m x 32 float16 values + m ids per prompt.
+        let promptTokens = try expected.map { line in
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            return try #require((object["usage"] as? [String: Any])?["prompt_tokens"] as? Int)
+        }
+        let stats = try ClusterClient(router: cluster.clients).stats()
+        #expect(stats.cache.entries == 4 && stats.cache.bytes == UInt64(promptTokens.reduce(0, +) * (32 * 2 + 4)))
+        #expect(stats.jobsDone == 8 && stats.jobsFailed == 0)
     }
 
     @Test func aRepeatedPromptNeverReachesTheEncoderTwiceAndSmallCachesEvict() throws {

@@ -66,9 +66,13 @@ func greedyChoice(_ logits: [Float]) -> Int32 {
 }
 
 /// Swift vs the PyTorch reference forward (docs/bundle.md) on the four tiny random bundles: both SLM kinds, both
-/// prompt_input modes.
+/// prompt_input modes; the tests that hold for either projector placement also run on `t5-add-decoder`
+/// (DecoderPlacementTests has its stage-by-stage comparison).
 @Suite struct BundleReferenceTests {
+    /// The bundles whose projector runs on the encoder (Z on the wire).
     static let bundles = ["t5-add", "t5-projection_only", "gpt2-add", "gpt2-projection_only"]
+    /// Every fixture bundle, both projector placements.
+    static let allBundles = bundles + ["t5-add-decoder"]
 
     /// The fixtures' random T5s are well conditioned (initializer_factor 1, docs/bundle-swift.md), so H, P and every
     /// step's logits must match the reference within an absolute 1e-4, and greedy ids must be identical.
@@ -84,7 +88,8 @@ func greedyChoice(_ logits: [Float]) -> Int32 {
             #expect(Tolerance.maxAbsDifference(hidden, expectedHidden) <= Self.tolerance, "prompt \(k)")
             // The projector alone, on the reference's H: two linear layers, well within 1e-4.
             let expected = try fixture.tensor("p\(k).projection_float32")
-            let projected = try encoder.projector.project(expectedHidden, rows: prompt.inputIDs.count)
+            let projector = try #require(encoder.projector)
+            let projected = try projector.project(expectedHidden, rows: prompt.inputIDs.count)
             #expect(Tolerance.maxAbsDifference(projected, expected) <= 1e-5, "prompt \(k)")
             // Rounding the reference's own P gives torch's wire values bit for bit.
             let wire = try fixture.tensor("p\(k).projection_wire")
@@ -117,7 +122,7 @@ func greedyChoice(_ logits: [Float]) -> Int32 {
                 "prompt \(k)")
             let expected = try fixture.tensor("p\(k).step_logits")
             let vocabulary = expected.count / fixture.steps
-            let sequence = try slm.startSequence(promptIDs: prompt.inputIDs, projection: z)
+            let sequence = try slm.startSequence(promptIDs: prompt.inputIDs, encoding: z)
             var generated: [Int32] = []
             for step in 0..<fixture.steps {
                 let reference = Array(expected[(step * vocabulary)..<((step + 1) * vocabulary)])
@@ -130,15 +135,15 @@ func greedyChoice(_ logits: [Float]) -> Int32 {
         }
     }
 
-    @Test(arguments: bundles) func endToEndFromTextGivesTheReferenceGreedyIds(name: String) throws {
+    @Test(arguments: allBundles) func endToEndFromTextGivesTheReferenceGreedyIds(name: String) throws {
         let fixture = try BundleFixture(name)
         let bundle = try L2SBundle.load(directory: fixture.directory)
         let encoder = try PromptEncoder(bundle: bundle)
         let slm = try ConditionedSLM(bundle: bundle)
         for (k, prompt) in fixture.prompts.enumerated() {
             let ids = try encoder.tokenize(prompt.text)
-            let z = try #require(try encoder.encodeRounded([ids]).first)
-            let sequence = try slm.startSequence(promptIDs: ids, projection: z)
+            let encoding = try #require(try encoder.encodeRounded([ids]).first)
+            let sequence = try slm.startSequence(promptIDs: ids, encoding: encoding)
             var generated: [Int32] = []
             for _ in 0..<fixture.steps {
                 generated.append(greedyChoice(sequence.logits))
@@ -148,7 +153,7 @@ func greedyChoice(_ logits: [Float]) -> Int32 {
         }
     }
 
-    @Test(arguments: bundles) func sequencesFromTheWireBytesEqualInProcessOnes(name: String) throws {
+    @Test(arguments: allBundles) func sequencesFromTheWireBytesEqualInProcessOnes(name: String) throws {
         let fixture = try BundleFixture(name)
         let bundle = try L2SBundle.load(directory: fixture.directory)
         let encoder = try PromptEncoder(bundle: bundle)
@@ -158,26 +163,27 @@ func greedyChoice(_ logits: [Float]) -> Int32 {
         for (k, ids) in prompts.enumerated() {
             #expect(try encoder.encode([ids]) == [batched[k]], "prompt \(k) alone vs in a batch")
             let bytes = WireRounding.narrow(batched[k], to: bundle.wireDType)
-            #expect(bytes.count == ids.count * slm.width * bundle.wireDType.elementSize)
+            #expect(bytes.count == ids.count * slm.encodingWidth * bundle.wireDType.elementSize)
+            #expect(encoder.encodingWidth == slm.encodingWidth)
             let received = try WireRounding.widen(bytes: bytes, dtype: bundle.wireDType)
             #expect(received == WireRounding.round(batched[k], to: bundle.wireDType))
-            let a = try slm.startSequence(promptIDs: ids, projection: received)
-            let b = try slm.startSequence(promptIDs: ids, projection: try encoder.encodeRounded([ids])[0])
+            let a = try slm.startSequence(promptIDs: ids, encoding: received)
+            let b = try slm.startSequence(promptIDs: ids, encoding: try encoder.encodeRounded([ids])[0])
             #expect(a.logits == b.logits)
         }
     }
 
     /// What a decoder worker does: conditioned sequences of several jobs stepped together by `model.step`, each
     /// bit-identical to the same sequence stepped alone (batch-invariant kernels), so the ids equal `l2s run`'s.
-    @Test(arguments: bundles) func batchedStepsOfConditionedSequencesEqualSingleSteps(name: String) throws {
+    @Test(arguments: allBundles) func batchedStepsOfConditionedSequencesEqualSingleSteps(name: String) throws {
         let fixture = try BundleFixture(name)
         let bundle = try L2SBundle.load(directory: fixture.directory)
         let encoder = try PromptEncoder(bundle: bundle)
         let slm = try ConditionedSLM(bundle: bundle)
         let prompts = fixture.prompts.map(\.inputIDs)
         let encodings = try encoder.encodeRounded(prompts)
-        let batched = try zip(prompts, encodings).map { try slm.startSequence(promptIDs: $0, projection: $1) }
-        let single = try zip(prompts, encodings).map { try slm.startSequence(promptIDs: $0, projection: $1) }
+        let batched = try zip(prompts, encodings).map { try slm.startSequence(promptIDs: $0, encoding: $1) }
+        let single = try zip(prompts, encodings).map { try slm.startSequence(promptIDs: $0, encoding: $1) }
         var generated = [[Int32]](repeating: [], count: prompts.count)
         for _ in 0..<fixture.steps {
             let tokens = batched.map { greedyChoice($0.logits) }
@@ -217,6 +223,7 @@ func greedyChoice(_ logits: [Float]) -> Int32 {
         #expect(bundle.llmTokenizerFingerprint != bundle.slmTokenizerFingerprint)
         #expect(bundle.llmDirectory.standardizedFileURL == TestPaths.fixture("bundles/t5-add/llm").standardizedFileURL)
         #expect((bundle.llmWidth, bundle.slmWidth) == (32, 24))
+        #expect(bundle.encodingWidth == 24, "Z travels")
         let slm = try ConditionedSLM(bundle: bundle)
         #expect(slm.eosTokenIDs == [0])
         #expect(slm.model.modelType == "gpt2")

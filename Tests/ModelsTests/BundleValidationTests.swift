@@ -150,26 +150,26 @@ import Testing
             throws: ModelError.inputShapeMismatch(
                 what: "projection Z (floats of 3 prompt positions x d_slm 24)", expected: [72], actual: [48])
         ) {
-            try slm.startSequence(promptIDs: [3, 4, 1], projection: z)
+            try slm.startSequence(promptIDs: [3, 4, 1], encoding: z)
         }
         var poisoned = [Float](repeating: 0.5, count: 3 * slm.width)
         poisoned[30] = .nan
-        #expect(throws: ModelError.self) { try slm.startSequence(promptIDs: [3, 4, 1], projection: poisoned) }
+        #expect(throws: ModelError.self) { try slm.startSequence(promptIDs: [3, 4, 1], encoding: poisoned) }
         poisoned[30] = -.infinity
         #expect(throws: ModelError.nonFiniteInput(what: "projection Z", index: 30, value: -.infinity)) {
-            try slm.startSequence(promptIDs: [3, 4, 1], projection: poisoned)
+            try slm.startSequence(promptIDs: [3, 4, 1], encoding: poisoned)
         }
         #expect(throws: ModelError.tokenOutOfRange(id: 999, vocabularySize: 120)) {
-            try slm.startSequence(promptIDs: [3, 999], projection: z)
+            try slm.startSequence(promptIDs: [3, 999], encoding: z)
         }
         // n_positions 64: 63 prompt positions + the separator fit, 64 do not.
         #expect(slm.maxPromptTokens(newTokens: 0) == 63)
         let long = [Int32](repeating: 3, count: 64)
         #expect(throws: ModelError.sequenceTooLong(length: 65, maximum: 64)) {
-            try slm.startSequence(promptIDs: long, projection: [Float](repeating: 0, count: 64 * slm.width))
+            try slm.startSequence(promptIDs: long, encoding: [Float](repeating: 0, count: 64 * slm.width))
         }
         let fits = try slm.startSequence(
-            promptIDs: Array(long.dropLast()), projection: [Float](repeating: 0, count: 63 * slm.width))
+            promptIDs: Array(long.dropLast()), encoding: [Float](repeating: 0, count: 63 * slm.width))
         #expect(fits.position == 64)
         #expect(throws: ModelError.sequenceTooLong(length: 65, maximum: 64)) { try fits.append(3) }
     }

@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 
 from checkpoints import KINDS, load_hf_model, load_llm_encoder, model_type
 from data import text_tokenizer
-from model import WIRE_DTYPES, ConditionedSLM, Projector
+from model import PROJECTOR_PLACEMENTS, WIRE_DTYPES, ConditionedSLM, Projector
 
 FORMAT, FORMAT_VERSION = "l2s-bundle", 1
 MANIFEST = "l2s.json"
@@ -74,7 +74,8 @@ def save_model_dir(model, source: pathlib.Path, target: pathlib.Path, dtype: tor
 
 
 def write_manifest(out: pathlib.Path, llm_path: str, slm_kind: str, d_in: int, d_out: int, prompt_input: str,
-                   wire_dtype: str, decoder_start_token_id: int, eos_token_id: int) -> dict:
+                   wire_dtype: str, decoder_start_token_id: int, eos_token_id: int,
+                   projector_runs_on: str = "encoder") -> dict:
     """Writes l2s.json for a bundle whose llm/slm directories and projector file already exist."""
     slm = model_entry(out, "slm")
     slm["kind"] = slm_kind
@@ -83,7 +84,7 @@ def write_manifest(out: pathlib.Path, llm_path: str, slm_kind: str, d_in: int, d
         "llm": model_entry(out, llm_path),
         "slm": slm,
         "projector": {"path": "projector.safetensors", "fingerprint": sha256_files([out / "projector.safetensors"]),
-                      "runs_on": "encoder", "d_in": d_in, "d_out": d_out, "activation": "relu"},
+                      "runs_on": projector_runs_on, "d_in": d_in, "d_out": d_out, "activation": "relu"},
         "prompt_input": prompt_input, "wire_dtype": wire_dtype,
         "decoder_start_token_id": decoder_start_token_id, "eos_token_id": eos_token_id,
     }
@@ -150,7 +151,8 @@ def read_manifest(bundle: pathlib.Path) -> dict:
     actual = sha256_files([file])
     require(actual == projector["fingerprint"], f"{path}: projector.fingerprint {projector['fingerprint']}, "
                                                 f"actual {actual}")
-    require(projector.get("runs_on") in ("encoder", "decoder"), f"{path}: projector.runs_on {projector.get('runs_on')!r}")
+    require(projector.get("runs_on") in PROJECTOR_PLACEMENTS,
+            f"{path}: projector.runs_on {projector.get('runs_on')!r}, expected one of {PROJECTOR_PLACEMENTS}")
     require(projector.get("activation") == "relu", f"{path}: projector.activation {projector.get('activation')!r}")
     require(manifest.get("prompt_input") in ("add", "projection_only"),
             f"{path}: prompt_input {manifest.get('prompt_input')!r}, expected 'add' or 'projection_only'")
@@ -195,5 +197,5 @@ def load_bundle(bundle: pathlib.Path) -> tuple:
                                             f"vocabulary [0, {vocab})")
     projector = load_projector(bundle / projector_entry["path"], d_llm, d_slm)
     model = ConditionedSLM(slm, kind, manifest["decoder_start_token_id"], manifest["eos_token_id"], llm, projector,
-                           manifest["prompt_input"], manifest["wire_dtype"]).eval()
+                           manifest["prompt_input"], manifest["wire_dtype"], projector_entry["runs_on"]).eval()
     return model, text_tokenizer(llm_dir), text_tokenizer(slm_dir), manifest

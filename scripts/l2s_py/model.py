@@ -3,8 +3,11 @@
 Prompt source, per batch of prompt token ids x [B, m] (padded, with mask):
 - plain (no LLM): inputs = E_slm(x)                                   x tokenized by the SLM's own tokenizer
 - LLM-to-SLM:     H = LLM_encoder(x) [B, m, d_llm] (frozen, eval mode, no grad)
-                  Z = round_to_wire(out_proj(relu(in_proj(H)))) [B, m, d_slm]
+                  Z = round_to_wire(out_proj(relu(in_proj(H)))) [B, m, d_slm]    projector runs_on "encoder"
+                  Z = out_proj(relu(in_proj(round_to_wire(H))))  [B, m, d_slm]    projector runs_on "decoder"
                   inputs = E_slm(x) + Z ("add") or Z ("projection_only")  x tokenized by the LLM's tokenizer
+  (the wire rounding sits where the encoder service's output crosses the wire: after the projector when it runs on
+  the encoder, before it when it runs on the decoder; docs/bundle.md step 4)
 Then, by SLM kind:
 - encoder_decoder (T5): inputs is the SLM encoder's inputs_embeds; the decoder starts from
   decoder_start_token_id and runs as usual.
@@ -19,6 +22,7 @@ import torch.nn.functional as F
 from data import pad
 
 WIRE_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+PROJECTOR_PLACEMENTS = ("encoder", "decoder")
 
 
 class Projector(nn.Module):
@@ -45,15 +49,18 @@ class ConditionedSLM(nn.Module):
 
     def __init__(self, slm: nn.Module, kind: str, decoder_start_token_id: int, eos_token_id: int,
                  llm_encoder: nn.Module = None, projector: Projector = None, prompt_input: str = "add",
-                 wire_dtype: str = "float16"):
+                 wire_dtype: str = "float16", projector_runs_on: str = "encoder"):
         super().__init__()
         if kind not in ("encoder_decoder", "decoder_only"):
             raise ValueError(f"unknown SLM kind {kind!r}")
         if prompt_input not in ("add", "projection_only"):
             raise ValueError(f"unknown prompt_input {prompt_input!r}")
+        if projector_runs_on not in PROJECTOR_PLACEMENTS:
+            raise ValueError(f"unknown projector_runs_on {projector_runs_on!r}, expected one of {PROJECTOR_PLACEMENTS}")
         self.slm, self.kind, self.projector = slm, kind, projector
         self.start_id, self.eos_id = decoder_start_token_id, eos_token_id
         self.prompt_input, self.wire_dtype = prompt_input, WIRE_DTYPES[wire_dtype]
+        self.projector_runs_on = projector_runs_on
         # A plain attribute, not a submodule: the frozen LLM is neither trained nor saved with the SLM.
         self.__dict__["llm_encoder"] = llm_encoder
         if llm_encoder is not None:
@@ -80,9 +87,18 @@ class ConditionedSLM(nn.Module):
             for row, example in enumerate(batch):
                 self.hidden_cache[example["index"]] = hidden[row, :len(example["prompt"])].clone()
 
-    def projection(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Z rounded to the wire dtype [B, m, d_slm]."""
+    def wire_encoding(self, hidden: torch.Tensor) -> torch.Tensor:
+        """What the encoder service ships, as the decoder receives it: Z = wire(P) [B, m, d_slm] when the projector
+        runs on the encoder, Hw = wire(H) [B, m, d_llm] when it runs on the decoder."""
+        if self.projector_runs_on == "decoder":
+            return hidden.to(self.wire_dtype).to(hidden.dtype)  # H is frozen (no grad): a plain rounding
         return round_to_wire(self.projector(hidden), self.wire_dtype)
+
+    def projection(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Z [B, m, d_slm] exactly as the decoder forms it: the received encoding itself (runs_on encoder) or the
+        projector applied to Hw in float32 and not rounded again (runs_on decoder)."""
+        encoding = self.wire_encoding(hidden)
+        return self.projector(encoding) if self.projector_runs_on == "decoder" else encoding
 
     def prompt_embeddings(self, examples: list, use_cache: bool = False) -> tuple:
         """(inputs [B, m, d_slm], mask [B, m]) for the prompt positions, right-padded."""

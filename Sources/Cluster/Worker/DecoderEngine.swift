@@ -124,9 +124,12 @@ final class DecoderJobState {
 
     init(job: DecodeJob, slm: ConditionedSLM) throws {
         requestID = job.request.requestID
+        try Self.check(job.encoding, slm: slm)
         let tensor = job.encoding.tensor
-        let projection = try tensor.bytes.withUnsafeBytes { try WireRounding.widen(bytes: $0, dtype: tensor.dtype.numerics) }
-        sequence = try slm.startSequence(promptIDs: job.encoding.promptIDs, projection: projection)
+        let encoding = try tensor.bytes.withUnsafeBytes {
+            try WireRounding.widen(bytes: $0, dtype: tensor.dtype.numerics)
+        }
+        sequence = try slm.startSequence(promptIDs: job.encoding.promptIDs, encoding: encoding)
         let options = GenerationOptions(maxNewTokens: Int(job.request.maxNewTokens),
             minNewTokens: Int(job.request.minNewTokens), sampling: SamplingConversion.parameters(job.request.sampling))
         generation = GenerationJob(options: options, eosTokenIDs: slm.eosTokenIDs)
@@ -139,6 +142,20 @@ final class DecoderJobState {
             if generation.accept(id) != nil { throw DecoderJobError.resumePastEnd(ids: job.resumeIDs.count) }
             try sequence.append(id)
         }
+    }
+
+    /// The encoding must be what this bundle's encoder ships (docs/bundle.md, step 4): the wire dtype, [m, d_slm] and
+    /// `projected` for `projector.runs_on: encoder`, [m, d_llm] and not projected for `runs_on: decoder`. Anything
+    /// else (an encoder of a bundle with the other placement, a confused peer) is refused with both descriptions.
+    private static func check(_ encoding: Encoding, slm: ConditionedSLM) throws {
+        let tensor = encoding.tensor
+        let shape = [encoding.promptIDs.count, slm.encodingWidth]
+        let dtype = DType(slm.bundle.wireDType)
+        let projected = slm.bundle.projectorRunsOn == .encoder
+        guard tensor.shape != shape || tensor.dtype != dtype || encoding.projected != projected else { return }
+        throw DecoderJobError.encodingMismatch(
+            expected: "\(dtype) \(shape), projected \(projected) (\(slm.encodingProjector.expectedEncoding))",
+            actual: "\(tensor.dtype) \(tensor.shape), projected \(encoding.projected)")
     }
 
     /// Chooses the next token and returns its chunk, plus the token to append unless the job just finished
@@ -169,10 +186,13 @@ final class DecoderJobState {
 
 enum DecoderJobError: Error, CustomStringConvertible {
     case resumePastEnd(ids: Int)
+    case encodingMismatch(expected: String, actual: String)
 
     var description: String {
         switch self {
         case .resumePastEnd(let ids): return "resume_ids (\(ids) ids) already end the job; nothing left to generate"
+        case .encodingMismatch(let expected, let actual):
+            return "the job's encoding is \(actual); this decoder's bundle needs \(expected)"
         }
     }
 }

@@ -3,8 +3,9 @@ import Models
 import Wire
 
 /// The encoder service's compute side: batches concurrent encode requests (up to `maxBatch`, waiting at most
-/// `batchWait` for a batch to fill), runs the frozen LLM encoder and the projector once per batch, and replies
-/// with each prompt's projection in the bundle's wire dtype.
+/// `batchWait` for a batch to fill), runs the frozen LLM encoder (and the projector, for `runs_on: encoder`) once per
+/// batch, and replies with each prompt's encoding in the bundle's wire dtype: Z [m, d_slm], or H [m, d_llm] with
+/// `projected` false when the bundle projects on the decoder.
 public final class EncoderEngine: WorkerEngine, Sendable {
     private let mailbox = EngineMailbox<EncodeRequest>()
     private let thread = ComputeThread()
@@ -69,14 +70,14 @@ public final class EncoderEngine: WorkerEngine, Sendable {
 
     private func encodeValidated(_ accepted: [(EncodeRequest, [Int32])], outbox: WorkerOutbox) {
         do {
-            let projections = try encoder.encode(accepted.map(\.1))
-            for ((request, ids), projection) in zip(accepted, projections) {
-                let dtype = encoder.bundle.wireDType
-                let bytes = WireRounding.narrow(projection, to: dtype)
-                let tensor = try Tensor(dtype: DType(dtype), shape: [ids.count, projection.count / max(1, ids.count)],
-                    bytes: Frame(bytes))
+            let encodings = try encoder.encode(accepted.map(\.1))
+            let dtype = encoder.bundle.wireDType
+            let projected = encoder.bundle.projectorRunsOn == .encoder
+            for ((request, ids), encoding) in zip(accepted, encodings) {
+                let tensor = try Tensor(dtype: DType(dtype), shape: [ids.count, encoder.encodingWidth],
+                    bytes: Frame(WireRounding.narrow(encoding, to: dtype)))
                 outbox.send(.encoding(Encoding(requestID: request.requestID, promptHash: request.promptHash,
-                    promptIDs: ids, tensor: tensor, projected: true)))
+                    promptIDs: ids, tensor: tensor, projected: projected)))
                 outbox.send(.credit(Credit(credits: 1)))
             }
             log.debug("encoded a batch of \(accepted.count)")

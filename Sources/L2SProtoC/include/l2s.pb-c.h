@@ -370,7 +370,8 @@ struct  L2s__EncodeRequest
 
 
 /*
- * Encoder -> router: the projected prompt representation Z, [prompt tokens, d_slm].
+ * Encoder -> router: the prompt's encoding in the bundle's wire dtype: Z [prompt tokens, d_slm], or, when the
+ * bundle says projector.runs_on decoder, H [prompt tokens, d_llm] (docs/bundle.md, step 4).
  */
 struct  L2s__Encoding
 {

@@ -1,0 +1,91 @@
+import Foundation
+import Generation
+import Models
+import TestSupport
+import Testing
+import Wire
+
+@testable import Cluster
+
+/// A decoder worker's compute side on a `projector.runs_on: decoder` bundle, fed real encodings made by the encoder
+/// side of real bundles: it projects Hw itself, and refuses an encoding that is not what its bundle's encoder ships
+/// (another width, dtype or `projected` flag) with an error naming both, while the other jobs carry on.
+@Suite(.timeLimit(.minutes(1))) struct DecoderEngineTests {
+    static let decoderSide = TestPaths.fixture("bundles/t5-add-decoder")
+    static let encoderSide = TestPaths.fixture("bundles/t5-add")
+    static let text = "the big dog sees a cat"
+
+    /// The wire form of `encoding` as an encoder service sends it.
+    static func message(_ ids: [Int32], _ encoding: [Float], width: Int, dtype: WireDType, projected: Bool) throws
+        -> Encoding
+    {
+        let tensor = try Tensor(
+            dtype: DType(dtype), shape: [ids.count, width],
+            bytes: Frame(WireRounding.narrow(encoding, to: dtype)))
+        return Encoding(requestID: "e", promptHash: [], promptIDs: ids, tensor: tensor, projected: projected)
+    }
+
+    @Test func encodingsOfTheOtherPlacementAreRefusedNamingBothAndTheGoodJobEqualsInProcess() throws {
+        let bundle = try L2SBundle.load(directory: Self.decoderSide)
+        let encoder = try PromptEncoder(bundle: bundle)
+        let ids = try encoder.tokenize(Self.text)
+        let hidden = try #require(try encoder.encode([ids]).first)  // H [m, 32]
+        // A `runs_on: encoder` bundle's encoder ships Z [m, 24], projected.
+        let z = try #require(
+            try PromptEncoder(bundle: try L2SBundle.load(directory: Self.encoderSide)).encode([ids]).first)
+        let m = ids.count
+        let jobs: [(String, Encoding)] = [
+            ("z-shaped", try Self.message(ids, z, width: 24, dtype: .float16, projected: true)),
+            ("flagged-projected", try Self.message(ids, hidden, width: 32, dtype: .float16, projected: true)),
+            ("float32", try Self.message(ids, hidden, width: 32, dtype: .float32, projected: false)),
+            ("good", try Self.message(ids, hidden, width: 32, dtype: .float16, projected: false)),
+        ]
+
+        let engine = DecoderEngine(
+            slm: try ConditionedSLM(bundle: bundle), slots: 4,
+            log: ServiceLog(component: "decoder-test"))
+        let outbox = WorkerOutbox(wake: {})
+        engine.start(outbox: outbox)
+        defer { engine.stop() }
+        for (name, encoding) in jobs {
+            engine.handle(
+                .decodeJob(
+                    DecodeJob(
+                        request: GenerateRequest(requestID: name, prompt: .tokenIDs(ids), maxNewTokens: 8),
+                        encoding: encoding)))
+        }
+        var errors: [String: ErrorReply] = [:]
+        var final: TokenChunk?
+        var streamed: [Int32] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        while final == nil && ContinuousClock.now < deadline {
+            for message in outbox.drain() {
+                switch message {
+                case .error(let reply): errors[reply.requestID] = reply
+                case .tokenChunk(let chunk):
+                    #expect(chunk.requestID == "good")
+                    streamed += chunk.ids
+                    if chunk.finishReason != .unspecified { final = chunk }
+                default: break
+                }
+            }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        #expect(Set(errors.keys) == ["z-shaped", "flagged-projected", "float32"])
+        #expect(errors.values.allSatisfy { $0.code == .badRequest })
+        let needed =
+            "needs float16 [\(m), 32], projected false (runs_on decoder: Hw, 32 floats (d_llm) per prompt position)"
+        #expect(
+            errors["z-shaped"]?.message == "the job's encoding is float16 [\(m), 24], projected true; this decoder's "
+                + "bundle \(needed)")
+        #expect(errors["flagged-projected"]?.message.contains("float16 [\(m), 32], projected true;") == true)
+        #expect(errors["float32"]?.message.contains("float32 [\(m), 32], projected false;") == true)
+
+        // The good job: the ids `l2s run --bundle` (BundleGenerator) produces, and the reference's.
+        #expect(try #require(final).finishReason == .length)
+        let inProcess = try BundleGenerator(bundle: bundle).generate(
+            promptIDs: ids, options: GenerationOptions(maxNewTokens: 8))
+        #expect(streamed == inProcess.ids)
+        #expect(streamed == [Int32](repeating: 41, count: 8), "expected/t5-add-decoder.json, prompt 0")
+    }
+}
