@@ -9,6 +9,7 @@ resumes from its checkpoint. Independent stages run --jobs at a time. The table 
 """
 import argparse
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -18,15 +19,14 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PY = sys.executable
 S = ROOT / "scripts"
 
-# Model sizes and training budgets of the replication (docs/replication.md explains the choice).
+# Model sizes and training budget of the replication (docs/replication.md explains the choice). Every model,
+# the LLM, each SLM alone and each LLM-to-SLM pair, trains for the same number of steps on the same batches.
 LLM = dict(d_model=128, layers=4, heads=4, d_ff=512)
-SLM = dict(d_model=64, layers=2, heads=4, d_ff=256)
-# The LLM's schedule spans 3000 steps but training stops at LLM_STOP (the time the shared machine allowed).
-LLM_STOP = 2000
-LLM_TRAIN = ["--steps", "3000", "--stop-after", str(LLM_STOP), "--lr", "1e-3", "--warmup", "200", "--batch-size", "64"]
-# Every SLM, alone or LLM-to-SLM, trains from the same initial checkpoint at two budgets: 1000 and 3000 steps.
-SLM_TRAIN = ["--steps", "1000", "--lr", "2e-3", "--warmup", "150", "--batch-size", "64"]
-SLM_LONG = ["--steps", "3000", "--lr", "2e-3", "--warmup", "150", "--batch-size", "64"]
+SLM = dict(d_model=32, layers=2, heads=4, d_ff=128)
+# A still smaller T5 SLM (one encoder and one decoder layer), to show how the gap grows as the SLM shrinks.
+SLM_TINY = dict(d_model=32, layers=1, heads=4, d_ff=128)
+LLM_TRAIN = ["--steps", "6000", "--lr", "1.5e-3", "--warmup", "300", "--batch-size", "64"]
+SLM_TRAIN = ["--steps", "6000", "--lr", "3e-3", "--warmup", "300", "--batch-size", "64"]
 
 
 def stages(work: pathlib.Path, threads: int) -> list:
@@ -35,7 +35,8 @@ def stages(work: pathlib.Path, threads: int) -> list:
     data = ["--train", str(task / "train.jsonl"), "--valid", str(task / "valid.jsonl")]
     common = ["--threads", str(threads), "--log-every", "100", "--eval-every", "1000", "--eval-examples", "100"]
     default, gpt2 = ROOT / "bundles" / "default", ROOT / "bundles" / "gpt2"
-    short = work / "bundles-1000"  # the LLM-to-SLM pairs at the 1000-step budget (not shipped)
+    tiny = work / "bundles" / "t5-tiny"  # not shipped
+    gpt2_add = work / "bundles" / "gpt2-add"  # not shipped: a GPT-2 SLM on the LLM's own tokenizer
 
     def init_model(family, tokenizer, size, out):
         return [PY, S / "init_model.py", "--family", family, "--tokenizer", tokenizer, "--d-model",
@@ -67,51 +68,55 @@ def stages(work: pathlib.Path, threads: int) -> list:
          init_model("t5", tok / "sentencepiece", SLM, init / "slm-t5")),
         ("init-slm-gpt2", ["tokenizers"], init / "slm-gpt2" / "config.json",
          init_model("gpt2", tok / "bpe", SLM, init / "slm-gpt2")),
+        ("init-slm-t5-tiny", ["tokenizers"], init / "slm-t5-tiny" / "config.json",
+         init_model("t5", tok / "sentencepiece", SLM_TINY, init / "slm-t5-tiny")),
+        ("init-slm-gpt2-spm", ["tokenizers"], init / "slm-gpt2-spm" / "config.json",
+         init_model("gpt2", tok / "sentencepiece", SLM, init / "slm-gpt2-spm")),
         ("llm", ["init-llm"], work / "llm" / "model.safetensors", baseline(init / "llm", work / "llm", LLM_TRAIN)),
         ("slm-t5", ["init-slm-t5"], work / "slm-t5" / "model.safetensors",
          baseline(init / "slm-t5", work / "slm-t5", SLM_TRAIN)),
         ("slm-gpt2", ["init-slm-gpt2"], work / "slm-gpt2" / "model.safetensors",
          baseline(init / "slm-gpt2", work / "slm-gpt2", SLM_TRAIN)),
-        ("slm-t5-3000", ["init-slm-t5"], work / "slm-t5-3000" / "model.safetensors",
-         baseline(init / "slm-t5", work / "slm-t5-3000", SLM_LONG)),
-        ("slm-gpt2-3000", ["init-slm-gpt2"], work / "slm-gpt2-3000" / "model.safetensors",
-         baseline(init / "slm-gpt2", work / "slm-gpt2-3000", SLM_LONG)),
+        ("slm-t5-tiny", ["init-slm-t5-tiny"], work / "slm-t5-tiny" / "model.safetensors",
+         baseline(init / "slm-t5-tiny", work / "slm-t5-tiny", SLM_TRAIN)),
+        ("slm-gpt2-spm", ["init-slm-gpt2-spm"], work / "slm-gpt2-spm" / "model.safetensors",
+         baseline(init / "slm-gpt2-spm", work / "slm-gpt2-spm", SLM_TRAIN)),
         ("export-llm", ["llm"], default / "llm" / "model.safetensors", export_llm),
-        ("bundle-default-1000", ["export-llm", "init-slm-t5"], short / "default" / "l2s.json",
-         finetune(init / "slm-t5", short / "default", default / "llm", "copy", SLM_TRAIN, "default-1000")),
-        ("bundle-gpt2-1000", ["bundle-default-1000", "init-slm-gpt2"], short / "gpt2" / "l2s.json",
-         finetune(init / "slm-gpt2", short / "gpt2", short / "default" / "llm", "../default/llm", SLM_TRAIN,
-                  "gpt2-1000")),
         ("bundle-default", ["export-llm", "init-slm-t5"], default / "l2s.json",
-         finetune(init / "slm-t5", default, default / "llm", "llm", SLM_LONG, "default")),
+         finetune(init / "slm-t5", default, default / "llm", "llm", SLM_TRAIN, "default")),
         ("bundle-gpt2", ["export-llm", "init-slm-gpt2"], gpt2 / "l2s.json",
-         finetune(init / "slm-gpt2", gpt2, default / "llm", "../default/llm", SLM_LONG, "gpt2")),
+         finetune(init / "slm-gpt2", gpt2, default / "llm", "../default/llm", SLM_TRAIN, "gpt2")),
+        ("bundle-t5-tiny", ["export-llm", "init-slm-t5-tiny"], tiny / "l2s.json",
+         finetune(init / "slm-t5-tiny", tiny, default / "llm", os.path.relpath(default / "llm", tiny), SLM_TRAIN,
+                  "t5-tiny")),
+        ("bundle-gpt2-add", ["export-llm", "init-slm-gpt2-spm"], gpt2_add / "l2s.json",
+         finetune(init / "slm-gpt2-spm", gpt2_add, default / "llm", os.path.relpath(default / "llm", gpt2_add),
+                  SLM_TRAIN, "gpt2-add")),
         ("eval-llm", ["llm"], work / "eval" / "llm.json", evaluate("--model", work / "llm", "llm")),
         ("eval-slm-t5", ["slm-t5"], work / "eval" / "slm-t5.json", evaluate("--model", work / "slm-t5", "slm-t5")),
         ("eval-slm-gpt2", ["slm-gpt2"], work / "eval" / "slm-gpt2.json",
          evaluate("--model", work / "slm-gpt2", "slm-gpt2")),
-        ("eval-slm-t5-3000", ["slm-t5-3000"], work / "eval" / "slm-t5-3000.json",
-         evaluate("--model", work / "slm-t5-3000", "slm-t5-3000")),
-        ("eval-slm-gpt2-3000", ["slm-gpt2-3000"], work / "eval" / "slm-gpt2-3000.json",
-         evaluate("--model", work / "slm-gpt2-3000", "slm-gpt2-3000")),
-        ("eval-default-1000", ["bundle-default-1000"], work / "eval" / "default-1000.json",
-         evaluate("--bundle", short / "default", "default-1000")),
-        ("eval-gpt2-1000", ["bundle-gpt2-1000"], work / "eval" / "gpt2-1000.json",
-         evaluate("--bundle", short / "gpt2", "gpt2-1000")),
         ("eval-default", ["bundle-default"], work / "eval" / "default.json", evaluate("--bundle", default, "default")),
         ("eval-gpt2", ["bundle-gpt2"], work / "eval" / "gpt2.json", evaluate("--bundle", gpt2, "gpt2")),
+        ("eval-slm-t5-tiny", ["slm-t5-tiny"], work / "eval" / "slm-t5-tiny.json",
+         evaluate("--model", work / "slm-t5-tiny", "slm-t5-tiny")),
+        ("eval-t5-tiny", ["bundle-t5-tiny"], work / "eval" / "t5-tiny.json", evaluate("--bundle", tiny, "t5-tiny")),
+        ("eval-slm-gpt2-spm", ["slm-gpt2-spm"], work / "eval" / "slm-gpt2-spm.json",
+         evaluate("--model", work / "slm-gpt2-spm", "slm-gpt2-spm")),
+        ("eval-gpt2-add", ["bundle-gpt2-add"], work / "eval" / "gpt2-add.json",
+         evaluate("--bundle", gpt2_add, "gpt2-add")),
     ]
 
 
-ROWS = [("llm", f"LLM alone (T5, d_model 128, 4+4 layers; {LLM_STOP} steps)"),
-        ("slm-t5", "SLM alone: T5 (d_model 64, 2+2 layers), 1000 steps"),
-        ("default-1000", "LLM-to-SLM: T5 SLM, add, 1000 steps"),
-        ("slm-gpt2", "SLM alone: GPT-2 (n_embd 64, 2 layers), 1000 steps"),
-        ("gpt2-1000", "LLM-to-SLM: GPT-2 SLM, projection_only, 1000 steps"),
-        ("slm-t5-3000", "SLM alone: T5, 3000 steps"),
-        ("default", "LLM-to-SLM: T5 SLM, add, 3000 steps (`bundles/default`)"),
-        ("slm-gpt2-3000", "SLM alone: GPT-2, 3000 steps"),
-        ("gpt2", "LLM-to-SLM: GPT-2 SLM, projection_only, 3000 steps (`bundles/gpt2`)")]
+ROWS = [("llm", "LLM alone (T5, d_model 128, 4+4 layers)"),
+        ("slm-t5", "SLM alone: T5 (d_model 32, 2+2 layers)"),
+        ("default", "LLM-to-SLM: T5 SLM, add (`bundles/default`)"),
+        ("slm-gpt2", "SLM alone: GPT-2 (n_embd 32, 2 layers)"),
+        ("gpt2", "LLM-to-SLM: GPT-2 SLM, projection_only (`bundles/gpt2`)"),
+        ("slm-t5-tiny", "SLM alone: T5 (d_model 32, 1+1 layers)"),
+        ("t5-tiny", "LLM-to-SLM: T5 SLM (1+1 layers), add (not shipped)"),
+        ("slm-gpt2-spm", "SLM alone: GPT-2 (n_embd 32, 2 layers) on the LLM's SentencePiece vocabulary"),
+        ("gpt2-add", "LLM-to-SLM: that GPT-2 SLM, add (not shipped)")]
 
 
 def table(work: pathlib.Path) -> str:

@@ -4,8 +4,9 @@ The target language differs from the source in ways a small model finds hard and
 - word order: subject, adjunct phrase, object, adverb, verb (SOV); adjectives and determiners follow the noun;
   prepositions become postpositions; relative clauses come before their head noun;
 - morphology: plural, case (object, oblique) on nouns, number agreement on adjectives and determiners,
-  tense + subject-number agreement (+ negation prefix) on verbs, a relative-clause suffix.
-The verb agrees with the subject, which sits at the far end of the sentence in the target order.
+  tense + subject-number and object-number agreement (+ negation prefix) on verbs, a relative-clause suffix.
+The verb agrees with the subject, which sits at the far end of the sentence in the target order, and with its
+object; about 600 content words (lexicon.py) make knowing the translations a matter of capacity too.
 """
 import random
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ PLURAL, OBJECT_CASE, OBLIQUE_CASE = "en", "ak", "es"
 ADJ_PLURAL = "i"
 TENSE = {"present": "a", "past": "u", "future": "e"}
 AGREEMENT = {False: "t", True: "n"}  # keyed by "subject is plural"
+OBJECT_AGREEMENT = {False: "", True: "i"}  # keyed by "object is plural"
 NEGATION, RELATIVE = "mo", "ma"
 DETERMINERS = {("def", False): "lo", ("def", True): "loi", ("indef", False): "na", ("indef", True): "nai",
                ("dem", False): "ze", ("dem", True): "zei"}
@@ -159,15 +161,16 @@ class Grammar:
 
     # Target rendering.
 
-    def target_verb(self, verb: str, tense: str, plural_subject: bool, negated: bool) -> str:
-        return (NEGATION if negated else "") + self.lexicon[verb] + TENSE[tense] + AGREEMENT[plural_subject]
+    def target_verb(self, verb: str, tense: str, plural_subject: bool, plural_object: bool, negated: bool) -> str:
+        return ((NEGATION if negated else "") + self.lexicon[verb] + TENSE[tense] + AGREEMENT[plural_subject]
+                + OBJECT_AGREEMENT[plural_object])
 
     def target_np(self, np: NounPhrase, case: str) -> list:
         words = []
         if isinstance(np.modifier, RelativeClause):
             clause = np.modifier
             words += self.target_np(clause.object, OBJECT_CASE)
-            words.append(self.target_verb(clause.verb, clause.tense, np.plural, False) + RELATIVE)
+            words.append(self.target_verb(clause.verb, clause.tense, np.plural, clause.object.plural, False) + RELATIVE)
         words.append(self.lexicon[np.noun] + (PLURAL if np.plural else "") + case)
         words += [self.lexicon[a] + (ADJ_PLURAL if np.plural else "") for a in reversed(np.adjectives)]
         words.append(DETERMINERS[(np.determiner, np.plural)])
@@ -182,5 +185,5 @@ class Grammar:
         words += self.target_np(s.object, OBJECT_CASE)
         if s.adverb:
             words.append(self.lexicon[s.adverb])
-        words.append(self.target_verb(s.verb, s.tense, s.subject.plural, s.negated))
+        words.append(self.target_verb(s.verb, s.tense, s.subject.plural, s.object.plural, s.negated))
         return " ".join(words)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the synthetic translation task: train/valid/test JSONL of {"prompt", "response"} plus the lexicon.
 
-    .venv/bin/python scripts/task/make_task.py --out runs/replication/task [--seed 1234] [--train 40000]
+    .venv/bin/python scripts/task/make_task.py --out runs/replication/task [--seed 1234] [--train 60000]
 
 Same seed, same files (byte for byte). Splits are disjoint on the prompt.
 """
@@ -19,7 +19,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=pathlib.Path, required=True, help="output directory")
     parser.add_argument("--seed", type=int, default=1234, help="seed of the lexicon and the sampling")
-    parser.add_argument("--train", type=int, default=40000, help="training pairs")
+    parser.add_argument("--train", type=int, default=60000, help="training pairs")
     parser.add_argument("--valid", type=int, default=500, help="validation pairs")
     parser.add_argument("--test", type=int, default=1000, help="held-out test pairs")
     args = parser.parse_args()
