@@ -48,15 +48,13 @@ def main():
     prompts = test[: args.prompts]
     llm_ids = [[int(i) for i in l2s(binary, "tokenize", "--model", str(ROOT / "bundles/default/llm"), p)
                 .stdout.strip().split(",")] for p in prompts]
-    gpt2_alone = runs / "slm-gpt2"
-    # GPT-2 alone reads its own BPE tokens of the prompt, then the <|endoftext|> separator (id 0).
-    gpt2_ids = [[int(i) for i in l2s(binary, "tokenize", "--model", str(gpt2_alone), p).stdout.strip().split(",")]
-                + [0] for p in prompts]
+    # GPT-2 alone reads the prompt's ids (the LLM's SentencePiece, ending in </s>), then the separator </s> (id 1).
+    gpt2_ids = [ids + [1] for ids in llm_ids]
     systems = [
         ("LLM alone (T5 d128 4+4)", ["--model", str(runs / "llm")], llm_ids),
         ("T5 SLM alone (d32 2+2)", ["--model", str(runs / "slm-t5")], llm_ids),
         ("LLM-to-SLM, T5 SLM (bundles/default)", ["--bundle", str(ROOT / "bundles/default")], llm_ids),
-        ("GPT-2 SLM alone (d32, 2 layers)", ["--model", str(gpt2_alone)], gpt2_ids),
+        ("GPT-2 SLM alone (d32, 2 layers)", ["--model", str(runs / "slm-gpt2")], gpt2_ids),
         ("LLM-to-SLM, GPT-2 SLM (bundles/gpt2)", ["--bundle", str(ROOT / "bundles/gpt2")], llm_ids),
     ]
     rows = []

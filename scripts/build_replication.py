@@ -36,7 +36,7 @@ def stages(work: pathlib.Path, threads: int) -> list:
     common = ["--threads", str(threads), "--log-every", "100", "--eval-every", "1000", "--eval-examples", "100"]
     default, gpt2 = ROOT / "bundles" / "default", ROOT / "bundles" / "gpt2"
     tiny = work / "bundles" / "t5-tiny"  # not shipped
-    gpt2_add = work / "bundles" / "gpt2-add"  # not shipped: a GPT-2 SLM on the LLM's own tokenizer
+    gpt2_bpe = work / "bundles" / "gpt2-bpe"  # not shipped: a GPT-2 SLM on its own byte-level BPE vocabulary
 
     def init_model(family, tokenizer, size, out):
         return [PY, S / "init_model.py", "--family", family, "--tokenizer", tokenizer, "--d-model",
@@ -67,11 +67,11 @@ def stages(work: pathlib.Path, threads: int) -> list:
         ("init-slm-t5", ["tokenizers"], init / "slm-t5" / "config.json",
          init_model("t5", tok / "sentencepiece", SLM, init / "slm-t5")),
         ("init-slm-gpt2", ["tokenizers"], init / "slm-gpt2" / "config.json",
-         init_model("gpt2", tok / "bpe", SLM, init / "slm-gpt2")),
+         init_model("gpt2", tok / "sentencepiece", SLM, init / "slm-gpt2")),
+        ("init-slm-gpt2-bpe", ["tokenizers"], init / "slm-gpt2-bpe" / "config.json",
+         init_model("gpt2", tok / "bpe", SLM, init / "slm-gpt2-bpe")),
         ("init-slm-t5-tiny", ["tokenizers"], init / "slm-t5-tiny" / "config.json",
          init_model("t5", tok / "sentencepiece", SLM_TINY, init / "slm-t5-tiny")),
-        ("init-slm-gpt2-spm", ["tokenizers"], init / "slm-gpt2-spm" / "config.json",
-         init_model("gpt2", tok / "sentencepiece", SLM, init / "slm-gpt2-spm")),
         ("llm", ["init-llm"], work / "llm" / "model.safetensors", baseline(init / "llm", work / "llm", LLM_TRAIN)),
         ("slm-t5", ["init-slm-t5"], work / "slm-t5" / "model.safetensors",
          baseline(init / "slm-t5", work / "slm-t5", SLM_TRAIN)),
@@ -79,8 +79,8 @@ def stages(work: pathlib.Path, threads: int) -> list:
          baseline(init / "slm-gpt2", work / "slm-gpt2", SLM_TRAIN)),
         ("slm-t5-tiny", ["init-slm-t5-tiny"], work / "slm-t5-tiny" / "model.safetensors",
          baseline(init / "slm-t5-tiny", work / "slm-t5-tiny", SLM_TRAIN)),
-        ("slm-gpt2-spm", ["init-slm-gpt2-spm"], work / "slm-gpt2-spm" / "model.safetensors",
-         baseline(init / "slm-gpt2-spm", work / "slm-gpt2-spm", SLM_TRAIN)),
+        ("slm-gpt2-bpe", ["init-slm-gpt2-bpe"], work / "slm-gpt2-bpe" / "model.safetensors",
+         baseline(init / "slm-gpt2-bpe", work / "slm-gpt2-bpe", SLM_TRAIN)),
         ("export-llm", ["llm"], default / "llm" / "model.safetensors", export_llm),
         ("bundle-default", ["export-llm", "init-slm-t5"], default / "l2s.json",
          finetune(init / "slm-t5", default, default / "llm", "llm", SLM_TRAIN, "default")),
@@ -89,9 +89,9 @@ def stages(work: pathlib.Path, threads: int) -> list:
         ("bundle-t5-tiny", ["export-llm", "init-slm-t5-tiny"], tiny / "l2s.json",
          finetune(init / "slm-t5-tiny", tiny, default / "llm", os.path.relpath(default / "llm", tiny), SLM_TRAIN,
                   "t5-tiny")),
-        ("bundle-gpt2-add", ["export-llm", "init-slm-gpt2-spm"], gpt2_add / "l2s.json",
-         finetune(init / "slm-gpt2-spm", gpt2_add, default / "llm", os.path.relpath(default / "llm", gpt2_add),
-                  SLM_TRAIN, "gpt2-add")),
+        ("bundle-gpt2-bpe", ["export-llm", "init-slm-gpt2-bpe"], gpt2_bpe / "l2s.json",
+         finetune(init / "slm-gpt2-bpe", gpt2_bpe, default / "llm", os.path.relpath(default / "llm", gpt2_bpe),
+                  SLM_TRAIN, "gpt2-bpe")),
         ("eval-llm", ["llm"], work / "eval" / "llm.json", evaluate("--model", work / "llm", "llm")),
         ("eval-slm-t5", ["slm-t5"], work / "eval" / "slm-t5.json", evaluate("--model", work / "slm-t5", "slm-t5")),
         ("eval-slm-gpt2", ["slm-gpt2"], work / "eval" / "slm-gpt2.json",
@@ -101,36 +101,34 @@ def stages(work: pathlib.Path, threads: int) -> list:
         ("eval-slm-t5-tiny", ["slm-t5-tiny"], work / "eval" / "slm-t5-tiny.json",
          evaluate("--model", work / "slm-t5-tiny", "slm-t5-tiny")),
         ("eval-t5-tiny", ["bundle-t5-tiny"], work / "eval" / "t5-tiny.json", evaluate("--bundle", tiny, "t5-tiny")),
-        ("eval-slm-gpt2-spm", ["slm-gpt2-spm"], work / "eval" / "slm-gpt2-spm.json",
-         evaluate("--model", work / "slm-gpt2-spm", "slm-gpt2-spm")),
-        ("eval-gpt2-add", ["bundle-gpt2-add"], work / "eval" / "gpt2-add.json",
-         evaluate("--bundle", gpt2_add, "gpt2-add")),
+        ("eval-slm-gpt2-bpe", ["slm-gpt2-bpe"], work / "eval" / "slm-gpt2-bpe.json",
+         evaluate("--model", work / "slm-gpt2-bpe", "slm-gpt2-bpe")),
+        ("eval-gpt2-bpe", ["bundle-gpt2-bpe"], work / "eval" / "gpt2-bpe.json",
+         evaluate("--bundle", gpt2_bpe, "gpt2-bpe")),
     ]
 
 
 ROWS = [("llm", "LLM alone (T5, d_model 128, 4+4 layers)"),
         ("slm-t5", "SLM alone: T5 (d_model 32, 2+2 layers)"),
-        ("default", "LLM-to-SLM: T5 SLM, add (`bundles/default`)"),
+        ("default", "LLM-to-SLM: that T5 SLM, add (`bundles/default`)"),
         ("slm-gpt2", "SLM alone: GPT-2 (n_embd 32, 2 layers)"),
-        ("gpt2", "LLM-to-SLM: GPT-2 SLM, projection_only (`bundles/gpt2`)"),
+        ("gpt2", "LLM-to-SLM: that GPT-2 SLM, add (`bundles/gpt2`)"),
         ("slm-t5-tiny", "SLM alone: T5 (d_model 32, 1+1 layers)"),
-        ("t5-tiny", "LLM-to-SLM: T5 SLM (1+1 layers), add (not shipped)"),
-        ("slm-gpt2-spm", "SLM alone: GPT-2 (n_embd 32, 2 layers) on the LLM's SentencePiece vocabulary"),
-        ("gpt2-add", "LLM-to-SLM: that GPT-2 SLM, add (not shipped)")]
+        ("t5-tiny", "LLM-to-SLM: that T5 SLM, add"),
+        ("slm-gpt2-bpe", "SLM alone: GPT-2 (n_embd 32, 2 layers) on its own byte-level BPE"),
+        ("gpt2-bpe", "LLM-to-SLM: that GPT-2 SLM, projection_only")]
 
 
 def table(work: pathlib.Path) -> str:
-    lines = ["| system | trained parameters | BLEU | exact match % | PyTorch ms/example (batch 1) | ms/token |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| system | trained parameters | BLEU | exact match % |", "|---|---:|---:|---:|"]
     for name, label in ROWS:
         path = work / "eval" / f"{name}.json"
         if not path.exists():
-            lines.append(f"| {label} | not run | | | | |")
+            lines.append(f"| {label} | not run | | |")
             continue
         r = json.loads(path.read_text())
         trained = r["parameters_slm"] + r.get("parameters_projector", 0)
-        lines.append(f"| {label} | {trained:,} | {r['bleu']:.2f} | {r['exact_match']:.1f} | "
-                     f"{r['ms_per_example_batch1']:.1f} | {r['ms_per_token_batch1']:.2f} |")
+        lines.append(f"| {label} | {trained:,} | {r['bleu']:.2f} | {r['exact_match']:.1f} |")
     return "\n".join(lines) + "\n"
 
 

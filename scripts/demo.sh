@@ -6,4 +6,4 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 swift build -c release --product l2s 2>&1 | tail -n 1
-exec .build/release/l2s cluster --bundle bundles/default --decoders 2 --prompts docs/demo-prompts.txt "$@"
+exec .build/release/l2s cluster --bundle bundles/default --decoders 2 --prompts docs/demo-prompts.txt --max-new-tokens 64 "$@"

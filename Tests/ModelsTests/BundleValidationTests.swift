@@ -135,8 +135,9 @@ import Testing
     @Test func badInputsToTheEncoderAndTheSLMAreTypedErrors() throws {
         let bundle = try L2SBundle.load(directory: TestPaths.fixture("bundles/gpt2-add"))
         let encoder = try PromptEncoder(bundle: bundle, maxPromptTokens: 8)
-        #expect(throws: ModelError.promptTooLong(tokens: 17, limit: 8)) {
-            try encoder.tokenize("the big dog sees a cat")
+        let reference = try ExpectedPrompt.load(bundle: "gpt2-add")[0]
+        #expect(throws: ModelError.promptTooLong(tokens: reference.inputIDs.count, limit: 8)) {
+            try encoder.tokenize(reference.text)
         }
         #expect(throws: ModelError.promptTooLong(tokens: 9, limit: 8)) {
             try encoder.encode([[3], Array(repeating: 3, count: 9)])

@@ -6,7 +6,7 @@ The target language differs from the source in ways a small model finds hard and
 - morphology: plural, case (object, oblique) on nouns, number agreement on adjectives and determiners,
   tense + subject-number and object-number agreement (+ negation prefix) on verbs, a relative-clause suffix.
 The verb agrees with the subject, which sits at the far end of the sentence in the target order, and with its
-object; about 600 content words (lexicon.py) make knowing the translations a matter of capacity too.
+object; 577 content words (lexicon.py) make knowing the translations a matter of capacity too.
 """
 import random
 from dataclasses import dataclass, field
