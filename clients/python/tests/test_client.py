@@ -220,11 +220,15 @@ class WithRealWorkersTests(RouterCase):
 
     def test_fifty_concurrent_prompts_over_two_decoders_equal_the_reference(self) -> None:
         self.start_workers(decoders=2)
-        words = "the house sees big where dog green river cold morning bread window quiet music".split()
-        distinct = [" ".join(words[index:index + 4]) for index in range(10)]
+        # Ten prompts from the fixture grammar whose greedy ids on the bundle all differ (checked below).
+        distinct = ["the knight worries these red elegant bells", "the drum walked the cruel planets eagerly",
+                    "these noisy witches test the nets", "some workers will wave the pilots",
+                    "this happy maid collected the ants", "some chairs press a secret tree",
+                    "the pilot tastes the flute badly", "this walrus points these brave cheetahs",
+                    "this shy poet missed these helmets", "this thin rough aunt pushed the king"]
         flags = ("--max-new-tokens", "12", "--min-new-tokens", "6")
         expected = [reference(prompt, *flags) for prompt in distinct]
-        self.assertEqual(len({result["text"] for result in expected}), 10, "a mixed-up result must show")
+        self.assertEqual(len({tuple(result["ids"]) for result in expected}), 10, "a mixed-up result must show")
         prompts = [distinct[index % 10] for index in range(50)]
         results = self.client(timeout=20).generate_many(prompts, concurrency=50, max_new_tokens=12,
                                                          min_new_tokens=6)
