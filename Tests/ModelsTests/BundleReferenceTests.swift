@@ -34,6 +34,21 @@ struct BundleFixture {
         tensors = try Self.readSafetensors(expected.appendingPathComponent("\(name).safetensors"))
     }
 
+    /// Greedy-decodes `sequence` for `steps` steps, expecting each step's logits within `tolerance` of the
+    /// reference's `p<k>.step_logits`; returns the generated ids.
+    func decodeAgainstReference(_ sequence: any DecodingSequence, prompt k: Int, tolerance: Float) throws -> [Int32] {
+        let expected = try tensor("p\(k).step_logits")
+        let vocabulary = expected.count / steps
+        var generated: [Int32] = []
+        for step in 0..<steps {
+            let reference = Array(expected[(step * vocabulary)..<((step + 1) * vocabulary)])
+            #expect(Tolerance.maxAbsDifference(sequence.logits, reference) <= tolerance, "prompt \(k) step \(step)")
+            generated.append(greedyChoice(sequence.logits))
+            try sequence.append(generated.last!)
+        }
+        return generated
+    }
+
     /// Scalars of tensor `name` (F32 as is, F16 widened).
     func tensor(_ name: String) throws -> [Float] {
         try #require(tensors[name]?.scalars, "no tensor \(name)")
@@ -120,17 +135,8 @@ func greedyChoice(_ logits: [Float]) -> Int32 {
             #expect(
                 Tolerance.maxAbsDifference(inputs.scalars, try fixture.tensor("p\(k).slm_prompt_inputs")) <= 1e-5,
                 "prompt \(k)")
-            let expected = try fixture.tensor("p\(k).step_logits")
-            let vocabulary = expected.count / fixture.steps
             let sequence = try slm.startSequence(promptIDs: prompt.inputIDs, encoding: z)
-            var generated: [Int32] = []
-            for step in 0..<fixture.steps {
-                let reference = Array(expected[(step * vocabulary)..<((step + 1) * vocabulary)])
-                let difference = Tolerance.maxAbsDifference(sequence.logits, reference)
-                #expect(difference <= Self.tolerance, "prompt \(k) step \(step)")
-                generated.append(greedyChoice(sequence.logits))
-                try sequence.append(generated.last!)
-            }
+            let generated = try fixture.decodeAgainstReference(sequence, prompt: k, tolerance: Self.tolerance)
             #expect(generated == prompt.greedyIDs, "prompt \(k)")
         }
     }

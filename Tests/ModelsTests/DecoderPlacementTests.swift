@@ -57,16 +57,8 @@ import Testing
             #expect(
                 Tolerance.maxAbsDifference(inputs.scalars, try fixture.tensor("p\(k).slm_prompt_inputs")) <= 1e-5,
                 "prompt \(k)")
-            let expected = try fixture.tensor("p\(k).step_logits")
-            let vocabulary = expected.count / fixture.steps
             let sequence = try slm.startSequence(promptIDs: prompt.inputIDs, encoding: hw)
-            var generated: [Int32] = []
-            for step in 0..<fixture.steps {
-                let reference = Array(expected[(step * vocabulary)..<((step + 1) * vocabulary)])
-                #expect(Tolerance.maxAbsDifference(sequence.logits, reference) <= 1e-4, "prompt \(k) step \(step)")
-                generated.append(greedyChoice(sequence.logits))
-                try sequence.append(generated.last!)
-            }
+            let generated = try fixture.decodeAgainstReference(sequence, prompt: k, tolerance: 1e-4)
             #expect(generated == prompt.greedyIDs, "prompt \(k)")
         }
     }
