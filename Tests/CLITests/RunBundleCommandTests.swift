@@ -90,6 +90,24 @@ import Testing
         #expect(json["text"] as? String == testCase.answerText)
     }
 
+    /// A service's `--threads` must not change its numbers: the encoder and the decoders of a cluster may run with
+    /// other thread counts than `l2s run`, and the cluster promises the in-process result bit for bit.
+    @Test(arguments: ["bundles/default", "bundles/gpt2"]) func logitsDoNotDependOnTheThreadCount(bundle: String) throws {
+        let prompt = "some handsome elegant boats that will burn this skunk will love this lizard that jumps the cow wisely"
+        let outputs = try ["1", "2"].map { threads in
+            let result = try ProcessRunner.run(
+                l2s,
+                [
+                    "run", "--bundle", TestPaths.repositoryRoot.appendingPathComponent(bundle).path, prompt,
+                    "--dump-logits", "--max-new-tokens", "30", "--threads", threads,
+                ])
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.stdout
+        }
+        #expect(outputs[0].contains("\"logits\""))
+        #expect(outputs[0] == outputs[1])
+    }
+
     @Test(arguments: ["t5-add", "gpt2-projection_only"]) func streamedDeltasAddUpToTheResult(bundle: String) throws {
         let testCase = try #require(Self.cases.first { $0.bundle == bundle })
         let result = try ProcessRunner.run(
