@@ -8,10 +8,11 @@
 #
 # Configurations: 1 decoder with 1, 4 and 16 slots (continuous batching); 2 decoders at the best of those slot
 # counts (scaling out); the same with 90 % of the jobs repeating an earlier prompt (the router's encoding
-# cache); the same without streaming (per-token message cost). Each configuration runs REPS times on a fresh
-# cluster and the run with the median tokens/s is shown. Prompts: docs/bench-prompts.txt (the 6 demo prompts +
-# 594 more from the synthetic task's grammar, scripts/task/grammar.py); when REQUESTS exceeds them, later
-# rounds get a new tenant salt so they still miss the cache. Answers are forced to NEW_TOKENS tokens
+# cache); the same without streaming (per-token message cost); the same with one job at a time and REQUESTS/10
+# jobs (latency without queueing). Each configuration runs REPS times on a fresh cluster and the run with the
+# median tokens/s is shown. Prompts: docs/bench-prompts.txt (the 6 demo prompts + 594 more from the synthetic
+# task's grammar, scripts/task/grammar.py); when REQUESTS exceeds them, later rounds get a new tenant salt so
+# they still miss the cache. Answers are forced to NEW_TOKENS tokens
 # (--min-new-tokens), since the shipped bundle's natural answers are ~14 tokens.
 # Env: L2S_BUNDLE (default bundles/default), L2S_BENCH_PORT (first port, default 27300), L2S_BENCH_TIMEOUT
 # (seconds per run, default 120), L2S_BENCH_OUT (directory for the raw JSON, default a temporary one).
@@ -43,10 +44,10 @@ stop_cluster() {
 }
 trap stop_cluster EXIT
 
-# run NAME DECODERS SLOTS REPEAT_FRACTION STREAM(yes|no): REPS runs, each on a fresh cluster; appends JSON lines
-# {"name",...,"report"} to $OUT/runs.jsonl.
+# run NAME DECODERS SLOTS REPEAT_FRACTION STREAM(yes|no) [CONCURRENCY REQUESTS]: REPS runs, each on a fresh
+# cluster; appends JSON lines {"name",...,"report"} to $OUT/runs.jsonl.
 run() {
-    local name=$1 decoders=$2 slots=$3 repeat=$4 stream=$5 rep
+    local name=$1 decoders=$2 slots=$3 repeat=$4 stream=$5 concurrency=${6:-$CONCURRENCY} requests=${7:-$REQUESTS} rep
     for rep in $(seq "$REPS"); do
         PORT=$((PORT + 3))
         local log="$OUT/$name-$rep.log"
@@ -63,8 +64,8 @@ run() {
             sleep 0.1
             waited=$((waited + 1))
         done
-        local flags=(--router "tcp://127.0.0.1:$PORT" --prompts "$PROMPTS" --requests "$REQUESTS"
-            --concurrency "$CONCURRENCY" --max-new-tokens "$NEW" --min-new-tokens "$NEW"
+        local flags=(--router "tcp://127.0.0.1:$PORT" --prompts "$PROMPTS" --requests "$requests"
+            --concurrency "$concurrency" --max-new-tokens "$NEW" --min-new-tokens "$NEW"
             --repeat-fraction "$repeat" --seed "$rep" --timeout "$TIMEOUT" --json)
         [ "$stream" = yes ] && flags+=(--stream)
         local report
@@ -107,6 +108,7 @@ done
 run "2x$best" 2 "$best" 0 yes
 run "2x$best-rep90" 2 "$best" 0.9 yes
 run "2x$best-nostream" 2 "$best" 0 no
+run "2x$best-c1" 2 "$best" 0 yes 1 $((REQUESTS / 10))
 
 "$PY" - "$OUT/runs.jsonl" <<'EOF'
 import json, sys
@@ -118,14 +120,14 @@ for name in names:
     rows.append(group[len(group) // 2])
 base = rows[0]["report"]
 def ms(value): return "-" if value is None else f"{value:.1f}"
-head = ("config", "dec", "slots", "repeat", "stream", "ok/failed", "req/s", "tok/s", "x base",
+head = ("config", "dec", "slots", "C", "repeat", "stream", "ok/failed", "req/s", "tok/s", "x base",
         "lat p50", "lat p90", "lat p99", "lat max", "ttft p50", "ttft p99", "cache hit/miss")
 print("| " + " | ".join(head) + " |")
-print("|" + "|".join("---" if i < 5 else "---:" for i in range(len(head))) + "|")
+print("|" + "|".join("---" if i < 6 else "---:" for i in range(len(head))) + "|")
 for row in rows:
     r = row["report"]
     lat, ttft, cache = r["latency_ms"] or {}, r["ttft_ms"] or {}, r["cache"] or {}
-    cells = (row["name"], row["decoders"], row["slots"], f'{row["repeat"]:.0%}', row["stream"],
+    cells = (row["name"], row["decoders"], row["slots"], r["concurrency"], f'{row["repeat"]:.0%}', row["stream"],
              f'{r["ok"]}/{r["failed"]}', f'{r["requests_per_s"]:.1f}', f'{r["tokens_per_s"]:.0f}',
              f'{r["tokens_per_s"] / base["tokens_per_s"]:.2f}x', ms(lat.get("p50")), ms(lat.get("p90")),
              ms(lat.get("p99")), ms(lat.get("max")), ms(ttft.get("p50")), ms(ttft.get("p99")),
