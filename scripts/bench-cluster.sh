@@ -13,7 +13,8 @@
 # median tokens/s is shown. Prompts: docs/bench-prompts.txt (the 6 demo prompts + 594 more from the synthetic
 # task's grammar, scripts/task/grammar.py); when REQUESTS exceeds them, later rounds get a new tenant salt so
 # they still miss the cache. Answers are forced to NEW_TOKENS tokens
-# (--min-new-tokens), since the shipped bundle's natural answers are ~14 tokens.
+# (--min-new-tokens), since the shipped bundle's natural answers are ~14 tokens. The last column is the CPU time
+# (user + system) of the router, the encoder and all decoders during the run, per generated token.
 # Env: L2S_BUNDLE (default bundles/default), L2S_BENCH_PORT (first port, default 27300), L2S_BENCH_TIMEOUT
 # (seconds per run, default 120), L2S_BENCH_OUT (directory for the raw JSON, default a temporary one).
 set -euo pipefail
@@ -44,6 +45,22 @@ stop_cluster() {
 }
 trap stop_cluster EXIT
 
+# CPU seconds (user + system) each child of the `l2s cluster` process PID has used so far, summed per role, as
+# JSON members: "router":1.2,"encoder":0.8,"decoder":3.4 (Linux /proc; fields 14 and 15 of /proc/PID/stat).
+cpu_seconds() {
+    local child role ticks members=""
+    local hz
+    hz=$(getconf CLK_TCK)
+    for role in router encoder decoder; do
+        ticks=0
+        for child in $(pgrep -P "$1" -f "l2s $role "); do
+            ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$child/stat")))
+        done
+        members+="${members:+,}\"$role\":$(awk "BEGIN{printf \"%.2f\", $ticks / $hz}")"
+    done
+    echo "$members"
+}
+
 # run NAME DECODERS SLOTS REPEAT_FRACTION STREAM(yes|no) [CONCURRENCY REQUESTS]: REPS runs, each on a fresh
 # cluster; appends JSON lines {"name",...,"report"} to $OUT/runs.jsonl.
 run() {
@@ -70,14 +87,16 @@ run() {
         [ "$stream" = yes ] && flags+=(--stream)
         local report
         report=$("$L2S" bench "${flags[@]}") || echo "bench-cluster: '$name' run $rep had failed jobs" >&2
+        local cpu
+        cpu=$(cpu_seconds "$cluster_pid")
         stop_cluster
         if [ -z "$report" ]; then
             echo "bench-cluster: l2s bench printed no report for '$name'; the cluster's log ($log):" >&2
             tail -20 "$log" >&2
             exit 1
         fi
-        printf '{"name":"%s","decoders":%d,"slots":%d,"repeat":%s,"stream":"%s","rep":%d,"report":%s}\n' \
-            "$name" "$decoders" "$slots" "$repeat" "$stream" "$rep" "$report" >>"$OUT/runs.jsonl"
+        printf '{"name":"%s","decoders":%d,"slots":%d,"repeat":%s,"stream":"%s","rep":%d,"cpu":{%s},"report":%s}\n' \
+            "$name" "$decoders" "$slots" "$repeat" "$stream" "$rep" "$cpu" "$report" >>"$OUT/runs.jsonl"
         echo "bench-cluster: $name run $rep: $(echo "$report" | "$PY" -c 'import json, sys
 r = json.load(sys.stdin)
 print("%.0f tokens/s, %d ok, %d failed" % (r["tokens_per_s"], r["ok"], r["failed"]))')" >&2
@@ -121,7 +140,8 @@ for name in names:
 base = rows[0]["report"]
 def ms(value): return "-" if value is None else f"{value:.1f}"
 head = ("config", "dec", "slots", "C", "repeat", "stream", "ok/failed", "req/s", "tok/s", "x base",
-        "lat p50", "lat p90", "lat p99", "lat max", "ttft p50", "ttft p99", "cache hit/miss")
+        "lat p50", "lat p90", "lat p99", "lat max", "ttft p50", "ttft p99", "cache hit/miss",
+        "CPU µs/token router/enc/dec")
 print("| " + " | ".join(head) + " |")
 print("|" + "|".join("---" if i < 6 else "---:" for i in range(len(head))) + "|")
 for row in rows:
@@ -131,7 +151,8 @@ for row in rows:
              f'{r["ok"]}/{r["failed"]}', f'{r["requests_per_s"]:.1f}', f'{r["tokens_per_s"]:.0f}',
              f'{r["tokens_per_s"] / base["tokens_per_s"]:.2f}x', ms(lat.get("p50")), ms(lat.get("p90")),
              ms(lat.get("p99")), ms(lat.get("max")), ms(ttft.get("p50")), ms(ttft.get("p99")),
-             f'{cache.get("hits", "-")}/{cache.get("misses", "-")}')
+             f'{cache.get("hits", "-")}/{cache.get("misses", "-")}',
+             "/".join(f'{row["cpu"][role] * 1e6 / max(1, r["tokens"]):.0f}' for role in ("router", "encoder", "decoder")))
     print("| " + " | ".join(map(str, cells)) + " |")
 EOF
 echo "bundle=$BUNDLE requests=$REQUESTS concurrency=$CONCURRENCY new_tokens=$NEW reps=$REPS (median by tok/s);" \
