@@ -61,46 +61,45 @@ cpu_seconds() {
     echo "$members"
 }
 
-# run NAME DECODERS SLOTS REPEAT_FRACTION STREAM(yes|no) [CONCURRENCY REQUESTS]: REPS runs, each on a fresh
-# cluster; appends JSON lines {"name",...,"report"} to $OUT/runs.jsonl.
+# run REP NAME DECODERS SLOTS REPEAT_FRACTION STREAM(yes|no) [CONCURRENCY REQUESTS]: one run on a fresh cluster;
+# appends a JSON line {"name",...,"cpu","report"} to $OUT/runs.jsonl.
 run() {
-    local name=$1 decoders=$2 slots=$3 repeat=$4 stream=$5 concurrency=${6:-$CONCURRENCY} requests=${7:-$REQUESTS} rep
-    for rep in $(seq "$REPS"); do
-        PORT=$((PORT + 3))
-        local log="$OUT/$name-$rep.log"
-        "$L2S" cluster --bundle "$BUNDLE" --decoders "$decoders" --slots "$slots" --threads 1 --base-port "$PORT" \
-            >"$OUT/ready" 2>"$log" &
-        cluster_pid=$!
-        local waited=0
-        until grep -q '"ready"' "$OUT/ready" 2>/dev/null; do
-            if ! kill -0 "$cluster_pid" 2>/dev/null || [ "$waited" -ge 600 ]; then
-                echo "bench-cluster: the cluster for '$name' did not come up; its log ($log):" >&2
-                tail -20 "$log" >&2
-                exit 1
-            fi
-            sleep 0.1
-            waited=$((waited + 1))
-        done
-        local flags=(--router "tcp://127.0.0.1:$PORT" --prompts "$PROMPTS" --requests "$requests"
-            --concurrency "$concurrency" --max-new-tokens "$NEW" --min-new-tokens "$NEW"
-            --repeat-fraction "$repeat" --seed "$rep" --timeout "$TIMEOUT" --json)
-        [ "$stream" = yes ] && flags+=(--stream)
-        local report
-        report=$("$L2S" bench "${flags[@]}") || echo "bench-cluster: '$name' run $rep had failed jobs" >&2
-        local cpu
-        cpu=$(cpu_seconds "$cluster_pid")
-        stop_cluster
-        if [ -z "$report" ]; then
-            echo "bench-cluster: l2s bench printed no report for '$name'; the cluster's log ($log):" >&2
+    local rep=$1 name=$2 decoders=$3 slots=$4 repeat=$5 stream=$6 concurrency=${7:-$CONCURRENCY}
+    local requests=${8:-$REQUESTS}
+    PORT=$((PORT + 3))
+    local log="$OUT/$name-$rep.log"
+    "$L2S" cluster --bundle "$BUNDLE" --decoders "$decoders" --slots "$slots" --threads 1 --base-port "$PORT" \
+        >"$OUT/ready" 2>"$log" &
+    cluster_pid=$!
+    local waited=0
+    until grep -q '"ready"' "$OUT/ready" 2>/dev/null; do
+        if ! kill -0 "$cluster_pid" 2>/dev/null || [ "$waited" -ge 600 ]; then
+            echo "bench-cluster: the cluster for '$name' did not come up; its log ($log):" >&2
             tail -20 "$log" >&2
             exit 1
         fi
-        printf '{"name":"%s","decoders":%d,"slots":%d,"repeat":%s,"stream":"%s","rep":%d,"cpu":{%s},"report":%s}\n' \
-            "$name" "$decoders" "$slots" "$repeat" "$stream" "$rep" "$cpu" "$report" >>"$OUT/runs.jsonl"
-        echo "bench-cluster: $name run $rep: $(echo "$report" | "$PY" -c 'import json, sys
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    local flags=(--router "tcp://127.0.0.1:$PORT" --prompts "$PROMPTS" --requests "$requests"
+        --concurrency "$concurrency" --max-new-tokens "$NEW" --min-new-tokens "$NEW"
+        --repeat-fraction "$repeat" --seed "$rep" --timeout "$TIMEOUT" --json)
+    [ "$stream" = yes ] && flags+=(--stream)
+    local report
+    report=$("$L2S" bench "${flags[@]}") || echo "bench-cluster: '$name' run $rep had failed jobs" >&2
+    local cpu
+    cpu=$(cpu_seconds "$cluster_pid")
+    stop_cluster
+    if [ -z "$report" ]; then
+        echo "bench-cluster: l2s bench printed no report for '$name'; the cluster's log ($log):" >&2
+        tail -20 "$log" >&2
+        exit 1
+    fi
+    printf '{"name":"%s","decoders":%d,"slots":%d,"repeat":%s,"stream":"%s","rep":%d,"cpu":{%s},"report":%s}\n' \
+        "$name" "$decoders" "$slots" "$repeat" "$stream" "$rep" "$cpu" "$report" >>"$OUT/runs.jsonl"
+    echo "bench-cluster: $name run $rep: $(echo "$report" | "$PY" -c 'import json, sys
 r = json.load(sys.stdin)
 print("%.0f tokens/s, %d ok, %d failed" % (r["tokens_per_s"], r["ok"], r["failed"]))')" >&2
-    done
 }
 
 # The median run's tokens/s of configuration NAME.
@@ -115,19 +114,25 @@ EOF
 : >"$OUT/runs.jsonl"
 echo "bench-cluster: $REQUESTS jobs x $NEW tokens, $CONCURRENCY in flight, $REPS runs per configuration;" \
     "raw results in $OUT" >&2
-run "1x1" 1 1 0 yes
-run "1x4" 1 4 0 yes
-run "1x16" 1 16 0 yes
+# Repetitions go round the configurations (not one configuration REPS times in a row), so a burst of other load
+# on the machine hits several configurations once rather than one configuration REPS times.
+for rep in $(seq "$REPS"); do
+    run "$rep" "1x1" 1 1 0 yes
+    run "$rep" "1x4" 1 4 0 yes
+    run "$rep" "1x16" 1 16 0 yes
+done
 best=1
 best_rate=$(median_rate 1x1)
 for slots in 4 16; do
     rate=$(median_rate "1x$slots")
     if "$PY" -c "import sys; sys.exit(0 if $rate > $best_rate else 1)"; then best=$slots best_rate=$rate; fi
 done
-run "2x$best" 2 "$best" 0 yes
-run "2x$best-rep90" 2 "$best" 0.9 yes
-run "2x$best-nostream" 2 "$best" 0 no
-run "2x$best-c1" 2 "$best" 0 yes 1 $((REQUESTS / 10))
+for rep in $(seq "$REPS"); do
+    run "$rep" "2x$best" 2 "$best" 0 yes
+    run "$rep" "2x$best-rep90" 2 "$best" 0.9 yes
+    run "$rep" "2x$best-nostream" 2 "$best" 0 no
+    run "$rep" "2x$best-c1" 2 "$best" 0 yes 1 $((REQUESTS / 10))
+done
 
 "$PY" - "$OUT/runs.jsonl" <<'EOF'
 import json, sys
