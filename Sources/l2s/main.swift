@@ -7,6 +7,7 @@ let subcommands: [any Subcommand.Type] = [
     StatsCommand.self,
     GenerateCommand.self,
     ClusterCommand.self,
+    BenchCommand.self,
     EncoderCommand.self,
     DecoderCommand.self,
     TokenizeCommand.self,
