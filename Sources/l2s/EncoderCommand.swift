@@ -12,12 +12,14 @@ struct EncoderCommand: Subcommand {
         Connects to the router's encoders endpoint, announces the bundle's fingerprints, and answers encode
         requests with the prompt's encoding in the bundle's wire dtype: the projection Z, or the LLM states H when
         the bundle says projector.runs_on decoder (the decoder projects). Concurrent requests are
-        batched: up to --max-batch, waiting at most --batch-wait-ms for a batch to fill. Reconnects with backoff
-        when the router restarts; stops cleanly on SIGINT/SIGTERM.
+        batched: up to --max-batch, waiting at most --batch-wait-ms for a batch to fill. The default wait is 0
+        (take what is queued): the encoder runs a batch's prompts one by one so that each encoding is bit-identical
+        to the prompt encoded alone, so waiting only adds latency (2 ms of it by scripts/bench-cluster.sh at one job
+        at a time). Reconnects with backoff when the router restarts; stops cleanly on SIGINT/SIGTERM.
         """
     static let options = WorkerFlags.options(role: "encoder", routerPort: 5556) + [
         OptionSpec("--max-batch", value: "N", help: "prompts per forward pass", default: "8", env: "L2S_MAX_BATCH"),
-        OptionSpec("--batch-wait-ms", value: "MS", help: "how long a batch may wait to fill", default: "2",
+        OptionSpec("--batch-wait-ms", value: "MS", help: "how long a batch may wait to fill", default: "0",
             env: "L2S_BATCH_WAIT_MS"),
         OptionSpec("--max-prompt-tokens", value: "N", help: "longer prompts are refused (prompt_too_long)",
             default: "\(PromptEncoder.defaultMaxPromptTokens)", env: "L2S_MAX_PROMPT_TOKENS"),
