@@ -24,11 +24,7 @@ struct BenchCommand: Subcommand {
         Greedy decoding; --min-new-tokens suppresses EOS so every answer has that many tokens.
         Exit status 1 when any job failed or timed out.
         """
-    static let options = [
-        OptionSpec("--router", value: "EP", help: "the router's clients endpoint", default: "tcp://127.0.0.1:5555",
-            env: "L2S_ROUTER"),
-        OptionSpec("--curve-server-key", value: "KEY", help: "the router's CURVE public key, when it requires CURVE",
-            env: "L2S_CURVE_SERVER_KEY"),
+    static let options = ClientFlags.options + [
         OptionSpec("--prompts", value: "FILE", help: "prompts, one per line ('-' = standard input)"),
         OptionSpec("--input-ids", value: "IDS", help: "one prompt as LLM token ids, comma-separated"),
         OptionSpec("--requests", value: "N", help: "jobs in total", default: "200"),

@@ -19,11 +19,7 @@ struct GenerateCommand: Subcommand {
         --concurrency of them in flight; results come out in input order, one JSON line each ({"error": ...}
         for a failed one). Exit status 1 when any job failed.
         """
-    static let options = [
-        OptionSpec("--router", value: "EP", help: "the router's clients endpoint", default: "tcp://127.0.0.1:5555",
-            env: "L2S_ROUTER"),
-        OptionSpec("--curve-server-key", value: "KEY", help: "the router's CURVE public key, when it requires CURVE",
-            env: "L2S_CURVE_SERVER_KEY"),
+    static let options = ClientFlags.options + [
         OptionSpec("--input-ids", value: "IDS", help: "prompt as LLM token ids, comma-separated"),
         OptionSpec("--file", value: "PATH", help: "JSON lines of prompts ('-' = standard input)"),
         OptionSpec("--concurrency", value: "N", help: "jobs in flight at once with --file", default: "16"),

@@ -7,11 +7,7 @@ struct StatsCommand: Subcommand {
     static let name = "stats"
     static let summary = "show the router's workers, queue depth, cache hits/misses/bytes and throughput"
     static let usage = "l2s stats --router EP [--json]"
-    static let options = [
-        OptionSpec("--router", value: "EP", help: "the router's clients endpoint", default: "tcp://127.0.0.1:5555",
-            env: "L2S_ROUTER"),
-        OptionSpec("--curve-server-key", value: "KEY", help: "the router's CURVE public key, when it requires CURVE",
-            env: "L2S_CURVE_SERVER_KEY"),
+    static let options = ClientFlags.options + [
         OptionSpec("--timeout-ms", value: "MS", help: "give up when the router does not answer", default: "5000"),
         OptionSpec("--json", help: "print one JSON object"),
     ]
