@@ -77,15 +77,7 @@ struct BenchCommand: Subcommand {
     }
 
     static func readPrompts(_ path: String) throws -> [Prompt] {
-        let data: Data
-        if path == "-" {
-            data = FileHandle.standardInput.readDataToEndOfFile()
-        } else {
-            guard let contents = FileManager.default.contents(atPath: path) else {
-                throw UsageError("option '--prompts': cannot read '\(path)'")
-            }
-            data = contents
-        }
+        let data = try InputFile.read(path, option: "--prompts")
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !lines.isEmpty else { throw UsageError("option '--prompts': '\(path)' holds no prompts") }

@@ -65,15 +65,7 @@ struct ClusterCommand: Subcommand {
             return ExitStatus.success
         }
         defer { cluster.stop() }
-        let text: String
-        if promptsPath == "-" {
-            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-        } else {
-            guard let data = FileManager.default.contents(atPath: promptsPath) else {
-                throw UsageError("cannot read --prompts '\(promptsPath)'")
-            }
-            text = String(decoding: data, as: UTF8.self)
-        }
+        let text = String(decoding: try InputFile.read(promptsPath, option: "--prompts"), as: UTF8.self)
         let client = try ClusterClient(router: plan.clientEndpoint)
         var failed = 0
         for (index, prompt) in text.split(separator: "\n").map(String.init).filter({ !$0.isEmpty }).enumerated() {

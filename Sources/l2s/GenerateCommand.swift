@@ -159,15 +159,7 @@ enum ResultFormat {
 /// Reads `l2s generate --file`: one JSON object per line.
 enum PromptFile {
     static func read(_ path: String) throws -> ([Prompt], [Int?]) {
-        let data: Data
-        if path == "-" {
-            data = FileHandle.standardInput.readDataToEndOfFile()
-        } else {
-            guard let contents = FileManager.default.contents(atPath: path) else {
-                throw UsageError("cannot read --file '\(path)'")
-            }
-            data = contents
-        }
+        let data = try InputFile.read(path, option: "--file")
         var prompts: [Prompt] = []
         var limits: [Int?] = []
         for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
