@@ -38,8 +38,7 @@ struct BenchCommand: Subcommand {
         OptionSpec("--json", help: "print one JSON object instead of a table"),
     ]
 
-    let router: String
-    let curveServerKey: String?
+    let connection: ClientFlags
     let workload: LoadGenerator.Workload
     let json: Bool
 
@@ -47,8 +46,7 @@ struct BenchCommand: Subcommand {
         guard arguments.positionals.isEmpty else {
             throw UsageError("unexpected argument '\(arguments.positionals[0])'")
         }
-        router = try arguments.required("--router")
-        curveServerKey = try arguments.curveServerKey()
+        connection = try ClientFlags(arguments)
         json = arguments.flag("--json")
         let prompts: [Prompt]
         switch (arguments.string("--prompts"), try arguments.intList("--input-ids")) {
@@ -85,7 +83,7 @@ struct BenchCommand: Subcommand {
     }
 
     func run() throws -> Int32 {
-        let client = try ClusterClient(router: router, curveServerKey: curveServerKey)
+        let client = try connection.connect()
         let report = try LoadGenerator(workload: workload, client: client).run()
         printLine(json ? report.json : report.table)
         return report.failed == 0 ? ExitStatus.success : ExitStatus.failure

@@ -30,8 +30,7 @@ struct GenerateCommand: Subcommand {
             default: "120000", env: "L2S_TIMEOUT_MS"),
     ] + GenerationFlags.options
 
-    let router: String
-    let curveServerKey: String?
+    let connection: ClientFlags
     let prompts: [Prompt]
     let perPromptMaxTokens: [Int?]
     let flags: GenerationFlags
@@ -43,8 +42,7 @@ struct GenerateCommand: Subcommand {
     let timeout: Duration
 
     init(_ arguments: ParsedArguments) throws {
-        router = try arguments.required("--router")
-        curveServerKey = try arguments.curveServerKey()
+        connection = try ClientFlags(arguments)
         flags = try GenerationFlags(arguments)
         json = arguments.flag("--json")
         stream = arguments.flag("--stream")
@@ -82,7 +80,7 @@ struct GenerateCommand: Subcommand {
     }
 
     func run() throws -> Int32 {
-        let client = try ClusterClient(router: router, curveServerKey: curveServerKey)
+        let client = try connection.connect()
         if !fromFile {
             var streamedIDs: [Int32] = []
             var streamedText = ""

@@ -12,8 +12,7 @@ struct StatsCommand: Subcommand {
         OptionSpec("--json", help: "print one JSON object"),
     ]
 
-    let router: String
-    let curveServerKey: String?
+    let connection: ClientFlags
     let timeout: Duration
     let json: Bool
 
@@ -21,14 +20,13 @@ struct StatsCommand: Subcommand {
         guard arguments.positionals.isEmpty else {
             throw UsageError("unexpected argument '\(arguments.positionals[0])'")
         }
-        router = try arguments.required("--router")
-        curveServerKey = try arguments.curveServerKey()
+        connection = try ClientFlags(arguments)
         timeout = .milliseconds(try arguments.int("--timeout-ms", in: 1...3_600_000)!)
         json = arguments.flag("--json")
     }
 
     func run() throws -> Int32 {
-        let stats = try ClusterClient(router: router, curveServerKey: curveServerKey).stats(timeout: timeout)
+        let stats = try connection.connect().stats(timeout: timeout)
         if json {
             printLine(StatsFormat.json(stats))
         } else {
