@@ -31,6 +31,8 @@ public final class ClusterClient {
 
     private let context: ZMQContext
     private let socket: ZMQSocket
+    /// Job events that arrived while `stats` waited for its reply, handed out by `nextEvent` first.
+    private var heldEvents: [Event] = []
     /// The router endpoint this client talks to.
     public let endpoint: String
 
@@ -66,16 +68,20 @@ public final class ClusterClient {
 
     /// The next event of any job of this client; throws `timeout` when the router stays silent that long.
     public func nextEvent(timeout: Duration) throws -> Event {
+        if !heldEvents.isEmpty { return heldEvents.removeFirst() }
         let deadline = ContinuousClock.now + timeout
         while true {
-            switch try receive(before: deadline, timeout: timeout) {
-            case .tokenChunk(let chunk):
-                return chunk.finishReason == .unspecified ? .chunk(chunk) : .finished(chunk)
-            case .error(let error):
-                return .failed(error)
-            default:
-                continue  // heartbeats or replies this client did not ask for
-            }
+            if let event = Self.event(try receive(before: deadline, timeout: timeout)) { return event }
+            // Otherwise heartbeats or replies this client did not ask for.
+        }
+    }
+
+    /// The job event a message carries, if it carries one.
+    private static func event(_ message: Message) -> Event? {
+        switch message {
+        case .tokenChunk(let chunk): return chunk.finishReason == .unspecified ? .chunk(chunk) : .finished(chunk)
+        case .error(let error): return .failed(error)
+        default: return nil
         }
     }
 
@@ -97,14 +103,17 @@ public final class ClusterClient {
         }
     }
 
-    /// The router's statistics.
+    /// The router's statistics. Events of this client's jobs that arrive meanwhile are kept for `nextEvent`, so
+    /// asking for stats while jobs run loses none of their chunks; only an error about no job (the stats request
+    /// itself) fails the call.
     public func stats(timeout: Duration = .seconds(5)) throws -> StatsReply {
         try socket.send(.statsRequest(StatsRequest()))
         let deadline = ContinuousClock.now + timeout
         while true {
             let message = try receive(before: deadline, timeout: timeout)
             if case .statsReply(let reply) = message { return reply }
-            if case .error(let error) = message { throw Failure.server(error) }
+            if case .error(let error) = message, error.requestID.isEmpty { throw Failure.server(error) }
+            if let event = Self.event(message) { heldEvents.append(event) }
         }
     }
 

@@ -297,6 +297,42 @@ import Wire
         #expect(badKey.status == 64 && badKey.stderr.contains("40 Z85"), "\(badKey.stderr)")
     }
 
+    /// `stats()` on a client with jobs in flight (what `l2s bench` does) must neither drop their chunks nor fail
+    /// on another request's error: both are handed out by `nextEvent` afterwards.
+    @Test func statsWhileJobsStreamLosesNoEvents() throws {
+        let cluster = try Cluster()
+        try cluster.addEncoder()
+        try cluster.addDecoder()
+        _ = try cluster.waitForWorkers(encoders: 1, decoders: 1)
+        let flags = ["--max-new-tokens", "300", "--min-new-tokens", "300"]
+        let expected = Self.ids(of: try Self.inProcess(Self.prompts[0], flags))
+        let client = try ClusterClient(router: cluster.clients)
+        try client.submit(GenerateRequest(requestID: "long", prompt: .text(Self.prompts[0]), maxNewTokens: 300,
+            minNewTokens: 300, stream: true))
+        var ids: [Int32] = []
+        var ghostError: ErrorReply?
+        var statsCalls = 0
+        while true {
+            let event = try client.nextEvent(timeout: .seconds(30))
+            if case .failed(let error) = event, error.requestID == "ghost" { ghostError = error; continue }
+            if case .chunk(let chunk) = event { ids += chunk.ids }
+            guard case .finished(let chunk) = event else {
+                if statsCalls < 20 {
+                    // An error for another request ("ghost" is not in flight) arrives before the stats reply.
+                    try client.cancel(requestID: "ghost")
+                    _ = try client.stats()
+                    statsCalls += 1
+                }
+                continue
+            }
+            ids += chunk.ids
+            break
+        }
+        #expect(statsCalls == 20)
+        #expect(ids.map(Int.init) == expected)
+        #expect(ghostError?.code == .badRequest)
+    }
+
     @Test func aFullQueueRefusesWithOverloadedAndEveryOtherJobCompletes() throws {
         let cluster = try Cluster(routerArguments: ["--max-queue", "2"])
         try cluster.addEncoder()
