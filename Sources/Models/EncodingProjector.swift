@@ -26,9 +26,7 @@ public final class EncodingProjector: Sendable {
         case .encoder:
             projector = nil
         case .decoder:
-            projector = try Projector(
-                file: bundle.projectorFile, inputDimension: bundle.manifest.projector.inputDimension,
-                outputDimension: bundle.manifest.projector.outputDimension)
+            projector = try Projector(bundle: bundle)
         }
     }
 

@@ -36,6 +36,13 @@ public final class Projector: Sendable {
             weight: try safetensors.tensor("out_proj.weight"), bias: try safetensors.tensor("out_proj.bias"))
     }
 
+    /// Loads the projector of `bundle` (its file and the dimensions its manifest declares).
+    public convenience init(bundle: L2SBundle) throws {
+        try self.init(
+            file: bundle.projectorFile, inputDimension: bundle.manifest.projector.inputDimension,
+            outputDimension: bundle.manifest.projector.outputDimension)
+    }
+
     /// Checks tensor names and shapes of a projector file (header only, no weights read).
     static func validate(_ file: SafetensorsFile, inputDimension: Int, outputDimension: Int) throws {
         let expected = expectedShapes(inputDimension: inputDimension, outputDimension: outputDimension)

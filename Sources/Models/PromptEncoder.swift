@@ -42,9 +42,7 @@ public final class PromptEncoder: Sendable {
         encoder = try T5Encoder(directory: bundle.llmDirectory, rowKernel: rowKernel)
         switch bundle.projectorRunsOn {
         case .encoder:
-            projector = try Projector(
-                file: bundle.projectorFile, inputDimension: bundle.manifest.projector.inputDimension,
-                outputDimension: bundle.manifest.projector.outputDimension)
+            projector = try Projector(bundle: bundle)
         case .decoder:
             projector = nil
         }
