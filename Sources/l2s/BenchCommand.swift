@@ -49,14 +49,11 @@ struct BenchCommand: Subcommand {
         connection = try ClientFlags(arguments)
         json = arguments.flag("--json")
         let prompts: [Prompt]
-        switch (arguments.string("--prompts"), try arguments.intList("--input-ids")) {
+        switch (arguments.string("--prompts"), try arguments.tokenIDs("--input-ids")) {
         case (let path?, nil):
             prompts = try Self.readPrompts(path)
         case (nil, let ids?):
-            guard !ids.isEmpty, ids.allSatisfy({ (0...Int(Int32.max)).contains($0) }) else {
-                throw UsageError("option '--input-ids' needs ids in 0...\(Int32.max)")
-            }
-            prompts = [.tokenIDs(ids.map { Int32($0) })]
+            prompts = [.tokenIDs(ids)]
         default:
             throw UsageError("give exactly one of '--prompts' or '--input-ids'")
         }

@@ -59,12 +59,9 @@ struct GenerateCommand: Subcommand {
             fromFile = true
             if stream { throw UsageError("--stream cannot be combined with --file") }
             (prompts, perPromptMaxTokens) = try PromptFile.read(path)
-        } else if let ids = try arguments.intList("--input-ids") {
+        } else if let ids = try arguments.tokenIDs("--input-ids") {
             fromFile = false
-            guard !ids.isEmpty, ids.allSatisfy({ (0...Int(Int32.max)).contains($0) }) else {
-                throw UsageError("option '--input-ids' needs ids in 0...\(Int32.max)")
-            }
-            prompts = [.tokenIDs(ids.map { Int32($0) })]
+            prompts = [.tokenIDs(ids)]
             perPromptMaxTokens = [nil]
         } else {
             fromFile = false

@@ -75,7 +75,7 @@ struct RunCommand: Subcommand {
         } else {
             throw UsageError("missing required option '--model' or '--bundle'")
         }
-        let ids = try arguments.intList("--input-ids")
+        let ids = try arguments.tokenIDs("--input-ids")
         let words = arguments.positionals
         let isBundle: Bool
         if case .bundle = source { isBundle = true } else { isBundle = false }
@@ -88,11 +88,7 @@ struct RunCommand: Subcommand {
             throw UsageError("expected one PROMPT or '--input-ids', got \(words.count) prompt words")
         }
         if let ids {
-            guard !ids.isEmpty else { throw UsageError("option '--input-ids' needs at least one id") }
-            if let bad = ids.first(where: { $0 < 0 || $0 > Int(Int32.max) }) {
-                throw UsageError("option '--input-ids': id \(bad) is not in 0...\(Int32.max)")
-            }
-            inputIDs = ids.map { Int32($0) }
+            inputIDs = ids
             prompt = nil
         } else {
             inputIDs = nil

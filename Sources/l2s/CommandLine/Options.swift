@@ -149,4 +149,14 @@ struct ParsedArguments {
         }
         return result
     }
+
+    /// `name` as prompt token ids (comma-separated, at least one, each in 0...Int32.max), or nil when absent.
+    func tokenIDs(_ name: String) throws -> [Int32]? {
+        guard let ids = try intList(name) else { return nil }
+        guard !ids.isEmpty else { throw UsageError("option '\(name)' needs at least one id") }
+        if let bad = ids.first(where: { $0 < 0 || $0 > Int(Int32.max) }) {
+            throw UsageError("option '\(name)': id \(bad) is not in 0...\(Int32.max)")
+        }
+        return ids.map { Int32($0) }
+    }
 }
