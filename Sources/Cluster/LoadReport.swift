@@ -69,20 +69,15 @@ public struct LoadReport: Sendable {
         servedFromCache = done.filter(\.cachedEncoding).count
         tokens = done.reduce(0) { $0 + $1.tokens }
         let last = outcomes.compactMap { $0.finished }.max() ?? start
-        wallSeconds = Self.seconds(last - start)
+        wallSeconds = (last - start).inSeconds
         latency = Percentiles(done.compactMap { outcome in
-            outcome.submitted.flatMap { submitted in outcome.finished.map { Self.seconds($0 - submitted) * 1000 } }
+            outcome.submitted.flatMap { submitted in outcome.finished.map { ($0 - submitted).inSeconds * 1000 } }
         })
         timeToFirstToken = workload.stream ? Percentiles(done.compactMap { outcome in
-            outcome.submitted.flatMap { submitted in outcome.firstToken.map { Self.seconds($0 - submitted) * 1000 } }
+            outcome.submitted.flatMap { submitted in outcome.firstToken.map { ($0 - submitted).inSeconds * 1000 } }
         }) : nil
         self.cacheBefore = cacheBefore
         self.cacheAfter = cacheAfter
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) * 1e-18
     }
 
     /// Jobs that failed, whatever the reason.

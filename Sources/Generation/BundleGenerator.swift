@@ -69,8 +69,7 @@ public final class BundleGenerator: Sendable {
             onDelta?(rest, [])
         }
         result.text = text
-        result.timings.prefillSeconds =
-            Double(prefill.components.seconds) + Double(prefill.components.attoseconds) * 1e-18
+        result.timings.prefillSeconds = prefill.inSeconds
         return result
     }
 }

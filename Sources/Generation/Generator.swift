@@ -178,7 +178,7 @@ public enum Generator {
         var result = try generate(
             sequence: sequence, promptTokens: promptIDs.count, eosTokenIDs: model.eosTokenIDs, options: options,
             onToken: onToken)
-        result.timings.prefillSeconds = seconds(prefill)
+        result.timings.prefillSeconds = prefill.inSeconds
         return result
     }
 
@@ -198,7 +198,7 @@ public enum Generator {
             if job.accept(token) == nil {
                 let start = clock.now
                 try sequence.append(token)
-                timings.decodeSeconds += seconds(clock.now - start)
+                timings.decodeSeconds += (clock.now - start).inSeconds
                 timings.decodeSteps += 1
             }
         }
@@ -209,8 +209,9 @@ public enum Generator {
         result.timings = timings
         return result
     }
+}
 
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
-    }
+extension Duration {
+    /// The duration in seconds, for timings and reports.
+    public var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }
