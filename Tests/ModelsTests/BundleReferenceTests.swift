@@ -7,14 +7,8 @@ import Testing
 /// The Python reference's outputs on one fixture bundle (scripts/fixtures/bundles.py): prompts with ids and greedy
 /// ids in `expected/<name>.json`, tensors in `expected/<name>.safetensors`.
 struct BundleFixture {
-    struct Prompt {
-        let text: String
-        let inputIDs: [Int32]
-        let greedyIDs: [Int32]
-    }
-
     let directory: URL
-    let prompts: [Prompt]
+    let prompts: [ExpectedPrompt]
     let steps: Int
     let tensors: [String: (shape: [Int], scalars: [Float])]
 
@@ -24,13 +18,7 @@ struct BundleFixture {
         let data = try Data(contentsOf: expected.appendingPathComponent("\(name).json"))
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         steps = try #require(object["steps"] as? Int)
-        let list = try #require(object["prompts"] as? [[String: Any]])
-        prompts = try list.map { entry in
-            Prompt(
-                text: try #require(entry["text"] as? String),
-                inputIDs: try #require(entry["input_ids"] as? [Int]).map { Int32($0) },
-                greedyIDs: try #require(entry["greedy_ids"] as? [Int]).map { Int32($0) })
-        }
+        prompts = try ExpectedPrompt.load(bundle: name)
         tensors = try Self.readSafetensors(expected.appendingPathComponent("\(name).safetensors"))
     }
 
