@@ -2,6 +2,8 @@
 public enum ClusterError: Error, CustomStringConvertible {
     case bindFailed(link: String, endpoint: String, reason: String)
     case connectFailed(endpoint: String, reason: String)
+    case unreadableBundle(path: String)
+    case unreadableKeyList(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -9,6 +11,10 @@ public enum ClusterError: Error, CustomStringConvertible {
             return "cannot listen for \(link) on \(endpoint): \(reason)"
         case .connectFailed(let endpoint, let reason):
             return "cannot connect to \(endpoint): \(reason)"
+        case .unreadableBundle(let path):
+            return "cannot read the bundle manifest \(path)"
+        case .unreadableKeyList(let path, let reason):
+            return "CURVE key list \(path): \(reason)"
         }
     }
 }

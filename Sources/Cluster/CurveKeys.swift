@@ -1,8 +1,9 @@
 import Foundation
 import Wire
 
-/// CURVE keys for links that leave the machine: the router serves with its secret key; workers and clients
-/// connect with the router's public key and a key pair of their own made at start-up.
+/// CURVE keys for links that leave the machine: the router serves with its secret key; workers connect with the
+/// router's public key and their own key pair (listed in the router's `--worker-keys`), clients with the router's
+/// public key and a key pair of their own (made at start-up unless given).
 public enum CurveKeys {
     /// The Z85 alphabet (ZeroMQ RFC 32).
     private static let z85 = Set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#")
@@ -16,7 +17,7 @@ public enum CurveKeys {
         return trimmed
     }
 
-    /// The router's secret key from a file holding it (as `l2s keygen` writes it: the Z85 text, or a JSON line
+    /// A secret key from a file holding it (as `l2s keygen` writes it: the Z85 text, or a JSON line
     /// with a "secret" field).
     public static func secretKey(file path: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: path) else { throw CurveKeyError.unreadable(path: path) }
@@ -27,9 +28,15 @@ public enum CurveKeys {
         return try validate(text, what: "secret key in \(path)")
     }
 
-    /// Makes `socket` a CURVE client of the server whose public key is `serverKey`, with a fresh key pair.
-    static func secureClient(_ socket: ZMQSocket, serverKey: String) throws {
-        let own = try CurveKeyPair.generate()
+    /// The key pair in a file holding its secret key (as `l2s keygen` writes it); the public half is derived.
+    public static func keyPair(file path: String) throws -> CurveKeyPair {
+        try CurveKeyPair(secretKey: try secretKey(file: path))
+    }
+
+    /// Makes `socket` a CURVE client of the server whose public key is `serverKey`, with `own` key pair or a
+    /// fresh one.
+    static func secureClient(_ socket: ZMQSocket, serverKey: String, own given: CurveKeyPair? = nil) throws {
+        let own = try given ?? CurveKeyPair.generate()
         try socket.set(.curveClient(serverPublicKey: serverKey, publicKey: own.publicKey, secretKey: own.secretKey))
     }
 }

@@ -90,6 +90,11 @@ public final class EncodingCache<Key: Hashable, Value> {
         inFlight.remove(key)
     }
 
+    /// Drops every entry (the cluster's bundle changed, so none can be used again); counters are kept.
+    public func removeAll() {
+        while let node = oldest { remove(node) }
+    }
+
     /// Whether `key` is cached (does not count as a hit or change recency).
     public func contains(_ key: Key) -> Bool { nodes[key] != nil }
 

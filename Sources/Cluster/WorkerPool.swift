@@ -1,9 +1,10 @@
 /// The workers of one role (encoders or decoders) as the router sees them: credits granted, work
-/// outstanding, last time heard from. Chooses where the next job goes and who has gone silent.
+/// outstanding, last time heard from, faults in a row. Chooses where the next job goes and who has gone silent.
 ///
-/// Balancing rule: only workers with credit are eligible (the router never sends more than it was
-/// granted); among them the one with the least outstanding work, ties going to the one that has
-/// waited longest since its last assignment. Not thread-safe: owned by the router's event loop.
+/// Balancing rule: only workers with credit and a closed breaker are eligible (the router never sends more than
+/// it was granted, and never feeds a worker that keeps failing); among them the one with the least outstanding
+/// work, ties going to the one that has waited longest since its last assignment. Not thread-safe: owned by the
+/// router's event loop.
 public struct WorkerPool<ID: Hashable> {
     /// One worker's bookkeeping.
     public struct Worker {
@@ -13,13 +14,29 @@ public struct WorkerPool<ID: Hashable> {
         public var outstanding: Int = 0
         public var jobsDone: UInt64 = 0
         public var lastSeen: ContinuousClock.Instant
+        /// Faults since the last success.
+        public var faultsInARow: Int = 0
+        /// While set and in the future, the worker gets no work (its breaker is open).
+        public var quarantinedUntil: ContinuousClock.Instant?
         var lastAssigned: UInt64 = 0
+
+        /// Whether the breaker keeps this worker from getting work at `now`.
+        public func isQuarantined(at now: ContinuousClock.Instant) -> Bool {
+            guard let quarantinedUntil else { return false }
+            return now < quarantinedUntil
+        }
     }
 
     private(set) public var workers: [ID: Worker] = [:]
     private var assignments: UInt64 = 0
+    private let breakerThreshold: Int
+    private let breakerCooldown: Duration
 
-    public init() {}
+    /// An empty pool whose breaker opens after `breakerThreshold` faults in a row, for `breakerCooldown`.
+    public init(breakerThreshold: Int = 3, breakerCooldown: Duration = .seconds(10)) {
+        self.breakerThreshold = max(1, breakerThreshold)
+        self.breakerCooldown = breakerCooldown
+    }
 
     /// Registers a worker (or re-registers one that reconnected) with its advertised capacity.
     /// Credits start at zero: a worker grants them with explicit `Credit` messages.
@@ -43,10 +60,13 @@ public struct WorkerPool<ID: Hashable> {
         workers[id] = worker
     }
 
-    /// The worker the next job should go to, consuming one of its credits; nil when none has credit.
-    public mutating func assign() -> ID? {
-        let eligible = workers.values.filter { $0.credits > 0 }
-        guard let best = eligible.min(by: { a, b in
+    /// The worker the next job should go to, consuming one of its credits; nil when none is eligible.
+    /// Workers in `avoiding` (those a job already failed on) are taken only when every member is among them.
+    public mutating func assign(now: ContinuousClock.Instant, avoiding: Set<ID> = []) -> ID? {
+        let open = workers.values.filter { $0.credits > 0 && !$0.isQuarantined(at: now) }
+        let untried = open.filter { !avoiding.contains($0.id) }
+        let onlyTriedLeft = workers.keys.allSatisfy { avoiding.contains($0) }
+        guard let best = (onlyTriedLeft ? open : untried).min(by: { a, b in
             (a.outstanding, a.lastAssigned) < (b.outstanding, b.lastAssigned)
         }) else { return nil }
         assignments += 1
@@ -56,11 +76,35 @@ public struct WorkerPool<ID: Hashable> {
         return best.id
     }
 
-    /// Marks one job of a worker finished (its credit comes back with the worker's next `Credit`).
+    /// Marks one job of a worker finished well (its credit comes back with the worker's next `Credit`).
     public mutating func finished(_ id: ID) {
+        release(id)
+        workers[id]?.jobsDone += 1
+        workers[id]?.faultsInARow = 0
+    }
+
+    /// Takes one job off a worker without counting it done or failed (the client cancelled it).
+    public mutating func released(_ id: ID) { release(id) }
+
+    /// Takes one job off a worker that failed it; returns true when this fault opened the worker's breaker.
+    @discardableResult
+    public mutating func failed(_ id: ID, now: ContinuousClock.Instant) -> Bool {
+        release(id)
+        guard var worker = workers[id] else { return false }
+        worker.faultsInARow += 1
+        let trips = worker.faultsInARow >= breakerThreshold
+        if trips {
+            worker.quarantinedUntil = now + breakerCooldown
+            // After the cooldown one more fault opens it again at once (half-open).
+            worker.faultsInARow = breakerThreshold - 1
+        }
+        workers[id] = worker
+        return trips
+    }
+
+    private mutating func release(_ id: ID) {
         guard var worker = workers[id], worker.outstanding > 0 else { return }
         worker.outstanding -= 1
-        worker.jobsDone += 1
         workers[id] = worker
     }
 
@@ -69,6 +113,8 @@ public struct WorkerPool<ID: Hashable> {
         workers.values.filter { $0.lastSeen < deadline }.map(\.id)
     }
 
-    /// Total credits available right now.
-    public var availableCredits: Int { workers.values.reduce(0) { $0 + $1.credits } }
+    /// Credits of workers that may get work at `now`.
+    public func availableCredits(at now: ContinuousClock.Instant) -> Int {
+        workers.values.reduce(0) { $0 + ($1.isQuarantined(at: now) ? 0 : $1.credits) }
+    }
 }

@@ -69,11 +69,14 @@ public struct TokenSampler: Sendable {
 
     private func sample(_ logits: [Float], step: Int) -> Int32 {
         let temperature = parameters.temperature
-        // (id, scaled logit) of the candidates, most likely first; ties keep the lower id first.
+        let finite = logits.filter(\.isFinite)
+        guard let largest = finite.max() else { return Self.argmax(logits) }
+        // (id, scaled logit) of the candidates, most likely first; ties keep the lower id first. The largest logit is
+        // subtracted before dividing, so a tiny temperature sends the others to -inf (probability 0) instead of
+        // overflowing every value to inf (NaN probabilities): the limit T -> 0 is greedy, as it should be.
         var candidates = logits.enumerated().compactMap { index, value -> (Int32, Float)? in
-            value.isFinite ? (Int32(index), value / temperature) : nil
+            value.isFinite ? (Int32(index), (value - largest) / temperature) : nil
         }
-        guard !candidates.isEmpty else { return Self.argmax(logits) }
         candidates.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
         if parameters.topK > 0 && parameters.topK < candidates.count {
             // transformers' TopKLogitsWarper keeps every token tied with the k-th.

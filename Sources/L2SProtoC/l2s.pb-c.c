@@ -142,6 +142,51 @@ void   l2s__hello__free_unpacked
   assert(message->base.descriptor == &l2s__hello__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   l2s__encoding_spec__init
+                     (L2s__EncodingSpec         *message)
+{
+  static const L2s__EncodingSpec init_value = L2S__ENCODING_SPEC__INIT;
+  *message = init_value;
+}
+size_t l2s__encoding_spec__get_packed_size
+                     (const L2s__EncodingSpec *message)
+{
+  assert(message->base.descriptor == &l2s__encoding_spec__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t l2s__encoding_spec__pack
+                     (const L2s__EncodingSpec *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &l2s__encoding_spec__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t l2s__encoding_spec__pack_to_buffer
+                     (const L2s__EncodingSpec *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &l2s__encoding_spec__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+L2s__EncodingSpec *
+       l2s__encoding_spec__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (L2s__EncodingSpec *)
+     protobuf_c_message_unpack (&l2s__encoding_spec__descriptor,
+                                allocator, len, data);
+}
+void   l2s__encoding_spec__free_unpacked
+                     (L2s__EncodingSpec *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &l2s__encoding_spec__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   l2s__heartbeat__init
                      (L2s__Heartbeat         *message)
 {
@@ -1237,7 +1282,7 @@ const ProtobufCMessageDescriptor l2s__fingerprints__descriptor =
   (ProtobufCMessageInit) l2s__fingerprints__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor l2s__hello__field_descriptors[6] =
+static const ProtobufCFieldDescriptor l2s__hello__field_descriptors[7] =
 {
   {
     "role",
@@ -1311,9 +1356,22 @@ static const ProtobufCFieldDescriptor l2s__hello__field_descriptors[6] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "encoding",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(L2s__Hello, encoding),
+    &l2s__encoding_spec__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned l2s__hello__field_indices_by_name[] = {
   3,   /* field[3] = capacity */
+  6,   /* field[6] = encoding */
   2,   /* field[2] = fingerprints */
   4,   /* field[4] = heartbeat_interval_ms */
   0,   /* field[0] = role */
@@ -1323,7 +1381,7 @@ static const unsigned l2s__hello__field_indices_by_name[] = {
 static const ProtobufCIntRange l2s__hello__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor l2s__hello__descriptor =
 {
@@ -1333,11 +1391,75 @@ const ProtobufCMessageDescriptor l2s__hello__descriptor =
   "L2s__Hello",
   "l2s",
   sizeof(L2s__Hello),
-  6,
+  7,
   l2s__hello__field_descriptors,
   l2s__hello__field_indices_by_name,
   1,  l2s__hello__number_ranges,
   (ProtobufCMessageInit) l2s__hello__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor l2s__encoding_spec__field_descriptors[3] =
+{
+  {
+    "dtype",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(L2s__EncodingSpec, dtype),
+    &l2s__dtype__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "width",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(L2s__EncodingSpec, width),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "projected",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(L2s__EncodingSpec, projected),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned l2s__encoding_spec__field_indices_by_name[] = {
+  0,   /* field[0] = dtype */
+  2,   /* field[2] = projected */
+  1,   /* field[1] = width */
+};
+static const ProtobufCIntRange l2s__encoding_spec__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor l2s__encoding_spec__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "l2s.EncodingSpec",
+  "EncodingSpec",
+  "L2s__EncodingSpec",
+  "l2s",
+  sizeof(L2s__EncodingSpec),
+  3,
+  l2s__encoding_spec__field_descriptors,
+  l2s__encoding_spec__field_indices_by_name,
+  1,  l2s__encoding_spec__number_ranges,
+  (ProtobufCMessageInit) l2s__encoding_spec__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor l2s__heartbeat__field_descriptors[1] =
@@ -2538,7 +2660,7 @@ const ProtobufCMessageDescriptor l2s__cache_stats__descriptor =
   (ProtobufCMessageInit) l2s__cache_stats__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor l2s__stats_reply__field_descriptors[9] =
+static const ProtobufCFieldDescriptor l2s__stats_reply__field_descriptors[14] =
 {
   {
     "workers",
@@ -2648,22 +2770,87 @@ static const ProtobufCFieldDescriptor l2s__stats_reply__field_descriptors[9] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "jobs_cancelled",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(L2s__StatsReply, jobs_cancelled),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "slow_client_cancels",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(L2s__StatsReply, slow_client_cancels),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "worker_faults",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(L2s__StatsReply, worker_faults),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "retries",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(L2s__StatsReply, retries),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "refused_peers",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(L2s__StatsReply, refused_peers),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned l2s__stats_reply__field_indices_by_name[] = {
   3,   /* field[3] = cache */
+  9,   /* field[9] = jobs_cancelled */
   4,   /* field[4] = jobs_done */
   5,   /* field[5] = jobs_failed */
   2,   /* field[2] = max_queue */
   1,   /* field[1] = queue_depth */
+  13,   /* field[13] = refused_peers */
+  12,   /* field[12] = retries */
+  10,   /* field[10] = slow_client_cancels */
   6,   /* field[6] = tokens_generated */
   7,   /* field[7] = tokens_per_second */
   8,   /* field[8] = uptime_ms */
+  11,   /* field[11] = worker_faults */
   0,   /* field[0] = workers */
 };
 static const ProtobufCIntRange l2s__stats_reply__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor l2s__stats_reply__descriptor =
 {
@@ -2673,7 +2860,7 @@ const ProtobufCMessageDescriptor l2s__stats_reply__descriptor =
   "L2s__StatsReply",
   "l2s",
   sizeof(L2s__StatsReply),
-  9,
+  14,
   l2s__stats_reply__field_descriptors,
   l2s__stats_reply__field_indices_by_name,
   1,  l2s__stats_reply__number_ranges,

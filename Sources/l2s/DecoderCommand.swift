@@ -32,9 +32,7 @@ struct DecoderCommand: Subcommand {
         let slm = try ConditionedSLM(bundle: bundle)
         log.info("loaded \(bundle.directory.path): \(bundle.slmKind.rawValue) SLM, projector on the "
             + "\(bundle.projectorRunsOn.rawValue), \(slots) slots")
-        let fingerprints = Fingerprints(llm: bundle.llmFingerprint, projector: bundle.projectorFingerprint,
-            slm: bundle.slmFingerprint)
-        return try worker.serve(role: .decoder, fingerprints: fingerprints,
+        return try worker.serve(role: .decoder, bundle: bundle,
             engine: DecoderEngine(slm: slm, slots: slots, log: log), log: log)
     }
 }

@@ -42,9 +42,7 @@ struct EncoderCommand: Subcommand {
         let encoder = try PromptEncoder(bundle: bundle, maxPromptTokens: maxPromptTokens)
         log.info("loaded \(bundle.directory.path): projector on the \(bundle.projectorRunsOn.rawValue), wire dtype "
             + "\(bundle.wireDType.rawValue), batches of up to \(maxBatch)")
-        let fingerprints = Fingerprints(llm: bundle.llmFingerprint, projector: bundle.projectorFingerprint,
-            tokenizer: bundle.llmTokenizerFingerprint)
         let engine = EncoderEngine(encoder: encoder, maxBatch: maxBatch, batchWait: batchWait, log: log)
-        return try worker.serve(role: .encoder, fingerprints: fingerprints, engine: engine, log: log)
+        return try worker.serve(role: .encoder, bundle: bundle, engine: engine, log: log)
     }
 }

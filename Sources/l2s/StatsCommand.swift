@@ -51,6 +51,10 @@ enum StatsFormat {
                       "capacity_bytes": stats.cache.capacityBytes, "coalesced": stats.cache.coalesced],
             "jobs_done": stats.jobsDone, "jobs_failed": stats.jobsFailed, "tokens_generated": stats.tokensGenerated,
             "tokens_per_second": stats.tokensPerSecond, "uptime_ms": stats.uptimeMs,
+            "faults": ["jobs_cancelled": stats.faults.jobsCancelled,
+                       "slow_client_cancels": stats.faults.slowClientCancels,
+                       "worker_faults": stats.faults.workerFaults, "retries": stats.faults.retries,
+                       "refused_peers": stats.faults.refusedPeers],
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
@@ -70,6 +74,9 @@ enum StatsFormat {
             + "\(cache.evictions) evictions, \(cache.entries) entries, \(cache.bytes)/\(cache.capacityBytes) bytes")
         lines.append("jobs: \(stats.jobsDone) done, \(stats.jobsFailed) failed; \(stats.tokensGenerated) tokens, "
             + String(format: "%.1f tokens/s over %.1f s", stats.tokensPerSecond, Double(stats.uptimeMs) / 1000))
+        let faults = stats.faults
+        lines.append("faults: \(faults.jobsCancelled) jobs cancelled (\(faults.slowClientCancels) for slow clients), "
+            + "\(faults.workerFaults) worker faults, \(faults.retries) retries, \(faults.refusedPeers) refused peers")
         return lines.joined(separator: "\n")
     }
 }

@@ -53,15 +53,15 @@ import Testing
         let now = ContinuousClock.now
         pool.join("a", capacity: 2, now: now)
         pool.join("b", capacity: 2, now: now)
-        #expect(pool.assign() == nil)  // no credits yet
+        #expect(pool.assign(now: now) == nil)  // no credits yet
         pool.grant("a", credits: 2)
         pool.grant("b", credits: 5)  // clamped to capacity 2
         var counts: [String: Int] = [:]
-        while let id = pool.assign() { counts[id, default: 0] += 1 }
+        while let id = pool.assign(now: now) { counts[id, default: 0] += 1 }
         #expect(counts == ["a": 2, "b": 2])
         pool.finished("a")
         pool.grant("a", credits: 1)
-        #expect(pool.assign() == "a")
+        #expect(pool.assign(now: now) == "a")
     }
 
     @Test func silentWorkersAreReported() {

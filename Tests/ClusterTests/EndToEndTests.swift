@@ -23,7 +23,9 @@ import Wire
         let decoderEndpoint: String
         let routerArguments: [String]
 
-        init(routerArguments: [String] = []) throws {
+        /// A router pinned to `bundle` (from its l2s.json), with `routerArguments` added.
+        init(bundle: String = EndToEndTests.bundle, routerArguments: [String] = []) throws {
+            let routerArguments = ["--bundle", bundle] + routerArguments
             self.routerArguments = routerArguments
             router = try ServiceProcess("router", ["router", "--clients", "tcp://127.0.0.1:*", "--encoders",
                 "tcp://127.0.0.1:*", "--decoders", "tcp://127.0.0.1:*", "--heartbeat-ms", "200"] + routerArguments)
@@ -133,7 +135,7 @@ import Wire
     }
 
     @Test func aBundleProjectingOnTheDecoderServedThroughTheClusterEqualsInProcessRuns() throws {
-        let cluster = try Cluster()
+        let cluster = try Cluster(bundle: Self.decoderSideBundle)
         try cluster.addEncoder(bundle: Self.decoderSideBundle)
         try cluster.addDecoder(bundle: Self.decoderSideBundle)
         _ = try cluster.waitForWorkers(encoders: 1, decoders: 1)
@@ -147,19 +149,22 @@ import Wire
         let lines = result.stdout.split(separator: "\n").map(String.init)
         try #require(lines.count == jobs.count)
         for (index, line) in lines.enumerated() { #expect(line == expected[index % prompts.count], "job \(index)") }
-        // What the router cached is H, not Z: m x 32 float16 values + m ids per prompt.
+        // What the router cached is H, not Z: m x 32 float16 values + m ids per prompt, plus 640 bytes of bookkeeping.
         let promptTokens = try expected.map { line in
             let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             return try #require((object["usage"] as? [String: Any])?["prompt_tokens"] as? Int)
         }
         let stats = try ClusterClient(router: cluster.clients).stats()
-        #expect(stats.cache.entries == 4 && stats.cache.bytes == UInt64(promptTokens.reduce(0, +) * (32 * 2 + 4)))
+        let tokens: Int = promptTokens.reduce(0, +)
+        let cachedBytes = UInt64(tokens * (32 * 2 + 4) + 4 * 640)
+        #expect(stats.cache.entries == 4 && stats.cache.bytes == cachedBytes)
         #expect(stats.jobsDone == 8 && stats.jobsFailed == 0)
     }
 
     @Test func aRepeatedPromptNeverReachesTheEncoderTwiceAndSmallCachesEvict() throws {
-        // Two prompts of 3 token ids each: 3 x 24 float16 + 3 ids = 156 bytes per encoding; the cache holds one.
-        let cluster = try Cluster(routerArguments: ["--cache-mb", "0.0002"])
+        // Two prompts of 3 token ids each: 3 x 24 float16 + 3 ids + 640 bytes of bookkeeping = 796 bytes per encoding;
+        // the cache (1048 bytes) holds one.
+        let cluster = try Cluster(routerArguments: ["--cache-mb", "0.001"])
         try cluster.addEncoder()
         try cluster.addDecoder()
         _ = try cluster.waitForWorkers(encoders: 1, decoders: 1)
@@ -274,20 +279,40 @@ import Wire
         #expect(result.stdout.trimmingCharacters(in: .newlines) == expected, "\(result.stderr)")
     }
 
-    @Test func withCURVEOnlyPeersKnowingTheRoutersKeyGetIn() throws {
-        let keys = try ProcessRunner.run(TestPaths.l2sExecutable, ["keygen"])
-        let pair = try JSONSerialization.jsonObject(with: Data(keys.stdout.utf8)) as! [String: String]
-        let secretFile = FileManager.default.temporaryDirectory.appendingPathComponent("l2s-curve-\(UUID().uuidString)")
-        try keys.stdout.write(to: secretFile, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: secretFile) }
-        let key = ["--curve-server-key", pair["public"]!]
-        let cluster = try Cluster(routerArguments: ["--curve-secret-file", secretFile.path])
-        try cluster.addEncoder(key)
-        try cluster.addDecoder(slots: 2, key)
-        _ = try cluster.waitForWorkers(encoders: 1, decoders: 1, curveServerKey: pair["public"])
+    /// Writes `text` to a fresh temporary file and returns its path (removed by the caller).
+    static func temporaryFile(_ text: String) throws -> URL {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("l2s-curve-\(UUID().uuidString)")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
+    @Test func withCURVEOnlyListedWorkersJoinAndClientsNeedTheRoutersKey() throws {
+        func keygen() throws -> (String, [String: String]) {
+            let keys = try ProcessRunner.run(TestPaths.l2sExecutable, ["keygen"])
+            return (keys.stdout, try JSONSerialization.jsonObject(with: Data(keys.stdout.utf8)) as! [String: String])
+        }
+        let (routerText, routerPair) = try keygen()
+        let (workerText, workerPair) = try keygen()
+        let (outsiderText, _) = try keygen()
+        let files = try [routerText, workerText, workerPair["public"]! + "\n", outsiderText].map(Self.temporaryFile)
+        defer { for file in files { try? FileManager.default.removeItem(at: file) } }
+        let key = ["--curve-server-key", routerPair["public"]!]
+        let cluster = try Cluster(routerArguments: ["--curve-secret-file", files[0].path, "--worker-keys", files[2].path])
+        try cluster.addEncoder(key + ["--curve-secret-file", files[1].path])
+        try cluster.addDecoder(slots: 2, key + ["--curve-secret-file", files[1].path])
+        _ = try cluster.waitForWorkers(encoders: 1, decoders: 1, curveServerKey: routerPair["public"])
         let expected = try Self.inProcess("secret words", ["--max-new-tokens", "6"])
         let result = try Self.generate(cluster, file: [Self.jsonLine(prompt: "secret words")], ["--max-new-tokens", "6"] + key)
         #expect(result.stdout.trimmingCharacters(in: .newlines) == expected, "\(result.stderr)")
+
+        // A peer that knows the router's key but whose own key is not listed (a client's) never joins as a worker.
+        try cluster.addDecoder(slots: 2, key + ["--curve-secret-file", files[3].path])
+        Thread.sleep(forTimeInterval: 1.5)
+        let stats = try ClusterClient(router: cluster.clients, curveServerKey: routerPair["public"]).stats()
+        #expect(stats.workers.filter { $0.role == .decoder }.count == 1)
+        #expect(cluster.router.log.contains("not in --worker-keys"), "\(cluster.router.log)")
+        #expect(cluster.decoders[1].log.contains("refused this worker's CURVE handshake"), "\(cluster.decoders[1].log)")
+
         // Without the key nothing gets through: the handshake fails and the client hears nothing.
         let outsider = try ProcessRunner.run(TestPaths.l2sExecutable,
             ["stats", "--router", cluster.clients, "--timeout-ms", "500"])
@@ -295,6 +320,9 @@ import Wire
         let badKey = try ProcessRunner.run(TestPaths.l2sExecutable,
             ["stats", "--router", cluster.clients, "--curve-server-key", "short"])
         #expect(badKey.status == 64 && badKey.stderr.contains("40 Z85"), "\(badKey.stderr)")
+        let noWorkerKeys = try ProcessRunner.run(TestPaths.l2sExecutable,
+            ["router", "--adopt-bundle", "--curve-secret-file", files[0].path])
+        #expect(noWorkerKeys.status == 64 && noWorkerKeys.stderr.contains("--worker-keys"), "\(noWorkerKeys.stderr)")
     }
 
     /// `stats()` on a client with jobs in flight (what `l2s bench` does) must neither drop their chunks nor fail

@@ -9,7 +9,10 @@ import Wire
     let encoder = PeerIdentity([2])
     let decoderA = PeerIdentity([3])
     let decoderB = PeerIdentity([4])
-    let fingerprints = Fingerprints(llm: "llm", projector: "proj", slm: "slm", tokenizer: "tok")
+    let fingerprints = Fingerprints(llm: String(repeating: "1", count: 64), projector: String(repeating: "2", count: 64),
+        slm: String(repeating: "3", count: 64), tokenizer: String(repeating: "4", count: 64))
+    /// The encodings of the test's bundle: float32 [m, 2], projected.
+    let spec = EncodingSpec(dtype: .float32, width: 2, projected: true)
     let start = ContinuousClock.now
 
     func core(maxQueue: Int = 8, cacheBytes: Int = 1 << 20) -> RouterCore {
@@ -22,7 +25,7 @@ import Wire
     func hello(_ core: RouterCore, _ peer: PeerIdentity, _ link: Link, credits: UInt32 = 2) {
         let role: Role = link == .encoders ? .encoder : .decoder
         _ = core.receive(.hello(Hello(role: role, workerID: "\(link)-\(peer)", fingerprints: fingerprints,
-            capacity: credits)), from: peer, on: link, now: start)
+            capacity: credits, encoding: spec)), from: peer, on: link, now: start)
         _ = core.receive(.credit(Credit(credits: credits)), from: peer, on: link, now: start)
     }
 
@@ -31,7 +34,8 @@ import Wire
     }
 
     func encoding(for request: EncodeRequest) throws -> Message {
-        let tensor = try Tensor(dtype: .float32, shape: [2, 2], bytes: Frame([UInt8](repeating: 0, count: 16)))
+        // 1.0 as float32, four times: a finite, non-zero encoding of two prompt ids.
+        let tensor = try Tensor(dtype: .float32, shape: [2, 2], bytes: Frame(Array([0, 0, 0x80, 0x3f].repeated(4))))
         return .encoding(Encoding(requestID: request.requestID, promptHash: request.promptHash, promptIDs: [5, 1],
             tensor: tensor))
     }
@@ -110,7 +114,8 @@ import Wire
 
         // B joins; A falls silent. After the liveness window the job moves to B with resume_ids [9].
         let later = start + .seconds(10)
-        _ = router.receive(.hello(Hello(role: .decoder, workerID: "b", fingerprints: fingerprints, capacity: 1)),
+        _ = router.receive(.hello(Hello(role: .decoder, workerID: "b", fingerprints: fingerprints, capacity: 1,
+            encoding: spec)),
             from: decoderB, on: .decoders, now: later)
         _ = router.receive(.credit(Credit(credits: 1)), from: decoderB, on: .decoders, now: later)
         out = router.tick(now: later)
@@ -120,10 +125,10 @@ import Wire
         // A late chunk from A is ignored; B's chunks reach the client.
         #expect(router.receive(.tokenChunk(TokenChunk(requestID: job.request.requestID, ids: [1])),
             from: decoderA, on: .decoders, now: later).allSatisfy { $0.link != .clients })
-        out = router.receive(.tokenChunk(TokenChunk(requestID: job.request.requestID, ids: [10], finishReason: .length)),
+        out = router.receive(.tokenChunk(TokenChunk(requestID: job.request.requestID, ids: [10], finishReason: .eos)),
             from: decoderB, on: .decoders, now: later)
         let final = try #require(chunks(out).last?.1)
-        #expect(final.finishReason == .length && final.usage?.completionTokens == 2)
+        #expect(final.finishReason == .eos && final.usage?.completionTokens == 2)
     }
 
     @Test func fullQueueRefusesAtOnceWithOverloaded() {
@@ -160,11 +165,13 @@ import Wire
         let router = core()
         hello(router, encoder, .encoders)
         var other = fingerprints
-        other.slm = "another"
-        _ = router.receive(.hello(Hello(role: .decoder, workerID: "d", fingerprints: fingerprints, capacity: 1)),
+        other.slm = String(repeating: "e", count: 64)
+        _ = router.receive(.hello(Hello(role: .decoder, workerID: "d", fingerprints: fingerprints, capacity: 1,
+            encoding: spec)),
             from: decoderA, on: .decoders, now: start)
-        other.llm = "different"
-        let out = router.receive(.hello(Hello(role: .decoder, workerID: "bad", fingerprints: other, capacity: 1)),
+        other.llm = String(repeating: "f", count: 64)
+        let out = router.receive(.hello(Hello(role: .decoder, workerID: "bad", fingerprints: other, capacity: 1,
+            encoding: spec)),
             from: decoderB, on: .decoders, now: start)
         guard case .error(let error) = out.first?.message else { Issue.record("expected an error"); return }
         #expect(error.code == .bundleMismatch)
@@ -194,4 +201,9 @@ import Wire
         guard case .error(let stranger) = fromStranger.first?.message else { Issue.record("expected an error"); return }
         #expect(stranger.message.contains("hello"))
     }
+}
+
+extension Array {
+    /// The array's elements `count` times over.
+    func repeated(_ count: Int) -> [Element] { (0..<count).flatMap { _ in self } }
 }

@@ -9,7 +9,7 @@ import Wire
 @Suite(.timeLimit(.minutes(1))) struct RouterServiceTests {
     func startRouter(_ extra: [String] = []) throws -> (ServiceProcess, String, String) {
         let router = try ServiceProcess("router", ["router", "--clients", "tcp://127.0.0.1:*",
-            "--encoders", "tcp://127.0.0.1:*", "--decoders", "tcp://127.0.0.1:*"] + extra)
+            "--encoders", "tcp://127.0.0.1:*", "--decoders", "tcp://127.0.0.1:*", "--adopt-bundle"] + extra)
         let listening = try router.waitForEvent("listening")
         return (router, listening["clients"] as! String, listening["decoders"] as! String)
     }

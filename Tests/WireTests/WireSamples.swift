@@ -37,7 +37,8 @@ enum WireSamples {
                     fingerprints: Fingerprints(
                         llm: String(repeating: "a1", count: 32), projector: String(repeating: "b2", count: 32),
                         slm: String(repeating: "c3", count: 32), tokenizer: String(repeating: "d4", count: 32)),
-                    capacity: 8, heartbeatIntervalMs: 500, software: "l2s 0.1.0")),
+                    capacity: 8, heartbeatIntervalMs: 500, software: "l2s 0.1.0",
+                    encoding: EncodingSpec(dtype: .float16, width: 32, projected: true))),
             .heartbeat(Heartbeat(sentAtUnixMs: 1_732_400_000_123)),
             .credit(Credit(credits: 5)),
             .generate(generateText),
@@ -77,7 +78,9 @@ enum WireSamples {
                     cache: CacheStats(
                         hits: 7, misses: 2, evictions: 1, entries: 5, bytes: 1 << 33, capacityBytes: 1 << 34,
                         coalesced: 4),
-                    jobsDone: 17, jobsFailed: 1, tokensGenerated: 123_456, tokensPerSecond: 123.5, uptimeMs: 987_654_321
+                    jobsDone: 17, jobsFailed: 1, tokensGenerated: 123_456, tokensPerSecond: 123.5, uptimeMs: 987_654_321,
+                    faults: FaultStats(jobsCancelled: 3, slowClientCancels: 2, workerFaults: 5, retries: 4,
+                        refusedPeers: 1)
                 )),
             .goodbye(Goodbye(reason: "shutdown")),
         ]

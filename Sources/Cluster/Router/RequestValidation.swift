@@ -2,14 +2,29 @@ import Foundation
 import Generation
 import Wire
 
-/// The checks a client request must pass before it costs anything; each names the field and the values.
+/// The bounds a request must keep: the router's flags, or a decoder's view of what the router may send.
+public struct RequestLimits: Sendable {
+    /// Largest `max_new_tokens`.
+    public var maxNewTokens: UInt32 = 4096
+    /// Largest prompt, in UTF-8 bytes of text or 4 bytes per token id.
+    public var maxPromptBytes: Int = 256 << 10
+    /// Largest number of stop sequences.
+    public var maxStopSequences: Int = 16
+
+    /// The defaults (those of `l2s router`).
+    public init() {}
+}
+
+/// The checks a request must pass before it costs anything, on the router (from a client) and again on a
+/// decoder (from the router: every hop is untrusted); each names the field and the values.
 enum RequestValidation {
-    struct Problem {
+    struct Problem: Error, CustomStringConvertible {
         let code: ErrorCode
         let message: String
+        var description: String { message }
     }
 
-    static func problem(with request: GenerateRequest, configuration: RouterConfiguration) -> Problem? {
+    static func problem(with request: GenerateRequest, limits configuration: RequestLimits) -> Problem? {
         if request.requestID.isEmpty { return Problem(code: .badRequest, message: "request_id is empty") }
         if request.requestID.utf8.count > 256 {
             return Problem(code: .badRequest, message: "request_id is \(request.requestID.utf8.count) bytes; limit 256")
@@ -31,9 +46,9 @@ enum RequestValidation {
                 return Problem(code: .badRequest, message: "prompt token_ids[\(index)] is negative (\(ids[index]))")
             }
         }
-        if request.maxNewTokens == 0 || request.maxNewTokens > configuration.maxNewTokensLimit {
+        if request.maxNewTokens == 0 || request.maxNewTokens > configuration.maxNewTokens {
             return Problem(code: .badRequest,
-                message: "max_new_tokens must be in 1...\(configuration.maxNewTokensLimit), got \(request.maxNewTokens)")
+                message: "max_new_tokens must be in 1...\(configuration.maxNewTokens), got \(request.maxNewTokens)")
         }
         if request.minNewTokens > request.maxNewTokens {
             return Problem(code: .badRequest,
@@ -54,6 +69,27 @@ enum RequestValidation {
         }
         return nil
     }
+
+    /// The checks a decode job from the router must pass on a decoder: its request as a client's, and resume ids
+    /// that leave something to generate. The encoding is checked against the bundle by the decoder itself.
+    static func problem(with job: DecodeJob) -> Problem? {
+        var limits = RequestLimits()
+        limits.maxNewTokens = UInt32.max
+        limits.maxPromptBytes = Int(Int32.max)
+        limits.maxStopSequences = 1024
+        if let problem = problem(with: job.request, limits: limits) {
+            return Problem(code: problem.code, message: "decode_job.request: " + problem.message)
+        }
+        if job.resumeIDs.count >= Int(job.request.maxNewTokens) {
+            return Problem(code: .badRequest, message: "decode_job.resume_ids has \(job.resumeIDs.count) ids; "
+                + "max_new_tokens \(job.request.maxNewTokens) leaves nothing to generate")
+        }
+        if let index = job.resumeIDs.firstIndex(where: { $0 < 0 }) {
+            return Problem(code: .badRequest,
+                message: "decode_job.resume_ids[\(index)] is negative (\(job.resumeIDs[index]))")
+        }
+        return nil
+    }
 }
 
 /// Wire sampling settings <-> the Generation module's, in one place (the wire says 0 where Generation says "off").
@@ -69,31 +105,6 @@ public enum SamplingConversion {
     public static func wire(_ parameters: SamplingParameters) -> SamplingParams {
         SamplingParams(greedy: parameters.greedy, temperature: parameters.temperature, topK: UInt32(max(0, parameters.topK)),
             topP: parameters.topP, seed: parameters.seed)
-    }
-}
-
-/// Compares the bundle a worker announces with the cluster's.
-enum FingerprintCheck {
-    /// A description of the first field that differs, or nil when every field both sides set agrees.
-    static func mismatch(pinned: Fingerprints?, announced: Fingerprints) -> String? {
-        guard let pinned else { return nil }
-        let fields = [("llm", pinned.llm, announced.llm), ("projector", pinned.projector, announced.projector),
-            ("slm", pinned.slm, announced.slm), ("tokenizer", pinned.tokenizer, announced.tokenizer)]
-        for (name, expected, got) in fields where !expected.isEmpty && !got.isEmpty && expected != got {
-            return "\(name) fingerprint \(got.prefix(16))… differs from the cluster's \(expected.prefix(16))…"
-        }
-        return nil
-    }
-
-    /// The pinned fingerprints completed with what the worker announced (encoders know the tokenizer,
-    /// decoders the SLM).
-    static func merge(pinned: Fingerprints?, announced: Fingerprints) -> Fingerprints? {
-        var result = pinned ?? Fingerprints()
-        if result.llm.isEmpty { result.llm = announced.llm }
-        if result.projector.isEmpty { result.projector = announced.projector }
-        if result.slm.isEmpty { result.slm = announced.slm }
-        if result.tokenizer.isEmpty { result.tokenizer = announced.tokenizer }
-        return result.llm.isEmpty ? nil : result
     }
 }
 

@@ -10,20 +10,38 @@ public struct RouterConfiguration: Sendable {
     public var heartbeatInterval: Duration = .milliseconds(1000)
     /// Heartbeat intervals of silence after which a worker is dead (`--liveness`).
     public var liveness: Int = 3
-    /// Largest `max_new_tokens` a client may ask for.
-    public var maxNewTokensLimit: UInt32 = 4096
-    /// Largest prompt a client may send, in UTF-8 bytes of text or in token ids.
-    public var maxPromptBytes: Int = 256 << 10
-    /// Largest number of stop sequences per request.
-    public var maxStopSequences: Int = 16
-    /// Fingerprints every worker must announce; nil = taken from the first worker that says hello.
-    public var pinnedFingerprints: Fingerprints?
+    /// Bounds on client requests (`--max-new-tokens-limit`).
+    public var requestLimits = RequestLimits()
+    /// Which bundle workers must serve (`--bundle DIR`, or `--adopt-bundle`).
+    public var bundle: BundlePolicy = .adoptFirstWorker
+    /// Largest capacity (slots) a worker may announce; more is cut to this (`--max-worker-slots`).
+    public var maxWorkerSlots: Int = 1024
+    /// A worker holding an encode or a decode job this long without progress (an encoding, a token) has
+    /// stalled: the work goes to another worker (`--stall-timeout-ms`).
+    public var stallTimeout: Duration = .seconds(30)
+    /// Workers a job or an encode may be tried on before it fails with `unavailable` (`--max-attempts`).
+    public var maxAttempts: Int = 3
+    /// Consecutive faults (invalid replies, errors, stalls) after which a worker gets no work for `breakerCooldown`.
+    public var breakerThreshold: Int = 3
+    /// How long a worker that tripped its breaker gets no work (`--breaker-cooldown-ms`).
+    public var breakerCooldown: Duration = .seconds(10)
+    /// Messages the router holds for a client that does not read before it cancels that client's jobs
+    /// (`--client-backlog`).
+    public var clientBacklog: Int = 20_000
 
     /// The defaults.
     public init() {}
 
     /// A worker silent for this long is dead.
     var deadAfter: Duration { heartbeatInterval * liveness }
+}
+
+/// How the router learns which bundle the cluster serves.
+public enum BundlePolicy: Sendable, Equatable {
+    /// Fixed at start-up from `l2s router --bundle DIR` (its `l2s.json`).
+    case pinned(BundleIdentity)
+    /// Taken from the first worker that says hello, and dropped again when no worker is left.
+    case adoptFirstWorker
 }
 
 /// Which of the router's three sockets a message came from or goes to.

@@ -38,33 +38,84 @@ extension RouterCore {
         }
     }
 
+    /// Admits a worker whose hello announces the cluster's bundle (adopting it when none is pinned yet).
     func join(_ hello: Hello, peer: PeerIdentity, on link: Link, now: ContinuousClock.Instant) -> [Outgoing] {
         guard hello.role == link.workerRole else {
-            return [Outgoing(link: link, peer: peer, message: .error(ErrorReply(code: .badRequest,
-                message: "hello with role \(hello.role) on the \(link) socket, which expects \(link.workerRole!)")))]
+            return refuse(peer, on: link, hello, .badRequest,
+                "hello with role \(hello.role) on the \(link) socket, which expects \(link.workerRole!)")
         }
-        if let mismatch = FingerprintCheck.mismatch(pinned: fingerprints, announced: hello.fingerprints) {
-            return [Outgoing(link: link, peer: peer, message: .error(ErrorReply(code: .bundleMismatch,
-                message: "worker '\(hello.workerID)' serves another bundle: \(mismatch); it gets no jobs")))]
+        let announced: BundleIdentity
+        switch BundleIdentity.announced(by: hello) {
+        case .success(let identity): announced = identity
+        case .failure(let problem): return refuse(peer, on: link, hello, .badRequest, problem.message)
+        }
+        guard hello.capacity >= 1 else {
+            return refuse(peer, on: link, hello, .badRequest, "hello.capacity is 0; a worker needs at least one slot")
+        }
+        if let identity, let difference = identity.difference(from: announced) {
+            return refuse(peer, on: link, hello, .bundleMismatch,
+                "worker '\(hello.workerID)' serves another bundle: \(difference); it gets no jobs")
         }
         var out: [Outgoing] = []
         if pool(link).workers[peer] != nil { out += workerLeft(peer, on: link, now: now) }
-        fingerprints = FingerprintCheck.merge(pinned: fingerprints, announced: hello.fingerprints)
-        let capacity = max(1, Int(hello.capacity))
+        if identity == nil { out += adopt(announced, from: hello, now: now) }
+        let capacity = min(Int(hello.capacity), configuration.maxWorkerSlots)
+        if capacity < Int(hello.capacity) {
+            notice("slots \(hello.workerID)", "\(link) worker '\(hello.workerID)' announced \(hello.capacity) slots; "
+                + "it gets at most \(capacity) (--max-worker-slots)")
+        }
         updatePool(link) { $0.join(peer, capacity: capacity, now: now) }
         workerNames[peer] = hello.workerID
         lastSentToWorker[peer] = now
-        if routingFingerprints != nil, !awaitingFingerprints.isEmpty {
-            let waiting = awaitingFingerprints
-            awaitingFingerprints = []
-            for id in waiting { if let job = jobs[id] { route(job) } }
-        }
         return out + dispatch(now: now)
     }
 
-    /// A worker that said goodbye or went silent: its work goes back to the front of the queues.
+    func refuse(_ peer: PeerIdentity, on link: Link, _ hello: Hello, _ code: ErrorCode, _ message: String)
+        -> [Outgoing]
+    {
+        faults.refusedPeers += 1
+        notice("refused \(link) \(hello.workerID) \(message)",
+            "refused \(link) peer \(peer) ('\(hello.workerID)', \(hello.software)): \(code): \(message)")
+        return [Outgoing(link: link, peer: peer, message: .error(ErrorReply(code: code, message: message)))]
+    }
+
+    /// Takes the first worker's bundle as the cluster's (no `--bundle` given). Work routed under a different,
+    /// earlier adopted bundle is routed again: its cache keys and encodings belong to that bundle.
+    func adopt(_ announced: BundleIdentity, from hello: Hello, now: ContinuousClock.Instant) -> [Outgoing] {
+        identity = announced
+        notice("adopt \(announced.fingerprints.llm) \(announced.fingerprints.slm)",
+            "adopted the bundle of worker '\(hello.workerID)': llm \(announced.fingerprints.llm.prefix(16))…, slm "
+                + "\(announced.fingerprints.slm.prefix(16))…, \(announced.encoding)")
+        var out: [Outgoing] = []
+        if let dropped = droppedIdentity, dropped != announced {
+            encodeTasks = [:]
+            encodeQueue = []
+            decodeQueue = []
+            cache.removeAll()
+            for job in jobs.values.sorted(by: { $0.internalID < $1.internalID }) {
+                if !job.streamed.isEmpty {
+                    out += finish(job, reason: .unspecified, error: ErrorReply(code: .unavailable,
+                        message: "the cluster's bundle changed after \(job.streamed.count) tokens of this job"))
+                    continue
+                }
+                job.promptKey = nil
+                job.encoding = nil
+                job.cachedEncoding = false
+                awaitingIdentity.append(job.internalID)
+            }
+        }
+        droppedIdentity = nil
+        let waiting = awaitingIdentity
+        awaitingIdentity = []
+        for id in waiting { if let job = jobs[id] { route(job) } }
+        return out
+    }
+
+    /// A worker that said goodbye or went silent: its work goes back to the front of the queues. A job whose
+    /// decoders keep dying fails once it has used its attempts (a job that kills decoders must not kill them all).
     func workerLeft(_ peer: PeerIdentity, on link: Link, now: ContinuousClock.Instant) -> [Outgoing] {
         updatePool(link) { $0.leave(peer) }
+        var out: [Outgoing] = []
         if link == .encoders {
             var requeued: [PromptKey] = []
             for (key, task) in encodeTasks where task.encoder == peer {
@@ -74,104 +125,73 @@ extension RouterCore {
             encodeQueue.insert(contentsOf: requeued, at: 0)
         } else {
             let orphans = jobs.values.filter { $0.decoder == peer }.sorted { $0.internalID < $1.internalID }
-            for job in orphans { job.decoder = nil }
-            decodeQueue.insert(contentsOf: orphans.map(\.internalID), at: 0)
+            for job in orphans {
+                job.decoder = nil
+                job.failedOn.insert(peer)
+                if job.attempts >= configuration.maxAttempts {
+                    out += finish(job, reason: .unspecified, error: ErrorReply(code: .unavailable,
+                        message: "\(job.attempts) decoders holding this job died or left; giving up"))
+                } else {
+                    decodeQueue.insert(job.internalID, at: 0)
+                }
+            }
         }
         workerNames[peer] = nil
         lastSentToWorker[peer] = nil
-        return dispatch(now: now)
-    }
-
-    func encoded(_ encoding: Encoding, by encoder: PeerIdentity, now: ContinuousClock.Instant) -> [Outgoing] {
-        guard let key = PromptKey(digest: encoding.promptHash), let task = encodeTasks[key], task.encoder == encoder
-        else {
-            return []  // a late answer to work already re-sent elsewhere
-        }
-        encodeTasks[key] = nil
-        encoders.finished(encoder)
-        let bytes = encoding.tensor.bytes.count + encoding.promptIDs.count * 4
-        cache.complete(key, value: encoding, bytes: bytes)
-        for id in task.waiting {
-            guard let job = jobs[id] else { continue }
-            job.encoding = encoding
-            decodeQueue.append(id)
-        }
-        return dispatch(now: now)
-    }
-
-    func relay(_ chunk: TokenChunk, from decoder: PeerIdentity, now: ContinuousClock.Instant) -> [Outgoing] {
-        guard let job = jobs[chunk.requestID], job.decoder == decoder else {
-            return []  // a cancelled job, or one resumed elsewhere after this decoder was declared dead
-        }
-        job.streamed += chunk.ids
-        job.text += chunk.textDelta
-        tokensGenerated += UInt64(chunk.ids.count)
-        var out: [Outgoing] = []
-        if job.request.stream, !chunk.ids.isEmpty || !chunk.textDelta.isEmpty {
-            out.append(Outgoing(link: .clients, peer: job.key.client, message: .tokenChunk(
-                TokenChunk(requestID: job.request.requestID, ids: chunk.ids, textDelta: chunk.textDelta))))
-        }
-        if chunk.finishReason != .unspecified {
-            decoders.finished(decoder)
-            job.decoder = nil
-            jobsDone += 1
-            out.append(Outgoing(link: .clients, peer: job.key.client,
-                message: .tokenChunk(finalChunk(job, reason: chunk.finishReason))))
-            forget(job)
-            out += dispatch(now: now)
-        }
-        return out
-    }
-
-    func workerError(_ error: ErrorReply, from peer: PeerIdentity, on link: Link, now: ContinuousClock.Instant)
-        -> [Outgoing]
-    {
-        var out: [Outgoing] = []
-        if link == .encoders, let key = encodeTasks.keys.first(where: { $0.description == error.requestID }),
-            let task = encodeTasks[key], task.encoder == peer
+        if case .adoptFirstWorker = configuration.bundle, encoders.workers.isEmpty, decoders.workers.isEmpty,
+            let adopted = identity
         {
-            // The prompt itself is bad (too long, untokenizable): every job waiting on it fails the same way.
-            encodeTasks[key] = nil
-            encoders.finished(peer)
-            cache.fail(key)
-            for id in task.waiting {
-                if let job = jobs[id] { out += finish(job, reason: .unspecified, error: error) }
-            }
-        } else if link == .decoders, let job = jobs[error.requestID], job.decoder == peer {
-            decoders.finished(peer)
-            job.decoder = nil
-            out += finish(job, reason: .unspecified, error: error)
+            // No worker holds the adopted bundle any more: the next worker's bundle is the cluster's.
+            droppedIdentity = adopted
+            identity = nil
+            notices.append("no worker is left: the adopted bundle is dropped; the next worker's bundle is adopted")
         }
         return out + dispatch(now: now)
     }
 
-    /// Sends queued work to workers holding credits: encodes first, then decode jobs in arrival order.
+    /// Sends queued work to eligible workers holding credits: encodes first, then decode jobs in arrival order.
+    /// Work that failed on some workers prefers the others, and waits (without blocking the queue) while only
+    /// those have credit.
     func dispatch(now: ContinuousClock.Instant) -> [Outgoing] {
         var out: [Outgoing] = []
-        while let key = encodeQueue.first {
-            guard var task = encodeTasks[key] else {
-                encodeQueue.removeFirst()
+        var unplacedKeys: [PromptKey] = []
+        for (index, key) in encodeQueue.enumerated() {
+            guard var task = encodeTasks[key], task.encoder == nil else { continue }
+            guard encoders.availableCredits(at: now) > 0 else {
+                unplacedKeys += encodeQueue[index...].filter { encodeTasks[$0]?.encoder == nil }
+                break
+            }
+            guard let encoder = encoders.assign(now: now, avoiding: task.failedOn) else {
+                unplacedKeys.append(key)
                 continue
             }
-            guard let encoder = encoders.assign() else { break }
-            encodeQueue.removeFirst()
             task.encoder = encoder
+            task.sentAt = now
+            task.attempts += 1
             encodeTasks[key] = task
             out.append(send(.encodeRequest(task.request), to: encoder, on: .encoders, now: now))
         }
-        while let id = decodeQueue.first {
-            guard let job = jobs[id], let encoding = job.encoding else {
-                decodeQueue.removeFirst()
+        encodeQueue = unplacedKeys
+        var unplacedJobs: [String] = []
+        for (index, id) in decodeQueue.enumerated() {
+            guard let job = jobs[id], let encoding = job.encoding, job.decoder == nil else { continue }
+            guard decoders.availableCredits(at: now) > 0 else {
+                unplacedJobs += decodeQueue[index...].filter { jobs[$0]?.decoder == nil }
+                break
+            }
+            guard let decoder = decoders.assign(now: now, avoiding: job.failedOn) else {
+                unplacedJobs.append(id)
                 continue
             }
-            guard let decoder = decoders.assign() else { break }
-            decodeQueue.removeFirst()
             job.decoder = decoder
+            job.progressAt = now
+            job.attempts += 1
             var request = job.request
             request.requestID = job.internalID
             let decodeJob = DecodeJob(request: request, encoding: encoding, resumeIDs: job.streamed)
             out.append(send(.decodeJob(decodeJob), to: decoder, on: .decoders, now: now))
         }
+        decodeQueue = unplacedJobs
         return out
     }
 
@@ -180,7 +200,7 @@ extension RouterCore {
         return Outgoing(link: link, peer: worker, message: message)
     }
 
-    /// Periodic duties: heartbeats to quiet workers, dead workers' work re-sent, expired deadlines.
+    /// Periodic duties: heartbeats to quiet workers, dead and stalled workers' work re-sent, expired deadlines.
     public func tick(now: ContinuousClock.Instant) -> [Outgoing] {
         var out: [Outgoing] = []
         let deadline = now - configuration.deadAfter
@@ -192,8 +212,10 @@ extension RouterCore {
                     now: now))
             }
         }
+        out += stalledWork(now: now)
         for job in jobs.values.sorted(by: { $0.internalID < $1.internalID }) {
             guard let jobDeadline = job.deadline, jobDeadline <= now else { continue }
+            faults.jobsCancelled += 1
             out += finish(job, reason: .unspecified, error: ErrorReply(code: .deadlineExceeded,
                 message: "deadline passed after \(job.streamed.count) generated tokens"))
         }
@@ -206,20 +228,22 @@ extension RouterCore {
         for (link, role) in [(Link.encoders, Role.encoder), (.decoders, .decoder)] {
             for worker in pool(link).workers.values {
                 workers.append(WorkerStats(workerID: workerNames[worker.id] ?? worker.id.description, role: role,
-                    capacity: UInt32(worker.capacity), credits: UInt32(worker.credits),
-                    outstanding: UInt32(worker.outstanding), jobsDone: worker.jobsDone,
+                    capacity: UInt32(clamping: worker.capacity), credits: UInt32(clamping: worker.credits),
+                    outstanding: UInt32(clamping: worker.outstanding), jobsDone: worker.jobsDone,
                     lastSeenMsAgo: UInt64(max(0, (now - worker.lastSeen).milliseconds))))
             }
         }
         workers.sort { ($0.role.rawValue, $0.workerID) < ($1.role.rawValue, $1.workerID) }
         let stats = cache.statistics
         let uptime = max(0, (now - startedAt).milliseconds)
-        return StatsReply(workers: workers, queueDepth: UInt32(queueDepth), maxQueue: UInt32(configuration.maxQueue),
+        return StatsReply(workers: workers, queueDepth: UInt32(clamping: queueDepth),
+            maxQueue: UInt32(clamping: configuration.maxQueue),
             cache: CacheStats(hits: stats.hits, misses: stats.misses, evictions: stats.evictions,
                 entries: UInt64(stats.entries), bytes: UInt64(stats.bytes), capacityBytes: UInt64(stats.capacityBytes),
                 coalesced: stats.coalesced),
             jobsDone: jobsDone, jobsFailed: jobsFailed, tokensGenerated: tokensGenerated,
-            tokensPerSecond: uptime > 0 ? Double(tokensGenerated) * 1000 / Double(uptime) : 0, uptimeMs: UInt64(uptime))
+            tokensPerSecond: uptime > 0 ? Double(tokensGenerated) * 1000 / Double(uptime) : 0, uptimeMs: UInt64(uptime),
+            faults: faults)
     }
 }
 

@@ -5,22 +5,26 @@ import Wire
 ///
 /// It validates client jobs, looks encodings up in the cache (asking an encoder once per prompt, however
 /// many jobs wait on it), hands jobs to decoders within the credits they granted, relays token chunks,
-/// and resumes work of dead workers elsewhere. Not thread-safe: one event loop owns it.
+/// and resumes work of dead, failing or stalled workers elsewhere. Every value from a peer is checked before
+/// it is used. Not thread-safe: one event loop owns it.
 public final class RouterCore {
     let configuration: RouterConfiguration
     let startedAt: ContinuousClock.Instant
-    /// The cluster's bundle, pinned by configuration or by the first worker's hello.
-    var fingerprints: Fingerprints?
+    /// The cluster's bundle: pinned by configuration, or adopted from the first worker (nil until then).
+    var identity: BundleIdentity?
+    /// An adopted identity that was dropped when its last worker left; a different one adopted next resets the
+    /// work that was routed with it.
+    var droppedIdentity: BundleIdentity?
     let cache: EncodingCache<PromptKey, Encoding>
-    var encoders = WorkerPool<PeerIdentity>()
-    var decoders = WorkerPool<PeerIdentity>()
+    var encoders: WorkerPool<PeerIdentity>
+    var decoders: WorkerPool<PeerIdentity>
     var workerNames: [PeerIdentity: String] = [:]
     var lastSentToWorker: [PeerIdentity: ContinuousClock.Instant] = [:]
 
     var jobs: [String: RouterJob] = [:]
     var jobIDs: [RouterJob.Key: String] = [:]
-    /// Jobs that arrived before any worker told the router which bundle the cluster serves.
-    var awaitingFingerprints: [String] = []
+    /// Jobs that arrived before the router knew which bundle the cluster serves.
+    var awaitingIdentity: [String] = []
     var encodeTasks: [PromptKey: EncodeTask] = [:]
     var encodeQueue: [PromptKey] = []
     var decodeQueue: [String] = []
@@ -29,23 +33,36 @@ public final class RouterCore {
     var jobsDone: UInt64 = 0
     var jobsFailed: UInt64 = 0
     var tokensGenerated: UInt64 = 0
+    var faults = FaultStats()
+    /// Log lines for the service, each said once (refusals, faults, rogue peers).
+    var notices: [String] = []
+    var noticed: Set<String> = []
 
     /// A router with nothing connected yet.
     public init(configuration: RouterConfiguration, now: ContinuousClock.Instant) {
         self.configuration = configuration
         self.startedAt = now
-        self.fingerprints = configuration.pinnedFingerprints
+        if case .pinned(let identity) = configuration.bundle { self.identity = identity }
         self.cache = EncodingCache(capacityBytes: configuration.cacheBytes)
-    }
-
-    /// The fingerprints the cache key needs (LLM, projector, tokenizer), once an encoder announced them.
-    var routingFingerprints: Fingerprints? {
-        guard let fingerprints, !fingerprints.llm.isEmpty, !fingerprints.tokenizer.isEmpty else { return nil }
-        return fingerprints
+        encoders = WorkerPool(breakerThreshold: configuration.breakerThreshold,
+            breakerCooldown: configuration.breakerCooldown)
+        decoders = encoders
     }
 
     /// Jobs not yet on a decoder: the bounded queue.
     public var queueDepth: Int { jobs.values.reduce(0) { $0 + ($1.decoder == nil ? 1 : 0) } }
+
+    /// The log lines noticed since the last call (refusals, worker faults, slow clients), each said once.
+    public func drainNotices() -> [String] {
+        defer { notices = [] }
+        return notices
+    }
+
+    /// Notes `text` for the log unless the same `key` was noted before.
+    func notice(_ key: String, _ text: String) {
+        if noticed.count > 10_000 { noticed = [] }
+        if noticed.insert(key).inserted { notices.append(text) }
+    }
 
     /// Handles one decoded message from `peer` on `link`.
     public func receive(_ message: Message, from peer: PeerIdentity, on link: Link, now: ContinuousClock.Instant)
@@ -57,15 +74,20 @@ public final class RouterCore {
         }
     }
 
-    /// Answers a frame that failed to decode; the sender learns what was wrong, nothing else changes.
-    public func receiveInvalid(_ error: WireError, from peer: PeerIdentity, on link: Link) -> [Outgoing] {
+    /// Answers a frame that failed to decode; the sender learns what was wrong (with the request id when the
+    /// envelope still named one), nothing else changes.
+    public func receiveInvalid(_ error: WireError, requestID: String = "", from peer: PeerIdentity, on link: Link)
+        -> [Outgoing]
+    {
         let code: ErrorCode
         switch error {
         case .unsupportedVersion: code = .unsupportedVersion
         case .frameTooLarge: code = .messageTooLarge
         default: code = .badRequest
         }
-        return [Outgoing(link: link, peer: peer, message: .error(ErrorReply(code: code, message: error.description)))]
+        notice("invalid \(link) \(peer)", "\(link) peer \(peer) sent an invalid message: \(error)")
+        return [Outgoing(link: link, peer: peer,
+            message: .error(ErrorReply(code: code, message: error.description, requestID: requestID)))]
     }
 
     // MARK: - Clients
@@ -80,6 +102,7 @@ public final class RouterCore {
                 return [reply(client, .badRequest, "cancel: no job with request_id '\(cancel.requestID)' is in flight",
                     requestID: cancel.requestID)]
             }
+            faults.jobsCancelled += 1
             var out = finish(job, reason: .cancelled)
             out += dispatch(now: now)
             return out
@@ -95,7 +118,7 @@ public final class RouterCore {
 
     func submit(_ request: GenerateRequest, from client: PeerIdentity, now: ContinuousClock.Instant) -> [Outgoing] {
         let key = RouterJob.Key(client: client, requestID: request.requestID)
-        if let problem = RequestValidation.problem(with: request, configuration: configuration) {
+        if let problem = RequestValidation.problem(with: request, limits: configuration.requestLimits) {
             jobsFailed += 1
             return [reply(client, problem.code, problem.message, requestID: request.requestID)]
         }
@@ -105,13 +128,16 @@ public final class RouterCore {
         }
         var deadline: ContinuousClock.Instant?
         if request.deadlineUnixMs > 0 {
-            let remaining = Int64(request.deadlineUnixMs) - Int64(WallClock.unixMilliseconds())
-            if remaining <= 0 {
+            // Both sides as UInt64: a deadline of any value (up to 2^64 - 1) compares without converting.
+            let nowUnix = WallClock.unixMilliseconds()
+            guard request.deadlineUnixMs > nowUnix else {
                 jobsFailed += 1
                 return [reply(client, .deadlineExceeded, "deadline_unix_ms \(request.deadlineUnixMs) has already passed",
                     requestID: request.requestID)]
             }
-            deadline = now + .milliseconds(remaining)
+            // Beyond a year is as good as none; the clamp keeps Duration arithmetic in range.
+            let remaining = min(request.deadlineUnixMs - nowUnix, 366 * 86_400_000)
+            deadline = now + .milliseconds(Int64(remaining))
         }
         if queueDepth >= configuration.maxQueue {
             jobsFailed += 1
@@ -123,8 +149,8 @@ public final class RouterCore {
         let job = RouterJob(key: key, internalID: "j\(nextJobNumber)", request: request, deadline: deadline)
         jobs[job.internalID] = job
         jobIDs[key] = job.internalID
-        if routingFingerprints == nil {
-            awaitingFingerprints.append(job.internalID)
+        guard identity != nil else {
+            awaitingIdentity.append(job.internalID)
             return []
         }
         route(job)
@@ -133,14 +159,14 @@ public final class RouterCore {
 
     /// Finds the job's encoding: from the cache, from an encode already in flight, or from a new one.
     func route(_ job: RouterJob) {
-        guard let fingerprints = routingFingerprints else { return }
+        guard let prints = identity?.fingerprints else { return }
         let key: PromptKey
         switch job.request.prompt {
         case .text(let text):
-            key = PromptKey(llm: fingerprints.llm, projector: fingerprints.projector, tokenizer: fingerprints.tokenizer,
+            key = PromptKey(llm: prints.llm, projector: prints.projector, tokenizer: prints.tokenizer,
                 text: text, tenantSalt: job.request.tenantSalt)
         case .tokenIDs(let ids):
-            key = PromptKey(llm: fingerprints.llm, projector: fingerprints.projector, tokenizer: fingerprints.tokenizer,
+            key = PromptKey(llm: prints.llm, projector: prints.projector, tokenizer: prints.tokenizer,
                 tokenIds: ids, tenantSalt: job.request.tenantSalt)
         }
         job.promptKey = key
@@ -152,7 +178,7 @@ public final class RouterCore {
         case .inFlight:
             encodeTasks[key]?.waiting.append(job.internalID)
         case .miss:
-            encodeTasks[key] = EncodeTask(key: key, prompt: job.request.prompt, encoder: nil, waiting: [job.internalID])
+            encodeTasks[key] = EncodeTask(key: key, prompt: job.request.prompt, waiting: [job.internalID])
             encodeQueue.append(key)
         }
     }
@@ -162,7 +188,7 @@ public final class RouterCore {
         var out: [Outgoing] = []
         if let decoder = job.decoder {
             out.append(Outgoing(link: .decoders, peer: decoder, message: .cancel(Cancel(requestID: job.internalID))))
-            decoders.finished(decoder)
+            decoders.released(decoder)
         }
         if let error {
             jobsFailed += 1
@@ -178,15 +204,15 @@ public final class RouterCore {
     func finalChunk(_ job: RouterJob, reason: FinishReason) -> TokenChunk {
         TokenChunk(requestID: job.request.requestID, ids: job.request.stream ? [] : job.streamed,
             textDelta: job.request.stream ? "" : job.text, finishReason: reason,
-            usage: Usage(promptTokens: UInt32(job.encoding?.promptIDs.count ?? 0),
-                completionTokens: UInt32(job.streamed.count), cachedEncoding: job.cachedEncoding))
+            usage: Usage(promptTokens: UInt32(clamping: job.encoding?.promptIDs.count ?? 0),
+                completionTokens: UInt32(clamping: job.streamed.count), cachedEncoding: job.cachedEncoding))
     }
 
     func forget(_ job: RouterJob) {
         jobs[job.internalID] = nil
         jobIDs[job.key] = nil
         decodeQueue.removeAll { $0 == job.internalID }
-        awaitingFingerprints.removeAll { $0 == job.internalID }
+        awaitingIdentity.removeAll { $0 == job.internalID }
         if let key = job.promptKey { encodeTasks[key]?.waiting.removeAll { $0 == job.internalID } }
     }
 
@@ -198,8 +224,26 @@ public final class RouterCore {
     public func clientUnreachable(_ client: PeerIdentity, now: ContinuousClock.Instant) -> [Outgoing] {
         var out: [Outgoing] = []
         for job in jobs.values where job.key.client == client {
+            faults.jobsCancelled += 1
             out += finish(job, reason: .cancelled).filter { $0.link != .clients }
         }
+        return out + dispatch(now: now)
+    }
+
+    /// A client that stopped reading while its chunks piled up: each of its jobs ends with an explicit
+    /// `cancelled` error (queued behind what it has not read), and is counted.
+    public func clientTooSlow(_ client: PeerIdentity, backlog: Int, now: ContinuousClock.Instant) -> [Outgoing] {
+        var out: [Outgoing] = []
+        let victims = jobs.values.filter { $0.key.client == client }.sorted { $0.internalID < $1.internalID }
+        for job in victims {
+            faults.jobsCancelled += 1
+            faults.slowClientCancels += 1
+            out += finish(job, reason: .unspecified, error: ErrorReply(code: .cancelled,
+                message: "cancelled after \(job.streamed.count) tokens: the client left \(backlog) messages unread "
+                    + "(limit \(configuration.clientBacklog)); read chunks as they come"))
+        }
+        notice("slow \(client)", "client \(client) reads too slowly (\(backlog) messages unread): cancelled its "
+            + "\(victims.count) jobs")
         return out + dispatch(now: now)
     }
 }

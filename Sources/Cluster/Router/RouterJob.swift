@@ -15,7 +15,7 @@ final class RouterJob {
     let request: GenerateRequest
     /// When the deadline passes the job is cancelled; nil = none.
     let deadline: ContinuousClock.Instant?
-    /// Cache key; nil until the cluster's fingerprints are known.
+    /// Cache key; nil until the cluster's bundle is known.
     var promptKey: PromptKey?
     /// The prompt's encoding, once the encoder (or the cache) provided it.
     var encoding: Encoding?
@@ -27,6 +27,11 @@ final class RouterJob {
     var streamed: [Int32] = []
     /// Text so far, for clients that asked for one final chunk.
     var text = ""
+    /// Decoders the job was sent to, and those among them that failed it (died, errored, stalled or lied).
+    var attempts = 0
+    var failedOn: Set<PeerIdentity> = []
+    /// When the job last made progress on its decoder (assigned, or a token came): the stall watchdog's clock.
+    var progressAt: ContinuousClock.Instant?
 
     init(key: Key, internalID: String, request: GenerateRequest, deadline: ContinuousClock.Instant?) {
         self.key = key
@@ -42,8 +47,19 @@ struct EncodeTask {
     let prompt: Prompt
     /// The encoder working on it; nil while queued.
     var encoder: PeerIdentity?
+    /// When it was sent to `encoder`: the stall watchdog's clock.
+    var sentAt: ContinuousClock.Instant?
     /// Internal ids of the jobs waiting for this encoding.
     var waiting: [String]
+    /// Encoders it was sent to, and those that failed it.
+    var attempts = 0
+    var failedOn: Set<PeerIdentity> = []
+
+    init(key: PromptKey, prompt: Prompt, waiting: [String]) {
+        self.key = key
+        self.prompt = prompt
+        self.waiting = waiting
+    }
 
     /// The request the encoder sees; its id is the prompt hash, since an encode serves many jobs.
     var request: EncodeRequest {

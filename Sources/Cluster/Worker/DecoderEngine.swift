@@ -66,6 +66,8 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
 
     private func admit(_ job: DecodeJob, outbox: WorkerOutbox) {
         do {
+            // The router is a peer like any other: its jobs are checked before they cost anything.
+            if let problem = RequestValidation.problem(with: job) { throw problem }
             active.append(try DecoderJobState(job: job, slm: slm))
         } catch {
             log.warning("job \(job.request.requestID) refused: \(error)")
@@ -180,6 +182,7 @@ final class DecoderJobState {
 
     static func errorCode(for error: any Error) -> ErrorCode {
         if case ModelError.promptTooLong = error { return .promptTooLong }
+        if let problem = error as? RequestValidation.Problem { return problem.code }
         return .badRequest
     }
 }

@@ -50,6 +50,8 @@ public final class WorkerLink: Sendable {
         public var reconnectMax: Duration = .seconds(5)
         /// The router's CURVE public key (Z85) when the router requires CURVE.
         public var curveServerKey: String?
+        /// This worker's CURVE key pair; its public key must be in the router's `--worker-keys`.
+        public var curveKeyPair: CurveKeyPair?
 
         /// Settings for a worker that announces itself with `hello`.
         public init(router: String, hello: Hello) {
@@ -85,7 +87,12 @@ public final class WorkerLink: Sendable {
             let socket = try ZMQSocket(context: context, type: .dealer)
             try socket.set(.linger(milliseconds: 0))
             try socket.set(.maxMessageSize(Int64(WireLimits.standard.maxEnvelopeBytes + WireLimits.standard.maxTensorBytes)))
-            if let key = settings.curveServerKey { try CurveKeys.secureClient(socket, serverKey: key) }
+            if let key = settings.curveServerKey {
+                try CurveKeys.secureClient(socket, serverKey: key, own: settings.curveKeyPair)
+            }
+            let monitor = settings.curveServerKey == nil ? nil
+                : try SocketMonitor(socket, context: context, name: "worker-\(UUID().uuidString)")
+            defer { monitor?.close() }
             do {
                 try socket.connect(settings.router)
             } catch {
@@ -93,8 +100,8 @@ public final class WorkerLink: Sendable {
                 throw ClusterError.connectFailed(endpoint: settings.router, reason: error.description)
             }
             log.info("connecting to router \(settings.router)")
-            let outcome = try serve(socket: socket, wakeReceiver: wakeReceiver, outbox: outbox, engine: engine,
-                settings: settings, log: log)
+            let outcome = try serve(socket: socket, wakeReceiver: wakeReceiver, monitor: monitor, outbox: outbox,
+                engine: engine, settings: settings, log: log)
             if outcome == .stopped {
                 _ = try? socket.send(.goodbye(Goodbye(reason: "shutting down")), blocking: false)
                 socket.close()
@@ -103,10 +110,11 @@ public final class WorkerLink: Sendable {
             socket.close()
             engine.abandonAll()
             _ = outbox.drain()
+            // A router that answered was alive: its restart is retried at once, not after an old back-off.
+            if outcome == .heardFromRouter { backoff = settings.reconnectMin }
             log.warning("lost the router; reconnecting in \(backoff)")
             Thread.sleep(forTimeInterval: Double(backoff.milliseconds) / 1000)
             backoff = min(backoff * 2, settings.reconnectMax)
-            if outcome == .heardFromRouter { backoff = settings.reconnectMin }
         }
         log.info("stopped")
     }
@@ -114,8 +122,8 @@ public final class WorkerLink: Sendable {
     private enum Outcome { case stopped, silentRouter, heardFromRouter }
 
     /// One connection's life: hello, then relay until the router is silent too long or tells us to rejoin.
-    private func serve(socket: ZMQSocket, wakeReceiver: ZMQSocket, outbox: WorkerOutbox, engine: any WorkerEngine,
-                       settings: WorkerLink.Settings, log: ServiceLog) throws -> Outcome {
+    private func serve(socket: ZMQSocket, wakeReceiver: ZMQSocket, monitor: SocketMonitor?, outbox: WorkerOutbox,
+                       engine: any WorkerEngine, settings: WorkerLink.Settings, log: ServiceLog) throws -> Outcome {
         var hello = settings.hello
         hello.capacity = UInt32(engine.capacity)
         hello.heartbeatIntervalMs = UInt32(settings.heartbeatInterval.milliseconds)
@@ -127,10 +135,19 @@ public final class WorkerLink: Sendable {
         let poller = ZMQPoller()
         poller.add(socket)
         poller.add(wakeReceiver)
+        if let monitor { poller.add(monitor.socket) }
+        var handshakeReported = false
         let pollEvery = Int(max(1, (settings.heartbeatInterval / 4).milliseconds))
         while !stopped.load(ordering: .relaxed) {
             let ready = try poller.poll(timeoutMilliseconds: pollEvery)
             if ready.contains(1) { while try wakeReceiver.receive(timeoutMilliseconds: 0) != nil {} }
+            while let event = try monitor?.next() {
+                guard event.isHandshakeFailure, !handshakeReported else { continue }
+                handshakeReported = true
+                log.warning("the router refused this worker's CURVE handshake: \(event); is this worker's public key "
+                    + "(\(settings.curveKeyPair?.publicKey ?? "none given")) in the router's --worker-keys, and "
+                    + "--curve-server-key the router's public key?")
+            }
             for message in outbox.drain() {
                 // Never block: with the router gone the queue fills, and its jobs are re-sent elsewhere anyway.
                 if try !socket.send(message, blocking: false) {

@@ -18,6 +18,7 @@ PROTOBUF_C__BEGIN_DECLS
 typedef struct L2s__Envelope L2s__Envelope;
 typedef struct L2s__Fingerprints L2s__Fingerprints;
 typedef struct L2s__Hello L2s__Hello;
+typedef struct L2s__EncodingSpec L2s__EncodingSpec;
 typedef struct L2s__Heartbeat L2s__Heartbeat;
 typedef struct L2s__Credit L2s__Credit;
 typedef struct L2s__Goodbye L2s__Goodbye;
@@ -187,10 +188,38 @@ struct  L2s__Hello
    * e.g. "l2s 0.1.0"
    */
   char *software;
+  /*
+   * the encodings this worker ships (encoder) or accepts (decoder)
+   */
+  L2s__EncodingSpec *encoding;
 };
 #define L2S__HELLO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&l2s__hello__descriptor) \
-    , L2S__ROLE__ROLE_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL, 0, 0, (char *)protobuf_c_empty_string }
+    , L2S__ROLE__ROLE_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL, 0, 0, (char *)protobuf_c_empty_string, NULL }
+
+
+/*
+ * What an encoding of the worker's bundle looks like on the wire: the router checks every encoding against it.
+ */
+struct  L2s__EncodingSpec
+{
+  ProtobufCMessage base;
+  /*
+   * the bundle's wire dtype
+   */
+  L2s__DType dtype;
+  /*
+   * d_slm when projected, d_llm when the decoder projects
+   */
+  uint32_t width;
+  /*
+   * projector.runs_on encoder
+   */
+  protobuf_c_boolean projected;
+};
+#define L2S__ENCODING_SPEC__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&l2s__encoding_spec__descriptor) \
+    , L2S__DTYPE__DTYPE_UNSPECIFIED, 0, 0 }
 
 
 /*
@@ -521,10 +550,30 @@ struct  L2s__StatsReply
   uint64_t tokens_generated;
   double tokens_per_second;
   uint64_t uptime_ms;
+  /*
+   * by the client, its deadline, its disconnect or its slowness
+   */
+  uint64_t jobs_cancelled;
+  /*
+   * jobs cancelled because their client did not read its chunks
+   */
+  uint64_t slow_client_cancels;
+  /*
+   * invalid replies, errors and stalls of workers, each retried elsewhere
+   */
+  uint64_t worker_faults;
+  /*
+   * encodes and decode jobs re-sent to another worker after a fault
+   */
+  uint64_t retries;
+  /*
+   * hellos refused (bundle mismatch, missing fingerprints, wrong role)
+   */
+  uint64_t refused_peers;
 };
 #define L2S__STATS_REPLY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&l2s__stats_reply__descriptor) \
-    , 0,NULL, 0, 0, NULL, 0, 0, 0, 0, 0 }
+    , 0,NULL, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 /* L2s__Envelope methods */
@@ -583,6 +632,25 @@ L2s__Hello *
                       const uint8_t       *data);
 void   l2s__hello__free_unpacked
                      (L2s__Hello *message,
+                      ProtobufCAllocator *allocator);
+/* L2s__EncodingSpec methods */
+void   l2s__encoding_spec__init
+                     (L2s__EncodingSpec         *message);
+size_t l2s__encoding_spec__get_packed_size
+                     (const L2s__EncodingSpec   *message);
+size_t l2s__encoding_spec__pack
+                     (const L2s__EncodingSpec   *message,
+                      uint8_t             *out);
+size_t l2s__encoding_spec__pack_to_buffer
+                     (const L2s__EncodingSpec   *message,
+                      ProtobufCBuffer     *buffer);
+L2s__EncodingSpec *
+       l2s__encoding_spec__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   l2s__encoding_spec__free_unpacked
+                     (L2s__EncodingSpec *message,
                       ProtobufCAllocator *allocator);
 /* L2s__Heartbeat methods */
 void   l2s__heartbeat__init
@@ -937,6 +1005,9 @@ typedef void (*L2s__Fingerprints_Closure)
 typedef void (*L2s__Hello_Closure)
                  (const L2s__Hello *message,
                   void *closure_data);
+typedef void (*L2s__EncodingSpec_Closure)
+                 (const L2s__EncodingSpec *message,
+                  void *closure_data);
 typedef void (*L2s__Heartbeat_Closure)
                  (const L2s__Heartbeat *message,
                   void *closure_data);
@@ -1005,6 +1076,7 @@ extern const ProtobufCEnumDescriptor    l2s__error_code__descriptor;
 extern const ProtobufCMessageDescriptor l2s__envelope__descriptor;
 extern const ProtobufCMessageDescriptor l2s__fingerprints__descriptor;
 extern const ProtobufCMessageDescriptor l2s__hello__descriptor;
+extern const ProtobufCMessageDescriptor l2s__encoding_spec__descriptor;
 extern const ProtobufCMessageDescriptor l2s__heartbeat__descriptor;
 extern const ProtobufCMessageDescriptor l2s__credit__descriptor;
 extern const ProtobufCMessageDescriptor l2s__goodbye__descriptor;

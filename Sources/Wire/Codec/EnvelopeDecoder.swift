@@ -76,6 +76,24 @@ enum EnvelopeDecoder {
         }
     }
 
+    /// The request id of a generate or cancel envelope, if the frame parses and the id is valid UTF-8; else empty.
+    static func requestID(in frame: Frame) -> String {
+        let unpacked = frame.withUnsafeBytes { bytes in
+            l2s__envelope__unpack(nil, bytes.count, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self))
+        }
+        guard let envelope = unpacked else { return "" }
+        defer { l2s__envelope__free_unpacked(envelope, nil) }
+        let body = envelope.pointee
+        let pointer: UnsafeMutablePointer<CChar>?
+        switch body.body_case {
+        case L2S__ENVELOPE__BODY_GENERATE: pointer = body.generate?.pointee.request_id
+        case L2S__ENVELOPE__BODY_CANCEL: pointer = body.cancel?.pointee.request_id
+        default: pointer = nil
+        }
+        guard let id = try? string(pointer, "request_id"), id.utf8.count <= 256 else { return "" }
+        return id
+    }
+
     private static func kind(of bodyCase: L2s__Envelope__BodyCase) throws(WireError) -> MessageKind {
         switch bodyCase {
         case L2S__ENVELOPE__BODY_HELLO: return .hello
@@ -107,11 +125,17 @@ enum EnvelopeDecoder {
                 slm: try string(prints.slm, "hello.fingerprints.slm"),
                 tokenizer: try string(prints.tokenizer, "hello.fingerprints.tokenizer"))
         }
+        var encoding: EncodingSpec?
+        if let spec = value.encoding?.pointee {
+            let dtype: DType? =
+                spec.dtype.rawValue == 0 ? nil : try enumValue(spec.dtype.rawValue, "hello.encoding.dtype")
+            encoding = EncodingSpec(dtype: dtype, width: spec.width, projected: spec.projected != 0)
+        }
         return Hello(
             role: try enumValue(value.role.rawValue, "hello.role"),
             workerID: try string(value.worker_id, "hello.worker_id"),
             fingerprints: fingerprints, capacity: value.capacity, heartbeatIntervalMs: value.heartbeat_interval_ms,
-            software: try string(value.software, "hello.software"))
+            software: try string(value.software, "hello.software"), encoding: encoding)
     }
 
     private static func generate(
@@ -210,7 +234,10 @@ enum EnvelopeDecoder {
         return StatsReply(
             workers: workers, queueDepth: value.queue_depth, maxQueue: value.max_queue, cache: cache,
             jobsDone: value.jobs_done, jobsFailed: value.jobs_failed, tokensGenerated: value.tokens_generated,
-            tokensPerSecond: value.tokens_per_second, uptimeMs: value.uptime_ms)
+            tokensPerSecond: value.tokens_per_second, uptimeMs: value.uptime_ms,
+            faults: FaultStats(
+                jobsCancelled: value.jobs_cancelled, slowClientCancels: value.slow_client_cancels,
+                workerFaults: value.worker_faults, retries: value.retries, refusedPeers: value.refused_peers))
     }
 
     // MARK: - Fields

@@ -103,8 +103,17 @@ enum EnvelopeEncoder {
             $0.pointee.slm = slm
             $0.pointee.tokenizer = tokenizer
         }
+        let encoding: UnsafeMutablePointer<L2s__EncodingSpec>? = hello.encoding.map { spec in
+            arena.message {
+                l2s__encoding_spec__init($0)
+                $0.pointee.dtype = L2s__DType(rawValue: .init(truncatingIfNeeded: spec.dtype?.rawValue ?? 0))
+                $0.pointee.width = spec.width
+                $0.pointee.projected = spec.projected ? 1 : 0
+            }
+        }
         return arena.message {
             l2s__hello__init($0)
+            $0.pointee.encoding = encoding
             $0.pointee.role = L2s__Role(rawValue: .init(truncatingIfNeeded: hello.role.rawValue))
             $0.pointee.worker_id = workerID
             $0.pointee.fingerprints = fingerprints
@@ -288,6 +297,11 @@ enum EnvelopeEncoder {
             $0.pointee.tokens_generated = reply.tokensGenerated
             $0.pointee.tokens_per_second = reply.tokensPerSecond
             $0.pointee.uptime_ms = reply.uptimeMs
+            $0.pointee.jobs_cancelled = reply.faults.jobsCancelled
+            $0.pointee.slow_client_cancels = reply.faults.slowClientCancels
+            $0.pointee.worker_faults = reply.faults.workerFaults
+            $0.pointee.retries = reply.faults.retries
+            $0.pointee.refused_peers = reply.faults.refusedPeers
         }
     }
 }

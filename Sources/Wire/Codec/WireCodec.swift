@@ -12,6 +12,13 @@ public enum WireCodec {
         try EnvelopeDecoder.decode(frames, limits: limits)
     }
 
+    /// The request id a client's message names, read as far as the envelope still parses: a message refused for one
+    /// bad field is answered with its request id, so the client knows which request failed. Empty when none.
+    public static func requestID(in frames: [Frame]) -> String {
+        guard let frame = frames.first else { return "" }
+        return EnvelopeDecoder.requestID(in: frame)
+    }
+
     /// The schema's contract for `Encoding`: a rank-2 tensor with one row per prompt id.
     static func checkRows(of encoding: Encoding, field: String) throws(WireError) {
         let shape = encoding.tensor.shape

@@ -32,6 +32,29 @@ public struct Fingerprints: Sendable, Equatable, Hashable {
     }
 }
 
+/// What an encoding of a bundle looks like on the wire (`l2s.EncodingSpec`): the router checks every encoding an
+/// encoder returns against the spec the cluster is pinned to.
+public struct EncodingSpec: Sendable, Equatable, Hashable, CustomStringConvertible {
+    /// The bundle's wire dtype; nil when the peer sent none (or an unknown value, refused at decoding).
+    public var dtype: DType?
+    /// Columns of the encoding: d_slm when projected, d_llm when the decoder projects.
+    public var width: UInt32
+    /// Whether the projector ran on the encoder (Z) or runs on the decoder (H).
+    public var projected: Bool
+
+    /// A spec from its fields.
+    public init(dtype: DType?, width: UInt32, projected: Bool) {
+        self.dtype = dtype
+        self.width = width
+        self.projected = projected
+    }
+
+    /// E.g. `float16 [m, 32], projected`.
+    public var description: String {
+        "\(dtype.map { "\($0)" } ?? "no dtype") [m, \(width)], \(projected ? "projected" : "not projected")"
+    }
+}
+
 /// First message of a worker after (re)connecting (`l2s.Hello`).
 public struct Hello: Sendable, Equatable {
     /// What the sender is.
@@ -46,12 +69,15 @@ public struct Hello: Sendable, Equatable {
     public var heartbeatIntervalMs: UInt32
     /// Software release, e.g. `L2SVersion.software`.
     public var software: String
+    /// The encodings the worker ships (encoder) or accepts (decoder); nil when the peer sent none.
+    public var encoding: EncodingSpec?
 
     /// A hello from its fields.
     public init(
         role: Role, workerID: String, fingerprints: Fingerprints = Fingerprints(), capacity: UInt32 = 0,
-        heartbeatIntervalMs: UInt32 = 0, software: String = L2SVersion.software
+        heartbeatIntervalMs: UInt32 = 0, software: String = L2SVersion.software, encoding: EncodingSpec? = nil
     ) {
+        self.encoding = encoding
         self.role = role
         self.workerID = workerID
         self.fingerprints = fingerprints

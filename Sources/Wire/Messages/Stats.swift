@@ -68,6 +68,32 @@ public struct CacheStats: Sendable, Equatable {
     }
 }
 
+/// What went wrong around the router and what it did about it (fields of `l2s.StatsReply`).
+public struct FaultStats: Sendable, Equatable {
+    /// Jobs cancelled by their client, its deadline, its disconnect or its slowness.
+    public var jobsCancelled: UInt64
+    /// Jobs cancelled because their client did not read its chunks.
+    public var slowClientCancels: UInt64
+    /// Invalid replies, errors and stalls of workers.
+    public var workerFaults: UInt64
+    /// Encodes and decode jobs re-sent to another worker after a fault.
+    public var retries: UInt64
+    /// Hellos refused (bundle mismatch, missing fingerprints, wrong role).
+    public var refusedPeers: UInt64
+
+    /// Fault counters from their fields.
+    public init(
+        jobsCancelled: UInt64 = 0, slowClientCancels: UInt64 = 0, workerFaults: UInt64 = 0, retries: UInt64 = 0,
+        refusedPeers: UInt64 = 0
+    ) {
+        self.jobsCancelled = jobsCancelled
+        self.slowClientCancels = slowClientCancels
+        self.workerFaults = workerFaults
+        self.retries = retries
+        self.refusedPeers = refusedPeers
+    }
+}
+
 /// The router's statistics (`l2s.StatsReply`).
 public struct StatsReply: Sendable, Equatable {
     /// Every known worker.
@@ -88,13 +114,16 @@ public struct StatsReply: Sendable, Equatable {
     public var tokensPerSecond: Double
     /// Router uptime in milliseconds.
     public var uptimeMs: UInt64
+    /// Cancellations, worker faults, retries and refusals.
+    public var faults: FaultStats
 
     /// Router statistics from their fields.
     public init(
         workers: [WorkerStats] = [], queueDepth: UInt32 = 0, maxQueue: UInt32 = 0, cache: CacheStats = CacheStats(),
         jobsDone: UInt64 = 0, jobsFailed: UInt64 = 0, tokensGenerated: UInt64 = 0, tokensPerSecond: Double = 0,
-        uptimeMs: UInt64 = 0
+        uptimeMs: UInt64 = 0, faults: FaultStats = FaultStats()
     ) {
+        self.faults = faults
         self.workers = workers
         self.queueDepth = queueDepth
         self.maxQueue = maxQueue

@@ -16,6 +16,8 @@ public enum SocketType: Sendable, CaseIterable {
     case pull
     /// Exclusive pair, e.g. an inproc wake-up channel between two threads.
     case pair
+    /// Synchronous reply side (the ZAP authenticator answering libzmq's handshake requests).
+    case rep
 
     var zmqValue: Int32 {
         switch self {
@@ -26,6 +28,7 @@ public enum SocketType: Sendable, CaseIterable {
         case .push: return ZMQ_PUSH
         case .pull: return ZMQ_PULL
         case .pair: return ZMQ_PAIR
+        case .rep: return ZMQ_REP
         }
     }
 }
@@ -38,6 +41,8 @@ public enum SocketOption: Sendable, Equatable {
     case sendHighWaterMark(Int)
     /// Incoming queue bound in messages (`ZMQ_RCVHWM`); 0 = unbounded.
     case receiveHighWaterMark(Int)
+    /// Kernel send buffer per connection in bytes (`ZMQ_SNDBUF`); 0 = the OS default (auto-tuned on Linux).
+    case sendBuffer(Int)
     /// Largest inbound message in bytes (`ZMQ_MAXMSGSIZE`); a peer sending more is disconnected. -1 = no limit.
     case maxMessageSize(Int64)
     /// Interval of ZMTP PING heartbeats (`ZMQ_HEARTBEAT_IVL`); 0 = off.
@@ -64,6 +69,9 @@ public enum SocketOption: Sendable, Equatable {
     case sendTimeout(milliseconds: Int)
     /// Serve CURVE: clients must know the public key belonging to `secretKey` (Z85) (`ZMQ_CURVE_SERVER`).
     case curveServer(secretKey: String)
+    /// The ZAP domain this server socket's handshakes are authenticated in (`ZMQ_ZAP_DOMAIN`): set it and a ZAP
+    /// handler bound at `inproc://zeromq.zap.01` decides who may connect.
+    case zapDomain(String)
     /// Connect with CURVE to a server whose public key is `serverPublicKey`, using this socket's own key pair.
     case curveClient(serverPublicKey: String, publicKey: String, secretKey: String)
 }
@@ -75,6 +83,7 @@ extension ZMQSocket {
         case .linger(let value): try setInt(ZMQ_LINGER, value, "ZMQ_LINGER")
         case .sendHighWaterMark(let value): try setInt(ZMQ_SNDHWM, value, "ZMQ_SNDHWM")
         case .receiveHighWaterMark(let value): try setInt(ZMQ_RCVHWM, value, "ZMQ_RCVHWM")
+        case .sendBuffer(let value): try setInt(ZMQ_SNDBUF, value, "ZMQ_SNDBUF")
         case .maxMessageSize(let value):
             var size = value
             try setRaw(ZMQ_MAXMSGSIZE, &size, MemoryLayout<Int64>.size, "ZMQ_MAXMSGSIZE")
@@ -92,6 +101,7 @@ extension ZMQSocket {
         case .curveServer(let secretKey):
             try setInt(ZMQ_CURVE_SERVER, 1, "ZMQ_CURVE_SERVER")
             try setBytes(ZMQ_CURVE_SECRETKEY, Array(secretKey.utf8), "ZMQ_CURVE_SECRETKEY")
+        case .zapDomain(let domain): try setBytes(ZMQ_ZAP_DOMAIN, Array(domain.utf8), "ZMQ_ZAP_DOMAIN")
         case .curveClient(let serverPublicKey, let publicKey, let secretKey):
             try setBytes(ZMQ_CURVE_SERVERKEY, Array(serverPublicKey.utf8), "ZMQ_CURVE_SERVERKEY")
             try setBytes(ZMQ_CURVE_PUBLICKEY, Array(publicKey.utf8), "ZMQ_CURVE_PUBLICKEY")

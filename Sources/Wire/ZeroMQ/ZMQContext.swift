@@ -46,6 +46,27 @@ public struct CurveKeyPair: Sendable, Equatable {
             secretKey: String(decoding: secretKey.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 
+    /// The pair of a secret key (Z85), its public half derived with `zmq_curve_public`.
+    public init(secretKey: String) throws(WireError) {
+        var publicKey = [CChar](repeating: 0, count: 41)
+        try ZMQCall.check("zmq_curve_public") { zmq_curve_public(&publicKey, secretKey) }
+        self.publicKey = String(decoding: publicKey.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        self.secretKey = secretKey
+    }
+
+    private init(publicKey: String, secretKey: String) {
+        self.publicKey = publicKey
+        self.secretKey = secretKey
+    }
+
+    /// The Z85 text of a 32-byte binary key (as ZAP hands CURVE credentials over); nil for another length.
+    public static func z85(_ key: [UInt8]) -> String? {
+        guard key.count == 32 else { return nil }
+        var text = [CChar](repeating: 0, count: 41)
+        guard zmq_z85_encode(&text, key, 32) != nil else { return nil }
+        return String(decoding: text.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Whether this libzmq supports CURVE encryption.
     public static var isAvailable: Bool { zmq_has("curve") != 0 }
 }

@@ -17,6 +17,9 @@ struct WorkerFlags {
             OptionSpec("--id", value: "NAME", help: "worker id shown by l2s stats", default: "\(role)-<pid>"),
             OptionSpec("--curve-server-key", value: "KEY", help: "the router's CURVE public key, when it requires CURVE",
             env: "L2S_CURVE_SERVER_KEY"),
+            OptionSpec("--curve-secret-file", value: "FILE",
+                help: "with CURVE: this worker's key pair (l2s keygen); its public key goes in the router's --worker-keys",
+                env: "L2S_CURVE_SECRET_FILE"),
         ]
     }
 
@@ -26,6 +29,7 @@ struct WorkerFlags {
     let threads: Int
     let workerID: String
     let curveServerKey: String?
+    let curveKeyPair: CurveKeyPair?
 
     init(_ arguments: ParsedArguments, role: String) throws {
         guard arguments.positionals.isEmpty else { throw UsageError("unexpected argument '\(arguments.positionals[0])'") }
@@ -34,6 +38,11 @@ struct WorkerFlags {
         heartbeat = .milliseconds(try arguments.int("--heartbeat-ms", in: 10...60_000)!)
         threads = try arguments.threads()
         curveServerKey = try arguments.curveServerKey()
+        curveKeyPair = try arguments.string("--curve-secret-file").map { try CurveKeys.keyPair(file: $0) }
+        if curveServerKey != nil, curveKeyPair == nil {
+            throw UsageError("--curve-server-key needs --curve-secret-file: a worker authenticates with its own key "
+                + "pair (l2s keygen), whose public key is in the router's --worker-keys")
+        }
         workerID = arguments.isExplicit("--id") ? try arguments.required("--id") : "\(role)-\(getpid())"
     }
 
@@ -43,12 +52,15 @@ struct WorkerFlags {
         return (try L2SBundle.load(directory: bundle), ServiceLog(component: workerID))
     }
 
-    /// Joins the router as `role` with `fingerprints` and serves `engine` until SIGINT/SIGTERM.
-    func serve(role: Role, fingerprints: Fingerprints, engine: any WorkerEngine, log: ServiceLog) throws -> Int32 {
+    /// Joins the router as `role`, announcing `bundle`'s identity, and serves `engine` until SIGINT/SIGTERM.
+    func serve(role: Role, bundle: L2SBundle, engine: any WorkerEngine, log: ServiceLog) throws -> Int32 {
+        let identity = BundleIdentity(manifest: bundle.manifest)
         var settings = WorkerLink.Settings(router: router,
-            hello: Hello(role: role, workerID: workerID, fingerprints: fingerprints))
+            hello: Hello(role: role, workerID: workerID, fingerprints: identity.fingerprints,
+                encoding: identity.encoding))
         settings.heartbeatInterval = heartbeat
         settings.curveServerKey = curveServerKey
+        settings.curveKeyPair = curveKeyPair
         let link = WorkerLink()
         let signals = TerminationSignals { link.stop() }
         try link.run(settings: settings, engine: engine, log: log)

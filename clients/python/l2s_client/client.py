@@ -345,4 +345,7 @@ def stats_dict(reply: l2s_pb2.StatsReply) -> dict:
         "tokens_generated": reply.tokens_generated,
         "tokens_per_second": reply.tokens_per_second,
         "uptime_ms": reply.uptime_ms,
+        "faults": {"jobs_cancelled": reply.jobs_cancelled, "slow_client_cancels": reply.slow_client_cancels,
+                   "worker_faults": reply.worker_faults, "retries": reply.retries,
+                   "refused_peers": reply.refused_peers},
     }

@@ -81,6 +81,7 @@ def samples() -> list[tuple[pb.Envelope, bytes | None]]:
                     capacity=8,
                     heartbeat_interval_ms=500,
                     software="l2s 0.1.0",
+                    encoding=pb.EncodingSpec(dtype=pb.DTYPE_FLOAT16, width=32, projected=True),
                 )
             ),
             None,
@@ -132,6 +133,11 @@ def samples() -> list[tuple[pb.Envelope, bytes | None]]:
                     tokens_generated=123456,
                     tokens_per_second=123.5,
                     uptime_ms=987654321,
+                    jobs_cancelled=3,
+                    slow_client_cancels=2,
+                    worker_faults=5,
+                    retries=4,
+                    refused_peers=1,
                 )
             ),
             None,

@@ -74,11 +74,14 @@ class ServiceProcess:
 
 
 class RouterProcess(ServiceProcess):
-    """`l2s router --clients/--encoders/--decoders tcp://127.0.0.1:* [extra flags]`."""
+    """`l2s router --clients/--encoders/--decoders tcp://127.0.0.1:* [extra flags]`, pinned to BUNDLE unless
+    `extra` says --adopt-bundle or another --bundle."""
 
     def __init__(self, *extra: str) -> None:
+        pin = () if "--adopt-bundle" in extra or "--bundle" in extra else ("--bundle", str(BUNDLE))
         super().__init__("router", "--clients", "tcp://127.0.0.1:*", "--encoders", "tcp://127.0.0.1:*",
-                         "--decoders", "tcp://127.0.0.1:*", "--heartbeat-ms", "200", *extra, stdout=subprocess.PIPE)
+                         "--decoders", "tcp://127.0.0.1:*", "--heartbeat-ms", "200", *pin, *extra,
+                         stdout=subprocess.PIPE)
         try:
             ready = self._first_line(START_TIMEOUT_S)
             event = json.loads(ready)

@@ -24,7 +24,12 @@ class CurveTests(Watchdog):
         with tempfile.NamedTemporaryFile("w", suffix=".key", delete=False) as handle:
             handle.write(keys.stdout)
         self.addCleanup(pathlib.Path(handle.name).unlink)
-        router = RouterProcess("--curve-secret-file", handle.name)
+        worker = json.loads(subprocess.run([str(l2s_binary()), "keygen"], capture_output=True, text=True, timeout=10,
+                                           check=True).stdout)
+        with tempfile.NamedTemporaryFile("w", suffix=".keys", delete=False) as workers:
+            workers.write(worker["public"] + "\n")
+        self.addCleanup(pathlib.Path(workers.name).unlink)
+        router = RouterProcess("--curve-secret-file", handle.name, "--worker-keys", workers.name)
         self.addCleanup(router.stop)
         with Client(router.clients, timeout=5, curve_server_key=pair["public"]) as client:
             self.assertEqual(client.stats()["workers"], [])

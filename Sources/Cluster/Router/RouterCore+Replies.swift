@@ -1,0 +1,163 @@
+import Wire
+
+/// What workers send back, checked before it is cached or forwarded, and what the router does when a worker
+/// fails: the work goes to another worker, the fault counts towards the worker's breaker, and the client hears
+/// only of faults that no worker could get past.
+extension RouterCore {
+    func encoded(_ encoding: Encoding, by encoder: PeerIdentity, now: ContinuousClock.Instant) -> [Outgoing] {
+        guard let key = PromptKey(digest: encoding.promptHash), let task = encodeTasks[key], task.encoder == encoder
+        else {
+            return []  // a late answer to work already re-sent elsewhere
+        }
+        guard let spec = identity?.encoding else { return [] }
+        if let problem = ReplyValidation.problem(with: encoding, for: task.prompt, spec: spec) {
+            return encoderFault(key, encoder: encoder, problem: problem, now: now)
+        }
+        encodeTasks[key] = nil
+        encoders.finished(encoder)
+        let (kept, bytes) = ReplyValidation.compacted(encoding)
+        cache.complete(key, value: kept, bytes: bytes)
+        for id in task.waiting {
+            guard let job = jobs[id] else { continue }
+            job.encoding = kept
+            decodeQueue.append(id)
+        }
+        return dispatch(now: now)
+    }
+
+    func relay(_ chunk: TokenChunk, from decoder: PeerIdentity, now: ContinuousClock.Instant) -> [Outgoing] {
+        guard let job = jobs[chunk.requestID], job.decoder == decoder else {
+            return []  // a cancelled job, or one resumed elsewhere after this decoder failed it
+        }
+        if let problem = ReplyValidation.problem(with: chunk, for: job) {
+            return decoderFault(job, decoder: decoder, code: .unavailable, problem: problem, now: now)
+        }
+        job.progressAt = now
+        job.streamed += chunk.ids
+        job.text += chunk.textDelta
+        tokensGenerated += UInt64(chunk.ids.count)
+        var out: [Outgoing] = []
+        if job.request.stream, !chunk.ids.isEmpty || !chunk.textDelta.isEmpty {
+            out.append(Outgoing(link: .clients, peer: job.key.client, message: .tokenChunk(
+                TokenChunk(requestID: job.request.requestID, ids: chunk.ids, textDelta: chunk.textDelta))))
+        }
+        if chunk.finishReason != .unspecified {
+            decoders.finished(decoder)
+            job.decoder = nil
+            jobsDone += 1
+            out.append(Outgoing(link: .clients, peer: job.key.client,
+                message: .tokenChunk(finalChunk(job, reason: chunk.finishReason))))
+            forget(job)
+            out += dispatch(now: now)
+        }
+        return out
+    }
+
+    /// An error from a worker about work it holds. An encoder's `prompt_too_long` or `bad_request` is the
+    /// prompt's fault and goes to every job waiting on it; anything else is the worker's fault and is retried.
+    func workerError(_ error: ErrorReply, from peer: PeerIdentity, on link: Link, now: ContinuousClock.Instant)
+        -> [Outgoing]
+    {
+        if link == .encoders, let key = encodeTasks.keys.first(where: { $0.description == error.requestID }),
+            let task = encodeTasks[key], task.encoder == peer
+        {
+            guard error.code == .promptTooLong || error.code == .badRequest else {
+                return encoderFault(key, encoder: peer, problem: "\(error.code): \(error.message)", now: now)
+            }
+            encodeTasks[key] = nil
+            encoders.finished(peer)
+            cache.fail(key)
+            var out: [Outgoing] = []
+            for id in task.waiting {
+                if let job = jobs[id] { out += finish(job, reason: .unspecified, error: error) }
+            }
+            return out + dispatch(now: now)
+        }
+        if link == .decoders, let job = jobs[error.requestID], job.decoder == peer {
+            // A prompt the SLM cannot hold is the same on every decoder; anything else is this decoder's.
+            let code: ErrorCode = error.code == .promptTooLong ? .promptTooLong : .unavailable
+            return decoderFault(job, decoder: peer, code: code, problem: "\(error.code): \(error.message)",
+                countsAgainstWorker: code != .promptTooLong, now: now)
+        }
+        notice("stray error \(link) \(peer)", "\(link) peer \(peer) sent an error about no work it holds: "
+            + "\(error.code): \(error.message)")
+        return []
+    }
+
+    /// Work held too long without progress: taken back and retried elsewhere.
+    func stalledWork(now: ContinuousClock.Instant) -> [Outgoing] {
+        var out: [Outgoing] = []
+        let limit = configuration.stallTimeout
+        for (key, task) in encodeTasks.sorted(by: { $0.key.description < $1.key.description }) {
+            guard let encoder = task.encoder, let sentAt = task.sentAt, now - sentAt >= limit else { continue }
+            out += encoderFault(key, encoder: encoder, problem: "no encoding within \(limit.milliseconds) ms", now: now)
+        }
+        for job in jobs.values.sorted(by: { $0.internalID < $1.internalID }) {
+            guard let decoder = job.decoder, let since = job.progressAt, now - since >= limit else { continue }
+            out += decoderFault(job, decoder: decoder, code: .unavailable,
+                problem: "no token within \(limit.milliseconds) ms", now: now)
+        }
+        return out
+    }
+
+    /// An encoder failed an encode (invalid encoding, error, stall): the encode goes to another encoder, or,
+    /// after `maxAttempts`, every waiting job fails with `unavailable` naming the last fault.
+    func encoderFault(_ key: PromptKey, encoder: PeerIdentity, problem: String, now: ContinuousClock.Instant)
+        -> [Outgoing]
+    {
+        guard var task = encodeTasks[key] else { return [] }
+        let name = workerNames[encoder] ?? encoder.description
+        faults.workerFaults += 1
+        if encoders.failed(encoder, now: now) {
+            notices.append("encoder '\(name)' failed \(configuration.breakerThreshold) times in a row; no work for it "
+                + "for \(configuration.breakerCooldown.milliseconds) ms")
+        }
+        notice("fault \(name) \(problem)", "encoder '\(name)' fault: \(problem)")
+        task.encoder = nil
+        task.sentAt = nil
+        task.failedOn.insert(encoder)
+        guard task.attempts < configuration.maxAttempts else {
+            encodeTasks[key] = nil
+            cache.fail(key)
+            var out: [Outgoing] = []
+            for id in task.waiting {
+                guard let job = jobs[id] else { continue }
+                out += finish(job, reason: .unspecified, error: ErrorReply(code: .unavailable,
+                    message: "no encoder produced a valid encoding in \(task.attempts) attempts; last: \(problem)"))
+            }
+            return out + dispatch(now: now)
+        }
+        faults.retries += 1
+        encodeTasks[key] = task
+        encodeQueue.insert(key, at: 0)
+        return dispatch(now: now)
+    }
+
+    /// A decoder failed a job (invalid chunk, error, stall): the decoder is told to drop it, and the job resumes
+    /// on another decoder from the tokens already streamed, or fails with `code` after `maxAttempts`.
+    func decoderFault(_ job: RouterJob, decoder: PeerIdentity, code: ErrorCode, problem: String,
+                      countsAgainstWorker: Bool = true, now: ContinuousClock.Instant) -> [Outgoing] {
+        let name = workerNames[decoder] ?? decoder.description
+        let out = [Outgoing(link: .decoders, peer: decoder, message: .cancel(Cancel(requestID: job.internalID)))]
+        if countsAgainstWorker {
+            faults.workerFaults += 1
+            if decoders.failed(decoder, now: now) {
+                notices.append("decoder '\(name)' failed \(configuration.breakerThreshold) times in a row; no work "
+                    + "for it for \(configuration.breakerCooldown.milliseconds) ms")
+            }
+            notice("fault \(name) \(problem)", "decoder '\(name)' fault: \(problem)")
+        } else {
+            decoders.released(decoder)
+        }
+        job.decoder = nil
+        job.progressAt = nil
+        job.failedOn.insert(decoder)
+        guard job.attempts < configuration.maxAttempts else {
+            return out + finish(job, reason: .unspecified, error: ErrorReply(code: code,
+                message: "the job failed on \(job.attempts) decoders; last: \(problem)")) + dispatch(now: now)
+        }
+        faults.retries += 1
+        decodeQueue.insert(job.internalID, at: 0)
+        return out + dispatch(now: now)
+    }
+}
