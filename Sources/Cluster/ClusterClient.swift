@@ -8,15 +8,18 @@ public final class ClusterClient {
     public enum Failure: Error, CustomStringConvertible {
         /// The router refused or failed the job.
         case server(ErrorReply)
-        /// Nothing arrived for this long.
-        case timeout(endpoint: String, seconds: Double)
+        /// Nothing arrived for this long; `handshake` says why when the security handshake failed.
+        case timeout(endpoint: String, seconds: Double, handshake: String?)
 
         public var description: String {
             switch self {
             case .server(let error):
                 let job = error.requestID.isEmpty ? "" : " (request \(error.requestID))"
                 return "router answered \(error.code)\(job): \(error.message)"
-            case .timeout(let endpoint, let seconds):
+            case .timeout(let endpoint, let seconds, let handshake?):
+                return "no answer from the router at \(endpoint) within \(seconds) s: \(handshake) (does it require "
+                    + "CURVE, is --curve-server-key its public key, and is this client's key allowed?)"
+            case .timeout(let endpoint, let seconds, nil):
                 return "no answer from the router at \(endpoint) within \(seconds) s (is it running?)"
             }
         }
@@ -31,6 +34,8 @@ public final class ClusterClient {
 
     private let context: ZMQContext
     private let socket: ZMQSocket
+    /// Handshake results of the socket, to say why a router is silent.
+    private let monitor: SocketMonitor
     /// Job events that arrived while `stats` waited for its reply, handed out by `nextEvent` first.
     private var heldEvents: [Event] = []
     /// The router endpoint this client talks to.
@@ -44,6 +49,7 @@ public final class ClusterClient {
         socket = try ZMQSocket(context: context, type: .dealer)
         try socket.set(.linger(milliseconds: 0))
         if let curveServerKey { try CurveKeys.secureClient(socket, serverKey: curveServerKey) }
+        monitor = try SocketMonitor(socket, context: context, name: "client-\(UUID().uuidString)")
         do {
             try socket.connect(endpoint)
         } catch {
@@ -52,6 +58,7 @@ public final class ClusterClient {
     }
 
     deinit {
+        monitor.close()
         socket.close()
         context.shutdown()
     }
@@ -123,7 +130,11 @@ public final class ClusterClient {
         guard left > .zero,
             let message = try socket.receiveMessage(timeoutMilliseconds: Int(max(1, left.milliseconds)))
         else {
-            throw Failure.timeout(endpoint: endpoint, seconds: Double(timeout.milliseconds) / 1000)
+            var handshake: String?
+            while let event = try monitor.next() {
+                if event.isHandshakeFailure { handshake = "\(event)" }
+            }
+            throw Failure.timeout(endpoint: endpoint, seconds: Double(timeout.milliseconds) / 1000, handshake: handshake)
         }
         return message
     }

@@ -317,6 +317,9 @@ import Wire
         let outsider = try ProcessRunner.run(TestPaths.l2sExecutable,
             ["stats", "--router", cluster.clients, "--timeout-ms", "500"])
         #expect(outsider.status == 1 && outsider.stderr.contains("no answer"), "\(outsider.stderr)")
+        let wrongKey = try ProcessRunner.run(TestPaths.l2sExecutable,
+            ["stats", "--router", cluster.clients, "--timeout-ms", "1000", "--curve-server-key", workerPair["public"]!])
+        #expect(wrongKey.status == 1 && wrongKey.stderr.contains("handshake"), "\(wrongKey.stderr)")
         let badKey = try ProcessRunner.run(TestPaths.l2sExecutable,
             ["stats", "--router", cluster.clients, "--curve-server-key", "short"])
         #expect(badKey.status == 64 && badKey.stderr.contains("40 Z85"), "\(badKey.stderr)")

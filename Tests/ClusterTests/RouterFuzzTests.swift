@@ -1,6 +1,6 @@
 import Cluster
 import Foundation
-import TestSupport
+import Generation
 import Testing
 import Wire
 
@@ -13,19 +13,19 @@ import Wire
         slm: String(repeating: "3", count: 64), tokenizer: String(repeating: "4", count: 64))
     let spec = EncodingSpec(dtype: .float16, width: 4, projected: true)
 
-    static func pick<T>(_ values: [T], _ random: inout SeededGenerator) -> T { values.randomElement(using: &random)! }
+    static func pick<T>(_ values: [T], _ random: inout SplitMix64) -> T { values.randomElement(using: &random)! }
 
-    func randomString(_ random: inout SeededGenerator, known: [String]) -> String {
+    func randomString(_ random: inout SplitMix64, known: [String]) -> String {
         Self.pick([known.randomElement(using: &random) ?? "", "", "x", String(repeating: "z", count: 300),
             "🌍\u{0}é", fingerprints.llm], &random)
     }
 
-    func randomIDs(_ random: inout SeededGenerator) -> [Int32] {
+    func randomIDs(_ random: inout SplitMix64) -> [Int32] {
         Self.pick([[], [0], [-1], [Int32.max], [Int32.min, 5], Array(repeating: 3, count: 5000),
             (0..<Int.random(in: 1...6, using: &random)).map { _ in Int32.random(in: -2...40, using: &random) }], &random)
     }
 
-    func randomTensor(_ random: inout SeededGenerator, rows: Int) throws -> Tensor {
+    func randomTensor(_ random: inout SplitMix64, rows: Int) throws -> Tensor {
         let dtype = Self.pick(DType.allCases, &random)
         let width = Self.pick([0, 1, 4, 5], &random)
         let shape = Self.pick([[rows, width], [rows], [rows, width, 1], [0, width]], &random)
@@ -35,7 +35,7 @@ import Wire
     }
 
     /// A random message of a kind workers send, naming (often) work the worker really holds.
-    func randomWorkerMessage(_ random: inout SeededGenerator, role: Role, known: [String], hashes: [[UInt8]])
+    func randomWorkerMessage(_ random: inout SplitMix64, role: Role, known: [String], hashes: [[UInt8]])
         throws -> Message
     {
         switch Int.random(in: 0..<7, using: &random) {
@@ -65,7 +65,7 @@ import Wire
     }
 
     @Test func rogueWorkersCannotTrapTheRouterOrLoseGoodJobs() throws {
-        var random = SeededGenerator(seed: 0x15_0AD_F022)
+        var random = SplitMix64(seed: 0x15_0AD_F022)
         var configuration = RouterConfiguration()
         configuration.bundle = .pinned(BundleIdentity(fingerprints: fingerprints, encoding: spec))
         configuration.stallTimeout = .seconds(2)

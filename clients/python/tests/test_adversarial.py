@@ -168,6 +168,13 @@ class AdoptedBundleTests(AdversarialCase):
 class RogueWorkerTests(AdversarialCase):
     router_flags = ("--stall-timeout-ms", "1500")
 
+    def beside_real_workers(self, behaviour: str, capacity: int = 8) -> RogueWorker:
+        """A rogue decoder with `behaviour` next to a real encoder and decoder, all members."""
+        rogue = self.rogue("decoders", behaviour, capacity=capacity)
+        self.real_workers()
+        self.wait_for_workers(encoders=1, decoders=2)
+        return rogue
+
     def test_poisoned_encodings_are_retried_never_cached_never_blamed_on_the_client(self) -> None:
         rogue = self.rogue("encoders", "nan")
         self.real_workers()
@@ -183,9 +190,7 @@ class RogueWorkerTests(AdversarialCase):
         self.assert_all_correct(again, PROMPTS)
 
     def test_a_decoder_that_fails_fast_is_retried_around_and_stops_being_fed(self) -> None:
-        rogue = self.rogue("decoders", "fail", capacity=4)
-        self.real_workers()
-        self.wait_for_workers(encoders=1, decoders=2)
+        rogue = self.beside_real_workers("fail", capacity=4)
         prompts = PROMPTS * 5
         results = self.client(timeout=30).generate_many(prompts, concurrency=16, max_new_tokens=8)
         self.assert_all_correct(results, prompts)
@@ -195,9 +200,7 @@ class RogueWorkerTests(AdversarialCase):
         self.assertLessEqual(rogue.answered, 4 + 3, "the breaker stops feeding it after 3 faults in a row")
 
     def test_forged_chunks_never_reach_a_client(self) -> None:
-        rogue = self.rogue("decoders", "forge")
-        self.real_workers()
-        self.wait_for_workers(encoders=1, decoders=2)
+        rogue = self.beside_real_workers("forge")
         prompts = PROMPTS * 5
         client = self.client(timeout=30)
         jobs = [client.stream(prompt, max_new_tokens=8) for prompt in prompts]
@@ -207,9 +210,7 @@ class RogueWorkerTests(AdversarialCase):
         self.assert_all_correct([job.result() for job in jobs], prompts)
 
     def test_a_decoder_that_holds_jobs_silently_loses_them(self) -> None:
-        rogue = self.rogue("decoders", "silent", capacity=4)
-        self.real_workers()
-        self.wait_for_workers(encoders=1, decoders=2)
+        rogue = self.beside_real_workers("silent", capacity=4)
         prompts = PROMPTS * 2
         results = self.client(timeout=30).generate_many(prompts, concurrency=8, max_new_tokens=8)
         self.assert_all_correct(results, prompts)
