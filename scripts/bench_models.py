@@ -65,6 +65,21 @@ def make(root):
         print(f"bench_models: wrote {directory} and {root / (name + '-ct2')}", file=sys.stderr)
 
 
+def convert_ct2(model_dir, output_dir, vocab_size, special_ids, quantization="float32"):
+    """Writes a CTranslate2 copy of the HF checkpoint in model_dir to output_dir (replacing it), with placeholder
+    tokens t0 .. t<vocab_size-1> (feed it ids as f"t{id}"). special_ids = (pad, eos, bos, unk);
+    quantization is CTranslate2's ("float32", "int8", "float16", ...)."""
+    import ctranslate2
+
+    pad, eos, bos, unk = special_ids
+
+    class Converter(ctranslate2.converters.TransformersConverter):
+        def load_tokenizer(self, tokenizer_class, model_name_or_path, **kwargs):
+            return _Vocabulary(vocab_size, pad, eos, bos, unk)
+
+    Converter(str(model_dir)).convert(str(output_dir), quantization=quantization, force=True)
+
+
 def time_torch(model_dir, threads, prompt_length, new_tokens):
     import torch
     from transformers import AutoConfig, GPT2LMHeadModel, T5ForConditionalGeneration

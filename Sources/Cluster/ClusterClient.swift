@@ -75,20 +75,22 @@ public final class ClusterClient {
 
     /// The next event of any job of this client; throws `timeout` when the router stays silent that long.
     public func nextEvent(timeout: Duration) throws -> Event {
-        if !heldEvents.isEmpty { return heldEvents.removeFirst() }
         let deadline = ContinuousClock.now + timeout
-        while true {
-            if let event = Self.event(try receive(before: deadline, timeout: timeout)) { return event }
-            // Otherwise heartbeats or replies this client did not ask for.
+        while heldEvents.isEmpty {
+            // Heartbeats or replies this client did not ask for carry no event.
+            heldEvents += Self.events(try receive(before: deadline, timeout: timeout))
         }
+        return heldEvents.removeFirst()
     }
 
-    /// The job event a message carries, if it carries one.
-    private static func event(_ message: Message) -> Event? {
+    /// The job events a message carries, in order.
+    private static func events(_ message: Message) -> [Event] {
+        func event(_ chunk: TokenChunk) -> Event { chunk.finishReason == .unspecified ? .chunk(chunk) : .finished(chunk) }
         switch message {
-        case .tokenChunk(let chunk): return chunk.finishReason == .unspecified ? .chunk(chunk) : .finished(chunk)
-        case .error(let error): return .failed(error)
-        default: return nil
+        case .tokenChunk(let chunk): return [event(chunk)]
+        case .tokenChunks(let chunks): return chunks.map(event)
+        case .error(let error): return [.failed(error)]
+        default: return []
         }
     }
 
@@ -120,7 +122,7 @@ public final class ClusterClient {
             let message = try receive(before: deadline, timeout: timeout)
             if case .statsReply(let reply) = message { return reply }
             if case .error(let error) = message, error.requestID.isEmpty { throw Failure.server(error) }
-            if let event = Self.event(message) { heldEvents.append(event) }
+            heldEvents += Self.events(message)
         }
     }
 

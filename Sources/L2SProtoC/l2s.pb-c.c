@@ -772,6 +772,51 @@ void   l2s__token_chunk__free_unpacked
   assert(message->base.descriptor == &l2s__token_chunk__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   l2s__token_chunks__init
+                     (L2s__TokenChunks         *message)
+{
+  static const L2s__TokenChunks init_value = L2S__TOKEN_CHUNKS__INIT;
+  *message = init_value;
+}
+size_t l2s__token_chunks__get_packed_size
+                     (const L2s__TokenChunks *message)
+{
+  assert(message->base.descriptor == &l2s__token_chunks__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t l2s__token_chunks__pack
+                     (const L2s__TokenChunks *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &l2s__token_chunks__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t l2s__token_chunks__pack_to_buffer
+                     (const L2s__TokenChunks *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &l2s__token_chunks__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+L2s__TokenChunks *
+       l2s__token_chunks__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (L2s__TokenChunks *)
+     protobuf_c_message_unpack (&l2s__token_chunks__descriptor,
+                                allocator, len, data);
+}
+void   l2s__token_chunks__free_unpacked
+                     (L2s__TokenChunks *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &l2s__token_chunks__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   l2s__error__init
                      (L2s__Error         *message)
 {
@@ -997,7 +1042,7 @@ void   l2s__stats_reply__free_unpacked
   assert(message->base.descriptor == &l2s__stats_reply__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor l2s__envelope__field_descriptors[14] =
+static const ProtobufCFieldDescriptor l2s__envelope__field_descriptors[15] =
 {
   {
     "version",
@@ -1167,6 +1212,18 @@ static const ProtobufCFieldDescriptor l2s__envelope__field_descriptors[14] =
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "token_chunks",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(L2s__Envelope, body_case),
+    offsetof(L2s__Envelope, token_chunks),
+    &l2s__token_chunks__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned l2s__envelope__field_indices_by_name[] = {
   5,   /* field[5] = cancel */
@@ -1182,13 +1239,14 @@ static const unsigned l2s__envelope__field_indices_by_name[] = {
   12,   /* field[12] = stats_reply */
   11,   /* field[11] = stats_request */
   9,   /* field[9] = token_chunk */
+  14,   /* field[14] = token_chunks */
   0,   /* field[0] = version */
 };
 static const ProtobufCIntRange l2s__envelope__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 10, 1 },
-  { 0, 14 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor l2s__envelope__descriptor =
 {
@@ -1198,7 +1256,7 @@ const ProtobufCMessageDescriptor l2s__envelope__descriptor =
   "L2s__Envelope",
   "l2s",
   sizeof(L2s__Envelope),
-  14,
+  15,
   l2s__envelope__field_descriptors,
   l2s__envelope__field_indices_by_name,
   2,  l2s__envelope__number_ranges,
@@ -2344,6 +2402,44 @@ const ProtobufCMessageDescriptor l2s__token_chunk__descriptor =
   l2s__token_chunk__field_indices_by_name,
   1,  l2s__token_chunk__number_ranges,
   (ProtobufCMessageInit) l2s__token_chunk__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor l2s__token_chunks__field_descriptors[1] =
+{
+  {
+    "chunks",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(L2s__TokenChunks, n_chunks),
+    offsetof(L2s__TokenChunks, chunks),
+    &l2s__token_chunk__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned l2s__token_chunks__field_indices_by_name[] = {
+  0,   /* field[0] = chunks */
+};
+static const ProtobufCIntRange l2s__token_chunks__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor l2s__token_chunks__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "l2s.TokenChunks",
+  "TokenChunks",
+  "L2s__TokenChunks",
+  "l2s",
+  sizeof(L2s__TokenChunks),
+  1,
+  l2s__token_chunks__field_descriptors,
+  l2s__token_chunks__field_indices_by_name,
+  1,  l2s__token_chunks__number_ranges,
+  (ProtobufCMessageInit) l2s__token_chunks__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor l2s__error__field_descriptors[3] =

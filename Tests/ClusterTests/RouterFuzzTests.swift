@@ -4,7 +4,7 @@ import Generation
 import Testing
 import Wire
 
-/// Every message a worker can send (hello, heartbeat, credit, goodbye, encoding, token chunk, error), with random
+/// Every message a worker can send (hello, heartbeat, credit, goodbye, encoding, token chunk(s), error), with random
 /// and extreme values in every field, from rogue workers that are members of a cluster with good jobs in flight.
 /// Each message goes through the real codec first, so only what can cross the wire reaches the router. The router
 /// must never trap, and every good job must still end: with a result, or with an error its client is told.
@@ -55,9 +55,12 @@ import Wire
             return .encoding(Encoding(requestID: randomString(&random, known: known), promptHash: hash,
                 promptIDs: ids, tensor: try randomTensor(&random, rows: ids.count), projected: Bool.random(using: &random)))
         case 5:
-            return .tokenChunk(TokenChunk(requestID: randomString(&random, known: known), ids: randomIDs(&random),
-                textDelta: randomString(&random, known: known), finishReason: Self.pick(FinishReason.allCases, &random),
-                usage: Bool.random(using: &random) ? Usage(promptTokens: .max, completionTokens: .max) : nil))
+            let chunks = (0..<Int.random(in: 1...3, using: &random)).map { _ in
+                TokenChunk(requestID: randomString(&random, known: known), ids: randomIDs(&random),
+                    textDelta: randomString(&random, known: known), finishReason: Self.pick(FinishReason.allCases, &random),
+                    usage: Bool.random(using: &random) ? Usage(promptTokens: .max, completionTokens: .max) : nil)
+            }
+            return chunks.count == 1 ? .tokenChunk(chunks[0]) : .tokenChunks(chunks)
         default:
             return .error(ErrorReply(code: Self.pick(ErrorCode.allCases, &random),
                 message: randomString(&random, known: known), requestID: randomString(&random, known: known)))

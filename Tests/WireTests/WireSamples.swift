@@ -63,6 +63,10 @@ enum WireSamples {
                     requestID: "req-1", ids: [42, 7], textDelta: "Grüße", finishReason: .length,
                     usage: Usage(promptTokens: 3, completionTokens: 2, cachedEncoding: true))),
             .tokenChunk(TokenChunk(requestID: "req-2", ids: [9], textDelta: " world")),
+            .tokenChunks([
+                TokenChunk(requestID: "j1", ids: [3], textDelta: "a"),
+                TokenChunk(requestID: "j2", ids: [1], finishReason: .eos, usage: Usage(promptTokens: 4, completionTokens: 9)),
+            ]),
             .error(ErrorReply(code: .overloaded, message: "queue full: 64 of 64", requestID: "req-3")),
             .statsRequest(StatsRequest()),
             .statsReply(

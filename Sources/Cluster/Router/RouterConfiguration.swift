@@ -63,4 +63,30 @@ public struct Outgoing: Sendable {
     public let link: Link
     public let peer: PeerIdentity
     public let message: Message
+
+    /// `out` with the token chunks for each client merged into one `tokenChunks` message, placed where that
+    /// client's first chunk was: a decoder's step becomes one message per client, not one per job. The order of
+    /// each job's chunks, and of everything else, is kept.
+    static func mergingClientChunks(_ out: [Outgoing]) -> [Outgoing] {
+        var merged: [Outgoing] = []
+        var firstIndex: [PeerIdentity: Int] = [:]
+        var chunks: [Int: [TokenChunk]] = [:]
+        for item in out {
+            guard item.link == .clients, case .tokenChunk(let chunk) = item.message else {
+                merged.append(item)
+                continue
+            }
+            if let index = firstIndex[item.peer] {
+                chunks[index, default: []].append(chunk)
+            } else {
+                firstIndex[item.peer] = merged.count
+                chunks[merged.count] = [chunk]
+                merged.append(item)
+            }
+        }
+        for (index, list) in chunks where list.count > 1 {
+            merged[index] = Outgoing(link: .clients, peer: merged[index].peer, message: .tokenChunks(list))
+        }
+        return merged
+    }
 }

@@ -34,7 +34,7 @@ extension RouterCore {
         }
         job.progressAt = now
         job.streamed += chunk.ids
-        job.text += chunk.textDelta
+        if !job.request.stream { job.text += chunk.textDelta }  // a streamed job's text went out with its chunks
         tokensGenerated += UInt64(chunk.ids.count)
         var out: [Outgoing] = []
         if job.request.stream, !chunk.ids.isEmpty || !chunk.textDelta.isEmpty {

@@ -30,6 +30,10 @@ extension RouterCore {
             return encoded(encoding, by: peer, now: now)
         case .tokenChunk(let chunk) where link == .decoders:
             return relay(chunk, from: peer, now: now)
+        case .tokenChunks(let chunks) where link == .decoders:
+            var out: [Outgoing] = []
+            for chunk in chunks { out += relay(chunk, from: peer, now: now) }
+            return Outgoing.mergingClientChunks(out)
         case .error(let error):
             return workerError(error, from: peer, on: link, now: now)
         default:

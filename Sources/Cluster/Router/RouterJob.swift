@@ -25,7 +25,7 @@ final class RouterJob {
     var decoder: PeerIdentity?
     /// Every id forwarded so far: the resume point after a decoder dies.
     var streamed: [Int32] = []
-    /// Text so far, for clients that asked for one final chunk.
+    /// Text so far, kept only for clients that asked for one final chunk.
     var text = ""
     /// Decoders the job was sent to, and those among them that failed it (died, errored, stalled or lied).
     var attempts = 0

@@ -79,24 +79,30 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
 
     /// One step of continuous batching: every active job chooses its next token, then a single batched
     /// forward appends them all. The row kernel is batch-invariant, so each sequence gets the bits it would get
-    /// stepped alone (and `l2s run --bundle` equals the cluster).
+    /// stepped alone (and `l2s run --bundle` equals the cluster). The step's chunks go to the router in one
+    /// message.
     private func stepAll(outbox: WorkerOutbox) {
         var tokens: [Int32] = []
         var stepping: [DecoderJobState] = []
+        var chunks: [TokenChunk] = []
+        var finished = 0
         for state in active {
             do {
                 let (chunk, next) = try state.chooseNext()
-                outbox.send(.tokenChunk(chunk))
+                chunks.append(chunk)
                 if let next {
                     tokens.append(next)
                     stepping.append(state)
                 } else {
-                    outbox.send(.credit(Credit(credits: 1)))
+                    finished += 1
                 }
             } catch {
                 fail(state, error, outbox: outbox)
             }
         }
+        // Chunks before the forward (clients get tokens a step earlier), credits after the final chunks they free.
+        if !chunks.isEmpty { outbox.send(chunks.count == 1 ? .tokenChunk(chunks[0]) : .tokenChunks(chunks)) }
+        if finished > 0 { outbox.send(.credit(Credit(credits: UInt32(finished)))) }
         guard !stepping.isEmpty else { return }
         do {
             try slm.model.step(tokens, sequences: stepping.map(\.sequence))

@@ -32,6 +32,7 @@ typedef struct L2s__Encoding L2s__Encoding;
 typedef struct L2s__DecodeJob L2s__DecodeJob;
 typedef struct L2s__Usage L2s__Usage;
 typedef struct L2s__TokenChunk L2s__TokenChunk;
+typedef struct L2s__TokenChunks L2s__TokenChunks;
 typedef struct L2s__Error L2s__Error;
 typedef struct L2s__StatsRequest L2s__StatsRequest;
 typedef struct L2s__WorkerStats L2s__WorkerStats;
@@ -106,7 +107,8 @@ typedef enum {
   L2S__ENVELOPE__BODY_ERROR = 19,
   L2S__ENVELOPE__BODY_STATS_REQUEST = 20,
   L2S__ENVELOPE__BODY_STATS_REPLY = 21,
-  L2S__ENVELOPE__BODY_GOODBYE = 22
+  L2S__ENVELOPE__BODY_GOODBYE = 22,
+  L2S__ENVELOPE__BODY_TOKEN_CHUNKS = 23
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(L2S__ENVELOPE__BODY__CASE)
 } L2s__Envelope__BodyCase;
 
@@ -132,6 +134,7 @@ struct  L2s__Envelope
     L2s__StatsRequest *stats_request;
     L2s__StatsReply *stats_reply;
     L2s__Goodbye *goodbye;
+    L2s__TokenChunks *token_chunks;
   };
 };
 #define L2S__ENVELOPE__INIT \
@@ -476,6 +479,22 @@ struct  L2s__TokenChunk
 #define L2S__TOKEN_CHUNK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&l2s__token_chunk__descriptor) \
     , (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, L2S__FINISH_REASON__FINISH_REASON_UNSPECIFIED, NULL }
+
+
+/*
+ * Several TokenChunks in one message: a decoder sends one per step for all its jobs, and the router one per
+ * client for the chunks of that client's jobs, so messages scale with steps, not with tokens x jobs. Chunks of one
+ * job keep their order.
+ */
+struct  L2s__TokenChunks
+{
+  ProtobufCMessage base;
+  size_t n_chunks;
+  L2s__TokenChunk **chunks;
+};
+#define L2S__TOKEN_CHUNKS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&l2s__token_chunks__descriptor) \
+    , 0,NULL }
 
 
 struct  L2s__Error
@@ -899,6 +918,25 @@ L2s__TokenChunk *
 void   l2s__token_chunk__free_unpacked
                      (L2s__TokenChunk *message,
                       ProtobufCAllocator *allocator);
+/* L2s__TokenChunks methods */
+void   l2s__token_chunks__init
+                     (L2s__TokenChunks         *message);
+size_t l2s__token_chunks__get_packed_size
+                     (const L2s__TokenChunks   *message);
+size_t l2s__token_chunks__pack
+                     (const L2s__TokenChunks   *message,
+                      uint8_t             *out);
+size_t l2s__token_chunks__pack_to_buffer
+                     (const L2s__TokenChunks   *message,
+                      ProtobufCBuffer     *buffer);
+L2s__TokenChunks *
+       l2s__token_chunks__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   l2s__token_chunks__free_unpacked
+                     (L2s__TokenChunks *message,
+                      ProtobufCAllocator *allocator);
 /* L2s__Error methods */
 void   l2s__error__init
                      (L2s__Error         *message);
@@ -1047,6 +1085,9 @@ typedef void (*L2s__Usage_Closure)
 typedef void (*L2s__TokenChunk_Closure)
                  (const L2s__TokenChunk *message,
                   void *closure_data);
+typedef void (*L2s__TokenChunks_Closure)
+                 (const L2s__TokenChunks *message,
+                  void *closure_data);
 typedef void (*L2s__Error_Closure)
                  (const L2s__Error *message,
                   void *closure_data);
@@ -1090,6 +1131,7 @@ extern const ProtobufCMessageDescriptor l2s__encoding__descriptor;
 extern const ProtobufCMessageDescriptor l2s__decode_job__descriptor;
 extern const ProtobufCMessageDescriptor l2s__usage__descriptor;
 extern const ProtobufCMessageDescriptor l2s__token_chunk__descriptor;
+extern const ProtobufCMessageDescriptor l2s__token_chunks__descriptor;
 extern const ProtobufCMessageDescriptor l2s__error__descriptor;
 extern const ProtobufCMessageDescriptor l2s__stats_request__descriptor;
 extern const ProtobufCMessageDescriptor l2s__worker_stats__descriptor;

@@ -57,7 +57,15 @@ enum EnvelopeDecoder {
             return .decodeJob(
                 DecodeJob(request: request, encoding: encoding, resumeIDs: ints(job.resume_ids, job.n_resume_ids)))
         case .tokenChunk:
-            return .tokenChunk(try tokenChunk(body.token_chunk))
+            return .tokenChunk(try tokenChunk(body.token_chunk, field: "token_chunk"))
+        case .tokenChunks:
+            let value = try required(body.token_chunks, "token_chunks").pointee
+            var chunks: [TokenChunk] = []
+            chunks.reserveCapacity(value.n_chunks)
+            for index in 0..<value.n_chunks {
+                chunks.append(try tokenChunk(value.chunks?[index], field: "token_chunks.chunks[\(index)]"))
+            }
+            return .tokenChunks(chunks)
         case .error:
             let value = try required(body.error, "error").pointee
             return .error(
@@ -105,6 +113,7 @@ enum EnvelopeDecoder {
         case L2S__ENVELOPE__BODY_ENCODING: return .encoding
         case L2S__ENVELOPE__BODY_DECODE_JOB: return .decodeJob
         case L2S__ENVELOPE__BODY_TOKEN_CHUNK: return .tokenChunk
+        case L2S__ENVELOPE__BODY_TOKEN_CHUNKS: return .tokenChunks
         case L2S__ENVELOPE__BODY_ERROR: return .error
         case L2S__ENVELOPE__BODY_STATS_REQUEST: return .statsRequest
         case L2S__ENVELOPE__BODY_STATS_REPLY: return .statsReply
@@ -199,17 +208,19 @@ enum EnvelopeDecoder {
         return encoding
     }
 
-    private static func tokenChunk(_ pointer: UnsafeMutablePointer<L2s__TokenChunk>?) throws(WireError) -> TokenChunk {
-        let value = try required(pointer, "token_chunk").pointee
+    private static func tokenChunk(_ pointer: UnsafeMutablePointer<L2s__TokenChunk>?, field: String) throws(WireError)
+        -> TokenChunk
+    {
+        let value = try required(pointer, field).pointee
         let usage = value.usage.map { pointer in
             Usage(
                 promptTokens: pointer.pointee.prompt_tokens, completionTokens: pointer.pointee.completion_tokens,
                 cachedEncoding: pointer.pointee.cached_encoding != 0)
         }
         return TokenChunk(
-            requestID: try string(value.request_id, "token_chunk.request_id"), ids: ints(value.ids, value.n_ids),
-            textDelta: try string(value.text_delta, "token_chunk.text_delta"),
-            finishReason: try enumValue(value.finish_reason.rawValue, "token_chunk.finish_reason"), usage: usage)
+            requestID: try string(value.request_id, field + ".request_id"), ids: ints(value.ids, value.n_ids),
+            textDelta: try string(value.text_delta, field + ".text_delta"),
+            finishReason: try enumValue(value.finish_reason.rawValue, field + ".finish_reason"), usage: usage)
     }
 
     private static func statsReply(_ pointer: UnsafeMutablePointer<L2s__StatsReply>?) throws(WireError) -> StatsReply {

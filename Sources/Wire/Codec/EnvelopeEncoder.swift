@@ -55,6 +55,17 @@ enum EnvelopeEncoder {
         case .tokenChunk(let chunk):
             envelope.body_case = L2S__ENVELOPE__BODY_TOKEN_CHUNK
             envelope.token_chunk = try build(chunk, arena)
+        case .tokenChunks(let chunks):
+            envelope.body_case = L2S__ENVELOPE__BODY_TOKEN_CHUNKS
+            var built: [UnsafeMutablePointer<L2s__TokenChunk>?] = []
+            built.reserveCapacity(chunks.count)
+            for chunk in chunks { built.append(try build(chunk, arena)) }
+            let array = arena.pointerArray(built)
+            envelope.token_chunks = arena.message {
+                l2s__token_chunks__init($0)
+                $0.pointee.n_chunks = built.count
+                $0.pointee.chunks = array
+            }
         case .error(let reply):
             envelope.body_case = L2S__ENVELOPE__BODY_ERROR
             let text = try arena.string(reply.message, field: "error.message")

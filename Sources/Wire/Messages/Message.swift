@@ -20,6 +20,8 @@ public enum Message: Sendable, Equatable {
     case decodeJob(DecodeJob)
     /// Generated tokens.
     case tokenChunk(TokenChunk)
+    /// Generated tokens of several jobs (a decoder's step, or a client's share of it), in order per job.
+    case tokenChunks([TokenChunk])
     /// An error reply.
     case error(ErrorReply)
     /// Ask for statistics.
@@ -41,6 +43,7 @@ public enum Message: Sendable, Equatable {
         case .encoding: return .encoding
         case .decodeJob: return .decodeJob
         case .tokenChunk: return .tokenChunk
+        case .tokenChunks: return .tokenChunks
         case .error: return .error
         case .statsRequest: return .statsRequest
         case .statsReply: return .statsReply
@@ -83,6 +86,8 @@ public enum MessageKind: String, Sendable, CaseIterable, CustomStringConvertible
     case decodeJob = "decode_job"
     /// `token_chunk`
     case tokenChunk = "token_chunk"
+    /// `token_chunks`
+    case tokenChunks = "token_chunks"
     /// `error`
     case error
     /// `stats_request`

@@ -222,9 +222,10 @@ class Client:
                     in_flight[job.request_id] = (index, job)
                 if not in_flight:
                     break
-                request_id = self._receive()
-                entry = in_flight.get(request_id) if request_id is not None else None
-                if entry is not None and entry[1].done:
+                for request_id in self._receive():
+                    entry = in_flight.get(request_id)
+                    if entry is None or not entry[1].done:
+                        continue
                     del in_flight[request_id]
                     index, job = entry
                     try:
@@ -286,8 +287,8 @@ class Client:
         except zmq.ZMQError as send_error:
             log.warning("could not send cancel of job %s to %s: %s", job.request_id, self.endpoint, send_error)
 
-    def _receive(self) -> Optional[str]:
-        """Waits for one message and files it; returns the request id it was about (None for others)."""
+    def _receive(self) -> list[str]:
+        """Waits for one message and files it; returns the request ids it was about (none for others)."""
         self._check_open()
         if not self._socket.poll(self._timeout_ms, zmq.POLLIN):
             raise TimeoutError(f"no answer from the router at {self.endpoint} within {self.timeout:g} s "
@@ -297,33 +298,36 @@ class Client:
             envelope, _ = decode(frames)
         except WireError as error:
             log.warning("dropped an invalid message from the router at %s: %s", self.endpoint, error)
-            return None
+            return []
         body = envelope.WhichOneof("body")
-        if body == "token_chunk":
-            chunk = envelope.token_chunk
-            job = self._jobs.get(chunk.request_id)
-            if job is None:
-                return None  # a job this client abandoned
-            job._chunk(chunk)
-            if job.done:
-                del self._jobs[chunk.request_id]
-            return chunk.request_id
+        if body in ("token_chunk", "token_chunks"):
+            chunks = [envelope.token_chunk] if body == "token_chunk" else envelope.token_chunks.chunks
+            return [chunk.request_id for chunk in chunks if self._file(chunk)]
         if body == "error":
             error = L2SError(error_code_name(envelope.error.code), envelope.error.message, envelope.error.request_id)
             if not error.request_id:
                 raise error  # about no one job (e.g. the protocol version): whoever waits must hear it
             job = self._jobs.pop(error.request_id, None)
             if job is None:
-                return None  # e.g. the answer to cancelling a job that had just finished
+                return []  # e.g. the answer to cancelling a job that had just finished
             job._fail(error)
-            return error.request_id
+            return [error.request_id]
         if body == "stats_reply":
             if self._abandoned_stats:
                 self._abandoned_stats -= 1
             else:
                 self._stats.append(envelope.stats_reply)
-            return None
-        return None  # heartbeats and bodies a client does not act on
+        return []  # heartbeats and bodies a client does not act on
+
+    def _file(self, chunk: l2s_pb2.TokenChunk) -> bool:
+        """Hands `chunk` to its job; False when this client no longer has that job (it abandoned it)."""
+        job = self._jobs.get(chunk.request_id)
+        if job is None:
+            return False
+        job._chunk(chunk)
+        if job.done:
+            del self._jobs[chunk.request_id]
+        return True
 
 
 def stats_dict(reply: l2s_pb2.StatsReply) -> dict:

@@ -114,6 +114,18 @@ def samples() -> list[tuple[pb.Envelope, bytes | None]]:
             None,
         ),
         (pb.Envelope(token_chunk=pb.TokenChunk(request_id="req-2", ids=[9], text_delta=" world")), None),
+        (
+            pb.Envelope(
+                token_chunks=pb.TokenChunks(
+                    chunks=[
+                        pb.TokenChunk(request_id="j1", ids=[3], text_delta="a"),
+                        pb.TokenChunk(request_id="j2", ids=[1], finish_reason=pb.FINISH_REASON_EOS,
+                                      usage=pb.Usage(prompt_tokens=4, completion_tokens=9)),
+                    ]
+                )
+            ),
+            None,
+        ),
         (pb.Envelope(error=pb.Error(code=pb.ERROR_CODE_OVERLOADED, message="queue full: 64 of 64", request_id="req-3")), None),
         (pb.Envelope(stats_request=pb.StatsRequest()), None),
         (

@@ -223,16 +223,16 @@ class SlowClientTests(AdversarialCase):
     def test_a_client_that_does_not_read_is_told_never_silently_truncated(self) -> None:
         self.real_workers(slots=8)
         self.wait_for_workers(encoders=1, decoders=1)
-        tokens = 1000
+        tokens = 4000  # a step's chunks for one client travel as one message: 4000 messages
         expected = reference(PROMPTS[0], "--max-new-tokens", str(tokens), "--min-new-tokens", str(tokens))["ids"]
         context, socket = raw_client(self.router.clients, RCVHWM=1, RCVBUF=4096)
-        jobs = 16
+        jobs = 8
         try:
             for index in range(jobs):
                 request = pb.GenerateRequest(request_id=f"slow-{index}", text=PROMPTS[0], max_new_tokens=tokens,
                                              min_new_tokens=tokens, stream=True)
                 socket.send_multipart(encode(pb.Envelope(generate=request)))
-            time.sleep(8)  # not reading while the decoder generates 16 x 1000 tokens
+            time.sleep(10)  # not reading while the decoder generates 8 x 4000 tokens
             ids: dict[str, list[int]] = {f"slow-{index}": [] for index in range(jobs)}
             ends: dict[str, object] = {}
             deadline = time.monotonic() + 30
@@ -241,11 +241,12 @@ class SlowClientTests(AdversarialCase):
                     continue
                 envelope, _ = decode(socket.recv_multipart())
                 body = envelope.WhichOneof("body")
-                if body == "token_chunk":
-                    chunk = envelope.token_chunk
-                    ids[chunk.request_id] += list(chunk.ids)
-                    if chunk.finish_reason != pb.FINISH_REASON_UNSPECIFIED:
-                        ends[chunk.request_id] = chunk
+                if body in ("token_chunk", "token_chunks"):
+                    chunks = [envelope.token_chunk] if body == "token_chunk" else envelope.token_chunks.chunks
+                    for chunk in chunks:
+                        ids[chunk.request_id] += list(chunk.ids)
+                        if chunk.finish_reason != pb.FINISH_REASON_UNSPECIFIED:
+                            ends[chunk.request_id] = chunk
                 elif body == "error":
                     ends[envelope.error.request_id] = envelope.error
         finally:
