@@ -10,21 +10,27 @@ struct DecoderCommand: Subcommand {
     static let usage = "l2s decoder --router EP --bundle DIR [--slots N] [--threads N]"
     static let discussion = """
         Connects to the router's decoders endpoint, announces the bundle's fingerprints and --slots credits, and
-        generates for the jobs it is given, streaming a chunk per token; all active jobs advance together in one
-        batched step. A job resumed after another decoder died replays the tokens already streamed, so its result
+        generates for the jobs it is given, streaming each step's tokens in one message; all active jobs advance
+        together in one batched step. New jobs are admitted between steps, at most --prefill-tokens-per-step prompt
+        tokens at a time (at least one job) while others run, so running jobs are not frozen by a burst of arrivals. A job resumed after another decoder died replays the tokens already streamed, so its result
         is that of an uninterrupted run. Reconnects with backoff when the router restarts; stops cleanly on
         SIGINT/SIGTERM. Start as many as you like.
         """
     static let options = WorkerFlags.options(role: "decoder", routerPort: 5557) + [
-        OptionSpec("--slots", value: "N", help: "jobs held at once", default: "4", env: "L2S_SLOTS")
+        OptionSpec("--slots", value: "N", help: "jobs held at once", default: "4", env: "L2S_SLOTS"),
+        OptionSpec("--prefill-tokens-per-step", value: "N",
+            help: "prompt tokens of new jobs admitted between two steps of running ones", default: "256",
+            env: "L2S_PREFILL_TOKENS_PER_STEP"),
     ]
 
     let worker: WorkerFlags
     let slots: Int
+    let prefillTokensPerStep: Int
 
     init(_ arguments: ParsedArguments) throws {
         worker = try WorkerFlags(arguments, role: "decoder")
         slots = try arguments.int("--slots", in: 1...4096)!
+        prefillTokensPerStep = try arguments.int("--prefill-tokens-per-step", in: 1...1_000_000)!
     }
 
     func run() throws -> Int32 {
@@ -33,6 +39,7 @@ struct DecoderCommand: Subcommand {
         log.info("loaded \(bundle.directory.path): \(bundle.slmKind.rawValue) SLM, projector on the "
             + "\(bundle.projectorRunsOn.rawValue), \(slots) slots")
         return try worker.serve(role: .decoder, bundle: bundle,
-            engine: DecoderEngine(slm: slm, slots: slots, log: log), log: log)
+            engine: DecoderEngine(slm: slm, slots: slots,
+                prefillTokensPerStep: prefillTokensPerStep, log: log), log: log)
     }
 }

@@ -88,4 +88,50 @@ import Wire
         #expect(streamed == inProcess.ids)
         #expect(streamed == (try ExpectedPrompt.load(bundle: "t5-add-decoder")[0].greedyIDs))
     }
+
+    /// Jobs arriving while another streams are admitted a few prompt tokens per step (here one job per step), so the
+    /// running job keeps getting a token every step; every job still gets exactly its in-process ids.
+    @Test func newJobsAreAdmittedBetweenStepsOfRunningOnes() throws {
+        let bundle = try L2SBundle.load(directory: Self.encoderSide)
+        let encoder = try PromptEncoder(bundle: bundle)
+        let ids = try encoder.tokenize(Self.text)
+        let z = try #require(try encoder.encode([ids]).first)
+        let encoding = try Self.message(ids, z, width: 24, dtype: .float16, projected: true)
+        let engine = DecoderEngine(slm: try ConditionedSLM(bundle: bundle), slots: 4, prefillTokensPerStep: 1,
+            log: ServiceLog(component: "decoder-test"))
+        let outbox = WorkerOutbox(wake: {})
+        engine.start(outbox: outbox)
+        defer { engine.stop() }
+        func post(_ id: String, tokens: UInt32) {
+            engine.handle(.decodeJob(DecodeJob(request: GenerateRequest(requestID: id, prompt: .tokenIDs(ids),
+                maxNewTokens: tokens, minNewTokens: tokens), encoding: encoding)))
+        }
+        var steps: [[TokenChunk]] = []
+        func collect(until done: () -> Bool) {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !done() && ContinuousClock.now < deadline {
+                for message in outbox.drain() {
+                    if case .tokenChunk(let chunk) = message { steps.append([chunk]) }
+                    if case .tokenChunks(let chunks) = message { steps.append(chunks) }
+                }
+                Thread.sleep(forTimeInterval: 0.001)
+            }
+        }
+        post("long", tokens: 3000)
+        collect { !steps.isEmpty }
+        for id in ["b", "c", "d"] { post(id, tokens: 6) }
+        collect { steps.joined().filter { $0.finishReason != .unspecified }.count == 4 }
+        func firstStep(_ id: String) -> Int? { steps.firstIndex { $0.contains { $0.requestID == id } } }
+        let starts = try ["b", "c", "d"].map { try #require(firstStep($0)) }
+        #expect(starts[0] < starts[1] && starts[1] < starts[2], "one new job per step while 'long' runs: \(starts)")
+        let running = steps[starts[0]...starts[2]]
+        #expect(running.allSatisfy { $0.contains { $0.requestID == "long" } }, "'long' gets a token every step")
+        let chunks = steps.joined()
+        for (id, count) in [("long", 3000), ("b", 6), ("c", 6), ("d", 6)] {
+            let streamed = chunks.filter { $0.requestID == id }.flatMap(\.ids)
+            let inProcess = try BundleGenerator(bundle: bundle).generate(promptIDs: ids,
+                options: GenerationOptions(maxNewTokens: count, minNewTokens: count))
+            #expect(streamed == inProcess.ids, "\(id)")
+        }
+    }
 }

@@ -18,11 +18,17 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
     private let log: ServiceLog
     public let capacity: Int
     private var active: [DecoderJobState] = []
+    /// Jobs received but not yet admitted (their prefill has not run); they hold their slots.
+    private var waiting: [DecodeJob] = []
+    /// Prompt tokens admitted per step while other sequences are active (at least one job per step).
+    private let prefillTokensPerStep: Int
 
-    /// An engine over a loaded SLM with `slots` job slots.
-    public init(slm: ConditionedSLM, slots: Int, log: ServiceLog) {
+    /// An engine over a loaded SLM with `slots` job slots, admitting at most `prefillTokensPerStep` prompt tokens of
+    /// new jobs between two steps of running ones.
+    public init(slm: ConditionedSLM, slots: Int, prefillTokensPerStep: Int = 256, log: ServiceLog) {
         self.slm = slm
         self.capacity = max(1, slots)
+        self.prefillTokensPerStep = max(1, prefillTokensPerStep)
         self.log = log
     }
 
@@ -46,21 +52,43 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
     }
 
     /// Admits new jobs, drops cancelled ones, and steps every active job once; blocks only when idle.
+    ///
+    /// A job's admission runs the SLM over its prompt (its prefill), which stalls every active sequence meanwhile.
+    /// So while sequences are active, each step admits waiting jobs only up to `prefillTokensPerStep` prompt tokens
+    /// (at least one job); the rest wait, holding their slots, for the next steps. An idle decoder admits all.
     private func computeLoop(outbox: WorkerOutbox) {
-        while let delivery = mailbox.take(block: active.isEmpty) {
-            if delivery.abandoned { active.removeAll() }
+        while let delivery = mailbox.take(block: active.isEmpty && waiting.isEmpty) {
+            if delivery.abandoned {
+                active.removeAll()
+                waiting.removeAll()
+            }
             var freed = 0
             if !delivery.cancels.isEmpty {
-                let before = active.count
+                let before = active.count + waiting.count
                 active.removeAll { delivery.cancels.contains($0.requestID) }
-                freed = before - active.count
+                waiting.removeAll { delivery.cancels.contains($0.request.requestID) }
+                freed = before - active.count - waiting.count
             }
             for job in delivery.jobs {
-                if delivery.cancels.contains(job.request.requestID) { freed += 1 } else { admit(job, outbox: outbox) }
+                if delivery.cancels.contains(job.request.requestID) { freed += 1 } else { waiting.append(job) }
             }
             if freed > 0 { outbox.send(.credit(Credit(credits: UInt32(freed)))) }
+            admitWaiting(outbox: outbox)
             stepAll(outbox: outbox)
             active.removeAll { $0.isFinished }
+        }
+    }
+
+    /// Admits waiting jobs in arrival order: all of them when nothing is active, else up to the prefill budget.
+    private func admitWaiting(outbox: WorkerOutbox) {
+        let idle = active.isEmpty
+        var budget = prefillTokensPerStep
+        while let job = waiting.first {
+            let tokens = job.encoding.promptIDs.count
+            if !idle, budget < tokens, budget < prefillTokensPerStep { break }
+            waiting.removeFirst()
+            budget -= tokens
+            admit(job, outbox: outbox)
         }
     }
 
