@@ -56,6 +56,9 @@ public final class LoadGenerator {
     struct Outcome {
         var submitted: ContinuousClock.Instant?
         var firstToken: ContinuousClock.Instant?
+        var lastToken: ContinuousClock.Instant?
+        /// Milliseconds between consecutive token arrivals (streamed jobs).
+        var gaps: [Double] = []
         var finished: ContinuousClock.Instant?
         var tokens = 0
         var cachedEncoding = false
@@ -127,8 +130,10 @@ public final class LoadGenerator {
             let now = ContinuousClock.now
             switch event {
             case .chunk(let chunk):
-                guard let index = Int(chunk.requestID), inFlight.contains(index) else { continue }
-                if outcomes[index].firstToken == nil && !chunk.ids.isEmpty { outcomes[index].firstToken = now }
+                guard let index = Int(chunk.requestID), inFlight.contains(index), !chunk.ids.isEmpty else { continue }
+                if outcomes[index].firstToken == nil { outcomes[index].firstToken = now }
+                if let last = outcomes[index].lastToken { outcomes[index].gaps.append((now - last).inSeconds * 1000) }
+                outcomes[index].lastToken = now
                 outcomes[index].tokens += chunk.ids.count
             case .finished(let chunk):
                 guard let index = Int(chunk.requestID), inFlight.remove(index) != nil else { continue }

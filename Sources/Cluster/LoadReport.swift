@@ -44,6 +44,8 @@ public struct LoadReport: Sendable {
     public let latency: Percentiles?
     /// Submission to first token of each successful job (streamed jobs only).
     public let timeToFirstToken: Percentiles?
+    /// Time between consecutive tokens of the successful jobs, over all their gaps (streamed jobs only).
+    public let interTokenLatency: Percentiles?
     /// The router's cache counters before the run (nil when the router did not answer `stats`).
     public let cacheBefore: CacheStats?
     /// The router's cache counters after the run (nil when the router did not answer `stats`).
@@ -76,6 +78,7 @@ public struct LoadReport: Sendable {
         timeToFirstToken = workload.stream ? Percentiles(done.compactMap { outcome in
             outcome.submitted.flatMap { submitted in outcome.firstToken.map { ($0 - submitted).inSeconds * 1000 } }
         }) : nil
+        interTokenLatency = workload.stream ? Percentiles(done.flatMap(\.gaps)) : nil
         self.cacheBefore = cacheBefore
         self.cacheAfter = cacheAfter
     }
@@ -102,6 +105,7 @@ public struct LoadReport: Sendable {
             "served_from_cache": servedFromCache, "wall_s": wallSeconds, "tokens": tokens,
             "requests_per_s": requestsPerSecond, "tokens_per_s": tokensPerSecond,
             "latency_ms": latency?.json ?? NSNull(), "ttft_ms": timeToFirstToken?.json ?? NSNull(),
+            "itl_ms": interTokenLatency?.json ?? NSNull(),
         ]
         if let cacheBefore, let cacheAfter, let delta = cacheDelta {
             object["cache"] = ["hits_before": cacheBefore.hits, "hits_after": cacheAfter.hits,
@@ -131,6 +135,9 @@ public struct LoadReport: Sendable {
         }
         if let timeToFirstToken {
             lines.append("first token    p50 \(ms(timeToFirstToken.p50)), p99 \(ms(timeToFirstToken.p99))")
+            if let gaps = interTokenLatency {
+                lines.append("between tokens p50 \(ms(gaps.p50)), p99 \(ms(gaps.p99)), max \(ms(gaps.max))")
+            }
         } else if !stream {
             lines.append("first token    (not measured: use --stream)")
         }

@@ -59,6 +59,9 @@ import Testing
         #expect(order == order.sorted() && order.allSatisfy { $0 > 0 }, "\(order)")
         #expect(number(ttft, "p50") <= number(ttft, "p99"))
         #expect(number(ttft, "p99") <= number(latency, "max"), "the first token never comes after the last")
+        // 8 tokens a job: 7 gaps each, none longer than a whole job.
+        let gaps = report["itl_ms"] as? [String: Any]
+        #expect(number(gaps, "p50") <= number(gaps, "p99") && number(gaps, "max") <= number(latency, "max"))
         // Every job looks its key up once: as a hit, a miss, or a wait on an identical encode in flight.
         let cache = report["cache"] as? [String: Any]
         #expect(number(cache, "hits") + number(cache, "misses") + number(cache, "coalesced") == Double(requests))
@@ -75,7 +78,7 @@ import Testing
             "--max-new-tokens", "3"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(number(report, "ok") == 5)
-        #expect(report["ttft_ms"] is NSNull, "no time to first token without --stream")
+        #expect(report["ttft_ms"] is NSNull && report["itl_ms"] is NSNull, "no token timings without --stream")
         let cache = report["cache"] as? [String: Any]
         #expect(number(cache, "misses") == 5 && number(cache, "hits") == 0, "\(cache ?? [:])")
     }
