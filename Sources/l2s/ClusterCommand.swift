@@ -22,7 +22,9 @@ struct ClusterCommand: Subcommand {
         OptionSpec("--base-port", value: "P", help: "first of three consecutive TCP ports", default: "5555",
             env: "L2S_BASE_PORT"),
         OptionSpec("--slots", value: "N", help: "jobs per decoder", default: "4"),
-        OptionSpec("--threads", value: "N", help: "OpenBLAS threads per process", default: "1"),
+        OptionSpec("--threads", value: "N",
+            help: "compute threads of each worker process (cores = all: the encoder's prompt pass is what they speed up)",
+            default: "cores"),
         OptionSpec("--prompts", value: "FILE", help: "send these prompts (one per line), print results, stop"),
         OptionSpec("--max-new-tokens", value: "N", help: "with --prompts: new tokens per prompt", default: "32"),
     ]
@@ -40,7 +42,7 @@ struct ClusterCommand: Subcommand {
         plan = LocalCluster.Plan(executable: URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL,
             bundle: bundle, decoders: try arguments.int("--decoders", in: 1...64)!,
             basePort: try arguments.int("--base-port", in: 1024...65533)!, slots: try arguments.int("--slots", in: 1...1024)!,
-            threadsPerProcess: try arguments.int("--threads", in: 1...256)!)
+            threadsPerProcess: try arguments.threads())
         promptsPath = arguments.string("--prompts")
         maxNewTokens = try arguments.int("--max-new-tokens", in: 1...4096)!
     }
