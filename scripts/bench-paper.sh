@@ -14,7 +14,8 @@
 #     at each concurrency C, first with cache misses (every job a new prompt key: the encoder runs), then the
 #     same jobs again with cache hits (the router serves the encoding from its cache).
 # Columns: TTFT p50/p99, per-token latency, end-to-end p50/p99, tokens/s, the speed-up (tokens/s ratio) over
-# each LLM-alone row, the router's cache counters, and the cluster's CPU per token (router/encoder/decoders).
+# each LLM-alone row, and for the cluster the router's cache counters, its fault counters (worker faults and
+# retried work, e.g. encodes that waited past the router's stall timeout) and CPU per token per role.
 #
 # Options:
 #   --quick              a short check: fewer jobs (--samples 2, --requests 2,8,32), only t5-small float32
@@ -23,7 +24,7 @@
 #   --bundles LIST       comma-separated, of t5-small-float32 t5-small-float16 gpt2-float32 gpt2-float16
 #                        [default all four; --quick: t5-small-float32]
 #   --concurrency LIST   cluster concurrency levels [default 1,8,32]
-#   --requests LIST      jobs per cluster run, one per level [default 8,32,64; --quick 2,8,32]
+#   --requests LIST      jobs per cluster run, one per level [default 8,32,32; --quick 2,8,32]
 #   --samples K          jobs per single-process engine row [default 3; --quick 2]
 #   --threads T          threads of each single-process engine [default 2]
 #   --new N              new tokens per job [default 64]
@@ -39,9 +40,12 @@
 #   -h, --help           this help
 #
 # Needs `scripts/setup.sh --train` (.venv with torch, transformers, ctranslate2). Full scale (the defaults) takes
-# roughly 15-20 minutes on 2 cores plus ~2 minutes to write the bundles the first time; --quick about 5 minutes.
-# The machine must be otherwise idle for the numbers to mean anything; load average is printed with the table.
+# roughly 15-20 minutes on 2 idle cores, plus ~2 minutes to write the bundles the first time; --quick about 5
+# (twice that on a busy machine). The l2s binary is copied into the output directory first, so a rebuild during
+# the run cannot mix versions. The machine must be otherwise idle for the numbers to mean anything (PyTorch's
+# thread pool in particular collapses under contention); the load average is printed with the table.
 set -euo pipefail
+caller_dir=$PWD
 cd "$(dirname "$0")/.."
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
@@ -65,7 +69,7 @@ while [ $# -gt 0 ]; do
         *) usage_error "unknown option '$flag'" ;;
     esac
     case "$flag" in
-        --dir) DIR=$value ;;
+        --dir) DIR=$(cd "$caller_dir" && realpath -m -- "$value") ;;
         --bundles) BUNDLES=$value ;;
         --concurrency) CONCURRENCY=$value ;;
         --requests) REQUESTS=$value ;;
@@ -74,16 +78,16 @@ while [ $# -gt 0 ]; do
         --new) NEW=$value ;;
         --prompt-tokens) PROMPT=$value ;;
         --cluster-args) CLUSTER_ARGS=$value ;;
-        --out) OUT=$value ;;
+        --out) OUT=$(cd "$caller_dir" && realpath -m -- "$value") ;;
         --port) PORT=$value ;;
         --timeout) TIMEOUT=$value ;;
-        --l2s) L2S=$value ;;
+        --l2s) L2S=$(cd "$caller_dir" && realpath -m -- "$value") ;;
     esac
 done
 if [ "$quick" -eq 1 ]; then
     BUNDLES=${BUNDLES:-t5-small-float32} REQUESTS=${REQUESTS:-2,8,32} SAMPLES=${SAMPLES:-2}
 else
-    BUNDLES=${BUNDLES:-t5-small-float32,t5-small-float16,gpt2-float32,gpt2-float16} REQUESTS=${REQUESTS:-8,32,64}
+    BUNDLES=${BUNDLES:-t5-small-float32,t5-small-float16,gpt2-float32,gpt2-float16} REQUESTS=${REQUESTS:-8,32,32}
     SAMPLES=${SAMPLES:-3}
 fi
 positive() { [[ $2 =~ ^[1-9][0-9]*$ ]] || usage_error "$1 $2: expected a positive integer"; }
@@ -115,6 +119,10 @@ if [ "$build" -eq 1 ]; then swift build -c release --product l2s >/dev/null; fi
 [ -x "$L2S" ] || die "$L2S missing: build it (swift build -c release --product l2s) or pass --build"
 OUT=${OUT:-$(mktemp -d /tmp/l2s-bench-paper.XXXXXX)}
 mkdir -p "$OUT"
+# One binary for the whole run (l2s cluster starts its children from its own path).
+cp "$L2S" "$OUT/l2s"
+L2S_ORIGIN=$L2S L2S=$OUT/l2s
+start_load=$(cut -d' ' -f1-3 /proc/loadavg)
 ROWS=$OUT/rows.jsonl
 : >"$ROWS"
 started=$(date +%s)
@@ -184,6 +192,9 @@ cluster_note() {
     done | sort | uniq -c | awk '{ n = $1; $1 = ""; sub(/^ /, ""); printf "%s%s%s", sep, (n > 1 ? n " x " : ""), $0; sep = "; " }'
 }
 
+# The router's counters (l2s stats --json), or {} when it does not answer.
+router_stats() { "$L2S" stats --router "tcp://127.0.0.1:$PORT" --json 2>/dev/null || echo '{}'; }
+
 # bench_run NAME IDS C REQUESTS NEW: one `l2s bench` run, its JSON report in $OUT/NAME.json.
 bench_run() {
     local name=$1 ids=$2 c=$3 n=$4 new=$5
@@ -228,11 +239,12 @@ for b in "${bundles[@]}"; do
         for cache in miss hit; do
             name="$b-c$c-$cache"
             progress "$label $dtype: cluster, $n jobs, $c at a time, cache $([ "$cache" = miss ] && echo misses || echo hits)"
-            before=$(cpu_seconds)
+            stats_before=$(router_stats) before=$(cpu_seconds)
             bench_run "$name" "$ids" "$c" "$n" "$NEW"
-            after=$(cpu_seconds)
+            after=$(cpu_seconds) stats_after=$(router_stats)
             "$PY" scripts/bench_paper.py cluster-row --report "$OUT/$name.json" --cpu-before "$before" \
-                --cpu-after "$after" --cache "$cache" --new "$NEW" --prompt-tokens "$PROMPT" --path LLM-to-SLM \
+                --cpu-after "$after" --stats-before "$stats_before" --stats-after "$stats_after" \
+                --cache "$cache" --new "$NEW" --prompt-tokens "$PROMPT" --path LLM-to-SLM \
                 --label "$label" --weights "$dtype" --threads-note "$note" >>"$ROWS"
         done
     done
@@ -246,6 +258,6 @@ echo "Workload: $PROMPT-token prompt, exactly $NEW new tokens per job (greedy, E
     "the paper's shapes ($DIR, scripts/make_speed_bundles.py); $SAMPLES jobs per single-process row;" \
     "cluster runs: concurrency $CONCURRENCY with $REQUESTS jobs, streamed."
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load" \
-    "$(cut -d' ' -f1-3 /proc/loadavg) at the end, $(date -u +%Y-%m-%dT%H:%MZ); $(($(date +%s) - started)) s." \
+    "$start_load at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end, $(date -u +%Y-%m-%dT%H:%MZ); $(($(date +%s) - started)) s." \
     "Raw rows and reports: $OUT"
-echo "Code: $("$L2S" version 2>&1 | head -1), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- Sources 2>/dev/null || echo ' with uncommitted changes under Sources/')."
+echo "Code: $L2S_ORIGIN, $("$L2S" version 2>&1 | head -1), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- Sources 2>/dev/null || echo ' with uncommitted changes under Sources/')."

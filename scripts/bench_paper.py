@@ -239,6 +239,11 @@ def command_cluster_row(args):
     if not ttft:
         fail(f"{args.report}: no ttft_ms (l2s bench must run with --stream)")
     cache = report.get("cache") or {}
+    faults = {}
+    if args.stats_before and args.stats_after:
+        before_faults = json.loads(args.stats_before).get("faults") or {}
+        after_faults = json.loads(args.stats_after).get("faults") or {}
+        faults = {name: after_faults[name] - before_faults.get(name, 0) for name in after_faults}
     cpu = {role: 1e6 * (after[role] - before[role]) / tokens for role in ("router", "encoder", "decoder")}
     row = {"path": args.path, "engine": "cluster (l2s bench)", "model": args.label, "weights": args.weights,
            "threads": args.threads_note, "concurrency": report["concurrency"], "cache": args.cache, "jobs": ok,
@@ -248,7 +253,7 @@ def command_cluster_row(args):
            "ms_per_token": (latency["mean"] - ttft["mean"]) / (args.new - 1),
            "tokens_per_s": report["tokens_per_s"], "cpu_us_per_token": cpu,
            "cache_hits": cache.get("hits"), "cache_misses": cache.get("misses"),
-           "served_from_cache": report.get("served_from_cache")}
+           "served_from_cache": report.get("served_from_cache"), "router_faults": faults or None}
     print(json.dumps(row))
 
 
@@ -268,7 +273,7 @@ def command_table(args):
             baselines[row["engine"]] = row["tokens_per_s"]
     head = ["path", "engine", "model", "weights", "C", "cache", "jobs", "TTFT p50", "TTFT p99", "ms/token",
             "e2e p50", "e2e p99", "tok/s"] + [f"x {name}" for engine, name in BASELINES if engine in baselines]
-    head += ["cache hit/miss", "CPU µs/token router/enc/dec"]
+    head += ["cache hit/miss", "faults/retries", "CPU µs/token router/enc/dec"]
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---" if i < 6 else "---:" for i in range(len(head))) + "|")
     for row in rows:
@@ -281,15 +286,20 @@ def command_table(args):
             cells.append(f'{row["cache_hits"]}/{row["cache_misses"]}')
         else:
             cells.append("-")
+        faults = row.get("router_faults")
+        cells.append(f'{faults.get("worker_faults", 0)}/{faults.get("retries", 0)}' if faults else "-")
         cpu = row.get("cpu_us_per_token")
         cells.append("/".join(f"{cpu[role]:.0f}" for role in ("router", "encoder", "decoder")) if cpu else "-")
         print("| " + " | ".join(map(str, cells)) + " |")
     print()
     print("Times in ms. TTFT: submission (or the start of the job) to the first generated token; e2e: to the last; "
           "ms/token: mean over jobs of (e2e - TTFT) / (new tokens - 1); tok/s: generated tokens per second of wall "
-          "time (LLM-alone rows and `l2s run --bundle`: one job at a time, so new tokens / mean e2e). "
+          "time (LLM-alone rows and `l2s run --bundle`: one job at a time, so new tokens / mean e2e; an `l2s run` job "
+          "is the faster, per phase, of a first and a second run in one process, the first paging the weights in). "
           "x ENGINE: this row's tok/s over that LLM-alone row's (at C = 1 the ratio of end-to-end times). "
-          "cache hit/miss: the router's encoding-cache counters during the run.")
+          "cache hit/miss: the router's encoding-cache counters during the run; faults/retries: its worker_faults and "
+          "retries counters during the run (work that timed out or failed on a worker and was sent again); CPU: "
+          "CPU time of the cluster's processes during the run per generated token.")
     threads = dict.fromkeys(f'{row["engine"]}: {row["threads"]}' for row in rows)
     print("Threads: " + "; ".join(threads) + ".")
     versions = dict.fromkeys(row["version"] for row in rows if row.get("version"))
@@ -343,6 +353,8 @@ def main(argv):
     sub.add_argument("--report", required=True, help="file holding the l2s bench JSON report")
     sub.add_argument("--cpu-before", required=True, help='{"router":s,"encoder":s,"decoder":s} CPU seconds')
     sub.add_argument("--cpu-after", required=True, help="the same after the run")
+    sub.add_argument("--stats-before", help="`l2s stats --json` before the run (for the fault counters)")
+    sub.add_argument("--stats-after", help="`l2s stats --json` after the run")
     sub.add_argument("--cache", required=True, choices=("miss", "hit"), help="what the run was planned to do")
     sub.add_argument("--new", type=int, default=64, help="tokens per job, exactly (default 64)")
     sub.add_argument("--prompt-tokens", type=int, default=128, help="prompt length, for the row (default 128)")
