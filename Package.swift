@@ -23,6 +23,11 @@ let package = Package(
             linkerSettings: [.linkedLibrary("sentencepiece")]
         ),
         .target(
+            name: "CMicroHTTPD",
+            path: "Sources/CMicroHTTPD",
+            linkerSettings: [.linkedLibrary("microhttpd")]
+        ),
+        .target(
             name: "L2SProtoC",
             path: "Sources/L2SProtoC",
             linkerSettings: [.linkedLibrary("protobuf-c")]
@@ -37,8 +42,10 @@ let package = Package(
         // MARK: Wire and services
         .target(name: "Wire", dependencies: ["CZeroMQ", "L2SProtoC"], swiftSettings: swiftSettings),
         .target(name: "Cluster", dependencies: ["Generation", "Wire", "CCrypto"], swiftSettings: swiftSettings),
+        .target(name: "Gateway", dependencies: ["Cluster", "Wire", "CMicroHTTPD"], swiftSettings: swiftSettings),
         .executableTarget(
-            name: "l2s", dependencies: ["Cluster", "Wire", "Generation", "Models", "Tokenizers", "Numerics"], swiftSettings: swiftSettings),
+            name: "l2s", dependencies: ["Cluster", "Gateway", "Wire", "Generation", "Models", "Tokenizers", "Numerics"],
+            swiftSettings: swiftSettings),
 
         // MARK: Tests
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),

@@ -27,7 +27,7 @@ packages=(
     build-essential pkg-config
     libzmq3-dev libopenblas-dev
     libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
-    libsentencepiece-dev libssl-dev
+    libsentencepiece-dev libssl-dev libmicrohttpd-dev
     python3 python3-venv
 )
 missing=()

@@ -4,6 +4,7 @@ import Foundation
 let subcommands: [any Subcommand.Type] = [
     RunCommand.self,
     RouterCommand.self,
+    GatewayCommand.self,
     StatsCommand.self,
     GenerateCommand.self,
     ClusterCommand.self,

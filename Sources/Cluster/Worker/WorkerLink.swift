@@ -72,13 +72,11 @@ public final class WorkerLink: Sendable {
     public func run(settings: WorkerLink.Settings, engine: any WorkerEngine, log: ServiceLog) throws {
         let context = try ZMQContext()
         defer { context.shutdown() }
-        // The compute thread pokes this inproc pair after queueing replies, so the link never sleeps on them.
-        let wakeAddress = "inproc://l2s-wake-\(UUID().uuidString)"
-        let wakeReceiver = try ZMQSocket(context: context, type: .pair)
-        defer { wakeReceiver.close() }
-        try wakeReceiver.bind(wakeAddress)
-        let waker = try Waker(context: context, address: wakeAddress)
-        let outbox = WorkerOutbox { waker.poke() }
+        // The compute thread pokes this channel after queueing replies, so the link never sleeps on them.
+        let wake = try WakeChannel(context: context)
+        defer { wake.close() }
+        let wakeReceiver = wake.receiver
+        let outbox = WorkerOutbox { wake.poke() }
         engine.start(outbox: outbox)
         defer { engine.stop() }
 
@@ -192,23 +190,4 @@ public final class WorkerLink: Sendable {
         }
         return .stopped
     }
-}
-
-/// The sending end of the wake-up pair. ZeroMQ sockets belong to one thread, so the compute thread's pokes are
-/// serialized by a mutex that owns the socket; the socket is used by no one else.
-private final class Waker: @unchecked Sendable {
-    private let socket: Mutex<ZMQSocket?>
-
-    init(context: ZMQContext, address: String) throws {
-        let socket = try ZMQSocket(context: context, type: .pair)
-        try socket.set(.linger(milliseconds: 0))
-        try socket.connect(address)
-        self.socket = Mutex(socket)
-    }
-
-    func poke() {
-        socket.withLock { socket in _ = try? socket?.send([Frame([])], blocking: false) }
-    }
-
-    deinit { socket.withLock { $0?.close() } }
 }

@@ -1,0 +1,156 @@
+import Foundation
+import Wire
+
+/// An OpenAI-style error: the HTTP status and the `error` object's fields.
+struct APIError: Error {
+    let status: Int
+    let message: String
+    let type: String
+    let param: String?
+    let code: String?
+
+    static func badRequest(_ message: String, param: String?) -> APIError {
+        APIError(status: 400, message: message, type: "invalid_request_error", param: param, code: nil)
+    }
+
+    /// The error a router refusal or failure becomes, with the status an OpenAI client expects.
+    static func from(_ error: ErrorReply) -> APIError {
+        let (status, type): (Int, String)
+        switch error.code {
+        case .badRequest, .unsupportedVersion: (status, type) = (400, "invalid_request_error")
+        case .promptTooLong, .messageTooLarge: (status, type) = (413, "invalid_request_error")
+        case .overloaded: (status, type) = (429, "rate_limit_error")
+        case .unavailable, .bundleMismatch: (status, type) = (503, "service_unavailable")
+        case .deadlineExceeded: (status, type) = (504, "timeout")
+        case .cancelled: (status, type) = (499, "cancelled")
+        case .internal, .unspecified: (status, type) = (500, "server_error")
+        }
+        return APIError(status: status, message: error.message, type: type, param: nil, code: "\(error.code)")
+    }
+
+    var json: [String: Any] {
+        ["error": ["message": message, "type": type, "param": param as Any? ?? NSNull(), "code": code as Any? ?? NSNull()]]
+    }
+}
+
+/// A `/v1/completions` or `/v1/chat/completions` body, checked field by field and turned into router jobs.
+struct CompletionRequest {
+    /// The prompts: one per job (a completion's `prompt` may be a list).
+    let prompts: [String]
+    let model: String?
+    let stream: Bool
+    let maxTokens: UInt32
+    /// vLLM's extension: end-of-sequence is suppressed until this many tokens exist.
+    let minTokens: UInt32
+    let sampling: SamplingParams?
+    let stop: [String]
+    let user: String?
+
+    /// Parses `body` for `endpoint` ("completions" or "chat"). Chat messages map to the prompt by one rule: the
+    /// content of the last message whose role is "user" (the served bundles translate one text).
+    init(body: [UInt8], chat: Bool) throws(APIError) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+            throw .badRequest("the body must be a JSON object", param: nil)
+        }
+        if chat {
+            guard let messages = object["messages"] as? [[String: Any]], !messages.isEmpty else {
+                throw .badRequest("'messages' must be a non-empty list of {role, content} objects", param: "messages")
+            }
+            guard let last = messages.last(where: { $0["role"] as? String == "user" }) else {
+                throw .badRequest("'messages' has no message with role 'user'", param: "messages")
+            }
+            guard let content = last["content"] as? String, !content.isEmpty else {
+                throw .badRequest("the last user message's 'content' must be a non-empty string", param: "messages")
+            }
+            prompts = [content]
+        } else {
+            switch object["prompt"] {
+            case let text as String: prompts = [text]
+            case let list as [Any]:
+                guard !list.isEmpty, list.count <= 64, let texts = list as? [String] else {
+                    throw .badRequest("'prompt' must be a string or a list of 1 to 64 strings", param: "prompt")
+                }
+                prompts = texts
+            default: throw .badRequest("'prompt' must be a string or a list of strings", param: "prompt")
+            }
+            if let empty = prompts.firstIndex(where: \.isEmpty) {
+                throw .badRequest("prompt[\(empty)] is empty", param: "prompt")
+            }
+        }
+        model = try Self.optional(object, "model", as: String.self)
+        stream = try Self.optional(object, "stream", as: Bool.self) ?? false
+        let limitField = chat && object["max_completion_tokens"] != nil ? "max_completion_tokens" : "max_tokens"
+        let maxTokens = try Self.optional(object, limitField, as: Int.self) ?? 16
+        guard (1...1_000_000).contains(maxTokens) else {
+            throw .badRequest("'\(limitField)' must be at least 1, got \(maxTokens)", param: limitField)
+        }
+        self.maxTokens = UInt32(maxTokens)
+        let minTokens = try Self.optional(object, "min_tokens", as: Int.self) ?? 0
+        guard (0...maxTokens).contains(minTokens) else {
+            throw .badRequest("'min_tokens' must be in 0...\(maxTokens) ('\(limitField)'), got \(minTokens)",
+                param: "min_tokens")
+        }
+        self.minTokens = UInt32(minTokens)
+        if let n = try Self.optional(object, "n", as: Int.self), n != 1 {
+            throw .badRequest("'n' must be 1 (one choice per prompt), got \(n)", param: "n")
+        }
+        let temperature = try Self.optional(object, "temperature", as: Double.self)
+        let topP = try Self.optional(object, "top_p", as: Double.self)
+        let seed = try Self.optional(object, "seed", as: Int.self)
+        if let temperature, !(0...2).contains(temperature) {
+            throw .badRequest("'temperature' must be in [0, 2], got \(temperature)", param: "temperature")
+        }
+        if let topP, !(topP > 0 && topP <= 1) {
+            throw .badRequest("'top_p' must be in (0, 1], got \(topP)", param: "top_p")
+        }
+        // Greedy unless sampling is asked for: temperature 0 (or absent, with top_p absent) is the argmax.
+        if (temperature ?? 0) == 0 && topP == nil {
+            sampling = nil
+        } else {
+            sampling = SamplingParams(greedy: false, temperature: Float(temperature ?? 1), topP: Float(topP ?? 1),
+                seed: UInt64(truncatingIfNeeded: seed ?? 0))
+        }
+        switch object["stop"] {
+        case nil, is NSNull: stop = []
+        case let text as String: stop = [text]
+        case let list as [Any]:
+            guard list.count <= 4, let texts = list as? [String] else {
+                throw .badRequest("'stop' must be a string or a list of up to 4 strings", param: "stop")
+            }
+            stop = texts
+        default: throw .badRequest("'stop' must be a string or a list of strings", param: "stop")
+        }
+        user = try Self.optional(object, "user", as: String.self)
+    }
+
+    /// The router job for prompt `index`.
+    func job(_ index: Int, requestID: String) -> GenerateRequest {
+        GenerateRequest(requestID: requestID, prompt: .text(prompts[index]), maxNewTokens: maxTokens,
+            minNewTokens: minTokens, sampling: sampling, stop: stop, tenantSalt: user.map { Array($0.utf8) } ?? [], stream: stream)
+    }
+
+    private static func optional<T>(_ object: [String: Any], _ key: String, as _: T.Type) throws(APIError) -> T? {
+        guard let value = object[key], !(value is NSNull) else { return nil }
+        // JSON true/false arrive as boolean NSNumbers, which also cast to Int and Double: tell them apart.
+        let number = value as? NSNumber
+        let isBoolean = number.map { type(of: $0) == type(of: NSNumber(value: true)) } ?? false
+        if T.self == Bool.self {
+            guard isBoolean, let flag = value as? T else { throw .badRequest("'\(key)' must be true or false", param: key) }
+            return flag
+        }
+        if T.self == Int.self {
+            guard let number, !isBoolean, number.doubleValue == number.doubleValue.rounded(),
+                abs(number.doubleValue) < 1e15
+            else { throw .badRequest("'\(key)' must be an integer, got \(value)", param: key) }
+            return number.intValue as? T
+        }
+        if T.self == Double.self {
+            guard let number, !isBoolean, number.doubleValue.isFinite else {
+                throw .badRequest("'\(key)' must be a number, got \(value)", param: key)
+            }
+            return number.doubleValue as? T
+        }
+        guard let typed = value as? T else { throw .badRequest("'\(key)' must be a string", param: key) }
+        return typed
+    }
+}

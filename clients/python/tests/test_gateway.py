@@ -1,0 +1,126 @@
+"""`l2s gateway` through the official `openai` package (and raw HTTP where the package hides what is checked), in
+front of a real router, encoder and decoder on the t5-add fixture bundle: every answer must equal `l2s run
+--bundle`, errors must be OpenAI error objects with the right status, and a client that disconnects must have its
+job cancelled on the router."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import openai
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+import services  # noqa: E402
+from cases import RouterCase  # noqa: E402
+from l2s_client import Client  # noqa: E402
+from services import BUNDLE, reference  # noqa: E402
+
+PROMPTS = ["the house is small", "these noisy witches test the nets"]
+
+
+class GatewayProcess(services.ServiceProcess):
+    """`l2s gateway --router EP --listen 127.0.0.1:0 --bundle BUNDLE`, with its URL once it listens."""
+
+    def __init__(self, router: services.RouterProcess) -> None:
+        import subprocess
+        super().__init__("gateway", "--router", router.clients, "--listen", "127.0.0.1:0", "--bundle", str(BUNDLE),
+                         stdout=subprocess.PIPE)
+        line = self.process.stdout.readline().decode()
+        if not line:
+            raise AssertionError(f"l2s gateway did not start: {self.log_text()}")
+        self.url: str = json.loads(line)["http"]
+
+
+class GatewayTests(RouterCase):
+    time_limit_s = 60
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.start_workers()
+        self.gateway = GatewayProcess(self.router)
+        self.addCleanup(self.gateway.stop)
+        self.api = openai.OpenAI(base_url=self.gateway.url + "/v1", api_key="unused", max_retries=0, timeout=30)
+
+    def raw(self, method: str, path: str, body: dict | None = None, headers: dict | None = None):
+        request = urllib.request.Request(self.gateway.url + path, method=method, headers=headers or {},
+                                         data=json.dumps(body).encode() if body is not None else None)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, dict(response.headers), json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), json.loads(error.read())
+
+    def test_completions_equal_the_in_process_reference(self) -> None:
+        expected = [reference(prompt, "--max-new-tokens", "8") for prompt in PROMPTS]
+        whole = self.api.completions.create(model="t5-add", prompt=PROMPTS, max_tokens=8)
+        self.assertEqual([choice.text for choice in whole.choices], [result["text"] for result in expected])
+        self.assertEqual([choice.index for choice in whole.choices], [0, 1])
+        self.assertEqual(whole.usage.completion_tokens, sum(len(result["ids"]) for result in expected))
+        self.assertEqual([choice.finish_reason for choice in whole.choices],
+                         ["length" if result["finish_reason"] == "length" else "stop" for result in expected])
+        pieces = list(self.api.completions.create(model="t5-add", prompt=PROMPTS[0], max_tokens=8, stream=True))
+        self.assertEqual("".join(piece.choices[0].text for piece in pieces), expected[0]["text"])
+        self.assertIsNotNone(pieces[-1].choices[0].finish_reason)
+
+    def test_chat_answers_the_last_user_message(self) -> None:
+        expected = reference(PROMPTS[1], "--max-new-tokens", "10")["text"]
+        messages = [{"role": "system", "content": "translate"}, {"role": "user", "content": "ignored"},
+                    {"role": "assistant", "content": "x"}, {"role": "user", "content": PROMPTS[1]}]
+        chat = self.api.chat.completions.create(model="t5-add", messages=messages, max_tokens=10)
+        self.assertEqual(chat.choices[0].message.content, expected)
+        self.assertEqual(chat.choices[0].message.role, "assistant")
+        stream = self.api.chat.completions.create(model="t5-add", messages=messages, max_tokens=10, stream=True)
+        self.assertEqual("".join(chunk.choices[0].delta.content or "" for chunk in stream), expected)
+
+    def test_models_health_ready_and_request_ids(self) -> None:
+        self.assertEqual([model.id for model in self.api.models.list()], ["t5-add"])
+        self.assertEqual(self.raw("GET", "/health")[0], 200)
+        status, _, body = self.raw("GET", "/ready")
+        self.assertEqual((status, body["encoders"], body["decoders"]), (200, 1, 1))
+        status, headers, _ = self.raw("POST", "/v1/completions", {"prompt": PROMPTS[0], "max_tokens": 2},
+                                      {"x-request-id": "trace-42", "Content-Type": "application/json"})
+        self.assertEqual((status, headers.get("x-request-id")), (200, "trace-42"))
+
+    def test_errors_are_openai_error_objects_with_the_right_status(self) -> None:
+        with self.assertRaises(openai.BadRequestError) as caught:
+            self.api.completions.create(model="t5-add", prompt="x", n=2)
+        self.assertEqual(caught.exception.body["param"], "n")
+        with self.assertRaises(openai.BadRequestError) as caught:
+            self.api.completions.create(model="t5-add", prompt="x", temperature=7)
+        self.assertIn("temperature", caught.exception.message)
+        with self.assertRaises(openai.NotFoundError):
+            self.api.completions.create(model="gpt-4", prompt="x")
+        with self.assertRaises(openai.APIStatusError) as caught:
+            self.api.completions.create(model="t5-add", prompt="a" * 300_000, max_tokens=2)
+        self.assertEqual(caught.exception.status_code, 413)
+        self.assertEqual(self.raw("GET", "/v2/nothing")[0], 404)
+        self.assertEqual(self.raw("DELETE", "/v1/completions")[0], 405)
+
+    def test_a_client_that_disconnects_cancels_its_job(self) -> None:
+        stream = self.api.completions.create(model="t5-add", prompt=PROMPTS[0], max_tokens=4000, stream=True,
+                                             extra_body={"min_tokens": 4000})
+        for _, _ in zip(range(3), stream):
+            pass
+        stream.close()
+        with Client(self.router.clients, timeout=5) as probe:
+            deadline = time.monotonic() + 10
+            while probe.stats()["faults"]["jobs_cancelled"] < 1:
+                self.assertLess(time.monotonic(), deadline, "the router never heard of the cancel")
+                time.sleep(0.1)
+            self.assertLess(probe.stats()["tokens_generated"], 4000, "the job stopped early")
+
+
+class GatewayWithoutWorkersTests(RouterCase):
+    def test_not_ready_without_workers(self) -> None:
+        gateway = GatewayProcess(self.router)
+        self.addCleanup(gateway.stop)
+        with self.assertRaises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(gateway.url + "/ready", timeout=10)
+        self.assertEqual(caught.exception.code, 503)
