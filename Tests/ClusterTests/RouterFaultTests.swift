@@ -211,6 +211,43 @@ extension RouterCoreTests {
         #expect(decodeJobs(out).first?.0.peer == decoderB)
     }
 
+    @Test func aBusyEncoderWorkingThroughItsQueueIsNotStalledButASilentOneIs() throws {
+        let router = pinned { $0.stallTimeout = .seconds(30) }
+        let encoderB = PeerIdentity([9])
+        hello(router, encoder, .encoders, credits: 3)
+        hello(router, decoderA, .decoders, credits: 8)
+        var asked: [EncodeRequest] = []
+        for index in 0..<3 {
+            asked += encodes(router.receive(generate("r\(index)", "prompt \(index)"), from: client, on: .clients,
+                now: start)).map(\.1)
+        }
+        try #require(asked.count == 3)
+        // One answer every 20 s: each encode waits up to 60 s in the queue, but the encoder never stalls.
+        for (index, request) in asked.enumerated() {
+            let now = start + .seconds(20 * (index + 1))
+            _ = router.receive(.heartbeat(Heartbeat(sentAtUnixMs: 0)), from: encoder, on: .encoders, now: now)
+            _ = router.receive(.heartbeat(Heartbeat(sentAtUnixMs: 0)), from: decoderA, on: .decoders, now: now)
+            #expect(encodes(router.tick(now: now)).isEmpty)
+            let out = router.receive(try encoding(for: request), from: encoder, on: .encoders, now: now)
+            for (_, job) in decodeJobs(out) {  // the decoder answers at once: only the encoder is on trial
+                _ = router.receive(.tokenChunk(TokenChunk(requestID: job.request.requestID, ids: [1],
+                    finishReason: .eos)), from: decoderA, on: .decoders, now: now)
+            }
+        }
+        #expect(router.statistics(now: start).faults.workerFaults == 0)
+        // Now it holds a new encode and answers nothing for 30 s: the encode goes to B.
+        _ = router.receive(.credit(Credit(credits: 1)), from: encoder, on: .encoders, now: start + .seconds(60))
+        let held = router.receive(generate("late", "another prompt"), from: client, on: .clients, now: start + .seconds(60))
+        #expect(encodes(held).first?.0.peer == encoder)
+        let later = start + .seconds(91)
+        hello(router, encoderB, .encoders)
+        for peer in [encoder, encoderB] {
+            _ = router.receive(.heartbeat(Heartbeat(sentAtUnixMs: 0)), from: peer, on: .encoders, now: later)
+        }
+        _ = router.receive(.heartbeat(Heartbeat(sentAtUnixMs: 0)), from: decoderA, on: .decoders, now: later)
+        #expect(encodes(router.tick(now: later)).first?.0.peer == encoderB)
+    }
+
     @Test func aSlowClientsJobsAreCancelledWithAnErrorAndCounted() throws {
         let router = pinned()
         hello(router, encoder, .encoders)

@@ -10,6 +10,7 @@ extension RouterCore {
             return []  // a late answer to work already re-sent elsewhere
         }
         guard let spec = identity?.encoding else { return [] }
+        encoderProgress[encoder] = now
         if let problem = ReplyValidation.problem(with: encoding, for: task.prompt, spec: spec) {
             return encoderFault(key, encoder: encoder, problem: problem, now: now)
         }
@@ -61,6 +62,7 @@ extension RouterCore {
         if link == .encoders, let key = encodeTasks.keys.first(where: { $0.description == error.requestID }),
             let task = encodeTasks[key], task.encoder == peer
         {
+            encoderProgress[peer] = now
             guard error.code == .promptTooLong || error.code == .badRequest else {
                 return encoderFault(key, encoder: peer, problem: "\(error.code): \(error.message)", now: now)
             }
@@ -84,13 +86,18 @@ extension RouterCore {
         return []
     }
 
-    /// Work held too long without progress: taken back and retried elsewhere.
+    /// Work held too long without progress: taken back and retried elsewhere. A decoder must stream a token of each
+    /// job it holds within the stall timeout; an encoder must answer one of its encodes within it.
     func stalledWork(now: ContinuousClock.Instant) -> [Outgoing] {
         var out: [Outgoing] = []
         let limit = configuration.stallTimeout
-        for (key, task) in encodeTasks.sorted(by: { $0.key.description < $1.key.description }) {
-            guard let encoder = task.encoder, let sentAt = task.sentAt, now - sentAt >= limit else { continue }
-            out += encoderFault(key, encoder: encoder, problem: "no encoding within \(limit.milliseconds) ms", now: now)
+        for (encoder, since) in encoderProgress.sorted(by: { $0.value < $1.value }) where now - since >= limit {
+            let held = encodeTasks.filter { $0.value.encoder == encoder }.keys.sorted { $0.description < $1.description }
+            encoderProgress[encoder] = held.isEmpty ? nil : now
+            for key in held {
+                out += encoderFault(key, encoder: encoder,
+                    problem: "no encoding for \(limit.milliseconds) ms while holding \(held.count) encodes", now: now)
+            }
         }
         for job in jobs.values.sorted(by: { $0.internalID < $1.internalID }) {
             guard let decoder = job.decoder, let since = job.progressAt, now - since >= limit else { continue }
@@ -114,7 +121,6 @@ extension RouterCore {
         }
         notice("fault \(name) \(problem)", "encoder '\(name)' fault: \(problem)")
         task.encoder = nil
-        task.sentAt = nil
         task.failedOn.insert(encoder)
         guard task.attempts < configuration.maxAttempts else {
             encodeTasks[key] = nil

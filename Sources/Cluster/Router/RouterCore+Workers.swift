@@ -142,6 +142,7 @@ extension RouterCore {
         }
         workerNames[peer] = nil
         lastSentToWorker[peer] = nil
+        encoderProgress[peer] = nil
         if case .adoptFirstWorker = configuration.bundle, encoders.workers.isEmpty, decoders.workers.isEmpty,
             let adopted = identity
         {
@@ -170,8 +171,8 @@ extension RouterCore {
                 continue
             }
             task.encoder = encoder
-            task.sentAt = now
             task.attempts += 1
+            if encoders.workers[encoder]?.outstanding == 1 { encoderProgress[encoder] = now }
             encodeTasks[key] = task
             out.append(send(.encodeRequest(task.request), to: encoder, on: .encoders, now: now))
         }

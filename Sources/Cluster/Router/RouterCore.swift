@@ -20,6 +20,10 @@ public final class RouterCore {
     var decoders: WorkerPool<PeerIdentity>
     var workerNames: [PeerIdentity: String] = [:]
     var lastSentToWorker: [PeerIdentity: ContinuousClock.Instant] = [:]
+    /// When each encoder holding encodes last made progress (an answer, or its first encode after being idle): the
+    /// stall watchdog's clock. Encoders work through their encodes one batch at a time, so a deep queue on a busy
+    /// encoder is not a stall; an encoder that answers nothing at all is.
+    var encoderProgress: [PeerIdentity: ContinuousClock.Instant] = [:]
 
     var jobs: [String: RouterJob] = [:]
     var jobIDs: [RouterJob.Key: String] = [:]

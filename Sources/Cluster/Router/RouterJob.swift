@@ -47,8 +47,6 @@ struct EncodeTask {
     let prompt: Prompt
     /// The encoder working on it; nil while queued.
     var encoder: PeerIdentity?
-    /// When it was sent to `encoder`: the stall watchdog's clock.
-    var sentAt: ContinuousClock.Instant?
     /// Internal ids of the jobs waiting for this encoding.
     var waiting: [String]
     /// Encoders it was sent to, and those that failed it.
