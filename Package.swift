@@ -41,10 +41,13 @@ let package = Package(
 
         // MARK: Wire and services
         .target(name: "Wire", dependencies: ["CZeroMQ", "L2SProtoC"], swiftSettings: swiftSettings),
-        .target(name: "Cluster", dependencies: ["Generation", "Wire", "CCrypto"], swiftSettings: swiftSettings),
-        .target(name: "Gateway", dependencies: ["Cluster", "Wire", "CMicroHTTPD"], swiftSettings: swiftSettings),
+        .target(name: "Cluster", dependencies: ["Generation", "Wire", "Metrics", "CCrypto"], swiftSettings: swiftSettings),
+        .target(name: "Metrics", swiftSettings: swiftSettings),
+        .target(name: "HTTP", dependencies: ["CMicroHTTPD"], swiftSettings: swiftSettings),
+        .target(name: "Gateway", dependencies: ["Cluster", "Wire", "HTTP", "Metrics"], swiftSettings: swiftSettings),
         .executableTarget(
-            name: "l2s", dependencies: ["Cluster", "Gateway", "Wire", "Generation", "Models", "Tokenizers", "Numerics"],
+            name: "l2s",
+            dependencies: ["Cluster", "Gateway", "HTTP", "Metrics", "Wire", "Generation", "Models", "Tokenizers", "Numerics"],
             swiftSettings: swiftSettings),
 
         // MARK: Tests

@@ -1,4 +1,5 @@
 import Cluster
+import HTTP
 import Foundation
 import Wire
 

@@ -1,4 +1,6 @@
 import Cluster
+import HTTP
+import Metrics
 import Foundation
 import Synchronization
 import Wire
@@ -37,6 +39,7 @@ public final class Gateway: Sendable {
     private let server: Mutex<HTTPServer?> = Mutex(nil)
     private let counter = Atomic<UInt64>(0)
     private let log: ServiceLog
+    private let metrics = MetricsRegistry()
     /// The port it listens on.
     public let port: UInt16
 
@@ -45,6 +48,11 @@ public final class Gateway: Sendable {
         self.settings = settings
         self.log = log
         link = try RouterLink(router: settings.router, curveServerKey: settings.curveServerKey, log: log)
+        metrics.declare("l2s_gateway_requests_total", .counter, help: "HTTP requests by route and status",
+            labels: ["route", "status"])
+        metrics.declare("l2s_gateway_response_start_seconds", .histogram,
+            help: "Request arrival to the response's status (the first token, for streams)", labels: ["route"],
+            buckets: MetricsRegistry.latencyBuckets)
         let handler = Handler()
         let server = try HTTPServer(address: settings.address, port: settings.port) { request, clientGone in
             handler.gateway?.handle(request, clientGone: clientGone)
@@ -70,12 +78,29 @@ public final class Gateway: Sendable {
     }
 
     func handle(_ request: HTTPRequest, clientGone: @escaping () -> Bool) -> HTTPResponse {
+        let started = ContinuousClock.now
+        let response = route(request, clientGone: clientGone)
+        let status: Int
+        switch response {
+        case .full(let code, _, _), .stream(let code, _, _, _): status = code
+        }
+        let known = ["/health", "/ready", "/metrics", "/v1/models", "/v1/completions", "/v1/chat/completions"]
+        let route = known.contains(request.path) ? request.path : "other"
+        metrics.add("l2s_gateway_requests_total", labels: [route, "\(status)"])
+        metrics.observe("l2s_gateway_response_start_seconds", (ContinuousClock.now - started).inSeconds, labels: [route])
+        return response
+    }
+
+    private func route(_ request: HTTPRequest, clientGone: @escaping () -> Bool) -> HTTPResponse {
         let requestID = request.headers["x-request-id"].flatMap { $0.isEmpty || $0.utf8.count > 128 ? nil : $0 }
             ?? "req-\(UUID().uuidString.lowercased())"
         let reply = Reply(requestID: requestID)
         switch (request.method, request.path) {
         case ("GET", "/health"):
             return reply.json(200, ["status": "ok"])
+        case ("GET", "/metrics"):
+            return .full(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+                body: Array(metrics.render().utf8))
         case ("GET", "/ready"):
             guard let stats = link.stats(timeout: .seconds(2)) else {
                 return reply.json(503, ["status": "the router does not answer"])

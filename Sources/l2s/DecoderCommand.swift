@@ -40,6 +40,6 @@ struct DecoderCommand: Subcommand {
             + "\(bundle.projectorRunsOn.rawValue), \(slots) slots")
         return try worker.serve(role: .decoder, bundle: bundle,
             engine: DecoderEngine(slm: slm, slots: slots,
-                prefillTokensPerStep: prefillTokensPerStep, log: log), log: log)
+                prefillTokensPerStep: prefillTokensPerStep, metrics: worker.registry, log: log), log: log)
     }
 }

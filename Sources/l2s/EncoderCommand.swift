@@ -42,7 +42,8 @@ struct EncoderCommand: Subcommand {
         let encoder = try PromptEncoder(bundle: bundle, maxPromptTokens: maxPromptTokens)
         log.info("loaded \(bundle.directory.path): projector on the \(bundle.projectorRunsOn.rawValue), wire dtype "
             + "\(bundle.wireDType.rawValue), batches of up to \(maxBatch)")
-        let engine = EncoderEngine(encoder: encoder, maxBatch: maxBatch, batchWait: batchWait, log: log)
+        let engine = EncoderEngine(encoder: encoder, maxBatch: maxBatch, batchWait: batchWait,
+            metrics: worker.registry, log: log)
         return try worker.serve(role: .encoder, bundle: bundle, engine: engine, log: log)
     }
 }

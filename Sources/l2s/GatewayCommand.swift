@@ -35,11 +35,7 @@ struct GatewayCommand: Subcommand {
 
     init(_ arguments: ParsedArguments) throws {
         guard arguments.positionals.isEmpty else { throw UsageError("unexpected argument '\(arguments.positionals[0])'") }
-        let listen = try arguments.required("--listen")
-        let parts = listen.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2, let port = UInt16(parts[1]), parts[0].split(separator: ".").count == 4 else {
-            throw UsageError("option '--listen': expected IPV4:PORT such as 127.0.0.1:8000, got '\(listen)'")
-        }
+        let (address, port) = try MetricsEndpoint.address(try arguments.required("--listen"), flag: "--listen")
         var fingerprint = ""
         var name = arguments.string("--model")
         if let bundle = arguments.string("--bundle") {
@@ -49,7 +45,7 @@ struct GatewayCommand: Subcommand {
         }
         guard let name, !name.isEmpty else { throw UsageError("give --bundle DIR or --model NAME: clients name the model") }
         settings = Gateway.Settings(router: try arguments.required("--router"),
-            curveServerKey: try arguments.curveServerKey(), address: String(parts[0]), port: port, modelName: name,
+            curveServerKey: try arguments.curveServerKey(), address: address, port: port, modelName: name,
             fingerprint: fingerprint)
     }
 

@@ -1,4 +1,5 @@
 import Cluster
+import Metrics
 import Foundation
 import Wire
 
@@ -61,10 +62,12 @@ struct RouterCommand: Subcommand {
             default: "20000", env: "L2S_CLIENT_BACKLOG"),
         OptionSpec("--max-new-tokens-limit", value: "N", help: "largest max_new_tokens a client may ask for",
             default: "4096", env: "L2S_MAX_NEW_TOKENS_LIMIT"),
+        MetricsEndpoint.option,
     ]
 
     let endpoints: RouterService.Endpoints
     let security: RouterService.Security?
+    let arguments: ParsedArguments
     var configuration = RouterConfiguration()
 
     init(_ arguments: ParsedArguments) throws {
@@ -93,6 +96,7 @@ struct RouterCommand: Subcommand {
                 + "--adopt-bundle (the first worker's)")
         }
         security = try Self.security(arguments)
+        self.arguments = arguments
     }
 
     /// CURVE settings: the secret key, the worker allow-list it requires, and the optional client allow-list.
@@ -115,12 +119,17 @@ struct RouterCommand: Subcommand {
     func run() throws -> Int32 {
         let service = RouterService()
         let signals = TerminationSignals { service.stop() }
-        try service.run(endpoints: endpoints, configuration: configuration, log: ServiceLog(component: "router"),
-            security: security) {
+        let log = ServiceLog(component: "router")
+        let registry = MetricsRegistry()
+        let metrics = RouterMetrics(registry: registry)
+        // Ready: the router serves once it has an encoder and a decoder (both gauges are set every tick).
+        let endpoint = try MetricsEndpoint(arguments, registry: registry, log: log) { metrics.isReady }
+        try service.run(endpoints: endpoints, configuration: configuration, log: log, security: security,
+            metrics: metrics) {
             bound in
             printLine(#"{"event":"listening","clients":"\#(bound.clients)","encoders":"\#(bound.encoders)","decoders":"\#(bound.decoders)"}"#)
         }
-        withExtendedLifetime(signals) {}
+        withExtendedLifetime((signals, endpoint)) {}
         return ExitStatus.success
     }
 }

@@ -34,6 +34,7 @@ extension RouterCore {
             return decoderFault(job, decoder: decoder, code: .unavailable, problem: problem, now: now)
         }
         job.progressAt = now
+        if !chunk.ids.isEmpty { metrics?.token(job, count: chunk.ids.count, now: now) }
         job.streamed += chunk.ids
         if !job.request.stream { job.text += chunk.textDelta }  // a streamed job's text went out with its chunks
         tokensGenerated += UInt64(chunk.ids.count)
@@ -46,6 +47,7 @@ extension RouterCore {
             decoders.finished(decoder)
             job.decoder = nil
             jobsDone += 1
+            metrics?.ended(job, outcome: "done", code: "\(chunk.finishReason)", now: now)
             out.append(Outgoing(link: .clients, peer: job.key.client,
                 message: .tokenChunk(finalChunk(job, reason: chunk.finishReason))))
             forget(job)

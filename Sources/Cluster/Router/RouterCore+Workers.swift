@@ -191,6 +191,7 @@ extension RouterCore {
             job.decoder = decoder
             job.progressAt = now
             job.attempts += 1
+            metrics?.assigned(job, now: now)
             var request = job.request
             request.requestID = job.internalID
             let decodeJob = DecodeJob(request: request, encoding: encoding, resumeIDs: job.streamed)
@@ -222,9 +223,14 @@ extension RouterCore {
             guard let jobDeadline = job.deadline, jobDeadline <= now else { continue }
             faults.jobsCancelled += 1
             out += finish(job, reason: .unspecified, error: ErrorReply(code: .deadlineExceeded,
-                message: "deadline passed after \(job.streamed.count) generated tokens"))
+                message: "deadline passed after \(job.streamed.count) generated tokens"), now: now)
         }
-        return out + dispatch(now: now)
+        out += dispatch(now: now)
+        if let metrics {
+            let stats = statistics(now: now)
+            metrics.update(stats, running: jobs.count - Int(stats.queueDepth))
+        }
+        return out
     }
 
     /// What `l2s stats` shows.

@@ -10,6 +10,8 @@ import Wire
 public final class RouterCore {
     let configuration: RouterConfiguration
     let startedAt: ContinuousClock.Instant
+    /// Where job outcomes and latencies are recorded; nil records nothing.
+    let metrics: RouterMetrics?
     /// The cluster's bundle: pinned by configuration, or adopted from the first worker (nil until then).
     var identity: BundleIdentity?
     /// An adopted identity that was dropped when its last worker left; a different one adopted next resets the
@@ -43,8 +45,9 @@ public final class RouterCore {
     var noticed: Set<String> = []
 
     /// A router with nothing connected yet.
-    public init(configuration: RouterConfiguration, now: ContinuousClock.Instant) {
+    public init(configuration: RouterConfiguration, now: ContinuousClock.Instant, metrics: RouterMetrics? = nil) {
         self.configuration = configuration
+        self.metrics = metrics
         self.startedAt = now
         if case .pinned(let identity) = configuration.bundle { self.identity = identity }
         self.cache = EncodingCache(capacityBytes: configuration.cacheBytes)
@@ -121,6 +124,14 @@ public final class RouterCore {
     }
 
     func submit(_ request: GenerateRequest, from client: PeerIdentity, now: ContinuousClock.Instant) -> [Outgoing] {
+        let out = accept(request, from: client, now: now)
+        for item in out where item.link == .clients {
+            if case .error(let error) = item.message { metrics?.refused(error.code) }
+        }
+        return out
+    }
+
+    func accept(_ request: GenerateRequest, from client: PeerIdentity, now: ContinuousClock.Instant) -> [Outgoing] {
         let key = RouterJob.Key(client: client, requestID: request.requestID)
         if let problem = RequestValidation.problem(with: request, limits: configuration.requestLimits) {
             jobsFailed += 1
@@ -150,7 +161,8 @@ public final class RouterCore {
                 requestID: request.requestID)]
         }
         nextJobNumber += 1
-        let job = RouterJob(key: key, internalID: "j\(nextJobNumber)", request: request, deadline: deadline)
+        let job = RouterJob(key: key, internalID: "j\(nextJobNumber)", request: request, deadline: deadline,
+            arrivedAt: now)
         jobs[job.internalID] = job
         jobIDs[key] = job.internalID
         guard identity != nil else {
@@ -188,7 +200,11 @@ public final class RouterCore {
     }
 
     /// Ends a job: tells its decoder to stop when it has one, answers the client, forgets the job.
-    func finish(_ job: RouterJob, reason: FinishReason, error: ErrorReply? = nil) -> [Outgoing] {
+    func finish(_ job: RouterJob, reason: FinishReason, error: ErrorReply? = nil, now: ContinuousClock.Instant = .now)
+        -> [Outgoing]
+    {
+        metrics?.ended(job, outcome: error != nil ? "failed" : reason == .cancelled ? "cancelled" : "done",
+            code: error.map { LoadGenerator.name(of: $0.code) } ?? "\(reason)", now: now)
         var out: [Outgoing] = []
         if let decoder = job.decoder {
             out.append(Outgoing(link: .decoders, peer: decoder, message: .cancel(Cancel(requestID: job.internalID))))

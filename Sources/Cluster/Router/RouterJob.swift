@@ -15,6 +15,9 @@ final class RouterJob {
     let request: GenerateRequest
     /// When the deadline passes the job is cancelled; nil = none.
     let deadline: ContinuousClock.Instant?
+    /// When the router accepted it, and when its last token left: the latency metrics' clocks.
+    let arrivedAt: ContinuousClock.Instant
+    var lastTokenAt: ContinuousClock.Instant?
     /// Cache key; nil until the cluster's bundle is known.
     var promptKey: PromptKey?
     /// The prompt's encoding, once the encoder (or the cache) provided it.
@@ -33,7 +36,9 @@ final class RouterJob {
     /// When the job last made progress on its decoder (assigned, or a token came): the stall watchdog's clock.
     var progressAt: ContinuousClock.Instant?
 
-    init(key: Key, internalID: String, request: GenerateRequest, deadline: ContinuousClock.Instant?) {
+    init(key: Key, internalID: String, request: GenerateRequest, deadline: ContinuousClock.Instant?,
+         arrivedAt: ContinuousClock.Instant) {
+        self.arrivedAt = arrivedAt
         self.key = key
         self.internalID = internalID
         self.request = request

@@ -63,7 +63,8 @@ public final class RouterService: Sendable {
 
     /// Binds, calls `ready` with the actual endpoints (ports resolved), and serves until `stop()`.
     public func run(endpoints: Endpoints, configuration: RouterConfiguration, log: ServiceLog,
-                    security: Security? = nil, ready: (Endpoints) -> Void = { _ in }) throws {
+                    security: Security? = nil, metrics: RouterMetrics? = nil,
+                    ready: (Endpoints) -> Void = { _ in }) throws {
         let context = try ZMQContext()
         defer { context.shutdown() }
         // The ZAP handler must be bound before any socket that uses it accepts a connection.
@@ -114,7 +115,7 @@ public final class RouterService: Sendable {
             + "encoders \(bound.encoders), decoders \(bound.decoders)")
         ready(bound)
 
-        let core = RouterCore(configuration: configuration, now: .now)
+        let core = RouterCore(configuration: configuration, now: .now, metrics: metrics)
         var backlog = ClientBacklog(limit: configuration.clientBacklog)
         let poller = ZMQPoller()
         let order: [Link] = [.clients, .encoders, .decoders]

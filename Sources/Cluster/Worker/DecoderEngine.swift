@@ -1,5 +1,6 @@
 import Foundation
 import Generation
+import Metrics
 import Models
 import Tokenizers
 import Wire
@@ -22,10 +23,19 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
     private var waiting: [DecodeJob] = []
     /// Prompt tokens admitted per step while other sequences are active (at least one job per step).
     private let prefillTokensPerStep: Int
+    private let metrics: MetricsRegistry?
 
     /// An engine over a loaded SLM with `slots` job slots, admitting at most `prefillTokensPerStep` prompt tokens of
     /// new jobs between two steps of running ones.
-    public init(slm: ConditionedSLM, slots: Int, prefillTokensPerStep: Int = 256, log: ServiceLog) {
+    public init(slm: ConditionedSLM, slots: Int, prefillTokensPerStep: Int = 256, metrics: MetricsRegistry? = nil,
+                log: ServiceLog) {
+        self.metrics = metrics
+        metrics?.declare("l2s_decoder_step_seconds", .histogram, help: "One batched decoding step",
+            buckets: MetricsRegistry.latencyBuckets)
+        metrics?.declare("l2s_decoder_running_sequences", .gauge, help: "Sequences in the batch")
+        metrics?.declare("l2s_decoder_waiting_jobs", .gauge, help: "Jobs received but not yet admitted")
+        metrics?.declare("l2s_decoder_generation_tokens_total", .counter, help: "Tokens generated")
+        metrics?.declare("l2s_decoder_jobs_total", .counter, help: "Jobs by outcome", labels: ["outcome"])
         self.slm = slm
         self.capacity = max(1, slots)
         self.prefillTokensPerStep = max(1, prefillTokensPerStep)
@@ -74,8 +84,14 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
             }
             if freed > 0 { outbox.send(.credit(Credit(credits: UInt32(freed)))) }
             admitWaiting(outbox: outbox)
+            let started = ContinuousClock.now
             stepAll(outbox: outbox)
             active.removeAll { $0.isFinished }
+            if let metrics {
+                metrics.observe("l2s_decoder_step_seconds", (ContinuousClock.now - started).inSeconds)
+                metrics.set("l2s_decoder_running_sequences", Double(active.count))
+                metrics.set("l2s_decoder_waiting_jobs", Double(waiting.count))
+            }
         }
     }
 
@@ -97,7 +113,9 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
             // The router is a peer like any other: its jobs are checked before they cost anything.
             if let problem = RequestValidation.problem(with: job) { throw problem }
             active.append(try DecoderJobState(job: job, slm: slm))
+            metrics?.add("l2s_decoder_jobs_total", labels: ["admitted"])
         } catch {
+            metrics?.add("l2s_decoder_jobs_total", labels: ["refused"])
             log.warning("job \(job.request.requestID) refused: \(error)")
             outbox.send(.error(ErrorReply(code: DecoderJobState.errorCode(for: error), message: "\(error)",
                 requestID: job.request.requestID)))
@@ -130,6 +148,7 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
         }
         // Chunks before the forward (clients get tokens a step earlier), credits after the final chunks they free.
         if !chunks.isEmpty { outbox.send(chunks.count == 1 ? .tokenChunk(chunks[0]) : .tokenChunks(chunks)) }
+        metrics?.add("l2s_decoder_generation_tokens_total", Double(chunks.count))
         if finished > 0 { outbox.send(.credit(Credit(credits: UInt32(finished)))) }
         guard !stepping.isEmpty else { return }
         do {
@@ -141,6 +160,7 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
 
     private func fail(_ state: DecoderJobState, _ error: any Error, outbox: WorkerOutbox) {
         state.fail()
+        metrics?.add("l2s_decoder_jobs_total", labels: ["failed"])
         log.warning("job \(state.requestID) failed: \(error)")
         outbox.send(.error(ErrorReply(code: .internal, message: "decoding failed: \(error)", requestID: state.requestID)))
         outbox.send(.credit(Credit(credits: 1)))

@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import Models
 import Wire
 
@@ -15,8 +16,16 @@ public final class EncoderEngine: WorkerEngine, Sendable {
     private let log: ServiceLog
     public var capacity: Int { maxBatch * 2 }
 
+    private let metrics: MetricsRegistry?
+
     /// An engine over a loaded prompt encoder.
-    public init(encoder: PromptEncoder, maxBatch: Int, batchWait: Duration, log: ServiceLog) {
+    public init(encoder: PromptEncoder, maxBatch: Int, batchWait: Duration, metrics: MetricsRegistry? = nil,
+                log: ServiceLog) {
+        self.metrics = metrics
+        metrics?.declare("l2s_encoder_batch_seconds", .histogram, help: "One batch of prompt passes (and projections)",
+            buckets: MetricsRegistry.latencyBuckets)
+        metrics?.declare("l2s_encoder_prompts_total", .counter, help: "Prompts by outcome", labels: ["outcome"])
+        metrics?.declare("l2s_encoder_prompt_tokens_total", .counter, help: "Prompt tokens encoded")
         self.encoder = encoder
         self.maxBatch = max(1, maxBatch)
         self.batchWait = batchWait
@@ -70,7 +79,11 @@ public final class EncoderEngine: WorkerEngine, Sendable {
 
     private func encodeValidated(_ accepted: [(EncodeRequest, [Int32])], outbox: WorkerOutbox) {
         do {
+            let started = ContinuousClock.now
             let encodings = try encoder.encode(accepted.map(\.1))
+            metrics?.observe("l2s_encoder_batch_seconds", (ContinuousClock.now - started).inSeconds)
+            metrics?.add("l2s_encoder_prompts_total", Double(accepted.count), labels: ["encoded"])
+            metrics?.add("l2s_encoder_prompt_tokens_total", Double(accepted.reduce(0) { $0 + $1.1.count }))
             let dtype = encoder.bundle.wireDType
             let projected = encoder.bundle.projectorRunsOn == .encoder
             for ((request, ids), encoding) in zip(accepted, encodings) {
@@ -90,6 +103,7 @@ public final class EncoderEngine: WorkerEngine, Sendable {
     }
 
     private func reject(_ request: EncodeRequest, _ error: any Error, outbox: WorkerOutbox) {
+        metrics?.add("l2s_encoder_prompts_total", labels: ["refused"])
         log.warning("encode \(request.requestID.prefix(12))… refused: \(error)")
         outbox.send(.error(ErrorReply(code: DecoderJobState.errorCode(for: error), message: "\(error)",
             requestID: request.requestID)))

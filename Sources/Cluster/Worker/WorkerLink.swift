@@ -61,6 +61,10 @@ public final class WorkerLink: Sendable {
     }
 
     private let stopped = Atomic<Bool>(false)
+    private let connected = Atomic<Bool>(false)
+
+    /// Whether the router has answered on the current connection (the worker is a member and can get work).
+    public var isConnected: Bool { connected.load(ordering: .relaxed) }
 
     /// A link not yet running.
     public init() {}
@@ -106,6 +110,7 @@ public final class WorkerLink: Sendable {
                 break
             }
             socket.close()
+            connected.store(false, ordering: .relaxed)
             engine.abandonAll()
             _ = outbox.drain()
             // A router that answered was alive: its restart is retried at once, not after an old back-off.
@@ -157,6 +162,7 @@ public final class WorkerLink: Sendable {
                 while let frames = try socket.receive(timeoutMilliseconds: 0) {
                     lastHeard = .now
                     heardAnything = true
+                    connected.store(true, ordering: .relaxed)
                     let message: Message
                     do {
                         message = try WireCodec.decode(frames)

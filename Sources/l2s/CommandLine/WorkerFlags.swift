@@ -1,5 +1,6 @@
 import Cluster
 import Foundation
+import Metrics
 import Models
 import Numerics
 import Wire
@@ -17,6 +18,7 @@ struct WorkerFlags {
             OptionSpec("--id", value: "NAME", help: "worker id shown by l2s stats", default: "\(role)-<pid>"),
             OptionSpec("--curve-server-key", value: "KEY", help: "the router's CURVE public key, when it requires CURVE",
             env: "L2S_CURVE_SERVER_KEY"),
+            MetricsEndpoint.option,
             OptionSpec("--curve-secret-file", value: "FILE",
                 help: "with CURVE: this worker's key pair (l2s keygen); its public key goes in the router's --worker-keys",
                 env: "L2S_CURVE_SECRET_FILE"),
@@ -30,6 +32,9 @@ struct WorkerFlags {
     let workerID: String
     let curveServerKey: String?
     let curveKeyPair: CurveKeyPair?
+    let arguments: ParsedArguments
+    /// The process's Prometheus metrics, served on `--metrics`.
+    let registry = MetricsRegistry()
 
     init(_ arguments: ParsedArguments, role: String) throws {
         guard arguments.positionals.isEmpty else { throw UsageError("unexpected argument '\(arguments.positionals[0])'") }
@@ -43,6 +48,7 @@ struct WorkerFlags {
             throw UsageError("--curve-server-key needs --curve-secret-file: a worker authenticates with its own key "
                 + "pair (l2s keygen), whose public key is in the router's --worker-keys")
         }
+        self.arguments = arguments
         workerID = arguments.isExplicit("--id") ? try arguments.required("--id") : "\(role)-\(getpid())"
     }
 
@@ -63,8 +69,9 @@ struct WorkerFlags {
         settings.curveKeyPair = curveKeyPair
         let link = WorkerLink()
         let signals = TerminationSignals { link.stop() }
+        let endpoint = try MetricsEndpoint(arguments, registry: registry, log: log) { link.isConnected }
         try link.run(settings: settings, engine: engine, log: log)
-        withExtendedLifetime(signals) {}
+        withExtendedLifetime((signals, endpoint)) {}
         return ExitStatus.success
     }
 }

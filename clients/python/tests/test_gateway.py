@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 
 import openai
+from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -87,6 +88,11 @@ class GatewayTests(RouterCase):
         status, headers, _ = self.raw("POST", "/v1/completions", {"prompt": PROMPTS[0], "max_tokens": 2},
                                       {"x-request-id": "trace-42", "Content-Type": "application/json"})
         self.assertEqual((status, headers.get("x-request-id")), (200, "trace-42"))
+        with urllib.request.urlopen(self.gateway.url + "/metrics", timeout=10) as response:
+            families = {family.name: family for family in text_string_to_metric_families(response.read().decode())}
+        served = [sample for sample in families["l2s_gateway_requests"].samples
+                  if sample.labels == {"route": "/v1/completions", "status": "200"} and sample.name.endswith("_total")]
+        self.assertEqual([sample.value for sample in served], [1])
 
     def test_errors_are_openai_error_objects_with_the_right_status(self) -> None:
         with self.assertRaises(openai.BadRequestError) as caught:
