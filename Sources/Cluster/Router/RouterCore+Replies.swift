@@ -153,7 +153,7 @@ extension RouterCore {
                 notices.append("decoder '\(name)' failed \(configuration.breakerThreshold) times in a row; no work "
                     + "for it for \(configuration.breakerCooldown.milliseconds) ms")
             }
-            notice("fault \(name) \(problem)", "decoder '\(name)' fault: \(problem)")
+            notice("fault \(name) \(problem)", "decoder '\(name)' fault on job \(job.internalID): \(problem)")
         } else {
             decoders.released(decoder)
         }

@@ -161,7 +161,9 @@ public final class RouterCore {
                 requestID: request.requestID)]
         }
         nextJobNumber += 1
-        let job = RouterJob(key: key, internalID: "j\(nextJobNumber)", request: request, deadline: deadline,
+        // The id decoders see: unique (the number) and traceable (the client's id, e.g. an HTTP x-request-id).
+        let job = RouterJob(key: key, internalID: "j\(nextJobNumber)/\(request.requestID)", request: request,
+            deadline: deadline,
             arrivedAt: now)
         jobs[job.internalID] = job
         jobIDs[key] = job.internalID

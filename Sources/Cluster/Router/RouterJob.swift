@@ -9,7 +9,8 @@ final class RouterJob {
     }
 
     let key: Key
-    /// The id decoders see: unique across clients, so two clients may reuse request ids.
+    /// The id decoders see: `j<n>/<client's request id>`, unique across clients (two clients may reuse request ids)
+    /// and carrying the client's id into the decoders' logs.
     let internalID: String
     /// The request as the client sent it.
     let request: GenerateRequest

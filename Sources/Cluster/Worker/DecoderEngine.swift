@@ -116,7 +116,7 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
             metrics?.add("l2s_decoder_jobs_total", labels: ["admitted"])
         } catch {
             metrics?.add("l2s_decoder_jobs_total", labels: ["refused"])
-            log.warning("job \(job.request.requestID) refused: \(error)")
+            log.warning("job refused: \(error)", requestID: job.request.requestID)
             outbox.send(.error(ErrorReply(code: DecoderJobState.errorCode(for: error), message: "\(error)",
                 requestID: job.request.requestID)))
             outbox.send(.credit(Credit(credits: 1)))
@@ -161,7 +161,7 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
     private func fail(_ state: DecoderJobState, _ error: any Error, outbox: WorkerOutbox) {
         state.fail()
         metrics?.add("l2s_decoder_jobs_total", labels: ["failed"])
-        log.warning("job \(state.requestID) failed: \(error)")
+        log.warning("job failed: \(error)", requestID: state.requestID)
         outbox.send(.error(ErrorReply(code: .internal, message: "decoding failed: \(error)", requestID: state.requestID)))
         outbox.send(.credit(Credit(credits: 1)))
     }

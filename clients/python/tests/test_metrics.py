@@ -99,3 +99,25 @@ class MetricsTests(RouterCase):
                 pass
         router = scrape(self.router_address)
         self.assertEqual(router[("l2s_router_requests_total", (("code", "bad_request"), ("outcome", "refused")))], 2)
+
+
+class JsonLogTests(RouterCase):
+    def test_services_log_one_json_object_per_line(self) -> None:
+        import os
+        import subprocess
+        environment = dict(os.environ, L2S_LOG_FORMAT="json")
+        router = subprocess.Popen([str(services.l2s_binary()), "router", "--adopt-bundle", "--clients", "tcp://127.0.0.1:*",
+                                   "--encoders", "tcp://127.0.0.1:*", "--decoders", "tcp://127.0.0.1:*"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment)
+        try:
+            line = router.stderr.readline().decode()
+        finally:
+            router.terminate()
+            router.wait(5)
+            router.stdout.close()
+            router.stderr.close()
+        import json
+        record = json.loads(line)
+        self.assertEqual((record["component"], record["level"]), ("router", "info"))
+        self.assertIn("listening", record["msg"])
+        self.assertIn("T", record["ts"])
