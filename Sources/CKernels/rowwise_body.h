@@ -39,10 +39,16 @@ static inline __attribute__((always_inline)) ROWWISE_ATTR void block(
     const ptrdiff_t vectorEnd = inputs - inputs % LANES;
     const float *wj = w + j0 * inputs;  // [C, inputs]
     const float *xb = x + b0 * inputs;  // [R, inputs]
+    // The next block's weight rows are requested while this block computes: once the FMAs fill the out-of-order
+    // window, the hardware prefetcher alone no longer keeps enough reads in flight to stay at memory bandwidth.
+    const float *next = j0 + 2 * C <= outputs ? wj + C * inputs : wj;
     for (ptrdiff_t k = 0; k < vectorEnd; k += LANES) {
         VEC wv[BLOCK_OUTPUTS];
 #pragma clang loop unroll(full)
-        for (int c = 0; c < C; c++) wv[c] = VLOAD(wj + c * inputs + k);
+        for (int c = 0; c < C; c++) {
+            __builtin_prefetch(next + c * inputs + k, 0, 2);
+            wv[c] = VLOAD(wj + c * inputs + k);
+        }
 #pragma clang loop unroll(full)
         for (int r = 0; r < R; r++) {
             VEC xv = VLOAD(xb + r * inputs + k);
