@@ -11,21 +11,43 @@ enum RowwiseProduct {
         weight: UnsafePointer<Float>, inputs: Int, outputs: Int, input: UnsafePointer<Float>, rows: Int,
         output: UnsafeMutablePointer<Float>, accumulate: Bool, threads: Int, variant: KernelVariant = .current
     ) {
-        let chunks = max(1, min(threads, outputs / 256))
-        // Chunks of whole 12-output groups keep the blocks full (12 is a multiple of every variant's block width).
-        let chunkSize = ((outputs + chunks - 1) / chunks + 11) / 12 * 12
         let code = variant.code
         // Sendable: each worker writes a disjoint range of output columns; the inputs are only read.
         nonisolated(unsafe) let (w, x, y) = (weight, input, output)
-        let work: @Sendable (Int) -> Void = { chunk in
-            let begin = min(outputs, chunk * chunkSize)
-            let end = min(outputs, begin + chunkSize)
+        split(outputs: outputs, threads: threads) { begin, end in
             l2s_rowwise_product(code, w, inputs, outputs, begin, end, x, rows, y, accumulate ? 1 : 0)
         }
+    }
+
+    /// The same product for a 16-bit weight, widened in registers: bit-identical to `apply` on `weight.widened()`.
+    static func apply(
+        weight: HalfMatrix, inputs: Int, outputs: Int, input: UnsafePointer<Float>, rows: Int,
+        output: UnsafeMutablePointer<Float>, accumulate: Bool, threads: Int, variant: KernelVariant = .current
+    ) {
+        let code = variant.code
+        let format = Int32(weight.format == .bfloat16 ? L2S_HALF_BFLOAT16 : L2S_HALF_FLOAT16)
+        weight.bits.withUnsafeBufferPointer { bits in
+            // Sendable: as above; `bits` outlives the (synchronous) split.
+            nonisolated(unsafe) let (w, x, y) = (bits.baseAddress!, input, output)
+            split(outputs: outputs, threads: threads) { begin, end in
+                l2s_rowwise_product_half(code, format, w, inputs, outputs, begin, end, x, rows, y, accumulate ? 1 : 0)
+            }
+        }
+    }
+
+    /// Calls `work` on disjoint output ranges covering [0, outputs), on up to `threads` workers (one when the
+    /// layer is small). Ranges are whole 12-output groups, a multiple of every variant's block width.
+    private static func split(outputs: Int, threads: Int, work: @escaping @Sendable (Int, Int) -> Void) {
+        let chunks = max(1, min(threads, outputs / 256))
+        let chunkSize = ((outputs + chunks - 1) / chunks + 11) / 12 * 12
+        let range: @Sendable (Int) -> Void = { chunk in
+            let begin = min(outputs, chunk * chunkSize)
+            work(begin, min(outputs, begin + chunkSize))
+        }
         if chunks == 1 {
-            work(0)
+            range(0)
         } else {
-            DispatchQueue.concurrentPerform(iterations: chunks, execute: work)
+            DispatchQueue.concurrentPerform(iterations: chunks, execute: range)
         }
     }
 }
