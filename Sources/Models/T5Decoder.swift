@@ -79,13 +79,14 @@ public final class T5Decoder: Sendable {
                 T5DecoderBlock(
                     selfNorm: try loader.tensor("\(prefix).0.layer_norm.weight", shape: [d]),
                     selfQKV: try loader.fusedLinear(
-                        ["q", "k", "v"].map { "\(attention).\($0)" }, inputs: d, outputs: inner),
-                    selfOutput: try loader.linear("\(attention).o", inputs: inner, outputs: d),
+                        ["q", "k", "v"].map { "\(attention).\($0)" }, inputs: d, outputs: inner, steps: true),
+                    selfOutput: try loader.linear("\(attention).o", inputs: inner, outputs: d, steps: true),
                     crossNorm: try loader.tensor("\(prefix).1.layer_norm.weight", shape: [d]),
-                    crossQuery: try loader.linear("\(cross).q", inputs: d, outputs: inner),
+                    crossQuery: try loader.linear("\(cross).q", inputs: d, outputs: inner, steps: true),
+                    // Applied to the encoder output once per request (a prompt pass): float32.
                     crossKV: try loader.fusedLinear(["k", "v"].map { "\(cross).\($0)" }, inputs: d, outputs: inner),
-                    crossOutput: try loader.linear("\(cross).o", inputs: inner, outputs: d),
-                    feedForward: try T5FeedForward(loader, prefix: "\(prefix).2", configuration: c)))
+                    crossOutput: try loader.linear("\(cross).o", inputs: inner, outputs: d, steps: true),
+                    feedForward: try T5FeedForward(loader, prefix: "\(prefix).2", configuration: c, steps: true)))
         }
         self.blocks = blocks
         positionBias = T5RelativePositionBias(
@@ -96,10 +97,20 @@ public final class T5Decoder: Sendable {
             heads: c.heads)
         finalNorm = try loader.tensor("decoder.final_layer_norm.weight", shape: [d])
         if loader.contains("lm_head.weight") {
-            head = loader.linear(weight: try loader.tensor("lm_head.weight", shape: [c.vocabularySize, d]))
+            head = try loader.linear("lm_head", inputs: d, outputs: c.vocabularySize, steps: true)
         } else {
+            // Tied: the float32 embedding table is needed anyway, and shared rather than copied.
             head = loader.linear(weight: embedding)
         }
+    }
+
+    /// Dense layers of the decoder kept as 16-bit weights (`WeightStorage.asStored`), for logs and tests.
+    public var sixteenBitLayers: Int {
+        let layers = blocks.flatMap { block in
+            [block.selfQKV, block.selfOutput, block.crossQuery, block.crossKV, block.crossOutput]
+                + [block.feedForward.input, block.feedForward.output] + (block.feedForward.gateLinear.map { [$0] } ?? [])
+        }
+        return (layers + [head]).filter { $0.halfFormat != nil }.count
     }
 
     /// A fresh state for one request: computes every block's cross-attention K/V from `encoderOutput` [S, d_model].

@@ -14,7 +14,7 @@ public struct HalfMatrix: Sendable {
     /// [rows, columns].
     public let shape: [Int]
     /// The values' bits, row-major, in native byte order.
-    let bits: [UInt16]
+    public let bits: [UInt16]
 
     /// A matrix of `shape` from its values' bits, row-major.
     public init(format: Format, shape: [Int], bits: [UInt16]) throws {
