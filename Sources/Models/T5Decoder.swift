@@ -57,7 +57,7 @@ public final class T5Decoder: Sendable {
     /// The model's configuration.
     public let configuration: T5Configuration
     /// `shared.weight` [vocab, d_model]
-    let embedding: Tensor
+    let embedding: EmbeddingTable
     let blocks: [T5DecoderBlock]
     /// `decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight` [buckets, heads]
     let positionBias: T5RelativePositionBias
@@ -66,7 +66,7 @@ public final class T5Decoder: Sendable {
     /// `lm_head.weight` [vocab, d_model] when the checkpoint has it, else `shared.weight`
     let head: Linear
 
-    init(configuration c: T5Configuration, loader: WeightLoader, embedding: Tensor) throws {
+    init(configuration c: T5Configuration, loader: WeightLoader, embedding: EmbeddingTable) throws {
         configuration = c
         self.embedding = embedding
         let (d, inner) = (c.modelDimension, c.innerDimension)
@@ -99,16 +99,17 @@ public final class T5Decoder: Sendable {
         if loader.contains("lm_head.weight") {
             head = try loader.linear("lm_head", inputs: d, outputs: c.vocabularySize, steps: true)
         } else {
-            // Tied: the float32 embedding table is needed anyway, and shared rather than copied.
-            head = loader.linear(weight: embedding)
+            // Tied: the head shares the embedding table's storage (16-bit when the encoder kept it so).
+            head = embedding.tiedHead(rowKernel: loader.rowKernel)
         }
     }
 
     /// Dense layers of the decoder kept as 16-bit weights (`WeightStorage.asStored`), for logs and tests.
     public var sixteenBitLayers: Int {
         let layers = blocks.flatMap { block in
-            [block.selfQKV, block.selfOutput, block.crossQuery, block.crossKV, block.crossOutput]
-                + [block.feedForward.input, block.feedForward.output] + (block.feedForward.gateLinear.map { [$0] } ?? [])
+            let feedForward = block.feedForward
+            return [block.selfQKV, block.selfOutput, block.crossQuery, block.crossKV, block.crossOutput]
+                + [feedForward.input, feedForward.output] + (feedForward.gateLinear.map { [$0] } ?? [])
         }
         return (layers + [head]).filter { $0.halfFormat != nil }.count
     }
@@ -180,9 +181,7 @@ public final class T5Decoder: Sendable {
         scratch.bias.reserve(c.heads * (widest.map { $0.0 * $0.1 }.max() ?? 0))
         owner.hidden.reserve(rows * d)
         let hidden = owner.hidden.pointer
-        try embedding.withBase {
-            try Kernels.embedding($0, rows: c.vocabularySize, width: d, ids: tokens, into: hidden)
-        }
+        try embedding.lookup(tokens, into: hidden)  // ids validated above
         for (index, block) in blocks.enumerated() {
             // Causal self-attention over each sequence's cache plus its new rows.
             block.selfNorm.withBase {

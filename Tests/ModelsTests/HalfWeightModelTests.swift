@@ -12,9 +12,10 @@ import Testing
         let fixture = try ModelFixture("t5_v10_f16")
         let kept = try T5Model(directory: fixture.directory)
         let widened = try T5Model(directory: fixture.directory, weights: .float32)
-        // Every decoder layer but the cross K/V (a once-per-request product) and the tied head, when the process's
-        // variant widens in hardware; none on the baseline or when float32 is asked for.
-        let stepLayers = 6 * kept.configuration.decoderLayers
+        // Every decoder layer but the cross K/V (a once-per-request product), plus the tied head (sharing the
+        // 16-bit embedding table), when the process's variant widens in hardware; none on the baseline or when
+        // float32 is asked for.
+        let stepLayers = 6 * kept.configuration.decoderLayers + 1
         #expect(kept.decoder.sixteenBitLayers == (KernelVariant.process == .baseline ? 0 : stepLayers))
         #expect(widened.decoder.sixteenBitLayers == 0)
         let blas = try T5Model(directory: fixture.directory, rowKernel: .blas)
@@ -24,6 +25,8 @@ import Testing
             let alone = try prompts.map { try kept.startSequence(promptIDs: $0) }
             let batched = try prompts.map { try kept.startSequence(promptIDs: $0) }
             let reference = try prompts.map { try widened.startSequence(promptIDs: $0) }
+            // The encoders read the same (exactly widened) embedding rows.
+            #expect(try kept.encoder.embed(prompts[0]).scalars == widened.encoder.embed(prompts[0]).scalars)
             for step in 0..<6 {
                 for index in prompts.indices {
                     #expect(alone[index].logits == reference[index].logits, "step \(step) prompt \(index)")

@@ -80,6 +80,20 @@ import Testing
             variant: variant, "scalar")
     }
 
+    @Test(arguments: formats) func halfEmbeddingRowsEqualWidenedRows(format: HalfMatrix.Format) throws {
+        let matrix = try HalfMatrix(format: format, shape: [9, 5], bits: Self.bits(45, format: format, seed: 8))
+        let ids: [Int32] = [3, 0, 8, 3]
+        var half = [Float](repeating: .nan, count: ids.count * 5)
+        var wide = [Float](repeating: .nan, count: ids.count * 5)
+        try EmbeddingTable.half(matrix).lookup(ids, into: &half)
+        try EmbeddingTable.float32(matrix.widened()).lookup(ids, into: &wide)
+        #expect(half == wide)
+        #expect(throws: NumericsError.indexOutOfRange(index: 9, rows: 9)) {
+            try EmbeddingTable.half(matrix).lookup([9], into: &half)
+        }
+        #expect(EmbeddingTable.half(matrix).tiedHead(rowKernel: .batchInvariant).halfFormat == format)
+    }
+
     @Test func halfMatrixChecksItsShapeAndReadsLittleEndianBytes() throws {
         #expect(throws: NumericsError.shapeMismatch(shape: [2, 2], expectedCount: 4, actualCount: 3)) {
             try HalfMatrix(format: .float16, shape: [2, 2], bits: [1, 2, 3])
