@@ -58,7 +58,7 @@ public final class Checkpoint: Sendable {
     }
 
     /// Rank-2 tensor `name` as 16-bit bits when the checkpoint stores it as F16 or BF16, else nil.
-    public func halfMatrix(_ name: String) throws -> HalfMatrix? {
+    func halfMatrix(_ name: String) throws -> HalfMatrix? {
         guard let location = locations[name] else {
             throw ModelError.missingTensor(name: name, directory: directory.path)
         }

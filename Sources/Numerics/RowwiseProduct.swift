@@ -9,9 +9,9 @@ enum RowwiseProduct {
     /// output[rows, out] (+)= input[rows, in] W^T for W [out, in]; outputs are split over `threads` workers.
     static func apply(
         weight: UnsafePointer<Float>, inputs: Int, outputs: Int, input: UnsafePointer<Float>, rows: Int,
-        output: UnsafeMutablePointer<Float>, accumulate: Bool, threads: Int, variant: KernelVariant = .current
+        output: UnsafeMutablePointer<Float>, accumulate: Bool, threads: Int
     ) {
-        let code = variant.code
+        let code = KernelVariant.current.code
         // Sendable: each worker writes a disjoint range of output columns; the inputs are only read.
         nonisolated(unsafe) let (w, x, y) = (weight, input, output)
         split(outputs: outputs, threads: threads) { begin, end in
@@ -22,9 +22,9 @@ enum RowwiseProduct {
     /// The same product for a 16-bit weight, widened in registers: bit-identical to `apply` on `weight.widened()`.
     static func apply(
         weight: HalfMatrix, inputs: Int, outputs: Int, input: UnsafePointer<Float>, rows: Int,
-        output: UnsafeMutablePointer<Float>, accumulate: Bool, threads: Int, variant: KernelVariant = .current
+        output: UnsafeMutablePointer<Float>, accumulate: Bool, threads: Int
     ) {
-        let code = variant.code
+        let code = KernelVariant.current.code
         let format = Int32(weight.format == .bfloat16 ? L2S_HALF_BFLOAT16 : L2S_HALF_FLOAT16)
         weight.bits.withUnsafeBufferPointer { bits in
             // Sendable: as above; `bits` outlives the (synchronous) split.
