@@ -146,7 +146,8 @@ final class WeightLoader {
                 halves.allSatisfy({ $0.format == format })
             {
                 let stacked = try HalfMatrix(
-                    format: format, shape: [names.count * outputs, inputs], bits: halves.flatMap(\.bits))
+                    format: format, shape: [names.count * outputs, inputs],
+                    bits: halves.flatMap { $0.withUnsafeBufferPointer(Array.init) })
                 return Linear(halfWeight: stacked, rowKernel: rowKernel)
             }
         }

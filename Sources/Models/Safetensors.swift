@@ -151,6 +151,14 @@ final class SafetensorsFile: Sendable {
         }
         guard entry.shape.count == 2 else { return nil }
         let raw = UnsafeRawBufferPointer(rebasing: file.bytes[(dataStart + entry.begin)..<(dataStart + entry.end)])
+        #if _endian(little)
+            // Used in place when aligned, as float32 tensors are: no copy, and the page cache is shared.
+            if let base = raw.baseAddress, Int(bitPattern: base) % MemoryLayout<UInt16>.alignment == 0 {
+                let values = BorrowedHalves(
+                    base: base.assumingMemoryBound(to: UInt16.self), count: raw.count / 2, owner: file)
+                return try HalfMatrix(format: format, shape: entry.shape, borrowing: values)
+            }
+        #endif
         return try HalfMatrix(format: format, shape: entry.shape, littleEndianBytes: raw)
     }
 

@@ -31,14 +31,11 @@ public enum EmbeddingTable: Sendable {
                 try Kernels.embedding(values.baseAddress!, rows: rows, width: width, ids: ids, into: output)
             }
         case .half(let table):
-            for (position, id) in ids.enumerated() {
-                guard id >= 0, Int(id) < rows else { throw NumericsError.indexOutOfRange(index: id, rows: rows) }
-                let row = table.bits[(Int(id) * width)..<((Int(id) + 1) * width)]
-                let out = output + position * width
-                for (index, bits) in row.enumerated() {
-                    out[index] =
-                        table.format == .float16
-                        ? HalfPrecision.float(fromFloat16Bits: bits) : HalfPrecision.float(fromBFloat16Bits: bits)
+            try table.withUnsafeBufferPointer { bits in
+                for (position, id) in ids.enumerated() {
+                    guard id >= 0, Int(id) < rows else { throw NumericsError.indexOutOfRange(index: id, rows: rows) }
+                    let row = Int(id) * width
+                    for index in 0..<width { output[position * width + index] = table.widen(bits[row + index]) }
                 }
             }
         }

@@ -26,7 +26,7 @@ enum RowwiseProduct {
     ) {
         let code = KernelVariant.current.code
         let format = Int32(weight.format == .bfloat16 ? L2S_HALF_BFLOAT16 : L2S_HALF_FLOAT16)
-        weight.bits.withUnsafeBufferPointer { bits in
+        weight.withUnsafeBufferPointer { bits in
             // Sendable: as above; `bits` outlives the (synchronous) split.
             nonisolated(unsafe) let (w, x, y) = (bits.baseAddress!, input, output)
             split(outputs: outputs, threads: threads) { begin, end in

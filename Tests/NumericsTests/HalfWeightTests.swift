@@ -94,6 +94,29 @@ import Testing
         #expect(EmbeddingTable.half(matrix).tiedHead(rowKernel: .batchInvariant).halfFormat == format)
     }
 
+    @Test func borrowedBitsGiveTheProductsOfOwnedBits() throws {
+        let bits = Self.bits(29 * 40, format: .float16, seed: 6)
+        let owner = NSObject()  // the array below outlives every use of the borrowed pointer
+        try bits.withUnsafeBufferPointer { buffer in
+            let borrowed = try HalfMatrix(
+                format: .float16, shape: [29, 40],
+                borrowing: BorrowedHalves(base: buffer.baseAddress!, count: buffer.count, owner: owner))
+            let owned = try HalfMatrix(format: .float16, shape: [29, 40], bits: bits)
+            #expect(borrowed.isBorrowed && !owned.isBorrowed)
+            #expect(borrowed.widened() == owned.widened())
+            for variant in KernelVariant.supported {
+                try expectIdentical(borrowed, layout: .outputsByInputs, rows: 5, variant: variant, "borrowed")
+            }
+        }
+        #expect(throws: NumericsError.shapeMismatch(shape: [2, 2], expectedCount: 4, actualCount: 3)) {
+            try bits.withUnsafeBufferPointer {
+                try HalfMatrix(
+                    format: .float16, shape: [2, 2],
+                    borrowing: BorrowedHalves(base: $0.baseAddress!, count: 3, owner: owner))
+            }
+        }
+    }
+
     @Test func halfMatrixChecksItsShapeAndReadsLittleEndianBytes() throws {
         #expect(throws: NumericsError.shapeMismatch(shape: [2, 2], expectedCount: 4, actualCount: 3)) {
             try HalfMatrix(format: .float16, shape: [2, 2], bits: [1, 2, 3])
