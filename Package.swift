@@ -22,6 +22,7 @@ let package = Package(
             path: "Sources/CSentencePiece",
             linkerSettings: [.linkedLibrary("sentencepiece")]
         ),
+        .target(name: "CKernels", path: "Sources/CKernels"),
         .target(
             name: "CMicroHTTPD",
             path: "Sources/CMicroHTTPD",
@@ -34,7 +35,7 @@ let package = Package(
         ),
 
         // MARK: Model side (no sockets below this line)
-        .target(name: "Numerics", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
+        .target(name: "Numerics", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: swiftSettings),
         .target(name: "Tokenizers", dependencies: ["CSentencePiece", "CCrypto"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Numerics", "Tokenizers", "CCrypto"], swiftSettings: swiftSettings),
         .target(name: "Generation", dependencies: ["Models"], swiftSettings: swiftSettings),
@@ -52,7 +53,7 @@ let package = Package(
 
         // MARK: Tests
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
-        .testTarget(name: "NumericsTests", dependencies: ["Numerics", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "NumericsTests", dependencies: ["Numerics", "CKernels", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "GenerationTests", dependencies: ["Generation", "TestSupport"], swiftSettings: swiftSettings),

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The test command (README): proves a checkout works. Needs only scripts/setup.sh, never PyTorch.
 #   1. the committed protoc output matches proto/l2s.proto
-#   2. the Swift test suite, in release mode (the numeric tests are slow in debug)
-#   3. the Python client tests, against the same schema
+#   2. the Swift test suite, in release mode (the numeric tests are slow in debug), on the best kernel variant
+#      this CPU runs (the kernel tests themselves loop over every supported variant, docs/kernels.md)
+#   3. the numeric and model fixture tests again with L2S_ISA=baseline (the variant of CPUs without AVX2)
+#   4. the Python client tests, against the same schema
 # Extra arguments go to `swift test` (e.g. scripts/test.sh --filter WireTests).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +27,11 @@ fi
 echo "== swift build + test (release)"
 swift build -c release --product l2s
 swift test -c release "$@"
+
+if [ "$#" -eq 0 ]; then
+    echo "== numeric and model tests on the forced baseline kernels (L2S_ISA=baseline)"
+    L2S_ISA=baseline swift test -c release --skip-build --filter 'NumericsTests|ModelsTests'
+fi
 
 if [ -d clients/python/tests ] && [ "$#" -eq 0 ]; then
     echo "== python client tests"

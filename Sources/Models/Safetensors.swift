@@ -140,6 +140,28 @@ final class SafetensorsFile: Sendable {
         return result
     }
 
+    /// The rank-2 tensor `name` as its 16-bit bits when stored as F16 or BF16, else nil (then use `tensor`).
+    func halfMatrix(_ name: String) throws -> HalfMatrix? {
+        guard let entry = entries[name] else { throw ModelError.missingTensor(name: name, directory: path) }
+        let format: HalfMatrix.Format
+        switch entry.dtype {
+        case "F16": format = .float16
+        case "BF16": format = .bfloat16
+        default: return nil
+        }
+        guard entry.shape.count == 2 else { return nil }
+        let raw = UnsafeRawBufferPointer(rebasing: file.bytes[(dataStart + entry.begin)..<(dataStart + entry.end)])
+        #if _endian(little)
+            // Used in place when aligned, as float32 tensors are: no copy, and the page cache is shared.
+            if let base = raw.baseAddress, Int(bitPattern: base) % MemoryLayout<UInt16>.alignment == 0 {
+                let values = BorrowedHalves(
+                    base: base.assumingMemoryBound(to: UInt16.self), count: raw.count / 2, owner: file)
+                return try HalfMatrix(format: format, shape: entry.shape, borrowing: values)
+            }
+        #endif
+        return try HalfMatrix(format: format, shape: entry.shape, littleEndianBytes: raw)
+    }
+
     /// The tensor `name` converted to float32; throws for dtypes other than F32, F16 and BF16.
     func tensor(_ name: String) throws -> Tensor {
         guard let entry = entries[name] else { throw ModelError.missingTensor(name: name, directory: path) }

@@ -57,7 +57,7 @@ public final class T5Decoder: Sendable {
     /// The model's configuration.
     public let configuration: T5Configuration
     /// `shared.weight` [vocab, d_model]
-    let embedding: Tensor
+    let embedding: EmbeddingTable
     let blocks: [T5DecoderBlock]
     /// `decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight` [buckets, heads]
     let positionBias: T5RelativePositionBias
@@ -66,7 +66,7 @@ public final class T5Decoder: Sendable {
     /// `lm_head.weight` [vocab, d_model] when the checkpoint has it, else `shared.weight`
     let head: Linear
 
-    init(configuration c: T5Configuration, loader: WeightLoader, embedding: Tensor) throws {
+    init(configuration c: T5Configuration, loader: WeightLoader, embedding: EmbeddingTable) throws {
         configuration = c
         self.embedding = embedding
         let (d, inner) = (c.modelDimension, c.innerDimension)
@@ -79,13 +79,14 @@ public final class T5Decoder: Sendable {
                 T5DecoderBlock(
                     selfNorm: try loader.tensor("\(prefix).0.layer_norm.weight", shape: [d]),
                     selfQKV: try loader.fusedLinear(
-                        ["q", "k", "v"].map { "\(attention).\($0)" }, inputs: d, outputs: inner),
-                    selfOutput: try loader.linear("\(attention).o", inputs: inner, outputs: d),
+                        ["q", "k", "v"].map { "\(attention).\($0)" }, inputs: d, outputs: inner, steps: true),
+                    selfOutput: try loader.linear("\(attention).o", inputs: inner, outputs: d, steps: true),
                     crossNorm: try loader.tensor("\(prefix).1.layer_norm.weight", shape: [d]),
-                    crossQuery: try loader.linear("\(cross).q", inputs: d, outputs: inner),
+                    crossQuery: try loader.linear("\(cross).q", inputs: d, outputs: inner, steps: true),
+                    // Applied to the encoder output once per request (a prompt pass): float32.
                     crossKV: try loader.fusedLinear(["k", "v"].map { "\(cross).\($0)" }, inputs: d, outputs: inner),
-                    crossOutput: try loader.linear("\(cross).o", inputs: inner, outputs: d),
-                    feedForward: try T5FeedForward(loader, prefix: "\(prefix).2", configuration: c)))
+                    crossOutput: try loader.linear("\(cross).o", inputs: inner, outputs: d, steps: true),
+                    feedForward: try T5FeedForward(loader, prefix: "\(prefix).2", configuration: c, steps: true)))
         }
         self.blocks = blocks
         positionBias = T5RelativePositionBias(
@@ -96,10 +97,21 @@ public final class T5Decoder: Sendable {
             heads: c.heads)
         finalNorm = try loader.tensor("decoder.final_layer_norm.weight", shape: [d])
         if loader.contains("lm_head.weight") {
-            head = loader.linear(weight: try loader.tensor("lm_head.weight", shape: [c.vocabularySize, d]))
+            head = try loader.linear("lm_head", inputs: d, outputs: c.vocabularySize, steps: true)
         } else {
-            head = loader.linear(weight: embedding)
+            // Tied: the head shares the embedding table's storage (16-bit when the encoder kept it so).
+            head = embedding.tiedHead(rowKernel: loader.rowKernel)
         }
+    }
+
+    /// Dense layers of the decoder kept as 16-bit weights (`WeightStorage.asStored`), for logs and tests.
+    public var sixteenBitLayers: Int {
+        let layers = blocks.flatMap { block in
+            let feedForward = block.feedForward
+            return [block.selfQKV, block.selfOutput, block.crossQuery, block.crossKV, block.crossOutput]
+                + [feedForward.input, feedForward.output] + (feedForward.gateLinear.map { [$0] } ?? [])
+        }
+        return (layers + [head]).filter { $0.halfFormat != nil }.count
     }
 
     /// A fresh state for one request: computes every block's cross-attention K/V from `encoderOutput` [S, d_model].
@@ -169,9 +181,7 @@ public final class T5Decoder: Sendable {
         scratch.bias.reserve(c.heads * (widest.map { $0.0 * $0.1 }.max() ?? 0))
         owner.hidden.reserve(rows * d)
         let hidden = owner.hidden.pointer
-        try embedding.withBase {
-            try Kernels.embedding($0, rows: c.vocabularySize, width: d, ids: tokens, into: hidden)
-        }
+        try embedding.lookup(tokens, into: hidden)  // ids validated above
         for (index, block) in blocks.enumerated() {
             // Causal self-attention over each sequence's cache plus its new rows.
             block.selfNorm.withBase {

@@ -22,8 +22,8 @@ struct T5EncoderBlock: Sendable {
 public final class T5Encoder: Sendable {
     /// The model's configuration.
     public let configuration: T5Configuration
-    /// `shared.weight` [vocab, d_model]
-    let embedding: Tensor
+    /// `shared.weight` [vocab, d_model]; 16-bit when it is also the tied head of a decoder that keeps 16-bit weights
+    let embedding: EmbeddingTable
     let blocks: [T5EncoderBlock]
     /// `encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight` [buckets, heads], shared by all blocks
     let positionBias: T5RelativePositionBias
@@ -44,7 +44,13 @@ public final class T5Encoder: Sendable {
     /// may ignore, while a full model load leaves that check to the model.
     init(configuration c: T5Configuration, loader: WeightLoader, encoderOnly: Bool) throws {
         configuration = c
-        embedding = try loader.tensor("shared.weight", shape: [c.vocabularySize, c.modelDimension])
+        let tableShape = [c.vocabularySize, c.modelDimension]
+        let tiedHead = !encoderOnly && !loader.contains("lm_head.weight")
+        if tiedHead, let half = try loader.halfMatrix("shared.weight", shape: tableShape) {
+            embedding = .half(half)
+        } else {
+            embedding = .float32(try loader.tensor("shared.weight", shape: tableShape))
+        }
         var blocks: [T5EncoderBlock] = []
         for index in 0..<c.encoderLayers {
             let prefix = "encoder.block.\(index).layer"
@@ -77,15 +83,11 @@ public final class T5Encoder: Sendable {
     /// The token embeddings E(ids) [T, d_model] (no scaling, as T5 does).
     public func embed(_ ids: [Int32]) throws -> Tensor {
         var output = Tensor(zeros: [ids.count, configuration.modelDimension])
-        try embedding.withBase { table in
-            try output.withUnsafeMutableBufferPointer { out in
-                do {
-                    try Kernels.embedding(
-                        table, rows: configuration.vocabularySize, width: configuration.modelDimension, ids: ids,
-                        into: out.baseAddress!)
-                } catch NumericsError.indexOutOfRange(let id, let rows) {
-                    throw ModelError.tokenOutOfRange(id: id, vocabularySize: rows)
-                }
+        try output.withUnsafeMutableBufferPointer { out in
+            do {
+                try embedding.lookup(ids, into: out.baseAddress!)
+            } catch NumericsError.indexOutOfRange(let id, let rows) {
+                throw ModelError.tokenOutOfRange(id: id, vocabularySize: rows)
             }
         }
         return output

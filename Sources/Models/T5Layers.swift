@@ -60,17 +60,19 @@ struct T5FeedForward: Sendable {
     let activation: Activation
     let epsilon: Float
 
-    init(_ loader: WeightLoader, prefix: String, configuration c: T5Configuration) throws {
+    /// `steps`: the decoder's block, whose weights may stay 16-bit (`WeightLoader.linear`).
+    init(_ loader: WeightLoader, prefix: String, configuration c: T5Configuration, steps: Bool = false) throws {
         norm = try loader.tensor(prefix + ".layer_norm.weight", shape: [c.modelDimension])
         let dense = prefix + ".DenseReluDense"
+        let (d, ff) = (c.modelDimension, c.feedForwardDimension)
         if c.isGatedActivation {
-            input = try loader.linear(dense + ".wi_0", inputs: c.modelDimension, outputs: c.feedForwardDimension)
-            gateLinear = try loader.linear(dense + ".wi_1", inputs: c.modelDimension, outputs: c.feedForwardDimension)
+            input = try loader.linear(dense + ".wi_0", inputs: d, outputs: ff, steps: steps)
+            gateLinear = try loader.linear(dense + ".wi_1", inputs: d, outputs: ff, steps: steps)
         } else {
-            input = try loader.linear(dense + ".wi", inputs: c.modelDimension, outputs: c.feedForwardDimension)
+            input = try loader.linear(dense + ".wi", inputs: d, outputs: ff, steps: steps)
             gateLinear = nil
         }
-        output = try loader.linear(dense + ".wo", inputs: c.feedForwardDimension, outputs: c.modelDimension)
+        output = try loader.linear(dense + ".wo", inputs: ff, outputs: d, steps: steps)
         activation = c.activation
         epsilon = c.layerNormEpsilon
     }

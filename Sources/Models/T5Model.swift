@@ -20,10 +20,11 @@ public final class T5Model: LanguageModel {
     public var eosTokenIDs: [Int32] { configuration.eosTokenIDs }
 
     /// Loads `config.json` and the safetensors weights of `directory`, strictly; `rowKernel` chooses how one-row
-    /// products run (`.batchInvariant` when batched and single-sequence results must agree bit for bit).
-    public init(directory: URL, rowKernel: RowKernel = .batchInvariant) throws {
+    /// products run (`.batchInvariant` when batched and single-sequence results must agree bit for bit); `weights`
+    /// whether the decoder's float16/bfloat16 layers stay 16-bit (same results either way).
+    public init(directory: URL, rowKernel: RowKernel = .batchInvariant, weights: WeightStorage = .asStored) throws {
         configuration = try loadConfig(T5Configuration.self, from: directory.appendingPathComponent("config.json"))
-        let loader = WeightLoader(try Checkpoint(directory: directory), rowKernel: rowKernel)
+        let loader = WeightLoader(try Checkpoint(directory: directory), rowKernel: rowKernel, storage: weights)
         encoder = try T5Encoder(configuration: configuration, loader: loader, encoderOnly: false)
         decoder = try T5Decoder(configuration: configuration, loader: loader, embedding: encoder.embedding)
         ignoredTensors = try loader.finish(ignoring: {

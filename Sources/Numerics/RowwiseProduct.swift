@@ -1,75 +1,53 @@
+import CKernels
 import Dispatch
 
-/// y[b, j] = x[b, :] . W[j, :] for W stored [out, in], computed one output at a time with a fixed summation order
-/// (four 8-lane accumulators over K, then a fixed reduction). Each result depends only on its own row of x and
-/// row of W, never on how many rows are in the batch or how outputs are split over threads: the batch-invariant
-/// dense kernel of decoding steps. Reads W once per call, so it runs at memory bandwidth like gemv.
+/// y[b, j] = x[b, :] . W[j, :] for W stored [out, in]: the batch-invariant dense kernel of decoding steps, in C
+/// (Sources/CKernels, one build per instruction set). Register-blocked: 4 rows x several outputs share each pass
+/// over the inputs, so each weight vector is loaded once per 4 rows. Every value is summed in one order fixed by the
+/// kernel variant alone, never by how many rows are in the batch or how outputs are split over threads.
 enum RowwiseProduct {
-    typealias Vector = SIMD8<Float>
-
-    /// The dot product of `count` floats at `a` and `b`, in the fixed order described above.
-    @inline(__always)
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-        let rawA = UnsafeRawPointer(a)
-        let rawB = UnsafeRawPointer(b)
-        var s0 = Vector()
-        var s1 = Vector()
-        var s2 = Vector()
-        var s3 = Vector()
-        var k = 0
-        while k + 32 <= count {
-            let offset = k * 4
-            s0 +=
-                rawA.loadUnaligned(fromByteOffset: offset, as: Vector.self)
-                * rawB.loadUnaligned(fromByteOffset: offset, as: Vector.self)
-            s1 +=
-                rawA.loadUnaligned(fromByteOffset: offset + 32, as: Vector.self)
-                * rawB.loadUnaligned(fromByteOffset: offset + 32, as: Vector.self)
-            s2 +=
-                rawA.loadUnaligned(fromByteOffset: offset + 64, as: Vector.self)
-                * rawB.loadUnaligned(fromByteOffset: offset + 64, as: Vector.self)
-            s3 +=
-                rawA.loadUnaligned(fromByteOffset: offset + 96, as: Vector.self)
-                * rawB.loadUnaligned(fromByteOffset: offset + 96, as: Vector.self)
-            k += 32
-        }
-        while k + 8 <= count {
-            s0 +=
-                rawA.loadUnaligned(fromByteOffset: k * 4, as: Vector.self)
-                * rawB.loadUnaligned(fromByteOffset: k * 4, as: Vector.self)
-            k += 8
-        }
-        var total = ((s0 + s1) + (s2 + s3)).sum()
-        while k < count {
-            total += a[k] * b[k]
-            k += 1
-        }
-        return total
-    }
-
     /// output[rows, out] (+)= input[rows, in] W^T for W [out, in]; outputs are split over `threads` workers.
     static func apply(
         weight: UnsafePointer<Float>, inputs: Int, outputs: Int, input: UnsafePointer<Float>, rows: Int,
         output: UnsafeMutablePointer<Float>, accumulate: Bool, threads: Int
     ) {
-        let chunks = max(1, min(threads, outputs / 256))
-        let chunkSize = (outputs + chunks - 1) / chunks
+        let code = KernelVariant.current.code
         // Sendable: each worker writes a disjoint range of output columns; the inputs are only read.
         nonisolated(unsafe) let (w, x, y) = (weight, input, output)
-        let work: @Sendable (Int) -> Void = { chunk in
-            let end = min(outputs, (chunk + 1) * chunkSize)
-            for j in (chunk * chunkSize)..<end {
-                let row = w + j * inputs
-                for b in 0..<rows {
-                    let value = dot(x + b * inputs, row, count: inputs)
-                    if accumulate { y[b * outputs + j] += value } else { y[b * outputs + j] = value }
-                }
+        split(outputs: outputs, threads: threads) { begin, end in
+            l2s_rowwise_product(code, w, inputs, outputs, begin, end, x, rows, y, accumulate ? 1 : 0)
+        }
+    }
+
+    /// The same product for a 16-bit weight, widened in registers: bit-identical to `apply` on `weight.widened()`.
+    static func apply(
+        weight: HalfMatrix, inputs: Int, outputs: Int, input: UnsafePointer<Float>, rows: Int,
+        output: UnsafeMutablePointer<Float>, accumulate: Bool, threads: Int
+    ) {
+        let code = KernelVariant.current.code
+        let format = Int32(weight.format == .bfloat16 ? L2S_HALF_BFLOAT16 : L2S_HALF_FLOAT16)
+        weight.withUnsafeBufferPointer { bits in
+            // Sendable: as above; `bits` outlives the (synchronous) split.
+            nonisolated(unsafe) let (w, x, y) = (bits.baseAddress!, input, output)
+            split(outputs: outputs, threads: threads) { begin, end in
+                l2s_rowwise_product_half(code, format, w, inputs, outputs, begin, end, x, rows, y, accumulate ? 1 : 0)
             }
         }
+    }
+
+    /// Calls `work` on disjoint output ranges covering [0, outputs), on up to `threads` workers (one when the
+    /// layer is small). Ranges are whole 12-output groups, a multiple of every variant's block width.
+    private static func split(outputs: Int, threads: Int, work: @escaping @Sendable (Int, Int) -> Void) {
+        let chunks = max(1, min(threads, outputs / 256))
+        let chunkSize = ((outputs + chunks - 1) / chunks + 11) / 12 * 12
+        let range: @Sendable (Int) -> Void = { chunk in
+            let begin = min(outputs, chunk * chunkSize)
+            work(begin, min(outputs, begin + chunkSize))
+        }
         if chunks == 1 {
-            work(0)
+            range(0)
         } else {
-            DispatchQueue.concurrentPerform(iterations: chunks, execute: work)
+            DispatchQueue.concurrentPerform(iterations: chunks, execute: range)
         }
     }
 }

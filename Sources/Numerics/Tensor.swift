@@ -116,10 +116,11 @@ public struct Tensor: Sendable, Equatable {
                 for column in 0..<columns { result[column * rows + row] = source[row * columns + column] }
             }
         }
-        return Tensor(transposedShape: [columns, rows], scalars: result)
+        return Tensor(checkedShape: [columns, rows], scalars: result)
     }
 
-    private init(transposedShape shape: [Int], scalars: [Float]) {
+    /// A tensor whose scalar count is known to match `shape` (built by this module).
+    init(checkedShape shape: [Int], scalars: [Float]) {
         self.shape = shape
         storage = .owned(scalars)
     }

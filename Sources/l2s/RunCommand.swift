@@ -10,7 +10,7 @@ struct RunCommand: Subcommand {
     static let usage = """
         l2s run --model DIR --input-ids 1,2,3 | --bundle DIR [PROMPT | --input-ids 1,2,3] [--max-new-tokens N]
                       [--min-new-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S] [--json]
-                      [--stream] [--dump-logits] [--threads N]
+                      [--stream] [--dump-logits] [--threads N] [--batch N] [--repeat N] [--timings]
         """
     static let discussion = """
         Loads the checkpoint in DIR (config.json + safetensors; model_type t5 or gpt2), feeds the prompt ids and
@@ -22,6 +22,9 @@ struct RunCommand: Subcommand {
         cluster does (projector.runs_on says on which side of the rounding), and the SLM generates until the
         bundle's eos_token_id. "ids" include that EOS; "text" is the SLM tokenizer's decoding without it (special
         tokens skipped). --stream prints {"delta","ids"} per token before the result.
+        --batch N (with --model) starts N copies of the prompt and decodes them together through the batched step
+        path of the decoder worker; the result printed is copy 0's. With the batch-invariant kernels every copy is
+        identical, and a copy that differs is an error. --timings then counts batched steps and adds "batch".
         """
     static let options = [
         OptionSpec("--model", value: "DIR", help: "Hugging Face checkpoint directory", env: "L2S_MODEL"),
@@ -42,6 +45,9 @@ struct RunCommand: Subcommand {
             "--repeat", value: "N", help: "run the job N times (benchmarks; the result is printed once)",
             default: "1"),
         OptionSpec("--timings", help: "print the fastest run's prefill and decode times as JSON on stderr"),
+        OptionSpec(
+            "--batch", value: "N",
+            help: "with --model: decode N copies of the prompt as one batch (benchmarks; default: one sequence)"),
     ] + GenerationFlags.options
 
     /// What to run: a plain checkpoint fed token ids, or a bundle fed text or LLM token ids.
@@ -61,6 +67,8 @@ struct RunCommand: Subcommand {
     let repeats: Int
     let rowKernel: RowKernel
     let timings: Bool
+    /// Copies decoded as one batch (`--batch`); nil runs the one-sequence path.
+    let batch: Int?
 
     init(_ arguments: ParsedArguments) throws {
         if arguments.isExplicit("--model") && arguments.isExplicit("--bundle") {
@@ -118,6 +126,8 @@ struct RunCommand: Subcommand {
         }
         timings = arguments.flag("--timings")
         threads = try arguments.threads()
+        batch = try arguments.int("--batch", in: 1...1024)
+        if batch != nil, isBundle { throw UsageError("option '--batch' needs '--model' (bundles decode one prompt)") }
     }
 
     func run() throws -> Int32 {
@@ -134,7 +144,20 @@ struct RunCommand: Subcommand {
             }
             let ids = inputIDs ?? []
             promptTokens = ids.count
-            generate = { try Generator.generate(model: languageModel, promptIDs: ids, options: options) }
+            if let batch {
+                let invariant = rowKernel == .batchInvariant
+                generate = {
+                    let results = try BatchedRun.generate(
+                        model: languageModel, promptIDs: ids, copies: batch, options: options)
+                    if let copy = BatchedRun.firstDifference(results) {
+                        guard !invariant else { throw BatchedRun.Mismatch(copy: copy) }
+                        printError("l2s run: copy \(copy) of the batch differs from copy 0 (--kernels blas)")
+                    }
+                    return results[0]
+                }
+            } else {
+                generate = { try Generator.generate(model: languageModel, promptIDs: ids, options: options) }
+            }
         case .bundle(let directory):
             let generator = try BundleGenerator(
                 bundle: try L2SBundle.load(directory: directory), maxPromptTokens: maxPromptTokens,
@@ -159,7 +182,8 @@ struct RunCommand: Subcommand {
         if timings {
             printError(
                 #"{"prefill_s":\#(fastest.prefillSeconds),"decode_s":\#(fastest.decodeSeconds),"#
-                    + #""decode_steps":\#(fastest.decodeSteps),"prompt_tokens":\#(promptTokens),"threads":\#(threads)}"#
+                    + #""decode_steps":\#(fastest.decodeSteps),"prompt_tokens":\#(promptTokens),"threads":\#(threads),"#
+                    + #""batch":\#(batch ?? 1),"kernels":"\#(KernelVariant.current.rawValue)"}"#
             )
         }
         if json {

@@ -1,11 +1,17 @@
 import Foundation
+import Numerics
 import Wire
 
-/// `l2s version`: the software and wire-protocol versions, for bug reports and compatibility checks.
+/// `l2s version`: the software and wire-protocol versions and the kernel variant this process runs (part of a
+/// decoder's numeric identity, docs/kernels.md), for bug reports and compatibility checks.
 struct VersionCommand: Subcommand {
     static let name = "version"
-    static let summary = "print the l2s version and the wire protocol version"
+    static let summary = "print the l2s version, the wire protocol version and the kernel variant"
     static let usage = "l2s version [--json]"
+    static let discussion = """
+        The kernel variant is the best instruction set this CPU runs (baseline, avx2, avx512) unless L2S_ISA names
+        a lower one; a variant the CPU lacks falls back to the best one, with a note on stderr.
+        """
     static let options = [OptionSpec("--json", help: "print one JSON object")]
 
     let json: Bool
@@ -18,10 +24,14 @@ struct VersionCommand: Subcommand {
     }
 
     func run() throws -> Int32 {
+        let kernels = KernelVariant.process.rawValue
         if json {
-            printLine(#"{"software":"\#(L2SVersion.software)","protocol":\#(L2SVersion.protocolVersion)}"#)
+            let supported = KernelVariant.supported.map { #""\#($0.rawValue)""# }.joined(separator: ",")
+            printLine(
+                #"{"software":"\#(L2SVersion.software)","protocol":\#(L2SVersion.protocolVersion),"#
+                    + #""kernels":"\#(kernels)","kernels_supported":[\#(supported)]}"#)
         } else {
-            printLine("\(L2SVersion.software) (wire protocol \(L2SVersion.protocolVersion))")
+            printLine("\(L2SVersion.software) (wire protocol \(L2SVersion.protocolVersion), kernels \(kernels))")
         }
         return ExitStatus.success
     }

@@ -34,10 +34,19 @@ import Testing
         }
     }
 
-    @Test func batchInvariantKernelsMakeBatchedStepsBitIdentical() throws {
+    @Test(arguments: StepKernel.invariantVariants)
+    func batchInvariantKernelsMakeBatchedStepsBitIdentical(kernel: StepKernel) throws {
         let gpt2 = try GPT2Model(directory: TestPaths.fixture("models/gpt2_b"), rowKernel: .batchInvariant)
         let t5 = try T5Model(directory: TestPaths.fixture("models/t5_v10"), rowKernel: .batchInvariant)
-        for model in [gpt2, t5] as [any LanguageModel] {
+        try kernel.run { try expectBatchedStepsEqualSingleSteps([gpt2, t5]) }
+        let encoded = try t5.encoder.encode(batch: [[4], [5, 17, 33, 2]].map { try t5.encoder.embed($0) })
+        #expect(encoded[0] == (try t5.encoder.encode([4])))
+        #expect(encoded[1] == (try t5.encoder.encode([5, 17, 33, 2])))
+    }
+
+    /// Each model steps three sequences alone and the same three batched, expecting identical logits.
+    private func expectBatchedStepsEqualSingleSteps(_ models: [any LanguageModel]) throws {
+        for model in models {
             let prompts: [[Int32]] = [[3, 17, 42], [5], [9, 9, 9, 9, 9, 2, 11]]
             let alone = try prompts.map { try model.startSequence(promptIDs: $0) }
             let batched = try prompts.map { try model.startSequence(promptIDs: $0) }
@@ -50,20 +59,21 @@ import Testing
                 }
             }
         }
-        let encoded = try t5.encoder.encode(batch: [[4], [5, 17, 33, 2]].map { try t5.encoder.embed($0) })
-        #expect(encoded[0] == (try t5.encoder.encode([4])))
-        #expect(encoded[1] == (try t5.encoder.encode([5, 17, 33, 2])))
     }
 
-    @Test func batchesLargerThanTheInvariantKernelLimitStayBitIdentical() throws {
+    @Test(arguments: StepKernel.invariantVariants)
+    func batchesLargerThanTheInvariantKernelLimitStayBitIdentical(kernel: StepKernel) throws {
         let model = try GPT2Model(directory: TestPaths.fixture("models/gpt2_b"), rowKernel: .batchInvariant)
         let count = RowKernel.invariantRows + 6
         let prompts = (0..<count).map { [Int32($0 % 70), Int32(($0 * 7) % 70)] }
-        let alone = try prompts.map { try model.startSequence(promptIDs: $0) }
-        let batched = try prompts.map { try model.startSequence(promptIDs: $0) }
-        let tokens = alone.map { argmax($0.logits) }
-        for (sequence, token) in zip(alone, tokens) { try sequence.append(token) }
-        try model.step(tokens, sequences: batched)
+        let (alone, batched, tokens) = try kernel.run {
+            let alone = try prompts.map { try model.startSequence(promptIDs: $0) }
+            let batched = try prompts.map { try model.startSequence(promptIDs: $0) }
+            let tokens = alone.map { argmax($0.logits) }
+            for (sequence, token) in zip(alone, tokens) { try sequence.append(token) }
+            try model.step(tokens, sequences: batched)
+            return (alone, batched, tokens)
+        }
         #expect(zip(batched, alone).allSatisfy { $0.logits == $1.logits })
         #expect(throws: ModelError.tokenOutOfRange(id: 99, vocabularySize: 72)) {
             try model.step(tokens.dropLast() + [99], sequences: batched)

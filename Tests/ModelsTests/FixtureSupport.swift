@@ -2,6 +2,7 @@ import Foundation
 import Models
 import Numerics
 import TestSupport
+import Testing
 
 /// The golden values written by scripts/fixtures/models.py for one checkpoint.
 struct ModelFixture {
@@ -42,4 +43,34 @@ func safetensorsBytes(header: String, data: [UInt8], declaredLength: UInt64? = n
     let headerBytes = Array(header.utf8)
     let length = declaredLength ?? UInt64(headerBytes.count)
     return withUnsafeBytes(of: length.littleEndian) { Array($0) } + headerBytes + data
+}
+
+/// How a fixture test computes decoding steps: OpenBLAS, or the batch-invariant kernel on one kernel variant
+/// (every variant this CPU runs, so each passes the transformers fixtures).
+enum StepKernel: Sendable, CustomTestStringConvertible {
+    case blas
+    case invariant(KernelVariant)
+
+    static var all: [StepKernel] { [.blas] + KernelVariant.supported.map { .invariant($0) } }
+    static var invariantVariants: [StepKernel] { KernelVariant.supported.map { .invariant($0) } }
+
+    var rowKernel: RowKernel {
+        if case .blas = self { return .blas }
+        return .batchInvariant
+    }
+
+    /// Runs `body` with the kernels of this choice.
+    func run<T>(_ body: () throws -> T) rethrows -> T {
+        switch self {
+        case .blas: try body()
+        case .invariant(let variant): try KernelVariant.withVariant(variant, body)
+        }
+    }
+
+    var testDescription: String {
+        switch self {
+        case .blas: "blas"
+        case .invariant(let variant): "batch-invariant \(variant.rawValue)"
+        }
+    }
 }

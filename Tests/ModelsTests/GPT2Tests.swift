@@ -7,22 +7,24 @@ import Testing
 @Suite struct GPT2Tests {
     static let cases = ["gpt2_a", "gpt2_b", "gpt2_bf16"]
 
-    @Test(arguments: cases, [RowKernel.batchInvariant, .blas])
-    func promptAndStepLogitsAndGreedyIdsMatchTransformers(name: String, kernel: RowKernel) throws {
+    @Test(arguments: cases, StepKernel.all)
+    func promptAndStepLogitsAndGreedyIdsMatchTransformers(name: String, kernel: StepKernel) throws {
         let fixture = try ModelFixture(name)
-        let model = try GPT2Model(directory: fixture.directory, rowKernel: kernel)
+        let model = try GPT2Model(directory: fixture.directory, rowKernel: kernel.rowKernel)
         let prompt = fixture.ids("prompt")
         let state = model.makeState()
-        let promptLogits = try #require(try model.forward(prompt, state: state, allLogits: true))
-        #expect(Tolerance.maxAbsDifference(promptLogits.scalars, fixture.floats("prompt_logits")) <= 1e-4)
-        var generated: [Int32] = []
-        for (step, logits) in fixture.rows("step_logits").enumerated() {
-            #expect(Tolerance.maxAbsDifference(state.logits, logits) <= 1e-4, "step \(step)")
-            let next = argmax(state.logits)
-            generated.append(next)
-            try state.append(next)
+        try kernel.run {
+            let promptLogits = try #require(try model.forward(prompt, state: state, allLogits: true))
+            #expect(Tolerance.maxAbsDifference(promptLogits.scalars, fixture.floats("prompt_logits")) <= 1e-4)
+            var generated: [Int32] = []
+            for (step, logits) in fixture.rows("step_logits").enumerated() {
+                #expect(Tolerance.maxAbsDifference(state.logits, logits) <= 1e-4, "step \(step)")
+                let next = argmax(state.logits)
+                generated.append(next)
+                try state.append(next)
+            }
+            #expect(generated == fixture.ids("greedy_ids"))
         }
-        #expect(generated == fixture.ids("greedy_ids"))
     }
 
     @Test(arguments: cases) func cachedDecodingEqualsFullRecompute(name: String) throws {

@@ -4,7 +4,7 @@ import TestSupport
 import Testing
 
 /// Deterministic pseudo-random floats in [-1, 1) for kernel checks.
-private func values(_ count: Int, seed: UInt64) -> [Float] {
+func values(_ count: Int, seed: UInt64) -> [Float] {
     var state = seed &+ 0x9E37_79B9_7F4A_7C15
     return (0..<count).map { _ in
         state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -54,29 +54,6 @@ private func naiveProduct(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int, tr
         var z = [Float](repeating: 0, count: rows * outputs)
         conv.apply(x, rows: rows, into: &z)
         #expect(Tolerance.maxAbsDifference(z, expected) < 1e-5)
-    }
-
-    @Test(arguments: [Linear.Layout.outputsByInputs, .inputsByOutputs])
-    func batchInvariantRowsDoNotDependOnBatchSize(layout: Linear.Layout) throws {
-        let (inputs, outputs) = (300, 260)
-        let weight = try Tensor(
-            shape: layout == .outputsByInputs ? [outputs, inputs] : [inputs, outputs],
-            scalars: values(inputs * outputs, seed: 9))
-        let linear = Linear(weight: weight, layout: layout, rowKernel: .batchInvariant)
-        let x = values(17 * inputs, seed: 10)
-        var alone = [[Float]]()
-        for row in 0..<17 {
-            var y = [Float](repeating: 0, count: outputs)
-            x.withUnsafeBufferPointer { linear.apply($0.baseAddress! + row * inputs, rows: 1, into: &y, step: true) }
-            alone.append(y)
-        }
-        for batch in [2, 3, 8, 17] {
-            var y = [Float](repeating: 0, count: batch * outputs)
-            linear.apply(x, rows: batch, into: &y, step: true)
-            for row in 0..<batch {
-                #expect(Array(y[(row * outputs)..<((row + 1) * outputs)]) == alone[row], "batch \(batch) row \(row)")
-            }
-        }
     }
 
     @Test func softmaxSumsToOneAndMasksNegativeInfinity() {

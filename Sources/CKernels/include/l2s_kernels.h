@@ -1,0 +1,45 @@
+// Hand-written numeric kernels of l2s, compiled once per instruction set and chosen at run time (docs/kernels.md).
+// Plain C with `target` attributes: no global -march flag, so one binary runs on every x86-64 and builds on arm64.
+#ifndef L2S_KERNELS_H
+#define L2S_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// Kernel variants, lowest first. The numbers are stable: with the weights, a variant fixes a decoder's bits.
+enum {
+    /// Portable C (SSE2 on x86-64, NEON on arm64), separate multiply and add.
+    L2S_VARIANT_BASELINE = 0,
+    /// AVX2 + FMA (+ F16C for float16 weights), 8 lanes.
+    L2S_VARIANT_AVX2 = 1,
+    /// AVX-512F, 16 lanes.
+    L2S_VARIANT_AVX512 = 2,
+};
+
+/// 1 when this CPU and OS can run `variant`, else 0. The baseline is always supported.
+int l2s_variant_supported(int variant);
+
+/// y[b, j] = x[b, :] . w[j, :] (or y[b, j] += that value when `accumulate`) for rows b in [0, rows) and outputs
+/// j in [begin, end); w is [outputs, inputs], x [rows, inputs], y [rows, outputs], all row-major.
+/// Each value is summed in one order fixed by `variant` alone (never by `rows`, `begin` or `end`), so a row's
+/// results do not depend on its batch-mates or on how outputs are split over threads.
+/// `variant` must be supported (l2s_variant_supported); the caller checks.
+void l2s_rowwise_product(
+    int variant, const float *w, ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t begin, ptrdiff_t end,
+    const float *x, ptrdiff_t rows, float *y, int accumulate);
+
+/// 16-bit weight formats the kernels widen in registers.
+enum {
+    /// IEEE 754 binary16.
+    L2S_HALF_FLOAT16 = 0,
+    /// bfloat16 (the upper half of a float32).
+    L2S_HALF_BFLOAT16 = 1,
+};
+
+/// l2s_rowwise_product for weights stored as 16-bit `format` bits, widened to float32 in registers. Widening is
+/// exact, so the results are bit-identical to l2s_rowwise_product on the widened weights, variant for variant.
+void l2s_rowwise_product_half(
+    int variant, int format, const uint16_t *w, ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t begin,
+    ptrdiff_t end, const float *x, ptrdiff_t rows, float *y, int accumulate);
+
+#endif
