@@ -14,6 +14,8 @@ public struct WorkerPool<ID: Hashable> {
         public var outstanding: Int = 0
         public var jobsDone: UInt64 = 0
         public var lastSeen: ContinuousClock.Instant
+        /// The worker's kernel variant (decoders): its numeric identity.
+        public var variant: String = ""
         /// Faults since the last success.
         public var faultsInARow: Int = 0
         /// While set and in the future, the worker gets no work (its breaker is open).
@@ -40,8 +42,8 @@ public struct WorkerPool<ID: Hashable> {
 
     /// Registers a worker (or re-registers one that reconnected) with its advertised capacity.
     /// Credits start at zero: a worker grants them with explicit `Credit` messages.
-    public mutating func join(_ id: ID, capacity: Int, now: ContinuousClock.Instant) {
-        workers[id] = Worker(id: id, capacity: capacity, credits: 0, lastSeen: now)
+    public mutating func join(_ id: ID, capacity: Int, variant: String = "", now: ContinuousClock.Instant) {
+        workers[id] = Worker(id: id, capacity: capacity, credits: 0, lastSeen: now, variant: variant)
     }
 
     /// Removes a worker; returns whether it was known.
@@ -61,11 +63,13 @@ public struct WorkerPool<ID: Hashable> {
     }
 
     /// The worker the next job should go to, consuming one of its credits; nil when none is eligible.
-    /// Workers in `avoiding` (those a job already failed on) are taken only when every member is among them.
-    public mutating func assign(now: ContinuousClock.Instant, avoiding: Set<ID> = []) -> ID? {
-        let open = workers.values.filter { $0.credits > 0 && !$0.isQuarantined(at: now) }
+    /// Workers in `avoiding` (those a job already failed on) are taken only when every member is among them; with
+    /// `variant`, only workers of that kernel variant are taken at all.
+    public mutating func assign(now: ContinuousClock.Instant, avoiding: Set<ID> = [], variant: String? = nil) -> ID? {
+        let members = workers.values.filter { variant == nil || $0.variant == variant }
+        let open = members.filter { $0.credits > 0 && !$0.isQuarantined(at: now) }
         let untried = open.filter { !avoiding.contains($0.id) }
-        let onlyTriedLeft = workers.keys.allSatisfy { avoiding.contains($0) }
+        let onlyTriedLeft = members.allSatisfy { avoiding.contains($0.id) }
         guard let best = (onlyTriedLeft ? open : untried).min(by: { a, b in
             (a.outstanding, a.lastAssigned) < (b.outstanding, b.lastAssigned)
         }) else { return nil }
@@ -107,6 +111,9 @@ public struct WorkerPool<ID: Hashable> {
         worker.outstanding -= 1
         workers[id] = worker
     }
+
+    /// Whether any member has kernel variant `variant`.
+    public func hasMember(variant: String) -> Bool { workers.values.contains { $0.variant == variant } }
 
     /// Workers not heard from since `deadline`: they are dead and their work must be re-sent.
     public func silent(since deadline: ContinuousClock.Instant) -> [ID] {

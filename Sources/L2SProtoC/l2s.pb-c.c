@@ -1340,7 +1340,7 @@ const ProtobufCMessageDescriptor l2s__fingerprints__descriptor =
   (ProtobufCMessageInit) l2s__fingerprints__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor l2s__hello__field_descriptors[7] =
+static const ProtobufCFieldDescriptor l2s__hello__field_descriptors[8] =
 {
   {
     "role",
@@ -1426,12 +1426,25 @@ static const ProtobufCFieldDescriptor l2s__hello__field_descriptors[7] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "kernels",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(L2s__Hello, kernels),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned l2s__hello__field_indices_by_name[] = {
   3,   /* field[3] = capacity */
   6,   /* field[6] = encoding */
   2,   /* field[2] = fingerprints */
   4,   /* field[4] = heartbeat_interval_ms */
+  7,   /* field[7] = kernels */
   0,   /* field[0] = role */
   5,   /* field[5] = software */
   1,   /* field[1] = worker_id */
@@ -1439,7 +1452,7 @@ static const unsigned l2s__hello__field_indices_by_name[] = {
 static const ProtobufCIntRange l2s__hello__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor l2s__hello__descriptor =
 {
@@ -1449,7 +1462,7 @@ const ProtobufCMessageDescriptor l2s__hello__descriptor =
   "L2s__Hello",
   "l2s",
   sizeof(L2s__Hello),
-  7,
+  8,
   l2s__hello__field_descriptors,
   l2s__hello__field_indices_by_name,
   1,  l2s__hello__number_ranges,

@@ -248,6 +248,35 @@ extension RouterCoreTests {
         #expect(encodes(router.tick(now: later)).first?.0.peer == encoderB)
     }
 
+    @Test func aJobResumesOnlyOnADecoderOfTheKernelVariantThatStartedIt() throws {
+        let router = pinned { $0.stallTimeout = .seconds(5) }
+        let decoderC = PeerIdentity([7])
+        hello(router, encoder, .encoders, credits: 8)
+        func join(_ peer: PeerIdentity, _ variant: String, credits: UInt32) {
+            _ = router.receive(.hello(Hello(role: .decoder, workerID: "\(variant)-\(peer)", fingerprints: fingerprints,
+                capacity: 4, encoding: spec, kernels: variant)), from: peer, on: .decoders, now: start)
+            _ = router.receive(.credit(Credit(credits: credits)), from: peer, on: .decoders, now: start)
+        }
+        join(decoderA, "avx2", credits: 1)
+        let (assigned, job) = try jobOnDecoder(router, "r1")
+        try #require(assigned.peer == decoderA)
+        join(decoderC, "avx2", credits: 4)
+        #expect(try jobOnDecoder(router, "busy").0.peer == decoderC)
+        join(decoderB, "baseline", credits: 4)  // idle: balancing alone would pick it
+        _ = router.receive(.tokenChunk(TokenChunk(requestID: job.request.requestID, ids: [4])), from: decoderA,
+            on: .decoders, now: start)
+        let out = router.receive(.goodbye(Goodbye(reason: "")), from: decoderA, on: .decoders, now: start)
+        let resumed = try #require(decodeJobs(out).first { $0.1.request.requestID == job.request.requestID })
+        #expect(resumed.0.peer == decoderC && resumed.1.resumeIDs == [4], "same variant, not the idler B")
+        // C goes too: only B (baseline) is left, so the job waits, then fails rather than change its numbers.
+        let gone = router.receive(.goodbye(Goodbye(reason: "")), from: decoderC, on: .decoders, now: start)
+        #expect(!decodeJobs(gone).contains { $0.1.request.requestID == job.request.requestID })
+        _ = router.receive(.heartbeat(Heartbeat(sentAtUnixMs: 0)), from: decoderB, on: .decoders, now: start + .seconds(6))
+        _ = router.receive(.heartbeat(Heartbeat(sentAtUnixMs: 0)), from: encoder, on: .encoders, now: start + .seconds(6))
+        let failed = errors(router.tick(now: start + .seconds(6))).map(\.1)
+        #expect(failed.contains { $0.code == .unavailable && $0.message.contains("kernel variant 'avx2'") })
+    }
+
     @Test func aSlowClientsJobsAreCancelledWithAnErrorAndCounted() throws {
         let router = pinned()
         hello(router, encoder, .encoders)

@@ -38,7 +38,7 @@ enum WireSamples {
                         llm: String(repeating: "a1", count: 32), projector: String(repeating: "b2", count: 32),
                         slm: String(repeating: "c3", count: 32), tokenizer: String(repeating: "d4", count: 32)),
                     capacity: 8, heartbeatIntervalMs: 500, software: "l2s 0.1.0",
-                    encoding: EncodingSpec(dtype: .float16, width: 32, projected: true))),
+                    encoding: EncodingSpec(dtype: .float16, width: 32, projected: true), kernels: "avx2")),
             .heartbeat(Heartbeat(sentAtUnixMs: 1_732_400_000_123)),
             .credit(Credit(credits: 5)),
             .generate(generateText),

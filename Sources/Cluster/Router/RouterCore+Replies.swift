@@ -34,7 +34,10 @@ extension RouterCore {
             return decoderFault(job, decoder: decoder, code: .unavailable, problem: problem, now: now)
         }
         job.progressAt = now
-        if !chunk.ids.isEmpty { metrics?.token(job, count: chunk.ids.count, now: now) }
+        if !chunk.ids.isEmpty {
+            metrics?.token(job, count: chunk.ids.count, now: now)
+            if job.kernels == nil { job.kernels = decoders.workers[decoder]?.variant }
+        }
         job.streamed += chunk.ids
         if !job.request.stream { job.text += chunk.textDelta }  // a streamed job's text went out with its chunks
         tokensGenerated += UInt64(chunk.ids.count)
@@ -102,6 +105,15 @@ extension RouterCore {
             }
         }
         for job in jobs.values.sorted(by: { $0.internalID < $1.internalID }) {
+            // A job that must resume on a kernel variant no decoder has any more waits a stall timeout for one.
+            if job.decoder == nil, let kernels = job.kernels, let since = job.requeuedAt, now - since >= limit,
+                !decoders.hasMember(variant: kernels)
+            {
+                out += finish(job, reason: .unspecified, error: ErrorReply(code: .unavailable,
+                    message: "no decoder with kernel variant '\(kernels)' to resume on after \(job.streamed.count) "
+                        + "tokens (another variant would change the result)"), now: now)
+                continue
+            }
             guard let decoder = job.decoder, let since = job.progressAt, now - since >= limit else { continue }
             out += decoderFault(job, decoder: decoder, code: .unavailable,
                 problem: "no token within \(limit.milliseconds) ms", now: now)
@@ -159,6 +171,7 @@ extension RouterCore {
         }
         job.decoder = nil
         job.progressAt = nil
+        job.requeuedAt = now
         job.failedOn.insert(decoder)
         guard job.attempts < configuration.maxAttempts else {
             return out + finish(job, reason: .unspecified, error: ErrorReply(code: code,

@@ -68,7 +68,7 @@ extension RouterCore {
             notice("slots \(hello.workerID)", "\(link) worker '\(hello.workerID)' announced \(hello.capacity) slots; "
                 + "it gets at most \(capacity) (--max-worker-slots)")
         }
-        updatePool(link) { $0.join(peer, capacity: capacity, now: now) }
+        updatePool(link) { $0.join(peer, capacity: capacity, variant: hello.kernels, now: now) }
         workerNames[peer] = hello.workerID
         lastSentToWorker[peer] = now
         return out + dispatch(now: now)
@@ -131,6 +131,7 @@ extension RouterCore {
             let orphans = jobs.values.filter { $0.decoder == peer }.sorted { $0.internalID < $1.internalID }
             for job in orphans {
                 job.decoder = nil
+                job.requeuedAt = now
                 job.failedOn.insert(peer)
                 if job.attempts >= configuration.maxAttempts {
                     out += finish(job, reason: .unspecified, error: ErrorReply(code: .unavailable,
@@ -184,7 +185,7 @@ extension RouterCore {
                 unplacedJobs += decodeQueue[index...].filter { jobs[$0]?.decoder == nil }
                 break
             }
-            guard let decoder = decoders.assign(now: now, avoiding: job.failedOn) else {
+            guard let decoder = decoders.assign(now: now, avoiding: job.failedOn, variant: job.kernels) else {
                 unplacedJobs.append(id)
                 continue
             }

@@ -36,6 +36,11 @@ final class RouterJob {
     var failedOn: Set<PeerIdentity> = []
     /// When the job last made progress on its decoder (assigned, or a token came): the stall watchdog's clock.
     var progressAt: ContinuousClock.Instant?
+    /// The kernel variant of the decoder that produced its streamed tokens: it resumes only on that variant, so its
+    /// numbers stay those of an uninterrupted run. nil until a token was streamed.
+    var kernels: String?
+    /// When it went back to the queue after losing its decoder.
+    var requeuedAt: ContinuousClock.Instant?
 
     init(key: Key, internalID: String, request: GenerateRequest, deadline: ContinuousClock.Instant?,
          arrivedAt: ContinuousClock.Instant) {

@@ -195,10 +195,14 @@ struct  L2s__Hello
    * the encodings this worker ships (encoder) or accepts (decoder)
    */
   L2s__EncodingSpec *encoding;
+  /*
+   * decoders: the decoding kernel variant; a job resumes only on the same one
+   */
+  char *kernels;
 };
 #define L2S__HELLO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&l2s__hello__descriptor) \
-    , L2S__ROLE__ROLE_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL, 0, 0, (char *)protobuf_c_empty_string, NULL }
+    , L2S__ROLE__ROLE_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL, 0, 0, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string }
 
 
 /*

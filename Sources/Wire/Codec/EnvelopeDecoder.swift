@@ -144,7 +144,8 @@ enum EnvelopeDecoder {
             role: try enumValue(value.role.rawValue, "hello.role"),
             workerID: try string(value.worker_id, "hello.worker_id"),
             fingerprints: fingerprints, capacity: value.capacity, heartbeatIntervalMs: value.heartbeat_interval_ms,
-            software: try string(value.software, "hello.software"), encoding: encoding)
+            software: try string(value.software, "hello.software"), encoding: encoding,
+            kernels: try string(value.kernels, "hello.kernels"))
     }
 
     private static func generate(

@@ -103,6 +103,7 @@ enum EnvelopeEncoder {
     private static func build(_ hello: Hello, _ arena: CArena) throws(WireError) -> UnsafeMutablePointer<L2s__Hello> {
         let workerID = try arena.string(hello.workerID, field: "hello.worker_id")
         let software = try arena.string(hello.software, field: "hello.software")
+        let kernels = try arena.string(hello.kernels, field: "hello.kernels")
         let llm = try arena.string(hello.fingerprints.llm, field: "hello.fingerprints.llm")
         let projector = try arena.string(hello.fingerprints.projector, field: "hello.fingerprints.projector")
         let slm = try arena.string(hello.fingerprints.slm, field: "hello.fingerprints.slm")
@@ -131,6 +132,7 @@ enum EnvelopeEncoder {
             $0.pointee.capacity = hello.capacity
             $0.pointee.heartbeat_interval_ms = hello.heartbeatIntervalMs
             $0.pointee.software = software
+            $0.pointee.kernels = kernels
         }
     }
 

@@ -71,13 +71,18 @@ public struct Hello: Sendable, Equatable {
     public var software: String
     /// The encodings the worker ships (encoder) or accepts (decoder); nil when the peer sent none.
     public var encoding: EncodingSpec?
+    /// A decoder's kernel variant (`avx512`, `avx2`, `baseline`): part of its numeric identity, so a job resumes
+    /// after failover only on a decoder of the same variant. Empty when the peer sent none.
+    public var kernels: String
 
     /// A hello from its fields.
     public init(
         role: Role, workerID: String, fingerprints: Fingerprints = Fingerprints(), capacity: UInt32 = 0,
-        heartbeatIntervalMs: UInt32 = 0, software: String = L2SVersion.software, encoding: EncodingSpec? = nil
+        heartbeatIntervalMs: UInt32 = 0, software: String = L2SVersion.software, encoding: EncodingSpec? = nil,
+        kernels: String = ""
     ) {
         self.encoding = encoding
+        self.kernels = kernels
         self.role = role
         self.workerID = workerID
         self.fingerprints = fingerprints

@@ -63,7 +63,7 @@ struct WorkerFlags {
         let identity = BundleIdentity(manifest: bundle.manifest)
         var settings = WorkerLink.Settings(router: router,
             hello: Hello(role: role, workerID: workerID, fingerprints: identity.fingerprints,
-                encoding: identity.encoding))
+                encoding: identity.encoding, kernels: KernelVariant.process.rawValue))
         settings.heartbeatInterval = heartbeat
         settings.curveServerKey = curveServerKey
         settings.curveKeyPair = curveKeyPair

@@ -82,6 +82,7 @@ def samples() -> list[tuple[pb.Envelope, bytes | None]]:
                     heartbeat_interval_ms=500,
                     software="l2s 0.1.0",
                     encoding=pb.EncodingSpec(dtype=pb.DTYPE_FLOAT16, width=32, projected=True),
+                    kernels="avx2",
                 )
             ),
             None,
