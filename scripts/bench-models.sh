@@ -1,53 +1,64 @@
 #!/usr/bin/env bash
-# Speed of l2s's model code beside PyTorch (transformers) and CTranslate2 (float32) on t5-small- and gpt2-shaped
-# random weights: prefill tokens/s for a PROMPT-token prompt and decode tokens/s (batch 1) for NEW new tokens.
-# Every engine runs in its own process with the same thread count; each reports the best of 3 runs.
-# "l2s" uses the default batch-invariant decoding kernel, "l2s-blas" OpenBLAS gemv/gemm throughout.
+# Decoding speed of l2s's kernels beside PyTorch (transformers) and CTranslate2, on random weights of three shapes:
+# t5-small, gpt2 (124M) and t5-large. For batch 1 and batch 8 (8 copies of the prompt stepped together), each
+# engine in its own process with the same thread count, best of 3 runs: ms per decoding step, generated tokens/s,
+# and the memory floor of a step (the weight bytes one step reads / one thread's read bandwidth, measured in the
+# same run). l2s runs with float32 and float16 weights (the kernel variant is the best this CPU has; `l2s version`);
+# CTranslate2 with float32 and int8; PyTorch with float32.
 #
-#   scripts/bench-models.sh [THREADS] [PROMPT] [NEW]      defaults: $L2S_THREADS or 1, 128, 64
+#   scripts/bench-models.sh [THREADS] [PROMPT] [NEW]      defaults: $L2S_THREADS or 2, 128, 32
 #
-# Needs `scripts/setup.sh --train` (.venv with torch, transformers, ctranslate2). Writes the checkpoints to
-# ${L2S_BENCH_DIR:-/tmp/l2s-bench} once and reuses them.
+# Needs `scripts/setup.sh --train` (.venv with torch, transformers, ctranslate2) and the t5-large checkpoint that
+# scripts/make_speed_bundles.py writes to ${L2S_SPEED_DIR:-/tmp/l2s-speed} (vocabulary 2000, the shipped
+# tokenizer's; t5-small and gpt2 keep their real vocabularies). Writes the smaller checkpoints and float16 copies
+# to ${L2S_BENCH_DIR:-/tmp/l2s-bench} once and reuses them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-THREADS=${1:-${L2S_THREADS:-1}}
+THREADS=${1:-${L2S_THREADS:-2}}
 PROMPT=${2:-128}
-NEW=${3:-64}
+NEW=${3:-32}
 DIR=${L2S_BENCH_DIR:-/tmp/l2s-bench}
+SPEED=${L2S_SPEED_DIR:-/tmp/l2s-speed}
 PY=.venv/bin/python
+[ -d "$SPEED/llm-t5-large" ] || "$PY" scripts/make_speed_bundles.py "$SPEED" --dtype float32
 
 swift build -c release --product l2s >/dev/null
 L2S=.build/release/l2s
 mkdir -p "$DIR"
-"$PY" scripts/bench_models.py make "$DIR" 2> >(grep -v -e Writing -e Loading >&2)
+"$PY" scripts/bench_models.py make "$DIR" "$SPEED/llm-t5-large" 2> >(grep -v -e Writing -e Loading >&2)
 
 ids() { "$PY" -c "import sys; sys.path.insert(0, 'scripts'); import bench_models as b; print(','.join(map(str, b.prompt_ids($1, $2))))"; }
+# "ms_per_step tokens_per_s" from a timing JSON line (decode steps x batch tokens in decode_s).
+rates() { "$PY" -c "import json,sys; t=json.loads(sys.argv[1]); b=t.get('batch',1); print(f'{1000*t[\"decode_s\"]/t[\"decode_steps\"]:.2f} {b*t[\"decode_steps\"]/t[\"decode_s\"]:.1f}')" "$1"; }
 
-# Prints "prefill_tok_s decode_tok_s" from a timing JSON line.
-rates() { "$PY" -c "import json,sys; t=json.loads(sys.argv[1]); print(f'{$PROMPT/t[\"prefill_s\"]:.1f} {t[\"decode_steps\"]/t[\"decode_s\"]:.1f}')" "$1"; }
-
-printf '%-9s %-12s %14s %14s\n' model engine prefill_tok/s decode_tok/s
-for spec in "t5-small t5 32128" "gpt2 gpt2 50257"; do
+printf '%-9s %5s %-16s %10s %10s %12s\n' model batch engine ms/step tok/s vs_l2s_f32
+for spec in "t5-small t5 32128 $DIR/t5-small $DIR/t5-small-f16 $DIR/t5-small-ct2 $DIR/t5-small-ct2" \
+            "gpt2 gpt2 50257 $DIR/gpt2 $DIR/gpt2-f16 $DIR/gpt2-ct2 $DIR/gpt2-ct2" \
+            "t5-large t5 2000 $SPEED/llm-t5-large $DIR/t5-large-f16 $SPEED/llm-t5-large-ct2-float32 $SPEED/llm-t5-large-ct2-int8"; do
     set -- $spec
-    name=$1 kind=$2 vocab=$3
-    l2s() {
-        OPENBLAS_NUM_THREADS=$THREADS "$L2S" run --model "$DIR/$name" --input-ids "$(ids "$PROMPT" "$vocab")" \
-            --max-new-tokens "$NEW" --min-new-tokens "$NEW" --threads "$THREADS" --repeat 3 --timings --json "$@" \
-            2>&1 >/dev/null | grep prefill_s
-    }
-    l2s_line=$(l2s --kernels batch-invariant)
-    blas_line=$(l2s --kernels blas)
-    torch_line=$("$PY" scripts/bench_models.py torch "$DIR/$name" "$THREADS" "$PROMPT" "$NEW" 2>/dev/null | tail -1)
-    ct2_line=$(OMP_NUM_THREADS=$THREADS "$PY" scripts/bench_models.py ct2 "$DIR/$name-ct2" "$kind" "$THREADS" "$PROMPT" "$NEW" 2>/dev/null | tail -1)
-    read -r l2s_p l2s_d <<<"$(rates "$l2s_line")"
-    read -r blas_p blas_d <<<"$(rates "$blas_line")"
-    read -r torch_p torch_d <<<"$(rates "$torch_line")"
-    read -r ct2_p ct2_d <<<"$(rates "$ct2_line")"
-    printf '%-9s %-12s %14s %14s\n' "$name" l2s "$l2s_p" "$l2s_d" "$name" l2s-blas "$blas_p" "$blas_d" \
-        "$name" pytorch "$torch_p" "$torch_d" \
-        "$name" ctranslate2 "$ct2_p" "$ct2_d"
-    printf '%-9s %-12s %14s %14s\n' "$name" "l2s/pytorch" "$(awk "BEGIN{printf \"%.2fx\", $l2s_p/$torch_p}")" \
-        "$(awk "BEGIN{printf \"%.2fx\", $l2s_d/$torch_d}")" "$name" "l2s/ct2" \
-        "$(awk "BEGIN{printf \"%.2fx\", $l2s_p/$ct2_p}")" "$(awk "BEGIN{printf \"%.2fx\", $l2s_d/$ct2_d}")"
+    name=$1 kind=$2 vocab=$3 f32=$4 f16=$5 ct2_f32=$6 ct2_int8=$7
+    prompt=$(ids "$PROMPT" "$vocab")
+    floor=$("$PY" scripts/bench_models.py floor "$f32")
+    for batch in 1 8; do
+        l2s() {
+            "$L2S" run --model "$1" --input-ids "$prompt" --max-new-tokens "$NEW" --min-new-tokens "$NEW" \
+                --threads "$THREADS" --repeat 3 --timings --json --batch "$batch" 2>&1 >/dev/null | grep prefill_s
+        }
+        lines=("l2s-float32|$(l2s "$f32")" "l2s-float16|$(l2s "$f16")")
+        lines+=("ct2-float32|$(OMP_NUM_THREADS=$THREADS "$PY" scripts/bench_models.py ct2 "$ct2_f32" "$kind" "$THREADS" "$PROMPT" "$NEW" "$batch" float32 "$vocab" 2>/dev/null | tail -1)")
+        lines+=("ct2-int8|$(OMP_NUM_THREADS=$THREADS "$PY" scripts/bench_models.py ct2 "$ct2_int8" "$kind" "$THREADS" "$PROMPT" "$NEW" "$batch" int8 "$vocab" 2>/dev/null | tail -1)")
+        if [ "$name" != t5-large ] || [ "$batch" = 1 ]; then
+            lines+=("pytorch-float32|$("$PY" scripts/bench_models.py torch "$f32" "$THREADS" "$PROMPT" "$NEW" "$batch" 2>/dev/null | tail -1)")
+        fi
+        base=
+        for line in "${lines[@]}"; do
+            engine=${line%%|*} timing=${line#*|}
+            read -r ms toks <<<"$(rates "$timing")"
+            [ -n "$base" ] || base=$toks
+            printf '%-9s %5s %-16s %10s %10s %11sx\n' "$name" "$batch" "$engine" "$ms" "$toks" \
+                "$(awk "BEGIN{printf \"%.2f\", $toks/$base}")"
+        done
+    done
+    "$PY" -c "import json,sys; f=json.loads(sys.argv[1]); print(f'{sys.argv[2]:<9} floor: a step reads {f[\"step_bytes\"]/1e6:.0f} MB of float32 weights; one thread reads {f[\"read_gb_s\"]:.1f} GB/s, so >= {f[\"step_bytes\"]/f[\"read_gb_s\"]/1e6:.2f} ms/step at batch 1 (float16: half)')" "$floor" "$name"
 done
-echo "threads=$THREADS prompt=$PROMPT new_tokens=$NEW (float32, batch 1, best of 3; $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ))"
+echo "threads=$THREADS prompt=$PROMPT new_tokens=$NEW kernels=$("$L2S" version --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin).get("kernels"))') (best of 3; $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ))"

@@ -2,12 +2,16 @@
 """Helper of scripts/bench-models.sh: builds the random-weight benchmark checkpoints and times the reference
 engines. Each timing runs in its own process (the shell script starts one per engine and model).
 
-    bench_models.py make DIR                      t5-small- and gpt2-shaped checkpoints + CTranslate2 copies
-    bench_models.py torch MODEL_DIR THREADS P N   PyTorch (transformers) prefill and decode timings
-    bench_models.py ct2 CT2_DIR KIND THREADS P N  CTranslate2 float32 timings
+    bench_models.py make DIR [T5_LARGE_DIR]       t5-small- and gpt2-shaped checkpoints, float16 copies of them (and
+                                                  of T5_LARGE_DIR, written by make_speed_bundles.py), CTranslate2 copies
+    bench_models.py torch MODEL_DIR THREADS P N [BATCH]          PyTorch (transformers) timings
+    bench_models.py ct2 CT2_DIR KIND THREADS P N [BATCH [TYPE [VOCAB]]]  CTranslate2 timings (TYPE float32 or int8)
+    bench_models.py floor MODEL_DIR               bytes of weights one decoding step reads, and the machine's
+                                                  read bandwidth from one thread: {"step_bytes", "read_gb_s"}
 
-Timing lines are JSON: {"prefill_s", "decode_s", "decode_steps"}: prefill = prompt to first logits (for T5:
-encoder + first decoder step), decode = the following N-1 single-token steps with KV cache, batch 1, best of 3.
+Timing lines are JSON: {"prefill_s", "decode_s", "decode_steps", "batch"}: prefill = prompt to first logits (for
+T5: encoder + first decoder step), decode = the following N-1 steps with KV cache for BATCH copies of the prompt,
+best of 3.
 """
 import json
 import pathlib
@@ -37,7 +41,7 @@ class _Vocabulary:
         return self.tokens[index]
 
 
-def make(root):
+def make(root, t5_large=None):
     import ctranslate2
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel, T5Config, T5ForConditionalGeneration
@@ -63,6 +67,16 @@ def make(root):
 
         Converter(str(directory)).convert(str(root / (name + "-ct2")), quantization="float32", force=True)
         print(f"bench_models: wrote {directory} and {root / (name + '-ct2')}", file=sys.stderr)
+    sources = {"t5-small": root / "t5-small", "gpt2": root / "gpt2"}
+    if t5_large:
+        sources["t5-large"] = pathlib.Path(t5_large)
+    for name, directory in sources.items():
+        half = root / (name + "-f16")
+        if (half / "model.safetensors").exists():
+            continue
+        model_class = GPT2LMHeadModel if name == "gpt2" else T5ForConditionalGeneration
+        model_class.from_pretrained(directory).half().save_pretrained(half)
+        print(f"bench_models: wrote {half} (float16 weights)", file=sys.stderr)
 
 
 def convert_ct2(model_dir, output_dir, vocab_size, special_ids, quantization="float32"):
@@ -80,7 +94,7 @@ def convert_ct2(model_dir, output_dir, vocab_size, special_ids, quantization="fl
     Converter(str(model_dir)).convert(str(output_dir), quantization=quantization, force=True)
 
 
-def time_torch(model_dir, threads, prompt_length, new_tokens):
+def time_torch(model_dir, threads, prompt_length, new_tokens, batch=1):
     import torch
     from transformers import AutoConfig, GPT2LMHeadModel, T5ForConditionalGeneration
 
@@ -88,14 +102,15 @@ def time_torch(model_dir, threads, prompt_length, new_tokens):
     config = AutoConfig.from_pretrained(model_dir)
     is_t5 = config.model_type == "t5"
     model = (T5ForConditionalGeneration if is_t5 else GPT2LMHeadModel).from_pretrained(model_dir).eval()
-    ids = torch.tensor([prompt_ids(prompt_length, config.vocab_size)])
+    ids = torch.tensor([prompt_ids(prompt_length, config.vocab_size)] * batch)
     best_prefill, best_decode = float("inf"), float("inf")
     with torch.inference_mode():
         for _ in range(REPEATS):
             start = time.perf_counter()
             if is_t5:
                 encoder = model.get_encoder()(input_ids=ids)
-                out = model(encoder_outputs=encoder, decoder_input_ids=torch.tensor([[0]]), use_cache=True)
+                out = model(encoder_outputs=encoder, decoder_input_ids=torch.zeros((batch, 1), dtype=torch.long),
+                            use_cache=True)
             else:
                 out = model(input_ids=ids, use_cache=True)
             token = out.logits[:, -1].argmax(-1, keepdim=True)
@@ -114,24 +129,25 @@ def time_torch(model_dir, threads, prompt_length, new_tokens):
     return best_prefill, best_decode
 
 
-def time_ct2(ct2_dir, kind, threads, prompt_length, new_tokens):
+def time_ct2(ct2_dir, kind, threads, prompt_length, new_tokens, batch=1, compute_type="float32", vocab=None):
     import ctranslate2
 
-    vocab = 32128 if kind == "t5" else 50257
-    tokens = [f"t{i}" for i in prompt_ids(prompt_length, vocab)]
+    vocab = vocab or (32128 if kind == "t5" else 50257)
+    tokens = [[f"t{i}" for i in prompt_ids(prompt_length, vocab)]] * batch
     if kind == "t5":
-        engine = ctranslate2.Translator(ct2_dir, device="cpu", compute_type="float32", inter_threads=1,
+        engine = ctranslate2.Translator(ct2_dir, device="cpu", compute_type=compute_type, inter_threads=1,
                                         intra_threads=threads)
 
         def run(length):
-            engine.translate_batch([tokens], beam_size=1, max_decoding_length=length, min_decoding_length=length)
+            engine.translate_batch(tokens, beam_size=1, max_decoding_length=length, min_decoding_length=length,
+                                   max_batch_size=batch)
     else:
-        engine = ctranslate2.Generator(ct2_dir, device="cpu", compute_type="float32", inter_threads=1,
+        engine = ctranslate2.Generator(ct2_dir, device="cpu", compute_type=compute_type, inter_threads=1,
                                        intra_threads=threads)
 
         def run(length):
-            engine.generate_batch([tokens], beam_size=1, max_length=length, min_length=length,
-                                  include_prompt_in_result=False)
+            engine.generate_batch(tokens, beam_size=1, max_length=length, min_length=length,
+                                  include_prompt_in_result=False, max_batch_size=batch)
     best_first, best_all = float("inf"), float("inf")
     run(new_tokens)
     for _ in range(REPEATS):
@@ -144,18 +160,60 @@ def time_ct2(ct2_dir, kind, threads, prompt_length, new_tokens):
     return best_first, max(best_all - best_first, 0.0)
 
 
+def floor(model_dir):
+    """Weight bytes one decoding step reads (float32), and one thread's read bandwidth measured now."""
+    import numpy
+    from safetensors import safe_open
+
+    step_bytes = 0
+    with safe_open(str(pathlib.Path(model_dir) / "model.safetensors"), framework="numpy") as weights:
+        names = list(weights.keys())
+        tied = "lm_head.weight" not in names
+        for name in names:
+            shape = weights.get_slice(name).get_shape()
+            count = int(numpy.prod(shape))
+            # A step reads the decoder's layers and the head, not the encoder, the cross-attention keys and values
+            # (computed once per prompt) or the position/token embeddings (one row each).
+            if name.startswith("encoder.") or "EncDecAttention.k." in name or "EncDecAttention.v." in name:
+                continue
+            if name in ("shared.weight", "transformer.wte.weight", "decoder.embed_tokens.weight") and not tied:
+                continue
+            if name.endswith("wpe.weight") or "relative_attention_bias" in name:
+                continue
+            step_bytes += 4 * count
+    data = numpy.ones(128 << 20, dtype=numpy.float32)  # 512 MiB, far beyond the caches
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        data.sum()
+        best = min(best, time.perf_counter() - start)
+    return step_bytes, data.nbytes / best / 1e9
+
+
 def main(argv):
     if argv[0] == "make":
-        make(argv[1])
+        make(argv[1], argv[2] if len(argv) > 2 else None)
         return 0
+    batch = 1
     if argv[0] == "torch":
-        prefill, decode = time_torch(argv[1], int(argv[2]), int(argv[3]), int(argv[4]))
+        batch = int(argv[5]) if len(argv) > 5 else 1
+        prefill, decode = time_torch(argv[1], int(argv[2]), int(argv[3]), int(argv[4]), batch)
+        steps = int(argv[4]) - 1
     elif argv[0] == "ct2":
-        prefill, decode = time_ct2(argv[1], argv[2], int(argv[3]), int(argv[4]), int(argv[5]))
+        batch = int(argv[6]) if len(argv) > 6 else 1
+        compute_type = argv[7] if len(argv) > 7 else "float32"
+        vocab = int(argv[8]) if len(argv) > 8 else None
+        prefill, decode = time_ct2(argv[1], argv[2], int(argv[3]), int(argv[4]), int(argv[5]), batch, compute_type,
+                                   vocab)
+        steps = int(argv[5]) - 1
+    elif argv[0] == "floor":
+        step_bytes, bandwidth = floor(argv[1])
+        print(json.dumps({"step_bytes": step_bytes, "read_gb_s": bandwidth}))
+        return 0
     else:
         print(__doc__, file=sys.stderr)
         return 64
-    print(json.dumps({"prefill_s": prefill, "decode_s": decode, "decode_steps": int(argv[-1]) - 1}))
+    print(json.dumps({"prefill_s": prefill, "decode_s": decode, "decode_steps": steps, "batch": batch}))
     return 0
 
 

@@ -7,7 +7,7 @@ import Wire
 
 /// `l2s gateway`: the OpenAI-compatible HTTP front end. It holds no state of its own beyond requests in flight
 /// (several can run behind one load balancer): each HTTP request becomes router jobs over one shared connection
-/// (`RouterLink`), and their chunks become an OpenAI response or Server-Sent Events. docs/gateway.md has the API.
+/// (`RouterLink`), and their chunks become an OpenAI response or Server-Sent Events. docs/http.md has the API.
 public final class Gateway: Sendable {
     /// Where to listen and what to serve.
     public struct Settings: Sendable {

@@ -16,7 +16,7 @@ struct GatewayCommand: Subcommand {
         temperature or top_p decode greedily; errors are OpenAI error objects with 400, 404, 413, 429, 503, 504 or 500.
         Every response carries x-request-id (the client's, or a new one). The model's name is the bundle directory's
         name (--bundle, which also gives /v1/models its fingerprint from l2s.json) or --model. When ready it prints one
-        JSON line with the bound address on stdout. docs/gateway.md has the details.
+        JSON line with the bound address on stdout. docs/http.md has the details.
         """
     static let options = [
         OptionSpec("--router", value: "EP", help: "the router's clients endpoint", default: "tcp://127.0.0.1:5555",
@@ -29,9 +29,10 @@ struct GatewayCommand: Subcommand {
             env: "L2S_MODEL"),
         OptionSpec("--curve-server-key", value: "KEY", help: "the router's CURVE public key, when it requires CURVE",
             env: "L2S_CURVE_SERVER_KEY"),
-    ]
+    ] + LogFlags.options
 
     let settings: Gateway.Settings
+    let log: ServiceLog
 
     init(_ arguments: ParsedArguments) throws {
         guard arguments.positionals.isEmpty else { throw UsageError("unexpected argument '\(arguments.positionals[0])'") }
@@ -44,13 +45,13 @@ struct GatewayCommand: Subcommand {
             name = name ?? URL(fileURLWithPath: bundle).standardizedFileURL.lastPathComponent
         }
         guard let name, !name.isEmpty else { throw UsageError("give --bundle DIR or --model NAME: clients name the model") }
+        log = try LogFlags.log(arguments, component: "gateway")
         settings = Gateway.Settings(router: try arguments.required("--router"),
             curveServerKey: try arguments.curveServerKey(), address: address, port: port, modelName: name,
             fingerprint: fingerprint)
     }
 
     func run() throws -> Int32 {
-        let log = ServiceLog(component: "gateway")
         let gateway = try Gateway(settings: settings, log: log)
         let stopped = DispatchSemaphore(value: 0)
         let signals = TerminationSignals { stopped.signal() }

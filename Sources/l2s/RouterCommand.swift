@@ -63,7 +63,7 @@ struct RouterCommand: Subcommand {
         OptionSpec("--max-new-tokens-limit", value: "N", help: "largest max_new_tokens a client may ask for",
             default: "4096", env: "L2S_MAX_NEW_TOKENS_LIMIT"),
         MetricsEndpoint.option,
-    ]
+    ] + LogFlags.options
 
     let endpoints: RouterService.Endpoints
     let security: RouterService.Security?
@@ -119,7 +119,7 @@ struct RouterCommand: Subcommand {
     func run() throws -> Int32 {
         let service = RouterService()
         let signals = TerminationSignals { service.stop() }
-        let log = ServiceLog(component: "router")
+        let log = try LogFlags.log(arguments, component: "router")
         let registry = MetricsRegistry()
         let metrics = RouterMetrics(registry: registry)
         // Ready: the router serves once it has an encoder and a decoder (both gauges are set every tick).

@@ -35,8 +35,8 @@ struct ClientBacklog {
     /// Whether `client` has messages waiting (new ones must queue behind them to keep the order).
     func isBacklogged(_ client: PeerIdentity) -> Bool { queues[client] != nil }
 
-    /// Messages held in total.
-    var totalCount: Int { queues.values.reduce(0) { $0 + $1.count } }
+    /// Whether no client has messages waiting.
+    var isEmpty: Bool { queues.isEmpty }
 
     /// Queues `item` for its client; reports `tooSlow` the first time the client's backlog passes the limit.
     mutating func append(_ item: Outgoing, now: ContinuousClock.Instant) -> Event? {

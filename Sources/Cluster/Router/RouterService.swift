@@ -171,7 +171,8 @@ public final class RouterService: Sendable {
         }
 
         while !stopped.load(ordering: .relaxed) {
-            let ready = try poller.poll(timeoutMilliseconds: Int(tickEvery.milliseconds))
+            // With messages held for slow clients, look again soon: ZeroMQ does not say when a peer's queue drains.
+            let ready = try poller.poll(timeoutMilliseconds: backlog.isEmpty ? Int(tickEvery.milliseconds) : 5)
             for index in ready where index < order.count {
                 let link = order[index]
                 // Drain what is waiting, bounded so one busy socket cannot starve the others.

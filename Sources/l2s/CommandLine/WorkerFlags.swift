@@ -18,7 +18,7 @@ struct WorkerFlags {
             OptionSpec("--id", value: "NAME", help: "worker id shown by l2s stats", default: "\(role)-<pid>"),
             OptionSpec("--curve-server-key", value: "KEY", help: "the router's CURVE public key, when it requires CURVE",
             env: "L2S_CURVE_SERVER_KEY"),
-            MetricsEndpoint.option,
+            MetricsEndpoint.option, LogFlags.options[0], LogFlags.options[1],
             OptionSpec("--curve-secret-file", value: "FILE",
                 help: "with CURVE: this worker's key pair (l2s keygen); its public key goes in the router's --worker-keys",
                 env: "L2S_CURVE_SECRET_FILE"),
@@ -55,7 +55,7 @@ struct WorkerFlags {
     /// Loads the bundle with OpenBLAS threads set; the log names this worker.
     func loadBundle() throws -> (L2SBundle, ServiceLog) {
         BLASThreads.set(threads)
-        return (try L2SBundle.load(directory: bundle), ServiceLog(component: workerID))
+        return (try L2SBundle.load(directory: bundle), try LogFlags.log(arguments, component: workerID))
     }
 
     /// Joins the router as `role`, announcing `bundle`'s identity, and serves `engine` until SIGINT/SIGTERM.

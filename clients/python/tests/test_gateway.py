@@ -39,7 +39,9 @@ class GatewayProcess(services.ServiceProcess):
         self.url: str = json.loads(line)["http"]
 
 
-class GatewayTests(RouterCase):
+class GatewayCase(RouterCase):
+    """A router, an encoder, a decoder and a gateway in front, with an `openai` client on it."""
+
     time_limit_s = 60
 
     def setUp(self) -> None:
@@ -58,6 +60,8 @@ class GatewayTests(RouterCase):
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers), json.loads(error.read())
 
+
+class GatewayTests(GatewayCase):
     def test_completions_equal_the_in_process_reference(self) -> None:
         expected = [reference(prompt, "--max-new-tokens", "8") for prompt in PROMPTS]
         whole = self.api.completions.create(model="t5-add", prompt=PROMPTS, max_tokens=8)
@@ -130,3 +134,54 @@ class GatewayWithoutWorkersTests(RouterCase):
         with self.assertRaises(urllib.error.HTTPError) as caught:
             urllib.request.urlopen(gateway.url + "/ready", timeout=10)
         self.assertEqual(caught.exception.code, 503)
+
+
+class GatewayInputTests(GatewayCase):
+    """Stop strings, and bad HTTP, bodies and JSON: each a 4xx, never a crash."""
+
+    def test_stop_ends_the_answer_with_finish_reason_stop(self) -> None:
+        expected = reference(PROMPTS[0], "--max-new-tokens", "12")
+        self.assertEqual(expected["finish_reason"], "length")
+        stop = expected["text"][2:5]
+        answer = self.api.completions.create(model="t5-add", prompt=PROMPTS[0], max_tokens=12, stop=[stop])
+        self.assertEqual(answer.choices[0].finish_reason, "stop")
+        self.assertIn(stop, answer.choices[0].text)
+        self.assertTrue(expected["text"].startswith(answer.choices[0].text))
+        self.assertLess(len(answer.choices[0].text), len(expected["text"]))
+
+    def test_bad_http_bodies_and_json_get_4xx_and_the_gateway_lives(self) -> None:
+        import socket
+        self.assertEqual(self.raw("POST", "/v1/completions", None, {"Content-Type": "application/json"})[0], 400)
+        request = urllib.request.Request(self.gateway.url + "/v1/completions", method="POST", data=b"{not json",
+                                         headers={"Content-Type": "application/json"})
+        with self.assertRaises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(request, timeout=10)
+        self.assertEqual(caught.exception.code, 400)
+        huge = urllib.request.Request(self.gateway.url + "/v1/completions", method="POST", data=b" " * (5 << 20))
+        with self.assertRaises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(huge, timeout=10)
+        self.assertEqual(caught.exception.code, 413)
+        host, port = self.gateway.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as raw:
+            raw.sendall(b"BREW /v1/completions HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertTrue(raw.recv(64).startswith(b"HTTP/1.1 405"))
+        with socket.create_connection((host, int(port)), timeout=5) as raw:
+            raw.sendall(b"\x00\xffGARBAGE\r\n\r\n")  # not HTTP at all: dropped, nothing else happens
+        self.assertEqual(self.raw("GET", "/health")[0], 200)
+
+
+class GatewayOverloadTests(RouterCase):
+    router_flags = ("--max-queue", "1")
+
+    def test_a_full_router_queue_is_429(self) -> None:
+        import threading
+        gateway = GatewayProcess(self.router)
+        self.addCleanup(gateway.stop)
+        api = openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0, timeout=3)
+        waiting = threading.Thread(target=lambda: self.assertRaises(openai.APITimeoutError, api.completions.create,
+                                                                    model="t5-add", prompt="queued", max_tokens=2))
+        waiting.start()
+        self.assert_queue_depth_becomes(1)
+        with self.assertRaises(openai.RateLimitError):
+            api.completions.create(model="t5-add", prompt="refused", max_tokens=2)
+        waiting.join(10)

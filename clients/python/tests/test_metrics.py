@@ -106,7 +106,8 @@ class JsonLogTests(RouterCase):
         import os
         import subprocess
         environment = dict(os.environ, L2S_LOG_FORMAT="json")
-        router = subprocess.Popen([str(services.l2s_binary()), "router", "--adopt-bundle", "--clients", "tcp://127.0.0.1:*",
+        router = subprocess.Popen([str(services.l2s_binary()), "router", "--adopt-bundle", "--log-level", "info",
+                                   "--clients", "tcp://127.0.0.1:*",
                                    "--encoders", "tcp://127.0.0.1:*", "--decoders", "tcp://127.0.0.1:*"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment)
         try:
@@ -118,6 +119,7 @@ class JsonLogTests(RouterCase):
             router.stderr.close()
         import json
         record = json.loads(line)
-        self.assertEqual((record["component"], record["level"]), ("router", "info"))
+        self.assertEqual((record["service"], record["level"]), ("router", "info"))
+        self.assertEqual(record["pid"], router.pid)
         self.assertIn("listening", record["msg"])
         self.assertIn("T", record["ts"])
