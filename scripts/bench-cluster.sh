@@ -35,31 +35,7 @@ mkdir -p "$OUT"
 swift build -c release --product l2s >/dev/null
 L2S=.build/release/l2s
 
-cluster_pid=
-stop_cluster() {
-    if [ -n "$cluster_pid" ]; then
-        kill -TERM "$cluster_pid" 2>/dev/null || true
-        wait "$cluster_pid" 2>/dev/null || true
-        cluster_pid=
-    fi
-}
-trap stop_cluster EXIT
-
-# CPU seconds (user + system) each child of the `l2s cluster` process PID has used so far, summed per role, as
-# JSON members: "router":1.2,"encoder":0.8,"decoder":3.4 (Linux /proc; fields 14 and 15 of /proc/PID/stat).
-cpu_seconds() {
-    local child role ticks members=""
-    local hz
-    hz=$(getconf CLK_TCK)
-    for role in router encoder decoder; do
-        ticks=0
-        for child in $(pgrep -P "$1" -f "l2s $role "); do
-            ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$child/stat")))
-        done
-        members+="${members:+,}\"$role\":$(awk "BEGIN{printf \"%.2f\", $ticks / $hz}")"
-    done
-    echo "$members"
-}
+. scripts/cluster-lib.sh
 
 # run REP NAME DECODERS SLOTS REPEAT_FRACTION STREAM(yes|no) [CONCURRENCY REQUESTS]: one run on a fresh cluster;
 # appends a JSON line {"name",...,"cpu","report"} to $OUT/runs.jsonl.
@@ -95,7 +71,7 @@ run() {
         tail -20 "$log" >&2
         exit 1
     fi
-    printf '{"name":"%s","decoders":%d,"slots":%d,"repeat":%s,"stream":"%s","rep":%d,"cpu":{%s},"report":%s}\n' \
+    printf '{"name":"%s","decoders":%d,"slots":%d,"repeat":%s,"stream":"%s","rep":%d,"cpu":%s,"report":%s}\n' \
         "$name" "$decoders" "$slots" "$repeat" "$stream" "$rep" "$cpu" "$report" >>"$OUT/runs.jsonl"
     echo "bench-cluster: $name run $rep: $(echo "$report" | "$PY" -c 'import json, sys
 r = json.load(sys.stdin)

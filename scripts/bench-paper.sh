@@ -154,30 +154,7 @@ if [ "$skip_peers" -eq 0 ]; then
 fi
 
 # ---- LLM-to-SLM: the local cluster
-cluster_pid=
-stop_cluster() {
-    if [ -n "$cluster_pid" ]; then
-        kill -TERM "$cluster_pid" 2>/dev/null || true
-        wait "$cluster_pid" 2>/dev/null || true
-        cluster_pid=
-    fi
-}
-trap stop_cluster EXIT
-
-# CPU seconds (user + system) used so far by the children of `l2s cluster`, summed per role, as a JSON object
-# (Linux /proc; fields 14 and 15 of /proc/PID/stat), as scripts/bench-cluster.sh counts them.
-cpu_seconds() {
-    local child role ticks members="" hz
-    hz=$(getconf CLK_TCK)
-    for role in router encoder decoder; do
-        ticks=0
-        for child in $(pgrep -P "$cluster_pid" -f "l2s $role "); do
-            ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$child/stat")))
-        done
-        members+="${members:+,}\"$role\":$(awk "BEGIN{printf \"%.2f\", $ticks / $hz}")"
-    done
-    echo "{$members}"
-}
+. scripts/cluster-lib.sh
 
 # The cluster's processes and their thread/slot flags, e.g. "router; encoder --threads 1; 2 x decoder --slots 4
 # --threads 1" (a flag not shown is that service's default).
@@ -239,9 +216,9 @@ for b in "${bundles[@]}"; do
         for cache in miss hit; do
             name="$b-c$c-$cache"
             progress "$label $dtype: cluster, $n jobs, $c at a time, cache $([ "$cache" = miss ] && echo misses || echo hits)"
-            stats_before=$(router_stats) before=$(cpu_seconds)
+            stats_before=$(router_stats) before=$(cpu_seconds "$cluster_pid")
             bench_run "$name" "$ids" "$c" "$n" "$NEW"
-            after=$(cpu_seconds) stats_after=$(router_stats)
+            after=$(cpu_seconds "$cluster_pid") stats_after=$(router_stats)
             "$PY" scripts/bench_paper.py cluster-row --report "$OUT/$name.json" --cpu-before "$before" \
                 --cpu-after "$after" --stats-before "$stats_before" --stats-after "$stats_after" \
                 --cache "$cache" --new "$NEW" --prompt-tokens "$PROMPT" --path LLM-to-SLM \
