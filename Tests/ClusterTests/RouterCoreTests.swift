@@ -152,6 +152,8 @@ import Wire
         (GenerateRequest(requestID: "x", prompt: .text("hi"), maxNewTokens: 4,
             sampling: SamplingParams(greedy: false, temperature: -1)), .badRequest, "temperature"),
         (GenerateRequest(requestID: "", prompt: .text("hi"), maxNewTokens: 4), .badRequest, "request_id"),
+        (GenerateRequest(requestID: "x", prompt: .text("hi"), maxNewTokens: 4,
+            sampling: SamplingParams(greedy: true, repetitionPenalty: 1.3)), .badRequest, "repetition_penalty"),
     ])
     func badRequestsAreRefusedWithThePreciseReason(request: GenerateRequest, code: ErrorCode, mentions: String) {
         let router = core()

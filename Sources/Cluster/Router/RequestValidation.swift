@@ -67,6 +67,11 @@ enum RequestValidation {
         if let sampling = request.sampling, let message = SamplingConversion.parameters(sampling).validationError {
             return Problem(code: .badRequest, message: "sampling: \(message)")
         }
+        if let penalty = request.sampling?.repetitionPenalty, penalty != 0, penalty != 1 {
+            // Refused rather than silently ignored until the logit processors land (issue 14).
+            return Problem(code: .badRequest,
+                message: "sampling.repetition_penalty \(penalty) is not supported yet; send 0 or 1 (off)")
+        }
         return nil
     }
 
