@@ -5,14 +5,13 @@ import Models
 import Tokenizers
 import Wire
 
-/// The decoder worker's compute side: holds up to `capacity` jobs and steps every active one in turn, one
-/// token each, streaming a chunk per token. A job resumed after a failover first replays the ids the client
-/// already has through the same `append` path, so its numbers are those of an uninterrupted run.
-///
-/// Today each active sequence steps on its own; one batched forward over all of them per step is the
-/// continuous-batching work, and this loop is where it goes.
+/// The decoder worker's compute side (continuous batching): holds up to `capacity` jobs, admits new ones between
+/// steps within a prefill budget, and advances every active one by a token in one batched forward per step,
+/// sending the step's chunks in one message. A job resumed after a failover first replays the ids the client
+/// already has through the same `append` path, so its numbers are those of an uninterrupted run. Every job from the
+/// router is checked before it costs anything.
 public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
-    // `active` is touched by the compute thread only; everything the link thread sends goes through `mailbox`.
+    // `active` and `waiting` are touched by the compute thread only; the link thread's messages go through `mailbox`.
     private let mailbox = EngineMailbox<DecodeJob>()
     private let thread = ComputeThread()
     private let slm: ConditionedSLM
