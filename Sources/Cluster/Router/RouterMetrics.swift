@@ -2,9 +2,10 @@ import Metrics
 import Synchronization
 import Wire
 
-/// The router's Prometheus metrics (names as vLLM's, under `l2s_router_`): job outcomes by code, time to first
-/// token, inter-token latency, end-to-end latency and queue time histograms, and gauges and counters copied from
-/// the router's statistics every tick.
+/// The router's Prometheus metrics, named as vLLM names the same things (`vllm:time_to_first_token_seconds` is
+/// `l2s_time_to_first_token_seconds`, `vllm:num_requests_waiting` is `l2s_num_requests_waiting`), so dashboards and
+/// autoscaler queries carry over: job outcomes by code, time to first token, inter-token latency, end-to-end
+/// latency and queue time histograms, and gauges and counters copied from the router's statistics every tick.
 public final class RouterMetrics: Sendable {
     let registry: MetricsRegistry
     private let ready = Atomic<Bool>(false)
@@ -16,71 +17,72 @@ public final class RouterMetrics: Sendable {
     public init(registry: MetricsRegistry) {
         self.registry = registry
         let latency = MetricsRegistry.latencyBuckets
-        registry.declare("l2s_router_requests_total", .counter, help: "Jobs ended, by outcome and finish reason or error code",
+        registry.declare("l2s_requests_total", .counter, help: "Jobs ended, by outcome and finish reason or error code",
             labels: ["outcome", "code"])
-        registry.declare("l2s_router_time_to_first_token_seconds", .histogram,
+        registry.declare("l2s_time_to_first_token_seconds", .histogram,
             help: "Job arrival to its first token leaving the router", buckets: latency)
-        registry.declare("l2s_router_inter_token_latency_seconds", .histogram,
+        registry.declare("l2s_inter_token_latency_seconds", .histogram,
             help: "Time between consecutive tokens of a job at the router", buckets: latency)
-        registry.declare("l2s_router_e2e_request_latency_seconds", .histogram,
+        registry.declare("l2s_e2e_request_latency_seconds", .histogram,
             help: "Job arrival to its end", buckets: latency)
-        registry.declare("l2s_router_queue_time_seconds", .histogram,
+        registry.declare("l2s_request_queue_time_seconds", .histogram,
             help: "Job arrival to its first decoder assignment", buckets: latency)
-        registry.declare("l2s_router_jobs", .gauge, help: "Jobs in the router by state", labels: ["state"])
-        registry.declare("l2s_router_workers", .gauge, help: "Member workers by role", labels: ["role"])
-        registry.declare("l2s_router_generation_tokens_total", .counter, help: "Tokens relayed to clients")
-        registry.declare("l2s_router_cache_lookups_total", .counter, help: "Encoding cache lookups by result",
+        registry.declare("l2s_num_requests_running", .gauge, help: "Jobs on a decoder")
+        registry.declare("l2s_num_requests_waiting", .gauge, help: "Jobs waiting for an encoding or a decoder")
+        registry.declare("l2s_workers", .gauge, help: "Member workers by role", labels: ["role"])
+        registry.declare("l2s_generation_tokens_total", .counter, help: "Tokens relayed to clients")
+        registry.declare("l2s_encoding_cache_lookups_total", .counter, help: "Encoding cache lookups by result",
             labels: ["result"])
-        registry.declare("l2s_router_cache_bytes", .gauge, help: "Bytes held by the encoding cache")
-        registry.declare("l2s_router_faults_total", .counter,
+        registry.declare("l2s_encoding_cache_bytes", .gauge, help: "Bytes held by the encoding cache")
+        registry.declare("l2s_faults_total", .counter,
             help: "Cancellations, worker faults, retries and refused peers", labels: ["kind"])
     }
 
     func refused(_ code: ErrorCode) {
-        registry.add("l2s_router_requests_total", labels: ["refused", LoadGenerator.name(of: code)])
+        registry.add("l2s_requests_total", labels: ["refused", LoadGenerator.name(of: code)])
     }
 
     func ended(_ job: RouterJob, outcome: String, code: String, now: ContinuousClock.Instant) {
-        registry.add("l2s_router_requests_total", labels: [outcome, code])
-        registry.observe("l2s_router_e2e_request_latency_seconds", (now - job.arrivedAt).inSeconds)
+        registry.add("l2s_requests_total", labels: [outcome, code])
+        registry.observe("l2s_e2e_request_latency_seconds", (now - job.arrivedAt).inSeconds)
     }
 
     func token(_ job: RouterJob, count: Int, now: ContinuousClock.Instant) {
         if let last = job.lastTokenAt {
-            registry.observe("l2s_router_inter_token_latency_seconds", (now - last).inSeconds)
+            registry.observe("l2s_inter_token_latency_seconds", (now - last).inSeconds)
         } else {
-            registry.observe("l2s_router_time_to_first_token_seconds", (now - job.arrivedAt).inSeconds)
+            registry.observe("l2s_time_to_first_token_seconds", (now - job.arrivedAt).inSeconds)
         }
         job.lastTokenAt = now
     }
 
     func assigned(_ job: RouterJob, now: ContinuousClock.Instant) {
         guard job.attempts == 1 else { return }
-        registry.observe("l2s_router_queue_time_seconds", (now - job.arrivedAt).inSeconds)
+        registry.observe("l2s_request_queue_time_seconds", (now - job.arrivedAt).inSeconds)
     }
 
     /// Copies the statistics' gauges and totals (counters that only grow, set to their current totals).
     func update(_ stats: StatsReply, running: Int) {
         ready.store(stats.workers.contains { $0.role == .encoder } && stats.workers.contains { $0.role == .decoder },
             ordering: .relaxed)
-        registry.set("l2s_router_jobs", Double(running), labels: ["running"])
-        registry.set("l2s_router_jobs", Double(stats.queueDepth), labels: ["waiting"])
+        registry.set("l2s_num_requests_running", Double(running))
+        registry.set("l2s_num_requests_waiting", Double(stats.queueDepth))
         for role in [Role.encoder, .decoder] {
-            registry.set("l2s_router_workers", Double(stats.workers.filter { $0.role == role }.count),
+            registry.set("l2s_workers", Double(stats.workers.filter { $0.role == role }.count),
                 labels: [role == .encoder ? "encoder" : "decoder"])
         }
-        registry.set("l2s_router_generation_tokens_total", Double(stats.tokensGenerated))
+        registry.set("l2s_generation_tokens_total", Double(stats.tokensGenerated))
         for (result, value) in [("hit", stats.cache.hits), ("miss", stats.cache.misses),
             ("coalesced", stats.cache.coalesced)]
         {
-            registry.set("l2s_router_cache_lookups_total", Double(value), labels: [result])
+            registry.set("l2s_encoding_cache_lookups_total", Double(value), labels: [result])
         }
-        registry.set("l2s_router_cache_bytes", Double(stats.cache.bytes))
+        registry.set("l2s_encoding_cache_bytes", Double(stats.cache.bytes))
         let faults = stats.faults
         for (kind, value) in [("cancelled", faults.jobsCancelled), ("slow_client", faults.slowClientCancels),
             ("worker_fault", faults.workerFaults), ("retry", faults.retries), ("refused_peer", faults.refusedPeers)]
         {
-            registry.set("l2s_router_faults_total", Double(value), labels: [kind])
+            registry.set("l2s_faults_total", Double(value), labels: [kind])
         }
     }
 }

@@ -72,17 +72,17 @@ class MetricsTests(RouterCase):
             list(job)
         time.sleep(0.6)  # the router copies its statistics into the gauges every tick
         router = scrape(self.router_address)
-        self.assertEqual(router[("l2s_router_requests_total", (("code", "length"), ("outcome", "done")))], 4)
-        self.assertEqual(router[("l2s_router_time_to_first_token_seconds_count", ())], 4)
-        self.assertEqual(router[("l2s_router_inter_token_latency_seconds_count", ())], 4 * 5)
-        self.assertEqual(router[("l2s_router_e2e_request_latency_seconds_count", ())], 4)
-        self.assertEqual(router[("l2s_router_queue_time_seconds_count", ())], 4)
-        self.assertEqual(router[("l2s_router_workers", (("role", "decoder"),))], 1)
-        lookups = {result: router[("l2s_router_cache_lookups_total", (("result", result),))]
+        self.assertEqual(router[("l2s_requests_total", (("code", "length"), ("outcome", "done")))], 4)
+        self.assertEqual(router[("l2s_time_to_first_token_seconds_count", ())], 4)
+        self.assertEqual(router[("l2s_inter_token_latency_seconds_count", ())], 4 * 5)
+        self.assertEqual(router[("l2s_e2e_request_latency_seconds_count", ())], 4)
+        self.assertEqual(router[("l2s_request_queue_time_seconds_count", ())], 4)
+        self.assertEqual(router[("l2s_workers", (("role", "decoder"),))], 1)
+        lookups = {result: router[("l2s_encoding_cache_lookups_total", (("result", result),))]
                    for result in ("hit", "miss", "coalesced")}
         self.assertEqual(lookups["miss"], 3)
         self.assertEqual(lookups["hit"] + lookups["coalesced"], 1, "the repeated prompt never reached the encoder")
-        self.assertEqual(router[("l2s_router_generation_tokens_total", ())], 24)
+        self.assertEqual(router[("l2s_generation_tokens_total", ())], 24)
         decoder = scrape(decoder_address)
         self.assertEqual(decoder[("l2s_decoder_generation_tokens_total", ())], 24)
         self.assertEqual(decoder[("l2s_decoder_jobs_total", (("outcome", "admitted"),))], 4)
@@ -98,7 +98,7 @@ class MetricsTests(RouterCase):
             except Exception:  # noqa: BLE001 - the refusal itself is what is counted
                 pass
         router = scrape(self.router_address)
-        self.assertEqual(router[("l2s_router_requests_total", (("code", "bad_request"), ("outcome", "refused")))], 2)
+        self.assertEqual(router[("l2s_requests_total", (("code", "bad_request"), ("outcome", "refused")))], 2)
 
 
 class JsonLogTests(RouterCase):
