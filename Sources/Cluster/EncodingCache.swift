@@ -90,9 +90,11 @@ public final class EncodingCache<Key: Hashable, Value> {
         inFlight.remove(key)
     }
 
-    /// Drops every entry (the cluster's bundle changed, so none can be used again); counters are kept.
+    /// Drops every entry and every in-flight mark (the cluster's bundle changed, so none can be used again);
+    /// counters are kept.
     public func removeAll() {
         while let node = oldest { remove(node) }
+        inFlight.removeAll()
     }
 
     /// Whether `key` is cached (does not count as a hit or change recency).

@@ -77,10 +77,17 @@ struct CompletionRequest {
                 throw .badRequest("prompt[\(empty)] is empty", param: "prompt")
             }
         }
+        // The router's own limit (and its socket's): a larger message would cost the gateway its connection.
+        if let long = prompts.firstIndex(where: { $0.utf8.count > Self.maxPromptBytes }) {
+            throw APIError(status: 413, message: "prompt\(prompts.count > 1 ? "[\(long)]" : "") is "
+                + "\(prompts[long].utf8.count) bytes; at most \(Self.maxPromptBytes) are accepted",
+                type: "invalid_request_error", param: chat ? "messages" : "prompt", code: "context_length_exceeded")
+        }
         model = try Self.optional(object, "model", as: String.self)
         stream = try Self.optional(object, "stream", as: Bool.self) ?? false
         let limitField = chat && object["max_completion_tokens"] != nil ? "max_completion_tokens" : "max_tokens"
-        let maxTokens = try Self.optional(object, limitField, as: Int.self) ?? 16
+        // Completions default to 16 tokens as OpenAI's do; chat answers run to the end of the answer.
+        let maxTokens = try Self.optional(object, limitField, as: Int.self) ?? (chat ? 4096 : 16)
         guard (1...1_000_000).contains(maxTokens) else {
             throw .badRequest("'\(limitField)' must be at least 1, got \(maxTokens)", param: limitField)
         }
@@ -120,8 +127,15 @@ struct CompletionRequest {
             stop = texts
         default: throw .badRequest("'stop' must be a string or a list of strings", param: "stop")
         }
+        if stop.contains(where: { $0.isEmpty || $0.utf8.count > 256 }) {
+            throw .badRequest("each 'stop' string must be 1 to 256 bytes", param: "stop")
+        }
         user = try Self.optional(object, "user", as: String.self)
+        if let user, user.utf8.count > 256 { throw .badRequest("'user' is longer than 256 bytes", param: "user") }
     }
+
+    /// Largest prompt, in UTF-8 bytes: the router's default `maxPromptBytes`.
+    static let maxPromptBytes = 256 << 10
 
     /// The router job for prompt `index`.
     func job(_ index: Int, requestID: String) -> GenerateRequest {

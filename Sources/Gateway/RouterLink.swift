@@ -142,8 +142,14 @@ final class RouterLink: @unchecked Sendable {
                 let ready = try poller.poll(timeoutMilliseconds: 1000)
                 if ready.contains(1) { try wake.drain() }
                 for message in state.withLock({ state in defer { state.outgoing = [] }; return state.outgoing }) {
-                    if try !socket.send(message, blocking: false) {
+                    if (try? socket.send(message, blocking: false)) != true {
                         log.warning("the router is not taking messages; dropped a \(message.kind)")
+                        // A job that never reached the router is answered here, not left waiting.
+                        if case .generate(let request) = message {
+                            dispatch(.error(ErrorReply(code: .unavailable,
+                                message: "the router at this gateway's endpoint is not taking jobs",
+                                requestID: request.requestID)))
+                        }
                     }
                 }
                 if ready.contains(0) {

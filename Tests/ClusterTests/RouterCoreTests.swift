@@ -125,8 +125,8 @@ import Wire
         // A late chunk from A is ignored; B's chunks reach the client.
         #expect(router.receive(.tokenChunk(TokenChunk(requestID: job.request.requestID, ids: [1])),
             from: decoderA, on: .decoders, now: later).allSatisfy { $0.link != .clients })
-        out = router.receive(.tokenChunk(TokenChunk(requestID: job.request.requestID, ids: [10], finishReason: .eos)),
-            from: decoderB, on: .decoders, now: later)
+        out = router.receive(.tokenChunk(TokenChunk(requestID: resumed[0].1.request.requestID, ids: [10],
+            finishReason: .eos)), from: decoderB, on: .decoders, now: later)
         let final = try #require(chunks(out).last?.1)
         #expect(final.finishReason == .eos && final.usage?.completionTokens == 2)
     }

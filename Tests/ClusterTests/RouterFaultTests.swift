@@ -266,15 +266,55 @@ extension RouterCoreTests {
         _ = router.receive(.tokenChunk(TokenChunk(requestID: job.request.requestID, ids: [4])), from: decoderA,
             on: .decoders, now: start)
         let out = router.receive(.goodbye(Goodbye(reason: "")), from: decoderA, on: .decoders, now: start)
-        let resumed = try #require(decodeJobs(out).first { $0.1.request.requestID == job.request.requestID })
+        // The same job under its next attempt's id: `<internal id>#2`.
+        func sameJob(_ id: String) -> Bool { id.split(separator: "#").first == job.request.requestID.split(separator: "#").first }
+        let resumed = try #require(decodeJobs(out).first { sameJob($0.1.request.requestID) })
         #expect(resumed.0.peer == decoderC && resumed.1.resumeIDs == [4], "same variant, not the idler B")
         // C goes too: only B (baseline) is left, so the job waits, then fails rather than change its numbers.
         let gone = router.receive(.goodbye(Goodbye(reason: "")), from: decoderC, on: .decoders, now: start)
-        #expect(!decodeJobs(gone).contains { $0.1.request.requestID == job.request.requestID })
+        #expect(!decodeJobs(gone).contains { sameJob($0.1.request.requestID) })
         _ = router.receive(.heartbeat(Heartbeat(sentAtUnixMs: 0)), from: decoderB, on: .decoders, now: start + .seconds(6))
         _ = router.receive(.heartbeat(Heartbeat(sentAtUnixMs: 0)), from: encoder, on: .encoders, now: start + .seconds(6))
         let failed = errors(router.tick(now: start + .seconds(6))).map(\.1)
         #expect(failed.contains { $0.code == .unavailable && $0.message.contains("kernel variant 'avx2'") })
+    }
+
+    @Test func aJobRetriedOnTheSameDecoderIgnoresLateChunksOfItsEarlierAttempt() throws {
+        let router = pinned()
+        hello(router, encoder, .encoders)
+        hello(router, decoderA, .decoders, credits: 2)
+        let (_, first) = try jobOnDecoder(router)
+        var out = router.receive(.error(ErrorReply(code: .internal, message: "hiccup", requestID: first.request.requestID)),
+            from: decoderA, on: .decoders, now: start)
+        let retry = try #require(decodeJobs(out).first)
+        #expect(retry.0.peer == decoderA && retry.1.request.requestID != first.request.requestID)
+        #expect(cancels(out).first?.1.requestID == first.request.requestID, "only the old attempt is cancelled")
+        out = router.receive(.tokenChunk(TokenChunk(requestID: first.request.requestID, ids: [3], textDelta: "x")),
+            from: decoderA, on: .decoders, now: start)
+        #expect(out.allSatisfy { $0.link != .clients }, "a late chunk of the first attempt is not the job's")
+        out = router.receive(.tokenChunk(TokenChunk(requestID: retry.1.request.requestID, ids: [4], textDelta: "y")),
+            from: decoderA, on: .decoders, now: start)
+        #expect(chunks(out).first?.1.ids == [4])
+    }
+
+    @Test func aDecoderSayingThePromptIsTooLongEndsTheJobAtOnce() throws {
+        let router = pinned()
+        hello(router, encoder, .encoders)
+        hello(router, decoderA, .decoders)
+        hello(router, decoderB, .decoders)
+        let (assigned, job) = try jobOnDecoder(router)
+        let out = router.receive(.error(ErrorReply(code: .promptTooLong, message: "13 > 8 positions",
+            requestID: job.request.requestID)), from: assigned.peer, on: .decoders, now: start)
+        #expect(decodeJobs(out).isEmpty && errors(out).first?.1.code == .promptTooLong)
+        #expect(router.statistics(now: start).faults.workerFaults == 0)
+    }
+
+    @Test func aCancelledJobsEncodeIsDroppedWhenNoEncoderHasItYet() {
+        let router = pinned()
+        _ = router.receive(generate("r1", "a prompt nobody needs"), from: client, on: .clients, now: start)
+        _ = router.receive(.cancel(Cancel(requestID: "r1")), from: client, on: .clients, now: start)
+        hello(router, encoder, .encoders)  // an encoder joins: there is nothing to encode
+        #expect(router.statistics(now: start).workers.first?.outstanding == 0)
     }
 
     @Test func aSlowClientsJobsAreCancelledWithAnErrorAndCounted() throws {

@@ -27,11 +27,11 @@ extension RouterCore {
     }
 
     func relay(_ chunk: TokenChunk, from decoder: PeerIdentity, now: ContinuousClock.Instant) -> [Outgoing] {
-        guard let job = jobs[chunk.requestID], job.decoder == decoder else {
+        guard let job = job(decoderID: chunk.requestID), job.decoder == decoder else {
             return []  // a cancelled job, or one resumed elsewhere after this decoder failed it
         }
         if let problem = ReplyValidation.problem(with: chunk, for: job) {
-            return decoderFault(job, decoder: decoder, code: .unavailable, problem: problem, now: now)
+            return decoderFault(job, decoder: decoder, problem: problem, now: now)
         }
         job.progressAt = now
         if !chunk.ids.isEmpty {
@@ -80,11 +80,14 @@ extension RouterCore {
             }
             return out + dispatch(now: now)
         }
-        if link == .decoders, let job = jobs[error.requestID], job.decoder == peer {
-            // A prompt the SLM cannot hold is the same on every decoder; anything else is this decoder's.
-            let code: ErrorCode = error.code == .promptTooLong ? .promptTooLong : .unavailable
-            return decoderFault(job, decoder: peer, code: code, problem: "\(error.code): \(error.message)",
-                countsAgainstWorker: code != .promptTooLong, now: now)
+        if link == .decoders, let job = job(decoderID: error.requestID), job.decoder == peer {
+            if error.code == .promptTooLong {
+                // A prompt the SLM cannot hold is the same on every decoder: the client's answer, not a retry.
+                decoders.released(peer)
+                job.decoder = nil
+                return finish(job, reason: .unspecified, error: error, now: now) + dispatch(now: now)
+            }
+            return decoderFault(job, decoder: peer, problem: "\(error.code): \(error.message)", now: now)
         }
         notice("stray error \(link) \(peer)", "\(link) peer \(peer) sent an error about no work it holds: "
             + "\(error.code): \(error.message)")
@@ -115,8 +118,7 @@ extension RouterCore {
                 continue
             }
             guard let decoder = job.decoder, let since = job.progressAt, now - since >= limit else { continue }
-            out += decoderFault(job, decoder: decoder, code: .unavailable,
-                problem: "no token within \(limit.milliseconds) ms", now: now)
+            out += decoderFault(job, decoder: decoder, problem: "no token within \(limit.milliseconds) ms", now: now)
         }
         return out
     }
@@ -153,28 +155,26 @@ extension RouterCore {
         return dispatch(now: now)
     }
 
-    /// A decoder failed a job (invalid chunk, error, stall): the decoder is told to drop it, and the job resumes
-    /// on another decoder from the tokens already streamed, or fails with `code` after `maxAttempts`.
-    func decoderFault(_ job: RouterJob, decoder: PeerIdentity, code: ErrorCode, problem: String,
-                      countsAgainstWorker: Bool = true, now: ContinuousClock.Instant) -> [Outgoing] {
+    /// A decoder failed a job (invalid chunk, error, stall): the decoder is told to drop it, the fault counts
+    /// towards its breaker, and the job resumes on another decoder from the tokens already streamed, or fails with
+    /// `UNAVAILABLE` after `maxAttempts`.
+    func decoderFault(_ job: RouterJob, decoder: PeerIdentity, problem: String, now: ContinuousClock.Instant)
+        -> [Outgoing]
+    {
         let name = workerNames[decoder] ?? decoder.description
-        let out = [Outgoing(link: .decoders, peer: decoder, message: .cancel(Cancel(requestID: job.internalID)))]
-        if countsAgainstWorker {
-            faults.workerFaults += 1
-            if decoders.failed(decoder, now: now) {
-                notices.append("decoder '\(name)' failed \(configuration.breakerThreshold) times in a row; no work "
-                    + "for it for \(configuration.breakerCooldown.milliseconds) ms")
-            }
-            notice("fault \(name) \(problem)", "decoder '\(name)' fault on job \(job.internalID): \(problem)")
-        } else {
-            decoders.released(decoder)
+        let out = [Outgoing(link: .decoders, peer: decoder, message: .cancel(Cancel(requestID: job.decoderID)))]
+        faults.workerFaults += 1
+        if decoders.failed(decoder, now: now) {
+            notices.append("decoder '\(name)' failed \(configuration.breakerThreshold) times in a row; no work "
+                + "for it for \(configuration.breakerCooldown.milliseconds) ms")
         }
+        notice("fault \(name) \(problem)", "decoder '\(name)' fault on job \(job.decoderID): \(problem)")
         job.decoder = nil
         job.progressAt = nil
         job.requeuedAt = now
         job.failedOn.insert(decoder)
         guard job.attempts < configuration.maxAttempts else {
-            return out + finish(job, reason: .unspecified, error: ErrorReply(code: code,
+            return out + finish(job, reason: .unspecified, error: ErrorReply(code: .unavailable,
                 message: "the job failed on \(job.attempts) decoders; last: \(problem)")) + dispatch(now: now)
         }
         faults.retries += 1

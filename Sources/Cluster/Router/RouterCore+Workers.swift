@@ -96,6 +96,7 @@ extension RouterCore {
             encodeQueue = []
             decodeQueue = []
             cache.removeAll()
+            awaitingIdentity = []
             for job in jobs.values.sorted(by: { $0.internalID < $1.internalID }) {
                 if !job.streamed.isEmpty {
                     out += finish(job, reason: .unspecified, error: ErrorReply(code: .unavailable,
@@ -194,7 +195,7 @@ extension RouterCore {
             job.attempts += 1
             metrics?.assigned(job, now: now)
             var request = job.request
-            request.requestID = job.internalID
+            request.requestID = job.decoderID
             let decodeJob = DecodeJob(request: request, encoding: encoding, resumeIDs: job.streamed)
             out.append(send(.decodeJob(decodeJob), to: decoder, on: .decoders, now: now))
         }

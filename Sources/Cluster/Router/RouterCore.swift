@@ -209,7 +209,7 @@ public final class RouterCore {
             code: error.map { LoadGenerator.name(of: $0.code) } ?? "\(reason)", now: now)
         var out: [Outgoing] = []
         if let decoder = job.decoder {
-            out.append(Outgoing(link: .decoders, peer: decoder, message: .cancel(Cancel(requestID: job.internalID))))
+            out.append(Outgoing(link: .decoders, peer: decoder, message: .cancel(Cancel(requestID: job.decoderID))))
             decoders.released(decoder)
         }
         if let error {
@@ -230,12 +230,29 @@ public final class RouterCore {
                 completionTokens: UInt32(clamping: job.streamed.count), cachedEncoding: job.cachedEncoding))
     }
 
+    /// The job a decoder's chunk or error is about, if `id` names its current attempt.
+    func job(decoderID id: String) -> RouterJob? {
+        guard let mark = id.lastIndex(of: "#"), let attempt = Int(id[id.index(after: mark)...]),
+            let job = jobs[String(id[..<mark])], job.attempts == attempt
+        else { return nil }
+        return job
+    }
+
     func forget(_ job: RouterJob) {
         jobs[job.internalID] = nil
         jobIDs[job.key] = nil
         decodeQueue.removeAll { $0 == job.internalID }
         awaitingIdentity.removeAll { $0 == job.internalID }
-        if let key = job.promptKey { encodeTasks[key]?.waiting.removeAll { $0 == job.internalID } }
+        if let key = job.promptKey, var task = encodeTasks[key] {
+            task.waiting.removeAll { $0 == job.internalID }
+            encodeTasks[key] = task
+            if task.waiting.isEmpty && task.encoder == nil {
+                // Nobody waits for it and no encoder has it yet: not worth a prompt pass (nor the memory).
+                encodeTasks[key] = nil
+                encodeQueue.removeAll { $0 == key }
+                cache.fail(key)
+            }
+        }
     }
 
     func reply(_ client: PeerIdentity, _ code: ErrorCode, _ message: String, requestID: String = "") -> Outgoing {

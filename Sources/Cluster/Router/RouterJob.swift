@@ -34,6 +34,11 @@ final class RouterJob {
     /// Decoders the job was sent to, and those among them that failed it (died, errored, stalled or lied).
     var attempts = 0
     var failedOn: Set<PeerIdentity> = []
+
+    /// The id the decoder of the current attempt knows the job by: `<internal id>#<attempt>`. Each attempt has its
+    /// own, so a late chunk of an earlier attempt (even on the same decoder) is never taken for the current one,
+    /// and a cancel of the old attempt never cancels the new.
+    var decoderID: String { "\(internalID)#\(attempts)" }
     /// When the job last made progress on its decoder (assigned, or a token came): the stall watchdog's clock.
     var progressAt: ContinuousClock.Instant?
     /// The kernel variant of the decoder that produced its streamed tokens: it resumes only on that variant, so its
