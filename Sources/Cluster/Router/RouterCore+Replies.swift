@@ -129,13 +129,7 @@ extension RouterCore {
         -> [Outgoing]
     {
         guard var task = encodeTasks[key] else { return [] }
-        let name = workerNames[encoder] ?? encoder.description
-        faults.workerFaults += 1
-        if encoders.failed(encoder, now: now) {
-            notices.append("encoder '\(name)' failed \(configuration.breakerThreshold) times in a row; no work for it "
-                + "for \(configuration.breakerCooldown.milliseconds) ms")
-        }
-        notice("fault \(name) \(problem)", "encoder '\(name)' fault: \(problem)")
+        recordFault(of: encoder, on: .encoders, problem: problem, job: nil, now: now)
         task.encoder = nil
         task.failedOn.insert(encoder)
         guard task.attempts < configuration.maxAttempts else {
@@ -161,14 +155,8 @@ extension RouterCore {
     func decoderFault(_ job: RouterJob, decoder: PeerIdentity, problem: String, now: ContinuousClock.Instant)
         -> [Outgoing]
     {
-        let name = workerNames[decoder] ?? decoder.description
         let out = [Outgoing(link: .decoders, peer: decoder, message: .cancel(Cancel(requestID: job.decoderID)))]
-        faults.workerFaults += 1
-        if decoders.failed(decoder, now: now) {
-            notices.append("decoder '\(name)' failed \(configuration.breakerThreshold) times in a row; no work "
-                + "for it for \(configuration.breakerCooldown.milliseconds) ms")
-        }
-        notice("fault \(name) \(problem)", "decoder '\(name)' fault on job \(job.decoderID): \(problem)")
+        recordFault(of: decoder, on: .decoders, problem: problem, job: job.decoderID, now: now)
         job.decoder = nil
         job.progressAt = nil
         job.requeuedAt = now
@@ -180,5 +168,20 @@ extension RouterCore {
         faults.retries += 1
         decodeQueue.insert(job.internalID, at: 0)
         return out + dispatch(now: now)
+    }
+
+    /// Counts a worker's fault, takes the work off it in its pool (opening its breaker after enough faults in a row),
+    /// and logs the fault once.
+    func recordFault(of worker: PeerIdentity, on link: Link, problem: String, job: String?, now: ContinuousClock.Instant) {
+        let name = workerNames[worker] ?? worker.description
+        let role = link == .encoders ? "encoder" : "decoder"
+        faults.workerFaults += 1
+        var tripped = false
+        updatePool(link) { tripped = $0.failed(worker, now: now) }
+        if tripped {
+            notices.append("\(role) '\(name)' failed \(configuration.breakerThreshold) times in a row; no work for "
+                + "it for \(configuration.breakerCooldown.milliseconds) ms")
+        }
+        notice("fault \(name) \(problem)", "\(role) '\(name)' fault\(job.map { " on job \($0)" } ?? ""): \(problem)")
     }
 }
