@@ -110,16 +110,19 @@ class JsonLogTests(RouterCase):
                                    "--clients", "tcp://127.0.0.1:*",
                                    "--encoders", "tcp://127.0.0.1:*", "--decoders", "tcp://127.0.0.1:*"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment)
+        import json
+        records = []
         try:
-            line = router.stderr.readline().decode()
+            # Every line is one JSON object; read them until the router says it listens.
+            while not records or "listening" not in records[-1]["msg"]:
+                line = router.stderr.readline().decode()
+                self.assertTrue(line, f"the router's log ended before it listened (exit {router.poll()}): {records}")
+                records.append(json.loads(line))
         finally:
             router.terminate()
             router.wait(5)
             router.stdout.close()
             router.stderr.close()
-        import json
-        record = json.loads(line)
-        self.assertEqual((record["service"], record["level"]), ("router", "info"))
-        self.assertEqual(record["pid"], router.pid)
-        self.assertIn("listening", record["msg"])
+        record = records[-1]
+        self.assertEqual((record["service"], record["level"], record["pid"]), ("router", "info", router.pid))
         self.assertIn("T", record["ts"])
