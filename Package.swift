@@ -38,14 +38,14 @@ let package = Package(
         .target(name: "Numerics", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: swiftSettings),
         .target(name: "Tokenizers", dependencies: ["CSentencePiece", "CCrypto"], swiftSettings: swiftSettings),
         .target(name: "Models", dependencies: ["Numerics", "Tokenizers", "CCrypto"], swiftSettings: swiftSettings),
-        .target(name: "Generation", dependencies: ["Models"], swiftSettings: swiftSettings),
+        .target(name: "Generation", dependencies: ["Models", "Numerics", "Tokenizers"], swiftSettings: swiftSettings),
 
         // MARK: Wire and services
         .target(name: "Wire", dependencies: ["CZeroMQ", "L2SProtoC"], swiftSettings: swiftSettings),
-        .target(name: "Cluster", dependencies: ["Generation", "Wire", "Metrics", "CCrypto"], swiftSettings: swiftSettings),
+        .target(name: "Cluster", dependencies: ["Generation", "Models", "Tokenizers", "Wire", "Metrics", "CCrypto"], swiftSettings: swiftSettings),
         .target(name: "Metrics", swiftSettings: swiftSettings),
         .target(name: "HTTP", dependencies: ["CMicroHTTPD"], swiftSettings: swiftSettings),
-        .target(name: "Gateway", dependencies: ["Cluster", "Wire", "HTTP", "Metrics"], swiftSettings: swiftSettings),
+        .target(name: "Gateway", dependencies: ["Cluster", "Generation", "Wire", "HTTP", "Metrics"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "l2s",
             dependencies: ["Cluster", "Gateway", "HTTP", "Metrics", "Wire", "Generation", "Models", "Tokenizers", "Numerics"],
@@ -55,10 +55,10 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics", "CKernels", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "GenerationTests", dependencies: ["Generation", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Numerics", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "GenerationTests", dependencies: ["Generation", "Models", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire", "Generation", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire", "Generation", "Models", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: swiftSettings),
     ],
     cxxLanguageStandard: .cxx17
