@@ -35,7 +35,7 @@ public enum CurveKeys {
 
     /// Makes `socket` a CURVE client of the server whose public key is `serverKey`, with `own` key pair or a
     /// fresh one.
-    static func secureClient(_ socket: ZMQSocket, serverKey: String, own given: CurveKeyPair? = nil) throws {
+    public static func secureClient(_ socket: ZMQSocket, serverKey: String, own given: CurveKeyPair? = nil) throws {
         let own = try given ?? CurveKeyPair.generate()
         try socket.set(.curveClient(serverPublicKey: serverKey, publicKey: own.publicKey, secretKey: own.secretKey))
     }

@@ -49,10 +49,10 @@ public struct ServiceLog: Sendable {
     }
 
     private func write(_ level: String, _ text: String, _ requestID: String?) {
-        let stamp = Date().formatted(.iso8601.time(includingFractionalSeconds: true))
         let line: String
         switch format {
         case .text:
+            let stamp = Date().formatted(.iso8601.time(includingFractionalSeconds: true))
             line = "\(stamp) \(component) \(level): \(text)" + (requestID.map { " [\($0)]" } ?? "") + "\n"
         case .json:
             var object: [String: Any] = ["ts": Date().formatted(.iso8601), "level": level, "service": component,

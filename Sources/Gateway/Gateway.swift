@@ -2,6 +2,7 @@ import Cluster
 import HTTP
 import Metrics
 import Foundation
+import Generation
 import Synchronization
 import Wire
 

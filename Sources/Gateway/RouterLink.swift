@@ -1,5 +1,6 @@
 import Cluster
 import Foundation
+import Generation
 import Synchronization
 import Wire
 
@@ -24,8 +25,7 @@ final class RouterLink: @unchecked Sendable {
 
         /// The next event, waiting at most `timeout`; nil when none came in time.
         func next(timeout: Duration) -> ClusterClient.Event? {
-            let deadline = Date().addingTimeInterval(Double(timeout.components.seconds)
-                + Double(timeout.components.attoseconds) * 1e-18)
+            let deadline = Date().addingTimeInterval(timeout.inSeconds)
             condition.lock()
             defer { condition.unlock() }
             while events.isEmpty {
@@ -62,11 +62,7 @@ final class RouterLink: @unchecked Sendable {
         wake = try WakeChannel(context: context)
         socket = try ZMQSocket(context: context, type: .dealer)
         try socket.set(.linger(milliseconds: 0))
-        if let curveServerKey {
-            let own = try CurveKeyPair.generate()
-            try socket.set(.curveClient(serverPublicKey: curveServerKey, publicKey: own.publicKey,
-                secretKey: own.secretKey))
-        }
+        if let curveServerKey { try CurveKeys.secureClient(socket, serverKey: curveServerKey) }
         do {
             try socket.connect(endpoint)
         } catch {
@@ -113,8 +109,7 @@ final class RouterLink: @unchecked Sendable {
             $0.outgoing.append(.statsRequest(StatsRequest()))
         }
         wake.poke()
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
-        if waiter.semaphore.wait(timeout: .now() + seconds) == .timedOut {
+        if waiter.semaphore.wait(timeout: .now() + timeout.inSeconds) == .timedOut {
             state.withLock { $0.statsWaiters.removeAll { $0 === waiter } }
             return nil
         }
