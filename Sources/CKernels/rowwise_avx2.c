@@ -1,5 +1,5 @@
 // The AVX2 + FMA variant: 8 lanes, fused multiply-add (so its last bits differ from the baseline's); float16
-// weights are widened with F16C, bfloat16 ones with a 16-bit shift.
+// weights are widened with F16C, bfloat16 ones with a 16-bit shift, int8 ones sign-extended and converted.
 #include "variants.h"
 
 #ifdef L2S_X86
@@ -19,12 +19,14 @@
 #define WEIGHT float
 #define WLOAD(p) VLOAD(p)
 #define WSCALAR(p) (*(p))
+#define SCALED 0
 #include "rowwise_body.h"
 
 #define ROWWISE_NAME l2s_rowwise_avx2_f16
 #define WEIGHT uint16_t
 #define WLOAD(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
 #define WSCALAR(p) l2s_float16_to_float(*(p))
+#define SCALED 0
 #include "rowwise_body.h"
 
 #define ROWWISE_NAME l2s_rowwise_avx2_bf16
@@ -32,5 +34,13 @@
 #define WLOAD(p) \
     _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
 #define WSCALAR(p) l2s_bfloat16_to_float(*(p))
+#define SCALED 0
+#include "rowwise_body.h"
+
+#define ROWWISE_NAME l2s_rowwise_avx2_i8
+#define WEIGHT int8_t
+#define WLOAD(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
+#define WSCALAR(p) ((float)*(p))
+#define SCALED 1
 #include "rowwise_body.h"
 #endif

@@ -13,13 +13,13 @@ public final class BundleGenerator: Sendable {
     /// The decoder side: the conditioned SLM, its tokenizer, projector (`runs_on: decoder`).
     public let slm: ConditionedSLM
 
-    /// Loads both halves of `bundle`.
+    /// Loads both halves of `bundle`; `weights` is how the SLM keeps its step layers.
     public init(
         bundle: L2SBundle, maxPromptTokens: Int = PromptEncoder.defaultMaxPromptTokens,
-        rowKernel: RowKernel = .batchInvariant
+        rowKernel: RowKernel = .batchInvariant, weights: WeightStorage = .asStored
     ) throws {
         encoder = try PromptEncoder(bundle: bundle, maxPromptTokens: maxPromptTokens, rowKernel: rowKernel)
-        slm = try ConditionedSLM(bundle: bundle, rowKernel: rowKernel)
+        slm = try ConditionedSLM(bundle: bundle, rowKernel: rowKernel, weights: weights)
     }
 
     /// Prompt ids of `text` (LLM tokenizer, `</s>` appended).

@@ -74,13 +74,33 @@ public final class Checkpoint: Sendable {
     }
 }
 
-/// How a model keeps the weights of its decoding-step layers (docs/kernels.md).
-public enum WeightStorage: Sendable, Equatable {
+/// How a model keeps the weights of its decoding-step layers (the dense layers run once per generated token, and
+/// the output head); docs/kernels.md. Prompt-pass layers (encoders, cross-attention keys and values) stay float32.
+public enum WeightStorage: String, Sendable, Equatable, CaseIterable {
     /// float16/bfloat16 step layers stay 16-bit, widened in registers, when the step kernel runs them (batch-invariant
     /// rows on a variant with hardware widening); everything else is float32. Same bits as `.float32`.
-    case asStored
+    case asStored = "as-stored"
     /// Every weight widened to float32 at load.
     case float32
+    /// Step layers converted to float16 at load (rounded to nearest when stored wider) and kept 16-bit.
+    case float16
+    /// Step layers converted to bfloat16 at load (rounded to nearest when stored wider) and kept 16-bit.
+    case bfloat16
+    /// Step layers quantised to int8 at load, one scale per output row (`Int8Matrix`): lossy, opt-in.
+    case int8
+
+    /// Whether results can differ from float32 weights' (a converted or quantised copy); such a choice is part of a
+    /// decoder's numeric identity, like the kernel variant.
+    public var changesResults: Bool { self == .float16 || self == .bfloat16 || self == .int8 }
+
+    /// The 16-bit format step layers are converted to, if any.
+    var halfFormat: HalfMatrix.Format? {
+        switch self {
+        case .float16: .float16
+        case .bfloat16: .bfloat16
+        default: nil
+        }
+    }
 }
 
 /// Strict weight loading: every tensor a model asks for must exist with the expected shape, and at the end every
@@ -89,15 +109,18 @@ final class WeightLoader {
     let checkpoint: Checkpoint
     /// The row kernel of every dense layer this loader builds.
     let rowKernel: RowKernel
-    /// Whether step layers stored as float16/bfloat16 stay 16-bit: asked for, run by the batch-invariant step kernel,
-    /// and widened in hardware by the process's kernel variant (the baseline's software widening is slower than
-    /// reading float32).
+    /// How step layers are kept.
+    let storage: WeightStorage
+    /// Whether step layers stored as float16/bfloat16 stay 16-bit under `.asStored`: run by the batch-invariant step
+    /// kernel and widened in hardware by the process's kernel variant (the baseline's software widening is slower
+    /// than reading float32).
     let keepsHalfStepWeights: Bool
     private(set) var used: Set<String> = []
 
     init(_ checkpoint: Checkpoint, rowKernel: RowKernel, storage: WeightStorage = .asStored) {
         self.checkpoint = checkpoint
         self.rowKernel = rowKernel
+        self.storage = storage
         keepsHalfStepWeights =
             storage == .asStored && rowKernel == .batchInvariant && KernelVariant.process != .baseline
     }
@@ -105,6 +128,21 @@ final class WeightLoader {
     /// A dense layer with this loader's row kernel.
     func linear(weight: Tensor, bias: Tensor? = nil, layout: Linear.Layout = .outputsByInputs) -> Linear {
         Linear(weight: weight, bias: bias, layout: layout, rowKernel: rowKernel)
+    }
+
+    /// A step layer over `weight` (float32) kept as `storage` says: int8, converted to 16 bits, or float32.
+    func stepLinear(weight: Tensor, bias: Tensor? = nil, layout: Linear.Layout = .outputsByInputs) throws -> Linear {
+        if storage == .int8 { return try Linear(int8Weight: weight, bias: bias, layout: layout) }
+        if let format = storage.halfFormat {
+            return Linear(halfWeight: HalfMatrix(converting: weight, to: format), bias: bias, layout: layout)
+        }
+        return linear(weight: weight, bias: bias, layout: layout)
+    }
+
+    /// The output head tied to `table`: the table itself, or an int8 copy of it when `storage` is `.int8` (the table
+    /// stays as it is for lookups).
+    func tiedHead(_ table: EmbeddingTable) throws -> Linear {
+        storage == .int8 ? try Linear(int8Weight: table.widened()) : table.tiedHead(rowKernel: rowKernel)
     }
 
     /// True when the checkpoint holds `name`.
@@ -120,17 +158,22 @@ final class WeightLoader {
         return try checkpoint.tensor(name)
     }
 
-    /// An `nn.Linear` without bias: weight [outputs, inputs]. `steps`: a layer that decoding steps dominate, kept
-    /// 16-bit when `keepsHalfStepWeights` and the checkpoint stores it so.
+    /// An `nn.Linear` without bias: weight [outputs, inputs]. `steps`: a layer that decoding steps dominate, kept as
+    /// `storage` says (16-bit as stored, converted, or int8).
     func linear(_ name: String, inputs: Int, outputs: Int, steps: Bool = false) throws -> Linear {
-        if steps, let half = try halfMatrix(name + ".weight", shape: [outputs, inputs]) {
-            return Linear(halfWeight: half, rowKernel: rowKernel)
-        }
-        return linear(weight: try tensor(name + ".weight", shape: [outputs, inputs]))
+        try fusedLinear([name], inputs: inputs, outputs: outputs, steps: steps)
     }
 
-    /// Tensor `name` (of exactly `shape`) as 16-bit bits when `keepsHalfStepWeights` and it is stored F16/BF16.
+    /// Tensor `name` (of exactly `shape`) as 16-bit bits for a step layer: as stored when `keepsHalfStepWeights` and
+    /// it is stored F16/BF16; converted when `storage` asks for a 16-bit format (in place when already stored so).
     func halfMatrix(_ name: String, shape: [Int]) throws -> HalfMatrix? {
+        if let format = storage.halfFormat {
+            if checkpoint.shape(of: name) == shape, let half = try checkpoint.halfMatrix(name), half.format == format {
+                used.insert(name)
+                return half
+            }
+            return HalfMatrix(converting: try tensor(name, shape: shape), to: format)
+        }
         guard keepsHalfStepWeights, checkpoint.shape(of: name) == shape, let half = try checkpoint.halfMatrix(name)
         else { return nil }
         used.insert(name)
@@ -138,13 +181,15 @@ final class WeightLoader {
     }
 
     /// Several `nn.Linear` layers over the same input fused into one (rows stacked), so one product computes all.
-    /// `steps` as for `linear`; the layers stay 16-bit only when all of them are stored in the same 16-bit format.
+    /// `steps` as for `linear`; under `.asStored` the layers stay 16-bit only when all of them are stored in the same
+    /// 16-bit format.
     func fusedLinear(_ names: [String], inputs: Int, outputs: Int, steps: Bool = false) throws -> Linear {
-        if steps, keepsHalfStepWeights {
+        if steps, keepsHalfStepWeights || storage.halfFormat != nil {
             let halves = try names.compactMap { try halfMatrix($0 + ".weight", shape: [outputs, inputs]) }
             if halves.count == names.count, let format = halves.first?.format,
                 halves.allSatisfy({ $0.format == format })
             {
+                if halves.count == 1 { return Linear(halfWeight: halves[0], rowKernel: rowKernel) }
                 let stacked = try HalfMatrix(
                     format: format, shape: [names.count * outputs, inputs],
                     bits: halves.flatMap { $0.withUnsafeBufferPointer(Array.init) })
@@ -154,7 +199,8 @@ final class WeightLoader {
         var scalars: [Float] = []
         scalars.reserveCapacity(names.count * inputs * outputs)
         for name in names { scalars += try tensor(name + ".weight", shape: [outputs, inputs]).scalars }
-        return linear(weight: try Tensor(shape: [names.count * outputs, inputs], scalars: scalars))
+        let weight = try Tensor(shape: [names.count * outputs, inputs], scalars: scalars)
+        return steps ? try stepLinear(weight: weight) : linear(weight: weight)
     }
 
     /// Checks that every tensor was used; unused ones for which `ignorable` holds are returned (sorted), any other

@@ -28,15 +28,16 @@ public final class ConditionedSLM: Sendable {
     }
 
     /// Loads the SLM checkpoint, its tokenizer and, for `runs_on: decoder`, the projector; `rowKernel` as for
-    /// `ModelRegistry.load` (the default keeps batched decoding steps bit-identical to single-sequence ones).
-    public init(bundle: L2SBundle, rowKernel: RowKernel = .batchInvariant) throws {
+    /// `ModelRegistry.load` (the default keeps batched decoding steps bit-identical to single-sequence ones); `weights`
+    /// how the SLM keeps its step layers.
+    public init(bundle: L2SBundle, rowKernel: RowKernel = .batchInvariant, weights: WeightStorage = .asStored) throws {
         self.bundle = bundle
         switch bundle.slmKind {
         case .encoderDecoder:
-            let t5 = try T5Model(directory: bundle.slmDirectory, rowKernel: rowKernel)
+            let t5 = try T5Model(directory: bundle.slmDirectory, rowKernel: rowKernel, weights: weights)
             (network, model) = (.t5(t5), t5)
         case .decoderOnly:
-            let gpt2 = try GPT2Model(directory: bundle.slmDirectory, rowKernel: rowKernel)
+            let gpt2 = try GPT2Model(directory: bundle.slmDirectory, rowKernel: rowKernel, weights: weights)
             (network, model) = (.gpt2(gpt2), gpt2)
         }
         tokenizer = try loadTokenizer(directory: bundle.slmDirectory)

@@ -73,18 +73,24 @@ public final class GPT2Model: LanguageModel {
     public var eosTokenIDs: [Int32] { configuration.eosTokenIDs }
 
     /// Loads `config.json` and the safetensors weights of `directory`, strictly. Accepts both GPT2LMHeadModel
-    /// (`transformer.` prefix) and bare GPT2Model key names. `rowKernel` chooses how one-row products run.
-    public init(directory: URL, rowKernel: RowKernel = .batchInvariant) throws {
+    /// (`transformer.` prefix) and bare GPT2Model key names. `rowKernel` chooses how one-row products run; `weights`
+    /// how the blocks and head are kept: float32 (`.asStored` widens 16-bit checkpoints at load) or int8, whose
+    /// layers go through the row-wise kernel for the prefill too.
+    public init(directory: URL, rowKernel: RowKernel = .batchInvariant, weights: WeightStorage = .asStored) throws {
+        guard weights.halfFormat == nil else {
+            throw ModelError.unsupportedWeights(
+                modelType: "gpt2", storage: weights.rawValue, supported: ["as-stored", "float32", "int8"])
+        }
         let c = try loadConfig(GPT2Configuration.self, from: directory.appendingPathComponent("config.json"))
         configuration = c
-        let loader = WeightLoader(try Checkpoint(directory: directory), rowKernel: rowKernel)
+        let loader = WeightLoader(try Checkpoint(directory: directory), rowKernel: rowKernel, storage: weights)
         let prefix = loader.contains("transformer.wte.weight") ? "transformer." : ""
         let (d, inner) = (c.embeddingDimension, c.innerDimension)
         func norm(_ name: String) throws -> (weight: Tensor, bias: Tensor) {
             (try loader.tensor(name + ".weight", shape: [d]), try loader.tensor(name + ".bias", shape: [d]))
         }
         func conv(_ name: String, inputs: Int, outputs: Int) throws -> Linear {
-            loader.linear(
+            try loader.stepLinear(
                 weight: try loader.tensor(name + ".weight", shape: [inputs, outputs]),
                 bias: try loader.tensor(name + ".bias", shape: [outputs]), layout: .inputsByOutputs)
         }
@@ -102,9 +108,9 @@ public final class GPT2Model: LanguageModel {
         }
         finalNorm = try norm(prefix + "ln_f")
         if loader.contains("lm_head.weight") {
-            head = loader.linear(weight: try loader.tensor("lm_head.weight", shape: [c.vocabularySize, d]))
+            head = try loader.stepLinear(weight: try loader.tensor("lm_head.weight", shape: [c.vocabularySize, d]))
         } else {
-            head = loader.linear(weight: tokenEmbedding)
+            head = try loader.tiedHead(.float32(tokenEmbedding))
         }
         ignoredTensors = try loader.finish(ignoring: { $0.hasSuffix(".attn.bias") || $0.hasSuffix(".attn.masked_bias") }
         )

@@ -33,9 +33,9 @@ public protocol LanguageModel: AnyObject, Sendable {
 /// From a checkpoint's `model_type` to the implementation that loads it; a new family adds one entry.
 public enum ModelRegistry {
     /// Loader per `model_type`.
-    public static let loaders: [String: @Sendable (URL, RowKernel) throws -> any LanguageModel] = [
-        "t5": { try T5Model(directory: $0, rowKernel: $1) },
-        "gpt2": { try GPT2Model(directory: $0, rowKernel: $1) },
+    public static let loaders: [String: @Sendable (URL, RowKernel, WeightStorage) throws -> any LanguageModel] = [
+        "t5": { try T5Model(directory: $0, rowKernel: $1, weights: $2) },
+        "gpt2": { try GPT2Model(directory: $0, rowKernel: $1, weights: $2) },
     ]
 
     /// The `model_type` written in `directory/config.json`.
@@ -48,13 +48,15 @@ public enum ModelRegistry {
     }
 
     /// Loads the checkpoint in `directory` with the implementation registered for its `model_type`.
-    public static func load(directory: URL, rowKernel: RowKernel = .batchInvariant) throws -> any LanguageModel {
+    public static func load(
+        directory: URL, rowKernel: RowKernel = .batchInvariant, weights: WeightStorage = .asStored
+    ) throws -> any LanguageModel {
         let type = try modelType(directory: directory)
         guard let loader = loaders[type] else {
             throw ModelError.unknownModelType(
                 type, path: directory.appendingPathComponent("config.json").path, known: loaders.keys.sorted())
         }
-        return try loader(directory, rowKernel)
+        return try loader(directory, rowKernel, weights)
     }
 }
 

@@ -99,20 +99,26 @@ public final class T5Decoder: Sendable {
         if loader.contains("lm_head.weight") {
             head = try loader.linear("lm_head", inputs: d, outputs: c.vocabularySize, steps: true)
         } else {
-            // Tied: the head shares the embedding table's storage (16-bit when the encoder kept it so).
-            head = embedding.tiedHead(rowKernel: loader.rowKernel)
+            // Tied: the head shares the embedding table's storage (16-bit when the encoder kept it so; int8 a copy).
+            head = try loader.tiedHead(embedding)
         }
     }
 
-    /// Dense layers of the decoder kept as 16-bit weights (`WeightStorage.asStored`), for logs and tests.
-    public var sixteenBitLayers: Int {
+    /// The decoder's dense layers and head, for counting how they are kept.
+    private var denseLayers: [Linear] {
         let layers = blocks.flatMap { block in
             let feedForward = block.feedForward
             return [block.selfQKV, block.selfOutput, block.crossQuery, block.crossKV, block.crossOutput]
                 + [feedForward.input, feedForward.output] + (feedForward.gateLinear.map { [$0] } ?? [])
         }
-        return (layers + [head]).filter { $0.halfFormat != nil }.count
+        return layers + [head]
     }
+
+    /// Dense layers of the decoder kept as 16-bit weights (`WeightStorage`), for logs and tests.
+    public var sixteenBitLayers: Int { denseLayers.filter { $0.halfFormat != nil }.count }
+
+    /// Dense layers of the decoder kept as int8 (`WeightStorage.int8`), for logs and tests.
+    public var int8Layers: Int { denseLayers.filter(\.isInt8).count }
 
     /// A fresh state for one request: computes every block's cross-attention K/V from `encoderOutput` [S, d_model].
     public func makeState(encoderOutput: Tensor, encoderMask: [Bool]? = nil) throws -> T5DecoderState {

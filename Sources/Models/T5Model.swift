@@ -21,7 +21,7 @@ public final class T5Model: LanguageModel {
 
     /// Loads `config.json` and the safetensors weights of `directory`, strictly; `rowKernel` chooses how one-row
     /// products run (`.batchInvariant` when batched and single-sequence results must agree bit for bit); `weights`
-    /// whether the decoder's float16/bfloat16 layers stay 16-bit (same results either way).
+    /// how the decoder's step layers and head are kept (`.asStored` and `.float32` give the same results).
     public init(directory: URL, rowKernel: RowKernel = .batchInvariant, weights: WeightStorage = .asStored) throws {
         configuration = try loadConfig(T5Configuration.self, from: directory.appendingPathComponent("config.json"))
         let loader = WeightLoader(try Checkpoint(directory: directory), rowKernel: rowKernel, storage: weights)

@@ -41,6 +41,14 @@ public enum EmbeddingTable: Sendable {
         }
     }
 
+    /// The table as float32 (widened exactly when 16-bit).
+    public func widened() -> Tensor {
+        switch self {
+        case .float32(let table): table
+        case .half(let table): table.widened()
+        }
+    }
+
     /// The output head that shares this table's weights (no copy): y = x E^T.
     public func tiedHead(rowKernel: RowKernel) -> Linear {
         switch self {

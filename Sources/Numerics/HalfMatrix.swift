@@ -63,6 +63,13 @@ public struct HalfMatrix: Sendable {
         try self.init(format: format, shape: shape, bits: bits)
     }
 
+    /// `weight` (rank 2) rounded to `format`, to nearest with ties to even (exact for values the format holds).
+    public init(converting weight: Tensor, to format: Format) {
+        precondition(weight.rank == 2, "HalfMatrix needs a rank-2 tensor, got \(weight.shape)")
+        let round = format == .float16 ? HalfPrecision.float16Bits(from:) : HalfPrecision.bfloat16Bits(from:)
+        self.init(checkedFormat: format, shape: weight.shape, storage: .owned(weight.scalars.map(round)))
+    }
+
     private init(checkedFormat format: Format, shape: [Int], storage: Storage) {
         self.format = format
         self.shape = shape

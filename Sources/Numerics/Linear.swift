@@ -30,6 +30,8 @@ public struct Linear: Sendable {
         case float32(Tensor)
         /// 16-bit, widened in registers by the step kernel; other products widen a temporary float32 copy.
         case half(HalfMatrix)
+        /// int8 rows with scales, always through the row-wise kernel (steps and prompt passes alike).
+        case int8(Int8Matrix)
     }
 
     /// The weight.
@@ -73,6 +75,17 @@ public struct Linear: Sendable {
             bias: bias, layout: transpose ? .outputsByInputs : layout, rowKernel: rowKernel)
     }
 
+    /// A layer whose weight is `weight` quantised to int8 per output row (`Int8Matrix(quantizing:)`); an [in, out]
+    /// weight is transposed first. Every product, one row or many, goes through the row-wise int8 kernel, so its
+    /// rows are batch-invariant whatever `rowKernel` says. Lossy: docs/kernels.md measures the cost.
+    public init(int8Weight weight: Tensor, bias: Tensor? = nil, layout: Layout = .outputsByInputs) throws {
+        precondition(weight.rank == 2, "Linear weight must be rank 2, got \(weight.shape)")
+        let rows = layout == .inputsByOutputs ? weight.transposed() : weight
+        self.init(
+            storage: .int8(try Int8Matrix(quantizing: rows)), shape: rows.shape, bias: bias, layout: .outputsByInputs,
+            rowKernel: .batchInvariant)
+    }
+
     private init(storage: Storage, shape: [Int], bias: Tensor?, layout: Layout, rowKernel: RowKernel) {
         self.storage = storage
         self.bias = bias
@@ -85,15 +98,21 @@ public struct Linear: Sendable {
         precondition(bias == nil || bias!.count == outputCount, "Linear bias must have \(outputCount) values")
     }
 
-    /// The 16-bit format the weight is kept in, or nil for float32.
+    /// The 16-bit format the weight is kept in, or nil for float32 and int8.
     public var halfFormat: HalfMatrix.Format? {
         if case .half(let weight) = storage { return weight.format }
         return nil
     }
 
+    /// True when the weight is kept as int8 rows with scales.
+    public var isInt8: Bool {
+        if case .int8 = storage { return true }
+        return false
+    }
+
     /// output[rows, out] = input[rows, in] W (+ bias), or `+=` when `accumulate` (for residual connections).
     /// A single row goes through gemv, more rows through one gemm; `step` rows (one per decoding sequence) go
-    /// through `RowwiseProduct` instead when the row kernel is batch-invariant.
+    /// through `RowwiseProduct` instead when the row kernel is batch-invariant; int8 weights always do.
     public func apply(
         _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>, accumulate: Bool = false,
         step: Bool = false
@@ -118,6 +137,10 @@ public struct Linear: Sendable {
             weight.widened().withUnsafeBufferPointer { w in
                 blas(w.baseAddress!, input, rows: rows, into: output, accumulate: accumulate)
             }
+        case .int8(let weight):
+            RowwiseProduct.apply(
+                weight: weight, inputs: inputCount, outputs: outputCount, input: input, rows: rows, output: output,
+                accumulate: accumulate, threads: BLASThreads.current)
         }
         if let bias {
             bias.withUnsafeBufferPointer { b in

@@ -35,6 +35,24 @@ enum RowwiseProduct {
         }
     }
 
+    /// The same product for an int8 weight: each output's sum over the integers (widened in registers, in the
+    /// float32 kernel's order) times that output's scale.
+    static func apply(
+        weight: Int8Matrix, inputs: Int, outputs: Int, input: UnsafePointer<Float>, rows: Int,
+        output: UnsafeMutablePointer<Float>, accumulate: Bool, threads: Int
+    ) {
+        let code = KernelVariant.current.code
+        weight.values.withUnsafeBufferPointer { values in
+            weight.scales.withUnsafeBufferPointer { scales in
+                // Sendable: as above; both buffers outlive the (synchronous) split.
+                nonisolated(unsafe) let (w, s, x, y) = (values.baseAddress!, scales.baseAddress!, input, output)
+                split(outputs: outputs, threads: threads) { begin, end in
+                    l2s_rowwise_product_int8(code, w, s, inputs, outputs, begin, end, x, rows, y, accumulate ? 1 : 0)
+                }
+            }
+        }
+    }
+
     /// Calls `work` on disjoint output ranges covering [0, outputs), on up to `threads` workers (one when the
     /// layer is small). Ranges are whole 12-output groups, a multiple of every variant's block width.
     private static func split(outputs: Int, threads: Int, work: @escaping @Sendable (Int, Int) -> Void) {

@@ -6,6 +6,8 @@ public enum NumericsError: Error, Equatable, CustomStringConvertible {
     case negativeDimension(shape: [Int])
     /// An embedding index lies outside the table.
     case indexOutOfRange(index: Int32, rows: Int)
+    /// A weight to quantise is infinite or NaN.
+    case nonFinite(row: Int, column: Int)
 
     public var description: String {
         switch self {
@@ -15,6 +17,8 @@ public enum NumericsError: Error, Equatable, CustomStringConvertible {
             return "tensor shape \(shape) has a negative dimension"
         case .indexOutOfRange(let index, let rows):
             return "token id \(index) is outside the embedding table of \(rows) rows"
+        case .nonFinite(let row, let column):
+            return "weight [\(row), \(column)] is not finite, so it cannot be quantised to int8"
         }
     }
 }

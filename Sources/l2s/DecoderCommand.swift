@@ -7,7 +7,7 @@ import Wire
 struct DecoderCommand: Subcommand {
     static let name = "decoder"
     static let summary = "run a decoder worker: the bundle's SLM, --slots jobs at once"
-    static let usage = "l2s decoder --router EP --bundle DIR [--slots N] [--threads N]"
+    static let usage = "l2s decoder --router EP --bundle DIR [--slots N] [--threads N] [--weights W]"
     static let discussion = """
         Connects to the router's decoders endpoint, announces the bundle's fingerprints and --slots credits, and
         generates for the jobs it is given, streaming each step's tokens in one message; all active jobs advance
@@ -21,25 +21,30 @@ struct DecoderCommand: Subcommand {
         OptionSpec("--prefill-tokens-per-step", value: "N",
             help: "prompt tokens of new jobs admitted between two steps of running ones", default: "256",
             env: "L2S_PREFILL_TOKENS_PER_STEP"),
+        WeightFlags.option,
     ]
 
     let worker: WorkerFlags
     let slots: Int
     let prefillTokensPerStep: Int
+    let weights: WeightStorage
 
     init(_ arguments: ParsedArguments) throws {
         worker = try WorkerFlags(arguments, role: "decoder")
         slots = try arguments.int("--slots", in: 1...4096)!
         prefillTokensPerStep = try arguments.int("--prefill-tokens-per-step", in: 1...1_000_000)!
+        weights = try WeightFlags.storage(arguments)
     }
 
     func run() throws -> Int32 {
         let (bundle, log) = try worker.loadBundle()
-        let slm = try ConditionedSLM(bundle: bundle)
+        let slm = try ConditionedSLM(bundle: bundle, weights: weights)
+        let kernels = WeightFlags.numericIdentity(weights)
         log.info("loaded \(bundle.directory.path): \(bundle.slmKind.rawValue) SLM, projector on the "
-            + "\(bundle.projectorRunsOn.rawValue), \(slots) slots")
+            + "\(bundle.projectorRunsOn.rawValue), \(slots) slots, weights \(weights.rawValue), kernels \(kernels)")
         return try worker.serve(role: .decoder, bundle: bundle,
             engine: DecoderEngine(slm: slm, slots: slots,
-                prefillTokensPerStep: prefillTokensPerStep, metrics: worker.registry, log: log), log: log)
+                prefillTokensPerStep: prefillTokensPerStep, metrics: worker.registry, log: log), log: log,
+            kernels: kernels)
     }
 }

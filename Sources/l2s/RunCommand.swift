@@ -10,7 +10,7 @@ struct RunCommand: Subcommand {
     static let usage = """
         l2s run --model DIR --input-ids 1,2,3 | --bundle DIR [PROMPT | --input-ids 1,2,3] [--max-new-tokens N]
                       [--min-new-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S] [--json]
-                      [--stream] [--dump-logits] [--threads N] [--batch N] [--repeat N] [--timings]
+                      [--stream] [--dump-logits] [--threads N] [--weights W] [--batch N] [--repeat N] [--timings]
         """
     static let discussion = """
         Loads the checkpoint in DIR (config.json + safetensors; model_type t5 or gpt2), feeds the prompt ids and
@@ -48,6 +48,7 @@ struct RunCommand: Subcommand {
         OptionSpec(
             "--batch", value: "N",
             help: "with --model: decode N copies of the prompt as one batch (benchmarks; default: one sequence)"),
+        WeightFlags.option,
     ] + GenerationFlags.options
 
     /// What to run: a plain checkpoint fed token ids, or a bundle fed text or LLM token ids.
@@ -66,6 +67,7 @@ struct RunCommand: Subcommand {
     let threads: Int
     let repeats: Int
     let rowKernel: RowKernel
+    let weights: WeightStorage
     let timings: Bool
     /// Copies decoded as one batch (`--batch`); nil runs the one-sequence path.
     let batch: Int?
@@ -125,6 +127,7 @@ struct RunCommand: Subcommand {
         case let other: throw UsageError("option '--kernels' must be batch-invariant or blas, got '\(other)'")
         }
         timings = arguments.flag("--timings")
+        weights = try WeightFlags.storage(arguments)
         threads = try arguments.threads()
         batch = try arguments.int("--batch", in: 1...1024)
         if batch != nil, isBundle { throw UsageError("option '--batch' needs '--model' (bundles decode one prompt)") }
@@ -136,7 +139,7 @@ struct RunCommand: Subcommand {
         let promptTokens: Int
         switch source {
         case .model(let model):
-            let languageModel = try ModelRegistry.load(directory: model, rowKernel: rowKernel)
+            let languageModel = try ModelRegistry.load(directory: model, rowKernel: rowKernel, weights: weights)
             if !languageModel.ignoredTensors.isEmpty {
                 printError(
                     "l2s run: ignored \(languageModel.ignoredTensors.count) checkpoint tensor(s): "
@@ -161,7 +164,7 @@ struct RunCommand: Subcommand {
         case .bundle(let directory):
             let generator = try BundleGenerator(
                 bundle: try L2SBundle.load(directory: directory), maxPromptTokens: maxPromptTokens,
-                rowKernel: rowKernel)
+                rowKernel: rowKernel, weights: weights)
             let ids = try inputIDs ?? generator.tokenize(prompt ?? "")
             promptTokens = ids.count
             generate = { try generator.generate(promptIDs: ids, options: options) }
@@ -183,7 +186,8 @@ struct RunCommand: Subcommand {
             printError(
                 #"{"prefill_s":\#(fastest.prefillSeconds),"decode_s":\#(fastest.decodeSeconds),"#
                     + #""decode_steps":\#(fastest.decodeSteps),"prompt_tokens":\#(promptTokens),"threads":\#(threads),"#
-                    + #""batch":\#(batch ?? 1),"kernels":"\#(KernelVariant.current.rawValue)"}"#
+                    + #""batch":\#(batch ?? 1),"kernels":"\#(KernelVariant.current.rawValue)","#
+                    + #""weights":"\#(weights.rawValue)"}"#
             )
         }
         if json {

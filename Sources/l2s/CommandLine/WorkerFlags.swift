@@ -58,12 +58,16 @@ struct WorkerFlags {
         return (try L2SBundle.load(directory: bundle), try LogFlags.log(arguments, component: workerID))
     }
 
-    /// Joins the router as `role`, announcing `bundle`'s identity, and serves `engine` until SIGINT/SIGTERM.
-    func serve(role: Role, bundle: L2SBundle, engine: any WorkerEngine, log: ServiceLog) throws -> Int32 {
+    /// Joins the router as `role`, announcing `bundle`'s identity and `kernels` (the numeric identity,
+    /// `WeightFlags.numericIdentity`), and serves `engine` until SIGINT/SIGTERM.
+    func serve(
+        role: Role, bundle: L2SBundle, engine: any WorkerEngine, log: ServiceLog,
+        kernels: String = KernelVariant.process.rawValue
+    ) throws -> Int32 {
         let identity = BundleIdentity(manifest: bundle.manifest)
         var settings = WorkerLink.Settings(router: router,
             hello: Hello(role: role, workerID: workerID, fingerprints: identity.fingerprints,
-                encoding: identity.encoding, kernels: KernelVariant.process.rawValue))
+                encoding: identity.encoding, kernels: kernels))
         settings.heartbeatInterval = heartbeat
         settings.curveServerKey = curveServerKey
         settings.curveKeyPair = curveKeyPair
