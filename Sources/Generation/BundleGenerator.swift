@@ -13,12 +13,13 @@ public final class BundleGenerator: Sendable {
     /// The decoder side: the conditioned SLM, its tokenizer, projector (`runs_on: decoder`).
     public let slm: ConditionedSLM
 
-    /// Loads both halves of `bundle`; `weights` is how the SLM keeps its step layers.
+    /// Loads both halves of `bundle`; `weights` is how both models keep their weights (`WeightStorage`).
     public init(
         bundle: L2SBundle, maxPromptTokens: Int = PromptEncoder.defaultMaxPromptTokens,
         rowKernel: RowKernel = .batchInvariant, weights: WeightStorage = .asStored
     ) throws {
-        encoder = try PromptEncoder(bundle: bundle, maxPromptTokens: maxPromptTokens, rowKernel: rowKernel)
+        encoder = try PromptEncoder(
+            bundle: bundle, maxPromptTokens: maxPromptTokens, rowKernel: rowKernel, weights: weights)
         slm = try ConditionedSLM(bundle: bundle, rowKernel: rowKernel, weights: weights)
     }
 

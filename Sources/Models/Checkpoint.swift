@@ -75,7 +75,8 @@ public final class Checkpoint: Sendable {
 }
 
 /// How a model keeps the weights of its decoding-step layers (the dense layers run once per generated token, and
-/// the output head); docs/kernels.md. Prompt-pass layers (encoders, cross-attention keys and values) stay float32.
+/// the output head) and, for `.int8` only, of its prompt-pass layers (encoders, cross-attention keys and values);
+/// docs/kernels.md. Otherwise prompt-pass layers stay float32.
 public enum WeightStorage: String, Sendable, Equatable, CaseIterable {
     /// float16/bfloat16 step layers stay 16-bit, widened in registers, when the step kernel runs them (batch-invariant
     /// rows on a variant with hardware widening); everything else is float32. Same bits as `.float32`.
@@ -86,7 +87,8 @@ public enum WeightStorage: String, Sendable, Equatable, CaseIterable {
     case float16
     /// Step layers converted to bfloat16 at load (rounded to nearest when stored wider) and kept 16-bit.
     case bfloat16
-    /// Step layers quantised to int8 at load, one scale per output row (`Int8Matrix`): lossy, opt-in.
+    /// Every dense layer quantised to int8 at load, one scale per output row (`Int8Matrix`); step layers multiply
+    /// float32 rows, prompt-pass layers quantise their rows too (`Linear.Int8Inputs`). Lossy, opt-in.
     case int8
 
     /// Whether results can differ from float32 weights' (a converted or quantised copy); such a choice is part of a
@@ -159,7 +161,7 @@ final class WeightLoader {
     }
 
     /// An `nn.Linear` without bias: weight [outputs, inputs]. `steps`: a layer that decoding steps dominate, kept as
-    /// `storage` says (16-bit as stored, converted, or int8).
+    /// `storage` says (16-bit as stored, converted, or int8); other layers are float32, or int8 with int8 inputs.
     func linear(_ name: String, inputs: Int, outputs: Int, steps: Bool = false) throws -> Linear {
         try fusedLinear([name], inputs: inputs, outputs: outputs, steps: steps)
     }
@@ -200,7 +202,8 @@ final class WeightLoader {
         scalars.reserveCapacity(names.count * inputs * outputs)
         for name in names { scalars += try tensor(name + ".weight", shape: [outputs, inputs]).scalars }
         let weight = try Tensor(shape: [names.count * outputs, inputs], scalars: scalars)
-        return steps ? try stepLinear(weight: weight) : linear(weight: weight)
+        if steps { return try stepLinear(weight: weight) }
+        return storage == .int8 ? try Linear(int8Weight: weight, inputs: .int8) : linear(weight: weight)
     }
 
     /// Checks that every tensor was used; unused ones for which `ignorable` holds are returned (sorted), any other

@@ -99,7 +99,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case .unknownModelType(let type, let path, let known):
             return "\(path): model_type \"\(type)\" is not supported; known: \(known.joined(separator: ", "))"
         case .unsupportedWeights(let type, let storage, let supported):
-            return "\(type) models cannot keep weights as \(storage); they support \(supported.joined(separator: ", "))"
+            return "\(type) models cannot keep weights as \(storage); they support "
+                + supported.joined(separator: ", ")
         case .unknownActivation(let name, let key, let path):
             return "\(path): activation \"\(name)\" in \"\(key)\" is not supported"
         case .tokenOutOfRange(let id, let size): return "token id \(id) is outside the vocabulary of \(size)"

@@ -29,9 +29,10 @@ public final class PromptEncoder: Sendable {
     /// Loads the LLM encoder, the LLM tokenizer and, for `runs_on: encoder`, the projector of `bundle`. With
     /// `.batchInvariant` (the default) a batch of prompts runs prompt by prompt, so every encoding is bit-identical
     /// to the prompt encoded alone; with `.blas` the prompts' rows are stacked into one pass (faster, equal to ~1e-6).
+    /// `weights: .int8` runs the LLM's prompt pass as int8 products (lossy, docs/kernels.md).
     public init(
         bundle: L2SBundle, maxPromptTokens: Int = PromptEncoder.defaultMaxPromptTokens,
-        rowKernel: RowKernel = .batchInvariant
+        rowKernel: RowKernel = .batchInvariant, weights: WeightStorage = .asStored
     ) throws {
         guard maxPromptTokens > 0 else {
             throw ModelError.invalidConfigValue(
@@ -39,7 +40,7 @@ public final class PromptEncoder: Sendable {
         }
         self.bundle = bundle
         self.maxPromptTokens = maxPromptTokens
-        encoder = try T5Encoder(directory: bundle.llmDirectory, rowKernel: rowKernel)
+        encoder = try T5Encoder(directory: bundle.llmDirectory, rowKernel: rowKernel, weights: weights)
         switch bundle.projectorRunsOn {
         case .encoder:
             projector = try Projector(bundle: bundle)

@@ -33,10 +33,13 @@ public final class T5Encoder: Sendable {
     public let ignoredTensors: [String]
 
     /// Loads only the encoder (and `shared.weight`) of a T5ForConditionalGeneration or T5EncoderModel checkpoint;
-    /// decoder and head tensors are ignored and listed in `ignoredTensors`.
-    public convenience init(directory: URL, rowKernel: RowKernel = .batchInvariant) throws {
+    /// decoder and head tensors are ignored and listed in `ignoredTensors`. `weights`: `.int8` quantises every dense
+    /// layer (int8 prompt passes); other choices keep them float32.
+    public convenience init(
+        directory: URL, rowKernel: RowKernel = .batchInvariant, weights: WeightStorage = .asStored
+    ) throws {
         let configuration = try loadConfig(T5Configuration.self, from: directory.appendingPathComponent("config.json"))
-        let loader = WeightLoader(try Checkpoint(directory: directory), rowKernel: rowKernel)
+        let loader = WeightLoader(try Checkpoint(directory: directory), rowKernel: rowKernel, storage: weights)
         try self.init(configuration: configuration, loader: loader, encoderOnly: true)
     }
 

@@ -1,3 +1,5 @@
+import CKernels
+
 /// A rank-2 weight [outputs, inputs] quantised to int8 with one float32 scale per output row (symmetric:
 /// w ≈ q * scale, q in [-127, 127], scale = max|row| / 127). A quarter of float32's bytes; the step kernel widens
 /// the integers in registers and multiplies each output's sum by its scale once (docs/kernels.md). Lossy: opt-in
@@ -27,31 +29,20 @@ public struct Int8Matrix: Sendable {
         self.scales = scales
     }
 
-    /// Quantises a float32 weight [outputs, inputs] row by row: scale = max|w| / 127 (1 for an all-zero row),
-    /// q = w / scale rounded to nearest, ties to even. Throws on a non-finite weight, naming its place.
+    /// Quantises a float32 weight [outputs, inputs] row by row: scale = max|w| / 127 (0 for an all-zero row),
+    /// q = w * (127 / max) rounded to nearest, ties to even (`l2s_int8_quantize_weights`, the rule the int8 product
+    /// applies to its input rows). Throws on a non-finite weight, naming its place.
     public init(quantizing weight: Tensor) throws {
         guard weight.rank == 2 else {
             throw NumericsError.shapeMismatch(shape: weight.shape, expectedCount: 2, actualCount: weight.rank)
         }
         let (rows, columns) = (weight.shape[0], weight.shape[1])
         var values = [Int8](repeating: 0, count: rows * columns)
-        var scales = [Float](repeating: 1, count: rows)
-        try weight.withUnsafeBufferPointer { w in
-            for row in 0..<rows {
-                let slice = UnsafeBufferPointer(rebasing: w[(row * columns)..<((row + 1) * columns)])
-                var largest: Float = 0
-                for (column, value) in slice.enumerated() {
-                    guard value.isFinite else { throw NumericsError.nonFinite(row: row, column: column) }
-                    largest = max(largest, abs(value))
-                }
-                guard largest > 0 else { continue }
-                let scale = largest / 127
-                scales[row] = scale
-                for (column, value) in slice.enumerated() {
-                    values[row * columns + column] = Int8(max(-127, min(127, (value / scale).rounded(.toNearestOrEven))))
-                }
-            }
+        var scales = [Float](repeating: 0, count: rows)
+        let bad = weight.withUnsafeBufferPointer {
+            l2s_int8_quantize_weights($0.baseAddress, rows, columns, &values, &scales)
         }
+        if bad >= 0 { throw NumericsError.nonFinite(row: bad / max(columns, 1), column: bad % max(columns, 1)) }
         try self.init(shape: weight.shape, values: values, scales: scales)
     }
 

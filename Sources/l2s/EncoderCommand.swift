@@ -7,7 +7,8 @@ import Wire
 struct EncoderCommand: Subcommand {
     static let name = "encoder"
     static let summary = "run an encoder service: the bundle's frozen LLM encoder (and projector)"
-    static let usage = "l2s encoder --router EP --bundle DIR [--max-batch N --batch-wait-ms MS] [--threads N]"
+    static let usage =
+        "l2s encoder --router EP --bundle DIR [--max-batch N --batch-wait-ms MS] [--threads N] [--weights W]"
     static let discussion = """
         Connects to the router's encoders endpoint, announces the bundle's fingerprints, and answers encode
         requests with the prompt's encoding in the bundle's wire dtype: the projection Z, or the LLM states H when
@@ -23,25 +24,28 @@ struct EncoderCommand: Subcommand {
             env: "L2S_BATCH_WAIT_MS"),
         OptionSpec("--max-prompt-tokens", value: "N", help: "longer prompts are refused (prompt_too_long)",
             default: "\(PromptEncoder.defaultMaxPromptTokens)", env: "L2S_MAX_PROMPT_TOKENS"),
+        WeightFlags.option,
     ]
 
     let worker: WorkerFlags
     let maxBatch: Int
     let batchWait: Duration
     let maxPromptTokens: Int
+    let weights: WeightStorage
 
     init(_ arguments: ParsedArguments) throws {
         worker = try WorkerFlags(arguments, role: "encoder")
         maxBatch = try arguments.int("--max-batch", in: 1...1024)!
         batchWait = .milliseconds(try arguments.int("--batch-wait-ms", in: 0...10_000)!)
         maxPromptTokens = try arguments.int("--max-prompt-tokens", in: 1...1_000_000)!
+        weights = try WeightFlags.storage(arguments)
     }
 
     func run() throws -> Int32 {
         let (bundle, log) = try worker.loadBundle()
-        let encoder = try PromptEncoder(bundle: bundle, maxPromptTokens: maxPromptTokens)
+        let encoder = try PromptEncoder(bundle: bundle, maxPromptTokens: maxPromptTokens, weights: weights)
         log.info("loaded \(bundle.directory.path): projector on the \(bundle.projectorRunsOn.rawValue), wire dtype "
-            + "\(bundle.wireDType.rawValue), batches of up to \(maxBatch)")
+            + "\(bundle.wireDType.rawValue), batches of up to \(maxBatch), weights \(weights.rawValue)")
         let engine = EncoderEngine(encoder: encoder, maxBatch: maxBatch, batchWait: batchWait,
             metrics: worker.registry, log: log)
         return try worker.serve(role: .encoder, bundle: bundle, engine: engine, log: log)

@@ -56,9 +56,11 @@ import Testing
         }
     }
 
-    @Test func t5Int8KeepsEveryStepLayerAndTheHeadAsInt8() throws {
+    @Test func t5Int8KeepsEveryDenseLayerAndTheHeadAsInt8() throws {
         let model = try T5Model(directory: TestPaths.fixture("models/t5_v10"), weights: .int8)
-        #expect(model.decoder.int8Layers == 6 * model.configuration.decoderLayers + 1)
+        // Every dense layer of the decoder: the step layers (row-wise) and the cross-attention keys and values
+        // (int8 product), plus the head.
+        #expect(model.decoder.int8Layers == 7 * model.configuration.decoderLayers + 1)
         #expect(model.decoder.sixteenBitLayers == 0)
         let converted = try T5Model(directory: TestPaths.fixture("models/t5_v10"), weights: .bfloat16)
         #expect(converted.decoder.sixteenBitLayers == 6 * model.configuration.decoderLayers + 1)

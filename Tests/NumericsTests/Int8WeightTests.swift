@@ -66,8 +66,8 @@ import Testing
         let matrix = try Int8Matrix(quantizing: weight)
         #expect(matrix.scales[0] == Float(1.27) / 127)
         #expect(matrix.values[0..<4] == [50, -127, 0, 0])
-        // An all-zero row keeps scale 1 and zeros, never a division by zero.
-        #expect(matrix.scales[1] == 1 && matrix.values[4..<8].allSatisfy { $0 == 0 })
+        // An all-zero row gets scale 0 and zeros, never a division by zero.
+        #expect(matrix.scales[1] == 0 && matrix.values[4..<8].allSatisfy { $0 == 0 })
         #expect(matrix.scales[2] == 1 && matrix.values[8..<12] == [127, 127, -127, 64])  // 63.5: ties to even
         // Dequantised, every weight is within half a step of its row's scale.
         for (index, (value, original)) in zip(matrix.dequantized().scalars, weight.scalars).enumerated() {

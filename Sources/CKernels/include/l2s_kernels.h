@@ -50,4 +50,31 @@ void l2s_rowwise_product_int8(
     int variant, const int8_t *w, const float *scales, ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t begin,
     ptrdiff_t end, const float *x, ptrdiff_t rows, float *y, int accumulate);
 
+/// The int8 prompt-pass product (dynamic quantisation, as CTranslate2 runs int8 GEMMs): each input row is quantised
+/// to int8 with its own scale (max|x| / 127, to nearest), multiplied by int8 weight rows in exact int32 sums, and
+/// y[r, j] = (float(sum) * rowScale[r]) * scale[j] (or y += that). Exact integer sums and one epilogue make the result
+/// the same in every variant, blocking and thread split. Inputs are padded to l2s_int8_padded_inputs(inputs).
+
+/// Inputs rounded up to the packed group (4).
+ptrdiff_t l2s_int8_padded_inputs(ptrdiff_t inputs);
+/// Bytes of the packed form of an [outputs, inputs] int8 matrix.
+ptrdiff_t l2s_int8_packed_size(ptrdiff_t inputs, ptrdiff_t outputs);
+/// Packs int8 weights w [outputs, inputs] (row-major) into `packed` (l2s_int8_packed_size bytes: blocks of 16
+/// outputs x groups of 4 inputs, zero-padded) and writes each row's sum of weights to `sums` [outputs].
+void l2s_int8_pack(const int8_t *w, ptrdiff_t inputs, ptrdiff_t outputs, int8_t *packed, int32_t *sums);
+/// Quantises weights w [rows, inputs] to int8 levels q and one scale per row (max|row| / 127; the rule of
+/// int8_gemm.c, shared with l2s_int8_quantize_rows). Returns -1, or the index of the first non-finite weight (then
+/// nothing is written).
+ptrdiff_t l2s_int8_quantize_weights(const float *w, ptrdiff_t rows, ptrdiff_t inputs, int8_t *q, float *scales);
+/// Quantises x [rows, inputs] into q [rows, padded inputs] (each level + 128, as unsigned bytes; padding is level 0)
+/// and rowScales [rows].
+void l2s_int8_quantize_rows(const float *x, ptrdiff_t rows, ptrdiff_t inputs, uint8_t *q, float *rowScales);
+/// 1 when this CPU runs the AVX-512 VNNI product (else the portable one, same bits, several times slower).
+int l2s_int8_gemm_accelerated(void);
+/// y[r, j] for rows [0, rows) and outputs [begin, end) (begin a multiple of 16); `variant` must be supported.
+void l2s_int8_gemm(
+    int variant, const uint8_t *q, const float *rowScales, ptrdiff_t rows, const int8_t *packed,
+    const int32_t *sums, const float *scales, ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t begin, ptrdiff_t end,
+    float *y, int accumulate);
+
 #endif

@@ -1,14 +1,15 @@
 import Models
 import Numerics
 
-/// `--weights`: how `run` and `decoder` keep a model's decoding-step layers (docs/kernels.md), and the numeric identity
-/// a decoder announces with it.
+/// `--weights`: how `run`, `encoder` and `decoder` keep a model's weights (docs/kernels.md), and the numeric identity a
+/// decoder announces with it.
 enum WeightFlags {
-    /// The option, as `run` and `decoder` list it.
+    /// The option, as `run`, `encoder` and `decoder` list it.
     static let option = OptionSpec(
         "--weights", value: "W",
-        help: "step layers kept as-stored (16-bit stays 16-bit), or converted at load to float32, float16, bfloat16 "
-            + "or int8 (per-row scales; lossy, docs/kernels.md)",
+        help: "decoding-step layers kept as-stored (16-bit stays 16-bit) or converted at load to float32, float16 or "
+            + "bfloat16; or int8: every dense layer int8 with per-row scales, prompt passes as int8 products (lossy, "
+            + "opt-in; docs/kernels.md)",
         default: WeightStorage.asStored.rawValue, env: "L2S_WEIGHTS")
 
     /// The storage `--weights` names; a usage error lists the choices.

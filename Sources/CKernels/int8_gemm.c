@@ -1,0 +1,239 @@
+// The int8 prompt-pass product (l2s_kernels.h): rows quantised to int8 on the fly, weights packed once at load,
+// int32 sums, one float epilogue. Integer sums are exact, so every variant and every blocking gives the same int32
+// and, through the same float epilogue, the same bits: the result depends on the weights and the row alone.
+#include "l2s_kernels.h"
+#include "variants.h"
+
+#include <math.h>
+
+#ifdef L2S_X86
+#include <immintrin.h>
+#endif
+
+// The quantisation and epilogue multiply where the source says so: never fused, so every variant rounds alike.
+#pragma STDC FP_CONTRACT OFF
+
+/// Outputs per packed block: one 512-bit vector of int32 sums.
+#define PACK_OUTPUTS 16
+/// Inputs per packed group: the 4 bytes one VNNI lane multiplies and adds.
+#define PACK_INPUTS 4
+
+ptrdiff_t l2s_int8_padded_inputs(ptrdiff_t inputs) { return (inputs + PACK_INPUTS - 1) / PACK_INPUTS * PACK_INPUTS; }
+
+ptrdiff_t l2s_int8_packed_size(ptrdiff_t inputs, ptrdiff_t outputs) {
+    ptrdiff_t blocks = (outputs + PACK_OUTPUTS - 1) / PACK_OUTPUTS;
+    return blocks * PACK_OUTPUTS * l2s_int8_padded_inputs(inputs);
+}
+
+void l2s_int8_pack(const int8_t *w, ptrdiff_t inputs, ptrdiff_t outputs, int8_t *packed, int32_t *sums) {
+    ptrdiff_t padded = l2s_int8_padded_inputs(inputs);
+    ptrdiff_t groups = padded / PACK_INPUTS;
+    ptrdiff_t blocks = (outputs + PACK_OUTPUTS - 1) / PACK_OUTPUTS;
+    for (ptrdiff_t block = 0; block < blocks; block++) {
+        for (ptrdiff_t group = 0; group < groups; group++) {
+            int8_t *out = packed + (block * groups + group) * PACK_OUTPUTS * PACK_INPUTS;
+            for (int lane = 0; lane < PACK_OUTPUTS; lane++) {
+                ptrdiff_t j = block * PACK_OUTPUTS + lane;
+                for (int i = 0; i < PACK_INPUTS; i++) {
+                    ptrdiff_t k = group * PACK_INPUTS + i;
+                    out[lane * PACK_INPUTS + i] = j < outputs && k < inputs ? w[j * inputs + k] : 0;
+                }
+            }
+        }
+    }
+    for (ptrdiff_t j = 0; j < outputs; j++) {
+        int32_t sum = 0;
+        for (ptrdiff_t k = 0; k < inputs; k++) sum += w[j * inputs + k];
+        sums[j] = sum;
+    }
+}
+
+// Quantisation, of weight rows at load and of input rows per product, one rule for both: scale = max|v| / 127 (0 for
+// an all-zero row), level = v * (127 / max) clamped to [-127, 127] and rounded to nearest, ties to even, by adding
+// and removing 1.5 * 2^23 (no fraction bit survives; exact for |v| < 2^22). NaN levels, and every level of a row
+// whose maximum is infinite, are 0. Each operation rounds once (no fusing), so any compiler or ISA gives the same.
+
+/// The largest magnitude of `count` values; NaN never wins.
+static inline float largest_magnitude(const float *values, ptrdiff_t count) {
+    float largest = 0;
+    for (ptrdiff_t k = 0; k < count; k++) {
+        float magnitude = fabsf(values[k]);
+        largest = magnitude > largest ? magnitude : largest;
+    }
+    return largest;
+}
+
+/// 127 / largest, or 0 for an all-zero row.
+static inline float inverse_scale(float largest) { return largest > 0 ? 127.0f / largest : 0.0f; }
+
+/// The level of one value.
+static inline int32_t level(float value, float inverse) {
+    float scaled = value * inverse;
+    scaled = scaled == scaled ? (scaled > 127.0f ? 127.0f : (scaled < -127.0f ? -127.0f : scaled)) : 0.0f;
+    return (int32_t)((scaled + 12582912.0f) - 12582912.0f);
+}
+
+ptrdiff_t l2s_int8_quantize_weights(const float *w, ptrdiff_t rows, ptrdiff_t inputs, int8_t *q, float *scales) {
+    for (ptrdiff_t index = 0; index < rows * inputs; index++) {
+        if (!isfinite(w[index])) return index;
+    }
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        const float *row = w + r * inputs;
+        float largest = largest_magnitude(row, inputs);
+        float inverse = inverse_scale(largest);
+        scales[r] = largest / 127.0f;
+        for (ptrdiff_t k = 0; k < inputs; k++) q[r * inputs + k] = (int8_t)level(row[k], inverse);
+    }
+    return -1;
+}
+
+void l2s_int8_quantize_rows(const float *x, ptrdiff_t rows, ptrdiff_t inputs, uint8_t *q, float *scales) {
+    ptrdiff_t padded = l2s_int8_padded_inputs(inputs);
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        const float *row = x + r * inputs;
+        uint8_t *out = q + r * padded;
+        float largest = largest_magnitude(row, inputs);
+        float inverse = inverse_scale(largest);
+        scales[r] = largest / 127.0f;
+        for (ptrdiff_t k = 0; k < inputs; k++) out[k] = (uint8_t)(level(row[k], inverse) + 128);
+        for (ptrdiff_t k = inputs; k < padded; k++) out[k] = 128;
+    }
+}
+
+/// y[r, j] (+)= float(sum) * rowScale * weightScale, sum = (q - 128) . w: the one epilogue of every variant.
+static inline float epilogue(int32_t sum, float rowScale, float weightScale) {
+    return ((float)sum * rowScale) * weightScale;
+}
+
+/// Portable sums over the packed layout: exact int32, so the same as any other variant's.
+static void int8_gemm_portable(
+    const uint8_t *q, const float *rowScales, ptrdiff_t rows, const int8_t *packed, const int32_t *sums,
+    const float *scales, ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t begin, ptrdiff_t end, float *y,
+    int accumulate) {
+    ptrdiff_t padded = l2s_int8_padded_inputs(inputs);
+    ptrdiff_t groups = padded / PACK_INPUTS;
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        const uint8_t *row = q + r * padded;
+        for (ptrdiff_t j = begin; j < end; j++) {
+            const int8_t *block = packed + (j / PACK_OUTPUTS) * groups * PACK_OUTPUTS * PACK_INPUTS;
+            int lane = (int)(j % PACK_OUTPUTS);
+            int32_t sum = 0;
+            for (ptrdiff_t g = 0; g < groups; g++) {
+                const int8_t *w = block + g * PACK_OUTPUTS * PACK_INPUTS + lane * PACK_INPUTS;
+                for (int i = 0; i < PACK_INPUTS; i++) sum += (int32_t)row[g * PACK_INPUTS + i] * w[i];
+            }
+            float value = epilogue(sum - 128 * sums[j], rowScales[r], scales[j]);
+            y[r * outputs + j] = accumulate ? y[r * outputs + j] + value : value;
+        }
+    }
+}
+
+#ifdef L2S_X86
+#define VNNI_ATTR __attribute__((target("avx512f,avx512bw,avx512vnni")))
+/// Rows per register block and 16-output vectors per block: 8 x 3 accumulators + 3 weight vectors + 1 broadcast
+/// row of the 32 zmm registers.
+#define VNNI_ROWS 8
+#define VNNI_VECTORS 3
+
+/// Rows [r0, r0 + R) x vectors [block, block + C) of 16 outputs, R and C constants after inlining.
+static inline __attribute__((always_inline)) VNNI_ATTR void vnni_block(
+    int R, int C, const uint8_t *q, const float *rowScales, ptrdiff_t r0, const int8_t *packed,
+    const int32_t *sums, const float *scales, ptrdiff_t groups, ptrdiff_t outputs, ptrdiff_t block, ptrdiff_t end,
+    float *y, int accumulate) {
+    __m512i acc[VNNI_ROWS][VNNI_VECTORS];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; r++) {
+#pragma clang loop unroll(full)
+        for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_si512();
+    }
+    const ptrdiff_t stride = groups * PACK_OUTPUTS * PACK_INPUTS;  // bytes per packed 16-output block
+    const int8_t *w = packed + block * stride;
+    const ptrdiff_t padded = groups * PACK_INPUTS;
+    for (ptrdiff_t g = 0; g < groups; g++) {
+        __m512i wv[VNNI_VECTORS];
+#pragma clang loop unroll(full)
+        for (int c = 0; c < C; c++) wv[c] = _mm512_loadu_si512(w + c * stride + g * PACK_OUTPUTS * PACK_INPUTS);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; r++) {
+            int32_t four;
+            __builtin_memcpy(&four, q + (r0 + r) * padded + g * PACK_INPUTS, sizeof four);
+            __m512i a = _mm512_set1_epi32(four);
+#pragma clang loop unroll(full)
+            for (int c = 0; c < C; c++) acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], a, wv[c]);
+        }
+    }
+    for (int c = 0; c < C; c++) {
+        ptrdiff_t j = (block + c) * PACK_OUTPUTS;
+        ptrdiff_t valid = end - j < PACK_OUTPUTS ? end - j : PACK_OUTPUTS;
+        __mmask16 mask = (__mmask16)((1u << valid) - 1u);
+        __m512i compensation = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(mask, sums + j), 7);
+        __m512 weightScales = _mm512_maskz_loadu_ps(mask, scales + j);
+        for (int r = 0; r < R; r++) {
+            __m512 sum = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][c], compensation));
+            __m512 value = _mm512_mul_ps(_mm512_mul_ps(sum, _mm512_set1_ps(rowScales[r0 + r])), weightScales);
+            float *out = y + (r0 + r) * outputs + j;
+            if (accumulate) value = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, out), value);
+            _mm512_mask_storeu_ps(out, mask, value);
+        }
+    }
+}
+
+/// Every row for vectors [block, block + C): blocks of 8 rows, then one of the remaining 1-7.
+static inline __attribute__((always_inline)) VNNI_ATTR void vnni_rows(
+    int C, const uint8_t *q, const float *rowScales, ptrdiff_t rows, const int8_t *packed, const int32_t *sums,
+    const float *scales, ptrdiff_t groups, ptrdiff_t outputs, ptrdiff_t block, ptrdiff_t end, float *y,
+    int accumulate) {
+    ptrdiff_t r = 0;
+#define VNNI_CALL(R) vnni_block(R, C, q, rowScales, r, packed, sums, scales, groups, outputs, block, end, y, accumulate)
+    for (; r + VNNI_ROWS <= rows; r += VNNI_ROWS) VNNI_CALL(VNNI_ROWS);
+    switch (rows - r) {
+    case 7: VNNI_CALL(7); break;
+    case 6: VNNI_CALL(6); break;
+    case 5: VNNI_CALL(5); break;
+    case 4: VNNI_CALL(4); break;
+    case 3: VNNI_CALL(3); break;
+    case 2: VNNI_CALL(2); break;
+    case 1: VNNI_CALL(1); break;
+    default: break;
+    }
+#undef VNNI_CALL
+}
+
+static VNNI_ATTR void int8_gemm_vnni(
+    const uint8_t *q, const float *rowScales, ptrdiff_t rows, const int8_t *packed, const int32_t *sums,
+    const float *scales, ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t begin, ptrdiff_t end, float *y,
+    int accumulate) {
+    ptrdiff_t groups = l2s_int8_padded_inputs(inputs) / PACK_INPUTS;
+    ptrdiff_t block = begin / PACK_OUTPUTS;
+    ptrdiff_t blocks = (end + PACK_OUTPUTS - 1) / PACK_OUTPUTS;
+    for (; block + VNNI_VECTORS <= blocks; block += VNNI_VECTORS) {
+        vnni_rows(VNNI_VECTORS, q, rowScales, rows, packed, sums, scales, groups, outputs, block, end, y, accumulate);
+    }
+    for (; block < blocks; block++) {
+        vnni_rows(1, q, rowScales, rows, packed, sums, scales, groups, outputs, block, end, y, accumulate);
+    }
+}
+#endif
+
+int l2s_int8_gemm_accelerated(void) {
+#ifdef L2S_X86
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512vnni");
+#else
+    return 0;
+#endif
+}
+
+void l2s_int8_gemm(
+    int variant, const uint8_t *q, const float *rowScales, ptrdiff_t rows, const int8_t *packed,
+    const int32_t *sums, const float *scales, ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t begin, ptrdiff_t end,
+    float *y, int accumulate) {
+#ifdef L2S_X86
+    if (variant == L2S_VARIANT_AVX512 && l2s_int8_gemm_accelerated()) {
+        int8_gemm_vnni(q, rowScales, rows, packed, sums, scales, inputs, outputs, begin, end, y, accumulate);
+        return;
+    }
+#endif
+    int8_gemm_portable(q, rowScales, rows, packed, sums, scales, inputs, outputs, begin, end, y, accumulate);
+}

@@ -1,0 +1,88 @@
+import CKernels
+import Dispatch
+
+/// An int8 weight packed for the prompt-pass product (`l2s_int8_gemm`, Sources/CKernels/int8_gemm.c): each input row
+/// is quantised to int8 with its own scale per call, multiplied in exact int32 sums (AVX-512 VNNI where the CPU has
+/// it) and scaled back once. The result depends only on the weight and the row: the same in every kernel variant,
+/// batch and thread split. Lossier than weight-only int8 (the activations are rounded too); docs/kernels.md.
+public struct PackedInt8Matrix: Sendable {
+    /// Input features.
+    public let inputs: Int
+    /// Output features.
+    public let outputs: Int
+    /// Blocks of 16 outputs x groups of 4 inputs.
+    let packed: [Int8]
+    /// Each output row's sum of weights (undoes the +128 of the quantised rows).
+    let sums: [Int32]
+    /// Each output row's scale.
+    let scales: [Float]
+
+    /// `matrix` [outputs, inputs] packed.
+    public init(_ matrix: Int8Matrix) {
+        let (outputs, inputs) = (matrix.shape[0], matrix.shape[1])
+        var packed = [Int8](repeating: 0, count: l2s_int8_packed_size(inputs, outputs))
+        var sums = [Int32](repeating: 0, count: outputs)
+        matrix.values.withUnsafeBufferPointer { values in
+            l2s_int8_pack(values.baseAddress, inputs, outputs, &packed, &sums)
+        }
+        (self.outputs, self.inputs) = (outputs, inputs)
+        self.packed = packed
+        self.sums = sums
+        scales = matrix.scales
+    }
+
+    /// Whether this CPU runs the accelerated (AVX-512 VNNI) product; the portable one gives the same bits, slower.
+    public static var isAccelerated: Bool { l2s_int8_gemm_accelerated() != 0 }
+
+    /// output[rows, outputs] (+)= input[rows, inputs] W^T, the rows quantised first; outputs split over `threads`.
+    func apply(
+        _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>, accumulate: Bool,
+        threads: Int
+    ) {
+        guard rows > 0 else { return }
+        let padded = l2s_int8_padded_inputs(inputs)
+        var quantized = [UInt8](repeating: 0, count: rows * padded)
+        var rowScales = [Float](repeating: 0, count: rows)
+        l2s_int8_quantize_rows(input, rows, inputs, &quantized, &rowScales)
+        let code = KernelVariant.current.code
+        let (inputs, outputs) = (self.inputs, self.outputs)
+        quantized.withUnsafeBufferPointer { q in
+            rowScales.withUnsafeBufferPointer { rowScales in
+                packed.withUnsafeBufferPointer { packed in
+                    sums.withUnsafeBufferPointer { sums in
+                        scales.withUnsafeBufferPointer { scales in
+                            // Sendable: each worker writes a disjoint range of output columns; the rest is read.
+                            nonisolated(unsafe) let pointers = (
+                                q.baseAddress!, rowScales.baseAddress!, packed.baseAddress!, sums.baseAddress!,
+                                scales.baseAddress!, output
+                            )
+                            let accumulate: Int32 = accumulate ? 1 : 0
+                            Self.split(outputs: outputs, threads: threads) { begin, end in
+                                let (q, rowScales, packed, sums, scales, y) = pointers
+                                l2s_int8_gemm(
+                                    code, q, rowScales, rows, packed, sums, scales, inputs, outputs, begin, end, y,
+                                    accumulate)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Calls `work` on disjoint output ranges covering [0, outputs) on up to `threads` workers; ranges are whole
+    /// 48-output groups (three packed blocks, the accelerated kernel's width).
+    private static func split(outputs: Int, threads: Int, work: @escaping @Sendable (Int, Int) -> Void) {
+        let chunks = max(1, min(threads, outputs / 96))
+        let chunkSize = ((outputs + chunks - 1) / chunks + 47) / 48 * 48
+        let range: @Sendable (Int) -> Void = { chunk in
+            let begin = min(outputs, chunk * chunkSize)
+            if begin < outputs { work(begin, min(outputs, begin + chunkSize)) }
+        }
+        if chunks == 1 {
+            range(0)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: chunks, execute: range)
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import CKernels
+import Foundation
+import Numerics
+import TestSupport
+import Testing
+
+/// The int8 prompt-pass product (issue 11, item 4): rows quantised per call, exact int32 sums, one float epilogue. So
+/// every variant (AVX-512 VNNI or portable), batch and shape gives exactly the value computed here in plain Swift
+/// from the same levels.
+@Suite struct Int8ProductTests {
+    /// The rows' levels and scales as `l2s_int8_quantize_rows` makes them (level = byte - 128).
+    func quantizedRows(_ x: [Float], rows: Int, inputs: Int) -> (levels: [[Int]], scales: [Float]) {
+        let padded = l2s_int8_padded_inputs(inputs)
+        var bytes = [UInt8](repeating: 0, count: rows * padded)
+        var scales = [Float](repeating: 0, count: rows)
+        l2s_int8_quantize_rows(x, rows, inputs, &bytes, &scales)
+        #expect(bytes.enumerated().allSatisfy { $0.offset % padded < inputs || $0.element == 128 }, "padding")
+        let levels = (0..<rows).map { row in (0..<inputs).map { Int(bytes[row * padded + $0]) - 128 } }
+        return (levels, scales)
+    }
+
+    @Test(arguments: KernelVariant.supported)
+    func int8ProductsEqualExactIntegerSumsScaledOnce(variant: KernelVariant) throws {
+        for (inputs, outputs, rows) in [(1, 1, 1), (7, 17, 3), (64, 48, 8), (130, 50, 9), (33, 100, 17)] {
+            let weight = try Tensor(shape: [outputs, inputs], scalars: values(outputs * inputs, seed: 21))
+            let bias = try Tensor(shape: [outputs], scalars: values(outputs, seed: 22))
+            let layer = try Linear(int8Weight: weight, bias: bias, inputs: .int8)
+            #expect(layer.isInt8)
+            let matrix = try Int8Matrix(quantizing: weight)
+            let x = values(rows * inputs, seed: 23).map { $0 * 4 }
+            let (levels, rowScales) = quantizedRows(x, rows: rows, inputs: inputs)
+            let start = values(rows * outputs, seed: 24)
+            for accumulate in [false, true] {
+                var actual = start
+                KernelVariant.withVariant(variant) { layer.apply(x, rows: rows, into: &actual, accumulate: accumulate) }
+                var expected = start
+                for row in 0..<rows {
+                    for output in 0..<outputs {
+                        var sum = 0
+                        for input in 0..<inputs {
+                            sum += levels[row][input] * Int(matrix.values[output * inputs + input])
+                        }
+                        let value = (Float(sum) * rowScales[row]) * matrix.scales[output]
+                        let index = row * outputs + output
+                        expected[index] = (accumulate ? expected[index] + value : value) + bias.scalars[output]
+                    }
+                }
+                #expect(actual == expected, "\(inputs)x\(outputs) rows \(rows) accumulate \(accumulate)")
+            }
+        }
+    }
+
+    @Test func rowsQuantiseToNearestEvenLevelsWithTheirOwnScale() {
+        let (levels, scales) = quantizedRows(
+            [0.5, -1, 0.25, .nan, 0, 0, 0, 0, 2e30, -3, 1e-30, 0.4], rows: 3, inputs: 4)
+        #expect(levels[0] == [64, -127, 32, 0])  // 63.5 ties to even 64, 31.75 rounds to 32, NaN is level 0
+        #expect(scales[0] == Float(1) / 127)
+        #expect(levels[1] == [0, 0, 0, 0] && scales[1] == 0)
+        #expect(levels[2] == [127, 0, 0, 0] && scales[2] == Float(2e30) / 127)
+    }
+
+    @Test func theAcceleratedProductIsReportedAsTheCPUAllowsIt() {
+        // AVX-512 VNNI is what the accelerated product needs; without it the portable one runs (same bits).
+        #expect(PackedInt8Matrix.isAccelerated == (l2s_int8_gemm_accelerated() != 0))
+        if !KernelVariant.supported.contains(.avx512) { #expect(!PackedInt8Matrix.isAccelerated) }
+    }
+}
