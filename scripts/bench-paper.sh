@@ -7,8 +7,10 @@
 # Rows, each engine in its own process, every job the same length (a PROMPT-token prompt, exactly NEW new tokens,
 # greedy; EOS is suppressed until NEW tokens exist, which random weights need):
 #   LLM alone (t5-large shape, float32, one job at a time):
-#     l2s run --model; PyTorch transformers generate; CTranslate2 float32 and int8 (translate_batch).
-#   LLM-to-SLM, for each bundle (t5-large -> t5-small and -> gpt2, float32 and float16 weights):
+#     l2s run --model, float32 and --weights int8; PyTorch transformers generate; CTranslate2 float32 and int8
+#     (translate_batch).
+#   LLM-to-SLM, for each bundle (t5-large -> t5-small and -> gpt2, float32 and float16 weights, and the float32
+#   bundle with --weights int8 in every l2s process, named *-int8):
 #     l2s run --bundle, one job at a time;
 #     a local cluster (`l2s cluster`: router, encoder, decoders as separate processes) loaded by `l2s bench`
 #     at each concurrency C, first with cache misses (every job a new prompt key: the encoder runs), then the
@@ -21,8 +23,8 @@
 #   --quick              a short check: fewer jobs (--samples 2, --requests 2,8,32), only t5-small float32
 #   --dir DIR            speed bundles, written there once by make_speed_bundles.py and reused
 #                        [env L2S_SPEED_DIR, default /tmp/l2s-speed]
-#   --bundles LIST       comma-separated, of t5-small-float32 t5-small-float16 gpt2-float32 gpt2-float16
-#                        [default all four; --quick: t5-small-float32]
+#   --bundles LIST       comma-separated, of t5-small-float32 t5-small-float16 t5-small-int8 gpt2-float32
+#                        gpt2-float16 gpt2-int8 [default all six; --quick: t5-small-float32]
 #   --concurrency LIST   cluster concurrency levels [default 1,8,32]
 #   --requests LIST      jobs per cluster run, one per level [default 8,32,32; --quick 2,8,32]
 #   --samples K          jobs per single-process engine row [default 3; --quick 2]
@@ -87,7 +89,8 @@ done
 if [ "$quick" -eq 1 ]; then
     BUNDLES=${BUNDLES:-t5-small-float32} REQUESTS=${REQUESTS:-2,8,32} SAMPLES=${SAMPLES:-2}
 else
-    BUNDLES=${BUNDLES:-t5-small-float32,t5-small-float16,gpt2-float32,gpt2-float16} REQUESTS=${REQUESTS:-8,32,32}
+    BUNDLES=${BUNDLES:-t5-small-float32,t5-small-float16,t5-small-int8,gpt2-float32,gpt2-float16,gpt2-int8}
+    REQUESTS=${REQUESTS:-8,32,32}
     SAMPLES=${SAMPLES:-3}
 fi
 positive() { [[ $2 =~ ^[1-9][0-9]*$ ]] || usage_error "$1 $2: expected a positive integer"; }
@@ -105,10 +108,12 @@ for n in "${counts[@]}"; do positive --requests "$n"; done
 dtypes=() slms=()
 for b in "${bundles[@]}"; do
     case "$b" in
-        t5-small-float32|t5-small-float16|gpt2-float32|gpt2-float16) ;;
-        *) usage_error "--bundles: unknown bundle '$b' (expected t5-small-float32, t5-small-float16, gpt2-float32 or gpt2-float16)" ;;
+        t5-small-float32|t5-small-float16|t5-small-int8|gpt2-float32|gpt2-float16|gpt2-int8) ;;
+        *) usage_error "--bundles: unknown bundle '$b' (expected t5-small-float32, t5-small-float16, t5-small-int8, gpt2-float32, gpt2-float16 or gpt2-int8)" ;;
     esac
-    dtypes+=(--dtype "${b##*-}") slms+=(--slm "${b%-*}")
+    # An int8 row runs the float32 bundle with --weights int8.
+    dtype=${b##*-}; [ "$dtype" = int8 ] && dtype=float32
+    dtypes+=(--dtype "$dtype") slms+=(--slm "${b%-*}")
 done
 
 PY=.venv/bin/python
@@ -141,6 +146,9 @@ L2S_NOTE="--threads $THREADS, OPENBLAS_NUM_THREADS=$THREADS"
 progress "LLM alone: l2s run --model ($SAMPLES jobs)"
 "$PY" scripts/bench_paper.py l2s-run --l2s "$L2S" --model "$DIR/llm-t5-large" "${common[@]}" --label t5-large \
     --threads-note "$L2S_NOTE" >>"$ROWS"
+progress "LLM alone: l2s run --model --weights int8 ($SAMPLES jobs)"
+L2S_WEIGHTS=int8 "$PY" scripts/bench_paper.py l2s-run --l2s "$L2S" --model "$DIR/llm-t5-large" "${common[@]}" \
+    --label t5-large --weights int8 --threads-note "$L2S_NOTE" >>"$ROWS"
 if [ "$skip_peers" -eq 0 ]; then
     progress "LLM alone: PyTorch ($SAMPLES jobs)"
     OMP_NUM_THREADS=$THREADS "$PY" scripts/bench_paper.py torch "$DIR/llm-t5-large" "${common[@]}" --label t5-large \
@@ -184,7 +192,10 @@ bench_run() {
 
 for b in "${bundles[@]}"; do
     slm=${b%-*} dtype=${b##*-}
+    # --weights for every l2s process of this bundle's rows (the --weights flags read L2S_WEIGHTS).
+    export L2S_WEIGHTS=as-stored
     bundle=$DIR/t5-large-$b
+    if [ "$dtype" = int8 ]; then export L2S_WEIGHTS=int8; bundle=$DIR/t5-large-$slm-float32; fi
     label="t5-large->$slm"
     progress "$label $dtype: l2s run --bundle ($SAMPLES jobs)"
     "$PY" scripts/bench_paper.py l2s-run --l2s "$L2S" --bundle "$bundle" "${common[@]}" --path LLM-to-SLM \
@@ -227,6 +238,7 @@ for b in "${bundles[@]}"; do
     done
     stop_cluster
 done
+unset L2S_WEIGHTS
 
 echo "## LLM-to-SLM vs the LLM alone (scripts/bench-paper.sh$([ "$quick" -eq 1 ] && echo ' --quick'))"
 echo

@@ -6,8 +6,8 @@ engines. Each timing runs in its own process (the shell script starts one per en
                                                   of T5_LARGE_DIR, written by make_speed_bundles.py), CTranslate2 copies
     bench_models.py torch MODEL_DIR THREADS P N [BATCH]          PyTorch (transformers) timings
     bench_models.py ct2 CT2_DIR KIND THREADS P N [BATCH [TYPE [VOCAB]]]  CTranslate2 timings (TYPE float32 or int8)
-    bench_models.py floor MODEL_DIR               bytes of weights one decoding step reads, and the machine's
-                                                  read bandwidth from one thread: {"step_bytes", "read_gb_s"}
+    bench_models.py floor MODEL_DIR [THREADS]     bytes of weights one decoding step reads, and the machine's
+                                                  read bandwidth from THREADS threads: {"step_bytes", "read_gb_s"}
 
 Timing lines are JSON: {"prefill_s", "decode_s", "decode_steps", "batch"}: prefill = prompt to first logits (for
 T5: encoder + first decoder step), decode = the following N-1 steps with KV cache for BATCH copies of the prompt,
@@ -160,8 +160,11 @@ def time_ct2(ct2_dir, kind, threads, prompt_length, new_tokens, batch=1, compute
     return best_first, max(best_all - best_first, 0.0)
 
 
-def floor(model_dir):
-    """Weight bytes one decoding step reads (float32), and one thread's read bandwidth measured now."""
+def floor(model_dir, threads=1):
+    """Weight bytes one decoding step reads (float32), and the read bandwidth of `threads` threads measured now
+    (each sums its own part of a buffer far beyond the caches; numpy releases the GIL while it sums)."""
+    import concurrent.futures
+
     import numpy
     from safetensors import safe_open
 
@@ -182,11 +185,13 @@ def floor(model_dir):
                 continue
             step_bytes += 4 * count
     data = numpy.ones(128 << 20, dtype=numpy.float32)  # 512 MiB, far beyond the caches
+    parts = numpy.array_split(data, threads)
     best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        data.sum()
-        best = min(best, time.perf_counter() - start)
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        for _ in range(5):
+            start = time.perf_counter()
+            list(pool.map(numpy.sum, parts))
+            best = min(best, time.perf_counter() - start)
     return step_bytes, data.nbytes / best / 1e9
 
 
@@ -207,7 +212,7 @@ def main(argv):
                                    vocab)
         steps = int(argv[5]) - 1
     elif argv[0] == "floor":
-        step_bytes, bandwidth = floor(argv[1])
+        step_bytes, bandwidth = floor(argv[1], int(argv[2]) if len(argv) > 2 else 1)
         print(json.dumps({"step_bytes": step_bytes, "read_gb_s": bandwidth}))
         return 0
     else:
