@@ -30,9 +30,10 @@ public final class BundleGenerator: Sendable {
 
     /// Generates from prompt ids until the bundle's EOS or `options.maxNewTokens`. `ids` of the result include the
     /// EOS that ended the job (as `l2s run --model` reports it); `text` is the SLM tokenizer's decoding of the ids
-    /// before it, special tokens skipped (docs/bundle.md: EOS is not part of the answer). `onDelta` sees, per
-    /// generated id, the text it made safe to print (never half a UTF-8 character) and the id; a final call with
-    /// no ids flushes held-back bytes. The deltas concatenate to `text`.
+    /// before it, special tokens skipped (docs/bundle.md: EOS is not part of the answer), cut before the first of
+    /// `options.stop` that occurs. `onDelta` sees, per generated id, the text it made safe to print (never half a
+    /// UTF-8 character, never part of a stop string; the last one includes what was held back) and the id. The
+    /// deltas concatenate to `text`.
     public func generate(
         promptIDs: [Int32], options: GenerationOptions, onDelta: ((String, [Int32]) -> Void)? = nil
     ) throws -> GenerationResult {
@@ -46,30 +47,11 @@ public final class BundleGenerator: Sendable {
         }
         let sequence = try slm.startSequence(promptIDs: promptIDs, encoding: encoding)
         let prefill = clock.now - start
-        var detokenizer = slm.tokenizer.makeIncrementalDecoder(skipSpecialTokens: true)
-        var text = ""
-        var failure: (any Error)?
         // The ids that end the job (the bundle's, unless the options override them) are never part of the text.
-        let eos = Set(options.eosTokenIDs ?? slm.eosTokenIDs)
         var result = try Generator.generate(
-            sequence: sequence, promptTokens: promptIDs.count, eosTokenIDs: slm.eosTokenIDs, options: options
-        ) { token in
-            guard failure == nil else { return }
-            do {
-                let delta = eos.contains(token) ? "" : try detokenizer.add(token)
-                text += delta
-                onDelta?(delta, [token])
-            } catch {
-                failure = error
-            }
-        }
-        if let failure { throw failure }
-        let rest = detokenizer.finish()
-        if !rest.isEmpty {
-            text += rest
-            onDelta?(rest, [])
-        }
-        result.text = text
+            sequence: sequence, promptTokens: promptIDs.count, eosTokenIDs: slm.eosTokenIDs, options: options,
+            tokenizer: slm.tokenizer
+        ) { step in onDelta?(step.delta, [step.token]) }
         result.timings.prefillSeconds = prefill.inSeconds
         return result
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Tokenizers
 
 /// Limits and choices for one generation job.
 public struct GenerationOptions: Sendable, Equatable {
@@ -13,17 +14,43 @@ public struct GenerationOptions: Sendable, Equatable {
     public var eosTokenIDs: [Int32]?
     /// Keep each step's raw logits in the result (`--dump-logits`).
     public var recordLogits: Bool
+    /// Stop strings (OpenAI's `stop`): the text ends before the first one that occurs.
+    public var stop: [String]
+
+    /// The most stop strings a job may have (OpenAI's limit).
+    public static let maxStopStrings = 4
+    /// The longest stop string, in UTF-8 bytes.
+    public static let maxStopBytes = 256
 
     /// Options with transformers-like defaults (greedy, 20 new tokens).
     public init(
         maxNewTokens: Int = 20, minNewTokens: Int = 0, sampling: SamplingParameters = .greedy,
-        eosTokenIDs: [Int32]? = nil, recordLogits: Bool = false
+        eosTokenIDs: [Int32]? = nil, recordLogits: Bool = false, stop: [String] = []
     ) {
         self.maxNewTokens = maxNewTokens
         self.minNewTokens = minNewTokens
         self.sampling = sampling
         self.eosTokenIDs = eosTokenIDs
         self.recordLogits = recordLogits
+        self.stop = stop
+    }
+
+    /// Throws a `GenerationOptionError` naming the first option a job cannot run with; stop strings need a
+    /// tokenizer (text to match).
+    public func validate(hasTokenizer: Bool = true) throws {
+        func fail(_ option: String, _ expected: String, _ actual: String) -> GenerationOptionError {
+            GenerationOptionError(option: option, expected: expected, actual: actual)
+        }
+        if maxNewTokens < 0 { throw fail("max_new_tokens", ">= 0", "\(maxNewTokens)") }
+        if minNewTokens < 0 { throw fail("min_new_tokens", ">= 0", "\(minNewTokens)") }
+        if let problem = sampling.validationError { throw fail("sampling", "usable", problem) }
+        if stop.count > Self.maxStopStrings {
+            throw fail("stop", "at most \(Self.maxStopStrings) strings", "\(stop.count)")
+        }
+        if let index = stop.firstIndex(where: { $0.isEmpty || $0.utf8.count > Self.maxStopBytes }) {
+            throw fail("stop[\(index)]", "1-\(Self.maxStopBytes) UTF-8 bytes", "\(stop[index].utf8.count) bytes")
+        }
+        if !stop.isEmpty, !hasTokenizer { throw fail("stop", "empty without a tokenizer (ids only)", "\(stop)") }
     }
 }
 
@@ -171,40 +198,43 @@ public enum Generator {
         model: any LanguageModel, promptIDs: [Int32], options: GenerationOptions,
         onToken: ((Int32) -> Void)? = nil
     ) throws -> GenerationResult {
+        let onStep = onToken.map { onToken in { (step: TextGeneration.Step) in onToken(step.token) } }
         let clock = ContinuousClock()
         let start = clock.now
         let sequence = try model.startSequence(promptIDs: promptIDs)
         let prefill = clock.now - start
         var result = try generate(
             sequence: sequence, promptTokens: promptIDs.count, eosTokenIDs: model.eosTokenIDs, options: options,
-            onToken: onToken)
+            onStep: onStep)
         result.timings.prefillSeconds = prefill.inSeconds
         return result
     }
 
-    /// Continues an already started sequence (its first logits ready), e.g. one started from an LLM-to-SLM encoding.
+    /// Continues an already started sequence (its first logits ready), e.g. one started from an LLM-to-SLM encoding,
+    /// through `TextGeneration` (the decoder worker's per-job path): `tokenizer` makes the text and applies the stop
+    /// strings (nil: ids only). `onStep` sees each step as it is chosen.
     public static func generate(
         sequence: any DecodingSequence, promptTokens: Int, eosTokenIDs: [Int32], options: GenerationOptions,
-        onToken: ((Int32) -> Void)? = nil
+        tokenizer: (any Tokenizer)? = nil, onStep: ((TextGeneration.Step) -> Void)? = nil
     ) throws -> GenerationResult {
-        var job = GenerationJob(options: options, eosTokenIDs: eosTokenIDs)
+        var job = try TextGeneration(
+            options: options, eosTokenIDs: eosTokenIDs, tokenizer: tokenizer, promptTokens: promptTokens)
         var logits: [[Float]] = []
         var timings = GenerationTimings()
         let clock = ContinuousClock()
         while job.finishReason == nil {
             if options.recordLogits { logits.append(sequence.logits) }
-            let token = job.choose(from: sequence.logits)
-            onToken?(token)
-            if job.accept(token) == nil {
+            let step = try job.next(from: sequence.logits)
+            onStep?(step)
+            if step.finishReason == nil {
                 let start = clock.now
-                try sequence.append(token)
+                try sequence.append(step.token)
                 timings.decodeSeconds += (clock.now - start).inSeconds
                 timings.decodeSteps += 1
             }
         }
         var result = GenerationResult(
-            ids: job.ids, finishReason: job.finishReason ?? .length,
-            usage: Usage(promptTokens: promptTokens, completionTokens: job.ids.count),
+            text: job.text, ids: job.ids, finishReason: job.finishReason ?? .length, usage: job.usage,
             logits: options.recordLogits ? logits : nil)
         result.timings = timings
         return result

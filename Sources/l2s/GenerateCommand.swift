@@ -23,7 +23,6 @@ struct GenerateCommand: Subcommand {
         OptionSpec("--input-ids", value: "IDS", help: "prompt as LLM token ids, comma-separated"),
         OptionSpec("--file", value: "PATH", help: "JSON lines of prompts ('-' = standard input)"),
         OptionSpec("--concurrency", value: "N", help: "jobs in flight at once with --file", default: "16"),
-        OptionSpec("--stop", value: "TEXT", help: "stop when the generated text contains TEXT"),
         OptionSpec("--json", help: "print JSON lines"),
         OptionSpec("--stream", help: "print text as it is generated"),
         OptionSpec("--timeout-ms", value: "MS", help: "give up on a job after this long without news",
@@ -46,7 +45,7 @@ struct GenerateCommand: Subcommand {
         flags = try GenerationFlags(arguments)
         json = arguments.flag("--json")
         stream = arguments.flag("--stream")
-        stop = arguments.string("--stop").map { [$0] } ?? []
+        stop = flags.stop
         concurrency = try arguments.int("--concurrency", in: 1...10_000)!
         timeout = .milliseconds(try arguments.int("--timeout-ms", in: 1...86_400_000)!)
         let sources = [!arguments.positionals.isEmpty, arguments.string("--input-ids") != nil,

@@ -10,7 +10,8 @@ struct RunCommand: Subcommand {
     static let usage = """
         l2s run --model DIR --input-ids 1,2,3 | --bundle DIR [PROMPT | --input-ids 1,2,3] [--max-new-tokens N]
                       [--min-new-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S] [--json]
-                      [--stream] [--dump-logits] [--threads N] [--weights W] [--batch N] [--repeat N] [--timings]
+                      [--stop TEXT]... [--stream] [--dump-logits] [--threads N] [--weights W] [--batch N]
+                      [--repeat N] [--timings]
         """
     static let discussion = """
         Loads the checkpoint in DIR (config.json + safetensors; model_type t5 or gpt2), feeds the prompt ids and
@@ -21,7 +22,9 @@ struct RunCommand: Subcommand {
         --input-ids are LLM token ids), encoded, rounded to the bundle's wire dtype and projected exactly as the
         cluster does (projector.runs_on says on which side of the rounding), and the SLM generates until the
         bundle's eos_token_id. "ids" include that EOS; "text" is the SLM tokenizer's decoding without it (special
-        tokens skipped). --stream prints {"delta","ids"} per token before the result.
+        tokens skipped). --stop TEXT (repeatable) ends the job where the text first contains one of them, as OpenAI's
+        stop does: the text ends before it, nothing after it is printed, finish_reason is "stop". --stream prints
+        {"delta","ids"} per token before the result.
         --batch N (with --model) starts N copies of the prompt and decodes them together through the batched step
         path of the decoder worker; the result printed is copy 0's. With the batch-invariant kernels every copy is
         identical, and a copy that differs is an error. --timings then counts batched steps and adds "batch".
@@ -118,7 +121,10 @@ struct RunCommand: Subcommand {
         let dumpLogits = arguments.flag("--dump-logits")
         options = GenerationOptions(
             maxNewTokens: flags.maxNewTokens, minNewTokens: flags.minNewTokens, sampling: flags.sampling,
-            recordLogits: dumpLogits)
+            recordLogits: dumpLogits, stop: flags.stop)
+        if !flags.stop.isEmpty, !isBundle {
+            throw UsageError("option '--stop' needs '--bundle' (a tokenizer for text)")
+        }
         json = arguments.flag("--json") || dumpLogits || stream
         repeats = try arguments.int("--repeat", in: 1...1000) ?? 1
         switch arguments.string("--kernels") ?? "batch-invariant" {

@@ -166,15 +166,12 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
     }
 }
 
-/// One job on a decoder: its sequence (KV caches), sampler state, streaming detokenizer and stop rules.
+/// One job on a decoder: its sequence (KV caches) and its `TextGeneration` (sampler, detokenizer, stop strings,
+/// usage), the per-job path `l2s run --bundle` takes too.
 final class DecoderJobState {
     let requestID: String
     let sequence: any DecodingSequence
-    private var generation: GenerationJob
-    private var detokenizer: IncrementalDecoder
-    private let stop: [String]
-    private let promptTokens: Int
-    private var text = ""
+    private var generation: TextGeneration
     private(set) var isFinished = false
 
     init(job: DecodeJob, slm: ConditionedSLM) throws {
@@ -184,17 +181,15 @@ final class DecoderJobState {
         let encoding = try tensor.bytes.withUnsafeBytes {
             try WireRounding.widen(bytes: $0, dtype: tensor.dtype.numerics)
         }
-        sequence = try slm.startSequence(promptIDs: job.encoding.promptIDs, encoding: encoding)
         let options = GenerationOptions(maxNewTokens: Int(job.request.maxNewTokens),
-            minNewTokens: Int(job.request.minNewTokens), sampling: SamplingConversion.parameters(job.request.sampling))
-        generation = GenerationJob(options: options, eosTokenIDs: slm.eosTokenIDs)
-        detokenizer = slm.tokenizer.makeIncrementalDecoder(skipSpecialTokens: true)
-        stop = job.request.stop
-        promptTokens = job.encoding.promptIDs.count
+            minNewTokens: Int(job.request.minNewTokens), sampling: SamplingConversion.parameters(job.request.sampling),
+            stop: job.request.stop)
+        generation = try TextGeneration(options: options, eosTokenIDs: slm.eosTokenIDs, tokenizer: slm.tokenizer,
+            promptTokens: job.encoding.promptIDs.count)
+        sequence = try slm.startSequence(promptIDs: job.encoding.promptIDs, encoding: encoding)
         // Failover: replay what the client already has through the same per-step path, discarding the text.
         for id in job.resumeIDs {
-            text += try detokenizer.add(id)
-            if generation.accept(id) != nil { throw DecoderJobError.resumePastEnd(ids: job.resumeIDs.count) }
+            try generation.replay(id)
             try sequence.append(id)
         }
     }
@@ -216,19 +211,15 @@ final class DecoderJobState {
     /// Chooses the next token and returns its chunk, plus the token to append unless the job just finished
     /// (the final chunk carries the finish reason and usage).
     func chooseNext() throws -> (TokenChunk, Int32?) {
-        let token = generation.choose(from: sequence.logits)
-        var reason = generation.accept(token)
-        var delta = try detokenizer.add(token)
-        text += delta
-        if reason == nil, stop.contains(where: { text.contains($0) }) {
-            generation.finish(.stop)
-            reason = .stop
+        let step = try generation.next(from: sequence.logits)
+        guard let reason = step.finishReason else {
+            return (TokenChunk(requestID: requestID, ids: [step.token], textDelta: step.delta), step.token)
         }
-        guard let reason else { return (TokenChunk(requestID: requestID, ids: [token], textDelta: delta), token) }
-        delta += detokenizer.finish()
         isFinished = true
-        let usage = Wire.Usage(promptTokens: UInt32(promptTokens), completionTokens: UInt32(generation.ids.count))
-        return (TokenChunk(requestID: requestID, ids: [token], textDelta: delta, finishReason: reason.wire, usage: usage), nil)
+        let usage = Wire.Usage(promptTokens: UInt32(generation.usage.promptTokens),
+            completionTokens: UInt32(generation.usage.completionTokens))
+        return (TokenChunk(requestID: requestID, ids: [step.token], textDelta: step.delta, finishReason: reason.wire,
+            usage: usage), nil)
     }
 
     func fail() { isFinished = true }
@@ -241,12 +232,10 @@ final class DecoderJobState {
 }
 
 enum DecoderJobError: Error, CustomStringConvertible {
-    case resumePastEnd(ids: Int)
     case encodingMismatch(expected: String, actual: String)
 
     var description: String {
         switch self {
-        case .resumePastEnd(let ids): return "resume_ids (\(ids) ids) already end the job; nothing left to generate"
         case .encodingMismatch(let expected, let actual):
             return "the job's encoding is \(actual); this decoder's bundle needs \(expected)"
         }

@@ -11,11 +11,16 @@ struct GenerationFlags {
         OptionSpec("--top-k", value: "K", help: "sample among the K most likely tokens (0 = all)", default: "0"),
         OptionSpec("--top-p", value: "P", help: "sample within probability mass P (1 = all)", default: "1"),
         OptionSpec("--seed", value: "S", help: "seed of the sampler", default: "0"),
+        OptionSpec(
+            "--stop", value: "TEXT",
+            help: "stop where the text contains TEXT, which is cut off with what follows (repeatable, at most 4)"),
     ]
 
     let maxNewTokens: Int
     let minNewTokens: Int
     let sampling: SamplingParameters
+    /// Stop strings, in the order given.
+    let stop: [String]
 
     init(_ arguments: ParsedArguments) throws {
         maxNewTokens = try arguments.int("--max-new-tokens", in: 0...1_000_000) ?? 20
@@ -31,5 +36,12 @@ struct GenerationFlags {
             topP: Float(try arguments.double("--top-p", in: 0...1) ?? 1),
             seed: UInt64(try arguments.int("--seed", in: 0...Int.max) ?? 0))
         if let problem = sampling.validationError { throw UsageError(problem) }
+        stop = arguments.strings("--stop")
+        if stop.count > GenerationOptions.maxStopStrings {
+            throw UsageError("option '--stop' may be given at most \(GenerationOptions.maxStopStrings) times")
+        }
+        if let bad = stop.first(where: { $0.isEmpty || $0.utf8.count > GenerationOptions.maxStopBytes }) {
+            throw UsageError("option '--stop': '\(bad)' is not 1-\(GenerationOptions.maxStopBytes) UTF-8 bytes")
+        }
     }
 }

@@ -35,6 +35,8 @@ struct OptionSpec: Sendable {
 struct ParsedArguments {
     let specs: [OptionSpec]
     private(set) var values: [String: String] = [:]
+    /// Every value of each option given on the command line, in order (`strings` reads a repeatable option).
+    private(set) var repeatedValues: [String: [String]] = [:]
     private(set) var flags: Set<String> = []
     private(set) var positionals: [String] = []
     let environment: [String: String]
@@ -70,9 +72,11 @@ struct ParsedArguments {
                 flags.insert(name)
             } else if let inlineValue {
                 values[name] = inlineValue
+                repeatedValues[name, default: []].append(inlineValue)
             } else {
                 guard index < arguments.count else { throw UsageError("option '\(name)' needs a value (\(spec.value!))") }
                 values[name] = arguments[index]
+                repeatedValues[name, default: []].append(arguments[index])
                 index += 1
             }
         }
@@ -103,6 +107,11 @@ struct ParsedArguments {
         if let value = values[name] { return value }
         if let variable = spec.environment, let value = environment[variable], !value.isEmpty { return value }
         return spec.defaultValue
+    }
+
+    /// Every value of a repeatable option, in command-line order; else its environment variable's or default value.
+    func strings(_ name: String) -> [String] {
+        repeatedValues[name] ?? string(name).map { [$0] } ?? []
     }
 
     /// A value that must be present.

@@ -276,12 +276,16 @@ class WithRealWorkersTests(RouterCase):
         self.assertTrue(stop, f"deltas 4 and 5 of the reference are blank: {deltas[4:6]}")
         end = next(k for k in range(1, len(deltas) + 1) if stop in "".join(d["delta"] for d in deltas[:k]))
         self.assertLess(end, len(full["ids"]), "the stop string must end the job before max_new_tokens")
-        expected = {"text": "".join(delta["delta"] for delta in deltas[:end]), "ids": full["ids"][:end],
-                    "finish_reason": "stop",
+        text = "".join(delta["delta"] for delta in deltas[:end])
+        # OpenAI's semantics: the text ends right before the stop string, which the id at `end` completed.
+        expected = {"text": text[:text.index(stop)], "ids": full["ids"][:end], "finish_reason": "stop",
                     "usage": {"prompt_tokens": full["usage"]["prompt_tokens"], "completion_tokens": end}}
         result = self.client().generate("the house is small", max_new_tokens=20, min_new_tokens=20,
                                         stop=["~~not there~~", stop])
         self.assertEqual(result.as_dict(), expected)
+        # l2s run --bundle applies the same rule in the same code.
+        self.assertEqual(run_bundle("the house is small", "--max-new-tokens", "20", "--min-new-tokens", "20",
+                                    "--stop", "~~not there~~", "--stop", stop)[-1], expected)
 
     def test_deadline_passing_while_generating(self) -> None:
         self.start_workers()
