@@ -50,7 +50,7 @@ public final class BundleGenerator: Sendable {
         // The ids that end the job (the bundle's, unless the options override them) are never part of the text.
         var result = try Generator.generate(
             sequence: sequence, promptTokens: promptIDs.count, eosTokenIDs: slm.eosTokenIDs, options: options,
-            tokenizer: slm.tokenizer
+            tokenizer: slm.tokenizer, contextPrefix: slm.penaltyContext
         ) { step in onDelta?(step.delta, [step.token]) }
         result.timings.prefillSeconds = prefill.inSeconds
         return result

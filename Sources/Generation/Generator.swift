@@ -92,9 +92,13 @@ public struct GenerationJob: Sendable {
     /// Set once the job is finished.
     public private(set) var finishReason: FinishReason?
 
-    /// A job that stops at `eosTokenIDs` (unless the options override them).
-    public init(options: GenerationOptions, eosTokenIDs: [Int32]) {
+    /// The ids before the first new one that the penalties see (`LanguageModel.penaltyContext`).
+    public let contextPrefix: [Int32]
+
+    /// A job that stops at `eosTokenIDs` (unless the options override them); `contextPrefix` as above.
+    public init(options: GenerationOptions, eosTokenIDs: [Int32], contextPrefix: [Int32] = []) {
         self.options = options
+        self.contextPrefix = contextPrefix
         sampler = TokenSampler(
             parameters: options.sampling, eosTokenIDs: options.eosTokenIDs ?? eosTokenIDs,
             minNewTokens: options.minNewTokens)
@@ -103,7 +107,8 @@ public struct GenerationJob: Sendable {
 
     /// Chooses the next token from this step's raw logits (does not record it).
     public func choose(from logits: [Float]) -> Int32 {
-        sampler.choose(from: logits, step: ids.count)
+        sampler.choose(
+            from: logits, step: ids.count, context: options.sampling.hasPenalties ? contextPrefix + ids : [])
     }
 
     /// Records a generated (or replayed) token and returns the finish reason if the job is now done.
@@ -205,20 +210,22 @@ public enum Generator {
         let prefill = clock.now - start
         var result = try generate(
             sequence: sequence, promptTokens: promptIDs.count, eosTokenIDs: model.eosTokenIDs, options: options,
-            onStep: onStep)
+            contextPrefix: model.penaltyContext(promptIDs: promptIDs), onStep: onStep)
         result.timings.prefillSeconds = prefill.inSeconds
         return result
     }
 
     /// Continues an already started sequence (its first logits ready), e.g. one started from an LLM-to-SLM encoding,
     /// through `TextGeneration` (the decoder worker's per-job path): `tokenizer` makes the text and applies the stop
-    /// strings (nil: ids only). `onStep` sees each step as it is chosen.
+    /// strings (nil: ids only); `contextPrefix` is what the penalties see before the first new id
+    /// (`LanguageModel.penaltyContext`). `onStep` sees each step as it is chosen.
     public static func generate(
         sequence: any DecodingSequence, promptTokens: Int, eosTokenIDs: [Int32], options: GenerationOptions,
-        tokenizer: (any Tokenizer)? = nil, onStep: ((TextGeneration.Step) -> Void)? = nil
+        tokenizer: (any Tokenizer)? = nil, contextPrefix: [Int32] = [], onStep: ((TextGeneration.Step) -> Void)? = nil
     ) throws -> GenerationResult {
         var job = try TextGeneration(
-            options: options, eosTokenIDs: eosTokenIDs, tokenizer: tokenizer, promptTokens: promptTokens)
+            options: options, eosTokenIDs: eosTokenIDs, tokenizer: tokenizer, promptTokens: promptTokens,
+            contextPrefix: contextPrefix)
         var logits: [[Float]] = []
         var timings = GenerationTimings()
         let clock = ContinuousClock()

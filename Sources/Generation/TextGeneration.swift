@@ -38,12 +38,14 @@ public struct TextGeneration: Sendable {
     public private(set) var text = ""
 
     /// A job for `options` that stops at `eosTokenIDs` (unless the options name others); `tokenizer` detokenizes
-    /// (nil: ids only, and no stop strings). Throws a `GenerationOptionError` naming the first unusable option.
+    /// (nil: ids only, and no stop strings); `contextPrefix` is what the penalties see before the first new id.
+    /// Throws a `GenerationOptionError` naming the first unusable option.
     public init(
-        options: GenerationOptions, eosTokenIDs: [Int32], tokenizer: (any Tokenizer)?, promptTokens: Int
+        options: GenerationOptions, eosTokenIDs: [Int32], tokenizer: (any Tokenizer)?, promptTokens: Int,
+        contextPrefix: [Int32] = []
     ) throws {
         try options.validate(hasTokenizer: tokenizer != nil)
-        job = GenerationJob(options: options, eosTokenIDs: eosTokenIDs)
+        job = GenerationJob(options: options, eosTokenIDs: eosTokenIDs, contextPrefix: contextPrefix)
         detokenizer = tokenizer?.makeIncrementalDecoder(skipSpecialTokens: true)
         stops = StopMatcher(stops: options.stop)
         eos = Set(job.sampler.eosTokenIDs)

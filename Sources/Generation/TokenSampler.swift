@@ -28,9 +28,11 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     }
 }
 
-/// Chooses the next token from raw logits, as transformers' `generate` does: the min-new-tokens rule
-/// (`MinNewTokensLengthLogitsProcessor`: EOS gets -inf while fewer than N tokens were generated), then greedy
-/// argmax, or temperature -> top-k -> top-p -> a draw from the softmax.
+/// Chooses the next token from raw logits, as transformers' `generate` does, its logits processors in its order:
+/// repetition penalty, no-repeat n-grams (both over the context: what transformers passes them as `input_ids`),
+/// the min-new-tokens rule (EOS gets -inf while fewer than N tokens were generated), then OpenAI's presence and
+/// frequency penalties (over the generated ids; transformers has none, so they run where a custom processor
+/// would), then greedy argmax, or temperature -> top-k -> top-p -> a draw from the softmax.
 public struct TokenSampler: Sendable {
     /// How tokens are chosen.
     public let parameters: SamplingParameters
@@ -46,14 +48,43 @@ public struct TokenSampler: Sendable {
         self.minNewTokens = minNewTokens
     }
 
-    /// The token for generation step `step` (0 = first new token) given that step's raw logits.
-    public func choose(from rawLogits: [Float], step: Int) -> Int32 {
+    /// The token for generation step `step` (0 = first new token) given that step's raw logits; `context` is the
+    /// ids before it that the penalties look at (the model's context prefix, then the `step` generated ids).
+    public func choose(from rawLogits: [Float], step: Int, context: [Int32] = []) -> Int32 {
         var logits = rawLogits
+        if parameters.hasPenalties { penalize(&logits, context: context) }
         if step < minNewTokens {
             for id in eosTokenIDs where id >= 0 && Int(id) < logits.count { logits[Int(id)] = -.infinity }
         }
+        if parameters.presencePenalty != 0 || parameters.frequencyPenalty != 0 {
+            var counts: [Int32: Int] = [:]
+            for id in context.suffix(step) { counts[id, default: 0] += 1 }
+            for (id, count) in counts where id >= 0 && Int(id) < logits.count {
+                logits[Int(id)] -= parameters.frequencyPenalty * Float(count) + parameters.presencePenalty
+            }
+        }
         if parameters.greedy { return Self.argmax(logits) }
         return sample(logits, step: step)
+    }
+
+    /// transformers' `RepetitionPenaltyLogitsProcessor` then `NoRepeatNGramLogitsProcessor` over `context`.
+    private func penalize(_ logits: inout [Float], context: [Int32]) {
+        let penalty = parameters.repetitionPenalty
+        if penalty != 1 {
+            for id in Set(context) where id >= 0 && Int(id) < logits.count {
+                let value = logits[Int(id)]
+                logits[Int(id)] = value < 0 ? value * penalty : value / penalty
+            }
+        }
+        let n = parameters.noRepeatNGramSize
+        if n > 0, context.count >= n {
+            // Every n-gram of the context whose first n - 1 ids equal the last n - 1 ids bans its last id.
+            let prefix = context.suffix(n - 1)
+            for start in 0...(context.count - n) where context[start..<(start + n - 1)].elementsEqual(prefix) {
+                let banned = context[start + n - 1]
+                if banned >= 0, Int(banned) < logits.count { logits[Int(banned)] = -.infinity }
+            }
+        }
     }
 
     /// Index of the largest value; the first on ties, as torch.argmax; NaN never wins.

@@ -44,6 +44,13 @@ public final class ConditionedSLM: Sendable {
         encodingProjector = try EncodingProjector(bundle: bundle)
     }
 
+    /// The ids the penalties see before the first answer id (`LanguageModel.penaltyContext`): a T5 SLM's decoder
+    /// start token; none for GPT-2, whose prompt positions are embeddings (S), not ids.
+    public var penaltyContext: [Int32] {
+        if case .t5(let t5) = network { return [t5.configuration.decoderStartTokenID] }
+        return []
+    }
+
     /// Generation stops at the bundle's `eos_token_id` (not the SLM config's ids).
     public var eosTokenIDs: [Int32] { [bundle.eosTokenID] }
     /// d_slm: the width of each row of Z and S.

@@ -116,6 +116,8 @@ public final class GPT2Model: LanguageModel {
         )
     }
 
+    public func penaltyContext(promptIDs: [Int32]) -> [Int32] { promptIDs }
+
     /// A fresh, empty sequence state.
     public func makeState() -> GPT2State { GPT2State(model: self) }
 

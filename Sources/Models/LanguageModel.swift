@@ -28,6 +28,9 @@ public protocol LanguageModel: AnyObject, Sendable {
     /// One decoding step for a batch: `tokens[i]` is appended to `sequences[i]` (all started by this model), with
     /// the dense layers batched. Logits agree with one-sequence steps to ~1e-6, not bit for bit.
     func step(_ tokens: [Int32], sequences: [any DecodingSequence]) throws
+    /// The ids transformers' logits processors (repetition penalty, no-repeat n-grams) see before the first new id of
+    /// a job on `promptIDs`: its `input_ids` at the first step (T5: the decoder start token; GPT-2: the prompt).
+    func penaltyContext(promptIDs: [Int32]) -> [Int32]
 }
 
 /// From a checkpoint's `model_type` to the implementation that loads it; a new family adds one entry.

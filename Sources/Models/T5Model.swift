@@ -32,6 +32,8 @@ public final class T5Model: LanguageModel {
         })
     }
 
+    public func penaltyContext(promptIDs: [Int32]) -> [Int32] { [configuration.decoderStartTokenID] }
+
     /// Encodes the prompt ids and feeds the decoder start token.
     public func startSequence(promptIDs: [Int32]) throws -> any DecodingSequence {
         guard !promptIDs.isEmpty else { throw ModelError.emptyInput(what: "prompt") }

@@ -185,7 +185,7 @@ final class DecoderJobState {
             minNewTokens: Int(job.request.minNewTokens), sampling: SamplingConversion.parameters(job.request.sampling),
             stop: job.request.stop)
         generation = try TextGeneration(options: options, eosTokenIDs: slm.eosTokenIDs, tokenizer: slm.tokenizer,
-            promptTokens: job.encoding.promptIDs.count)
+            promptTokens: job.encoding.promptIDs.count, contextPrefix: slm.penaltyContext)
         sequence = try slm.startSequence(promptIDs: job.encoding.promptIDs, encoding: encoding)
         // Failover: replay what the client already has through the same per-step path, discarding the text.
         for id in job.resumeIDs {
