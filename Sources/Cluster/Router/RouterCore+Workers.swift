@@ -112,7 +112,7 @@ extension RouterCore {
         droppedIdentity = nil
         let waiting = awaitingIdentity
         awaitingIdentity = []
-        for id in waiting { if let job = jobs[id] { route(job) } }
+        for id in waiting { if let job = jobs[id] { out += route(job, now: now) } }
         return out
     }
 

@@ -171,21 +171,26 @@ public final class RouterCore {
             awaitingIdentity.append(job.internalID)
             return []
         }
-        route(job)
-        return dispatch(now: now)
+        return route(job, now: now) + dispatch(now: now)
     }
 
-    /// Finds the job's encoding: from the cache, from an encode already in flight, or from a new one.
-    func route(_ job: RouterJob) {
-        guard let prints = identity?.fingerprints else { return }
+    /// Finds the job's encoding: from the cache, from an encode already in flight, or from a new one. Returns the
+    /// replies of a job that cannot be keyed (libcrypto failed), which ends with an `internal` error.
+    func route(_ job: RouterJob, now: ContinuousClock.Instant = .now) -> [Outgoing] {
+        guard let prints = identity?.fingerprints else { return [] }
         let key: PromptKey
-        switch job.request.prompt {
-        case .text(let text):
-            key = PromptKey(llm: prints.llm, projector: prints.projector, tokenizer: prints.tokenizer,
-                text: text, tenantSalt: job.request.tenantSalt)
-        case .tokenIDs(let ids):
-            key = PromptKey(llm: prints.llm, projector: prints.projector, tokenizer: prints.tokenizer,
-                tokenIds: ids, tenantSalt: job.request.tenantSalt)
+        do {
+            switch job.request.prompt {
+            case .text(let text):
+                key = try PromptKey(llm: prints.llm, projector: prints.projector, tokenizer: prints.tokenizer,
+                    text: text, tenantSalt: job.request.tenantSalt)
+            case .tokenIDs(let ids):
+                key = try PromptKey(llm: prints.llm, projector: prints.projector, tokenizer: prints.tokenizer,
+                    tokenIds: ids, tenantSalt: job.request.tenantSalt)
+            }
+        } catch {
+            return finish(job, reason: .unspecified, error: ErrorReply(code: .internal,
+                message: "cannot compute the prompt's cache key: \(error)"), now: now)
         }
         job.promptKey = key
         switch cache.lookup(key) {
@@ -199,6 +204,7 @@ public final class RouterCore {
             encodeTasks[key] = EncodeTask(key: key, prompt: job.request.prompt, waiting: [job.internalID])
             encodeQueue.append(key)
         }
+        return []
     }
 
     /// Ends a job: tells its decoder to stop when it has one, answers the client, forgets the job.
