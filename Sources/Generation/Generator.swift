@@ -108,7 +108,7 @@ public struct GenerationTimings: Sendable {
     public var decodeSteps: Int = 0
 }
 
-/// The outcome of one job, printed as DESIGN.md's result object.
+/// The outcome of one job, printed as the result object of docs/architecture.md ("Command line").
 public struct GenerationResult: Sendable, Equatable {
     /// The generated text (empty when no tokenizer is loaded).
     public var text: String

@@ -31,7 +31,8 @@ struct OptionSpec: Sendable {
 }
 
 /// The arguments of one subcommand after parsing: flag values, boolean flags and positional words.
-/// Value lookups follow DESIGN.md's order: the flag, then its `L2S_*` environment variable, then the built-in default.
+/// Value lookups follow the order docs/architecture.md gives: the flag, then its `L2S_*` environment variable, then
+/// the built-in default.
 struct ParsedArguments {
     let specs: [OptionSpec]
     private(set) var values: [String: String] = [:]
