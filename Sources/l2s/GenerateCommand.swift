@@ -97,28 +97,14 @@ struct GenerateCommand: Subcommand {
             return ExitStatus.success
         }
         var lines = [String?](repeating: nil, count: prompts.count)
-        var next = 0
-        var inFlight = 0
         var failed = 0
-        while next < prompts.count || inFlight > 0 {
-            while inFlight < concurrency && next < prompts.count {
-                try client.submit(request(next))
-                next += 1
-                inFlight += 1
-            }
-            switch try client.nextEvent(timeout: timeout) {
-            case .chunk:
-                continue
-            case .finished(let chunk):
-                guard let index = Int(chunk.requestID), lines.indices.contains(index) else { continue }
-                lines[index] = ResultFormat.result(chunk).jsonLine
-                inFlight -= 1
+        _ = try client.runWindowed(jobs: prompts.count, concurrency: concurrency, eventTimeout: timeout,
+            request: request) { index, event in
+            switch event {
+            case .chunk: break
+            case .finished(let chunk): lines[index] = ResultFormat.result(chunk).jsonLine
             case .failed(let error):
-                guard let index = Int(error.requestID), lines.indices.contains(index) else {
-                    throw ClusterClient.Failure.server(error)
-                }
                 lines[index] = ResultFormat.error(error)
-                inFlight -= 1
                 failed += 1
             }
         }
