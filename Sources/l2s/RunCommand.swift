@@ -164,10 +164,13 @@ struct RunCommand: Subcommand {
                 rowKernel: rowKernel)
             let ids = try inputIDs ?? generator.tokenize(prompt ?? "")
             promptTokens = ids.count
-            generate = { try generator.generate(promptIDs: ids, options: options) }
-            if stream {
-                // Streaming prints as tokens come, so it runs once here; --repeat times the later runs.
-                _ = try generator.generate(promptIDs: ids, options: options) { delta, ids in
+            // With --stream the first run prints its deltas as tokens come and its result is the one printed after
+            // them; --repeat's later runs (for --timings) print nothing.
+            var streamNextRun = stream
+            generate = {
+                guard streamNextRun else { return try generator.generate(promptIDs: ids, options: options) }
+                streamNextRun = false
+                return try generator.generate(promptIDs: ids, options: options) { delta, ids in
                     printLine(GenerationResult.deltaLine(delta, ids: ids))
                 }
             }
