@@ -30,9 +30,9 @@ import Wire
             router = try ServiceProcess("router", ["router", "--clients", "tcp://127.0.0.1:*", "--encoders",
                 "tcp://127.0.0.1:*", "--decoders", "tcp://127.0.0.1:*", "--heartbeat-ms", "200"] + routerArguments)
             let listening = try router.waitForEvent("listening")
-            clients = listening["clients"] as! String
-            encoderEndpoint = listening["encoders"] as! String
-            decoderEndpoint = listening["decoders"] as! String
+            clients = try JSONFields.field(listening, "clients")
+            encoderEndpoint = try JSONFields.field(listening, "encoders")
+            decoderEndpoint = try JSONFields.field(listening, "decoders")
         }
 
         func addEncoder(bundle: String = EndToEndTests.bundle, _ extra: [String] = []) throws {
@@ -90,8 +90,8 @@ import Wire
             ["generate", "--router", cluster.clients, "--file", path.path, "--json"] + flags, timeout: 120)
     }
 
-    static func jsonLine(prompt: String) -> String {
-        let data = try! JSONSerialization.data(withJSONObject: ["prompt": prompt])
+    static func jsonLine(prompt: String) throws -> String {
+        let data = try JSONSerialization.data(withJSONObject: ["prompt": prompt])
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -205,7 +205,7 @@ import Wire
         while finals.count < prompts.count {
             switch try client.nextEvent(timeout: .seconds(60)) {
             case .chunk(let chunk):
-                let index = Int(chunk.requestID)!
+                let index = try #require(Int(chunk.requestID), "request id '\(chunk.requestID)'")
                 ids[index] += chunk.ids
                 text[index] += chunk.textDelta
                 if !killed && ids.allSatisfy({ $0.count >= 5 }) {
@@ -215,7 +215,7 @@ import Wire
                     killed = true
                 }
             case .finished(let chunk):
-                let index = Int(chunk.requestID)!
+                let index = try #require(Int(chunk.requestID), "request id '\(chunk.requestID)'")
                 ids[index] += chunk.ids
                 text[index] += chunk.textDelta
                 finals[index] = chunk
@@ -228,9 +228,10 @@ import Wire
         #expect(ids.allSatisfy { $0.count == tokens }, "every job ran to the end")
         for (index, prompt) in prompts.enumerated() {
             let expected = try Self.inProcess(prompt, ["--max-new-tokens", "\(tokens)", "--min-new-tokens", "\(tokens)"])
-            let object = try JSONSerialization.jsonObject(with: Data(expected.utf8)) as! [String: Any]
-            #expect(ids[index] == (object["ids"] as! [Int]).map { Int32($0) }, "job \(index) ids")
-            #expect(text[index] == object["text"] as! String, "job \(index) text")
+            let object = try JSONFields.object(expected)
+            let expectedIDs = try JSONFields.field(object, "ids", as: [Int].self).map { Int32($0) }
+            #expect(ids[index] == expectedIDs, "job \(index) ids")
+            #expect(text[index] == (try JSONFields.field(object, "text", as: String.self)), "job \(index) text")
         }
         let stats = try client.stats()
         #expect(stats.workers.filter { $0.role == .decoder }.count == 1)
@@ -287,20 +288,21 @@ import Wire
     }
 
     @Test func withCURVEOnlyListedWorkersJoinAndClientsNeedTheRoutersKey() throws {
-        func keygen() throws -> (String, [String: String]) {
+        func keygen() throws -> (String, String) {
             let keys = try ProcessRunner.run(TestPaths.l2sExecutable, ["keygen"])
-            return (keys.stdout, try JSONSerialization.jsonObject(with: Data(keys.stdout.utf8)) as! [String: String])
+            let pair = try JSONFields.object(keys.stdout)
+            return (keys.stdout, try JSONFields.field(pair, "public"))
         }
-        let (routerText, routerPair) = try keygen()
-        let (workerText, workerPair) = try keygen()
+        let (routerText, routerPublic) = try keygen()
+        let (workerText, workerPublic) = try keygen()
         let (outsiderText, _) = try keygen()
-        let files = try [routerText, workerText, workerPair["public"]! + "\n", outsiderText].map(Self.temporaryFile)
+        let files = try [routerText, workerText, workerPublic + "\n", outsiderText].map(Self.temporaryFile)
         defer { for file in files { try? FileManager.default.removeItem(at: file) } }
-        let key = ["--curve-server-key", routerPair["public"]!]
+        let key = ["--curve-server-key", routerPublic]
         let cluster = try Cluster(routerArguments: ["--curve-secret-file", files[0].path, "--worker-keys", files[2].path])
         try cluster.addEncoder(key + ["--curve-secret-file", files[1].path])
         try cluster.addDecoder(slots: 2, key + ["--curve-secret-file", files[1].path])
-        _ = try cluster.waitForWorkers(encoders: 1, decoders: 1, curveServerKey: routerPair["public"])
+        _ = try cluster.waitForWorkers(encoders: 1, decoders: 1, curveServerKey: routerPublic)
         let expected = try Self.inProcess("secret words", ["--max-new-tokens", "6"])
         let result = try Self.generate(cluster, file: [Self.jsonLine(prompt: "secret words")], ["--max-new-tokens", "6"] + key)
         #expect(result.stdout.trimmingCharacters(in: .newlines) == expected, "\(result.stderr)")
@@ -308,7 +310,7 @@ import Wire
         // A peer that knows the router's key but whose own key is not listed (a client's) never joins as a worker.
         try cluster.addDecoder(slots: 2, key + ["--curve-secret-file", files[3].path])
         Thread.sleep(forTimeInterval: 1.5)
-        let stats = try ClusterClient(router: cluster.clients, curveServerKey: routerPair["public"]).stats()
+        let stats = try ClusterClient(router: cluster.clients, curveServerKey: routerPublic).stats()
         #expect(stats.workers.filter { $0.role == .decoder }.count == 1)
         #expect(cluster.router.log.contains("not in --worker-keys"), "\(cluster.router.log)")
         #expect(cluster.decoders[1].log.contains("refused this worker's CURVE handshake"), "\(cluster.decoders[1].log)")
@@ -318,7 +320,7 @@ import Wire
             ["stats", "--router", cluster.clients, "--timeout-ms", "500"])
         #expect(outsider.status == 1 && outsider.stderr.contains("no answer"), "\(outsider.stderr)")
         let wrongKey = try ProcessRunner.run(TestPaths.l2sExecutable,
-            ["stats", "--router", cluster.clients, "--timeout-ms", "1000", "--curve-server-key", workerPair["public"]!])
+            ["stats", "--router", cluster.clients, "--timeout-ms", "1000", "--curve-server-key", workerPublic])
         #expect(wrongKey.status == 1 && wrongKey.stderr.contains("handshake"), "\(wrongKey.stderr)")
         let badKey = try ProcessRunner.run(TestPaths.l2sExecutable,
             ["stats", "--router", cluster.clients, "--curve-server-key", "short"])
@@ -371,7 +373,7 @@ import Wire
         _ = try cluster.waitForWorkers(encoders: 1, decoders: 1)
         let flags = ["--max-new-tokens", "400", "--min-new-tokens", "400"]
         let expected = try Self.inProcess(Self.prompts[0], flags)
-        let result = try Self.generate(cluster, file: (0..<12).map { _ in Self.jsonLine(prompt: Self.prompts[0]) },
+        let result = try Self.generate(cluster, file: (0..<12).map { _ in try Self.jsonLine(prompt: Self.prompts[0]) },
             flags + ["--concurrency", "12"])
         let lines = result.stdout.split(separator: "\n").map(String.init)
         try #require(lines.count == 12, "\(result.stderr)")
