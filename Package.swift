@@ -43,24 +43,38 @@ let package = Package(
 
         // MARK: Wire and services
         .target(name: "Wire", dependencies: ["CZeroMQ", "L2SProtoC"], swiftSettings: swiftSettings),
-        .target(name: "Cluster", dependencies: ["Generation", "Models", "Tokenizers", "Wire", "Metrics", "Digest"], swiftSettings: swiftSettings),
+        .target(
+            name: "Cluster", dependencies: ["Generation", "Models", "Tokenizers", "Wire", "Metrics", "Digest"],
+            swiftSettings: swiftSettings),
         .target(name: "Metrics", swiftSettings: swiftSettings),
         .target(name: "HTTP", dependencies: ["CMicroHTTPD"], swiftSettings: swiftSettings),
-        .target(name: "Gateway", dependencies: ["Cluster", "Generation", "Wire", "HTTP", "Metrics"], swiftSettings: swiftSettings),
+        .target(
+            name: "Gateway", dependencies: ["Cluster", "Generation", "Wire", "HTTP", "Metrics"],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "l2s",
-            dependencies: ["Cluster", "Gateway", "HTTP", "Metrics", "Wire", "Generation", "Models", "Tokenizers", "Numerics"],
+            dependencies: [
+                "Cluster", "Gateway", "HTTP", "Metrics", "Wire", "Generation", "Models", "Tokenizers", "Numerics",
+            ],
             swiftSettings: swiftSettings),
 
         // MARK: Tests
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "DigestTests", dependencies: ["Digest"], swiftSettings: swiftSettings),
-        .testTarget(name: "NumericsTests", dependencies: ["Numerics", "CKernels", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Numerics", "Digest", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "GenerationTests", dependencies: ["Generation", "Models", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "NumericsTests", dependencies: ["Numerics", "CKernels", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ModelsTests", dependencies: ["Models", "Numerics", "Digest", "TestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "GenerationTests", dependencies: ["Generation", "Models", "TestSupport"], swiftSettings: swiftSettings
+        ),
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire", "Generation", "Models", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ClusterTests", dependencies: ["Cluster", "Wire", "Generation", "Models", "TestSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: swiftSettings),
     ],
     cxxLanguageStandard: .cxx17

@@ -70,7 +70,8 @@ public final class SHA256 {
         var length: UInt32 = 0
         try Self.check(EVP_DigestFinal_ex(context, &digest, &length), "EVP_DigestFinal_ex")
         guard Int(length) == Self.byteCount else {
-            throw DigestError(call: "EVP_DigestFinal_ex", reason: "returned \(length) bytes, expected \(Self.byteCount)")
+            throw DigestError(
+                call: "EVP_DigestFinal_ex", reason: "returned \(length) bytes, expected \(Self.byteCount)")
         }
         return Array(digest.prefix(Self.byteCount))
     }

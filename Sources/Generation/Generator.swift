@@ -158,7 +158,8 @@ public struct GenerationResult: Sendable, Equatable {
 
     /// `text` as a JSON string literal, the one quoting every l2s JSON line uses.
     public static func quoted(_ text: String) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes]))
+        let data =
+            (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes]))
             ?? Data("[\"\"]".utf8)
         return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
     }

@@ -19,16 +19,18 @@ struct GenerateCommand: Subcommand {
         --concurrency of them in flight; results come out in input order, one JSON line each ({"error": ...}
         for a failed one). Exit status 1 when any job failed.
         """
-    static let options = ClientFlags.options + [
-        OptionSpec("--input-ids", value: "IDS", help: "prompt as LLM token ids, comma-separated"),
-        OptionSpec("--file", value: "PATH", help: "JSON lines of prompts ('-' = standard input)"),
-        OptionSpec("--concurrency", value: "N", help: "jobs in flight at once with --file", default: "16"),
-        OptionSpec("--stop", value: "TEXT", help: "stop when the generated text contains TEXT"),
-        OptionSpec("--json", help: "print JSON lines"),
-        OptionSpec("--stream", help: "print text as it is generated"),
-        OptionSpec("--timeout-ms", value: "MS", help: "give up on a job after this long without news",
-            default: "120000", env: "L2S_TIMEOUT_MS"),
-    ] + GenerationFlags.options
+    static let options =
+        ClientFlags.options + [
+            OptionSpec("--input-ids", value: "IDS", help: "prompt as LLM token ids, comma-separated"),
+            OptionSpec("--file", value: "PATH", help: "JSON lines of prompts ('-' = standard input)"),
+            OptionSpec("--concurrency", value: "N", help: "jobs in flight at once with --file", default: "16"),
+            OptionSpec("--stop", value: "TEXT", help: "stop when the generated text contains TEXT"),
+            OptionSpec("--json", help: "print JSON lines"),
+            OptionSpec("--stream", help: "print text as it is generated"),
+            OptionSpec(
+                "--timeout-ms", value: "MS", help: "give up on a job after this long without news",
+                default: "120000", env: "L2S_TIMEOUT_MS"),
+        ] + GenerationFlags.options
 
     let connection: ClientFlags
     let prompts: [Prompt]
@@ -49,8 +51,10 @@ struct GenerateCommand: Subcommand {
         stop = arguments.string("--stop").map { [$0] } ?? []
         concurrency = try arguments.int("--concurrency", in: 1...10_000)!
         timeout = .milliseconds(try arguments.int("--timeout-ms", in: 1...86_400_000)!)
-        let sources = [!arguments.positionals.isEmpty, arguments.string("--input-ids") != nil,
-            arguments.string("--file") != nil].filter { $0 }.count
+        let sources = [
+            !arguments.positionals.isEmpty, arguments.string("--input-ids") != nil,
+            arguments.string("--file") != nil,
+        ].filter { $0 }.count
         guard sources == 1 else { throw UsageError("give exactly one of PROMPT, --input-ids or --file") }
         if arguments.positionals.count > 1 {
             throw UsageError("one PROMPT only (quote it); got \(arguments.positionals.count) words")
@@ -71,8 +75,10 @@ struct GenerateCommand: Subcommand {
     }
 
     func request(_ index: Int) -> GenerateRequest {
-        GenerateRequest(requestID: "\(index)", prompt: prompts[index],
-            maxNewTokens: UInt32(perPromptMaxTokens[index] ?? flags.maxNewTokens), minNewTokens: UInt32(flags.minNewTokens),
+        GenerateRequest(
+            requestID: "\(index)", prompt: prompts[index],
+            maxNewTokens: UInt32(perPromptMaxTokens[index] ?? flags.maxNewTokens),
+            minNewTokens: UInt32(flags.minNewTokens),
             sampling: SamplingConversion.wire(flags.sampling), stop: stop, stream: stream)
     }
 
@@ -98,8 +104,10 @@ struct GenerateCommand: Subcommand {
         }
         var lines = [String?](repeating: nil, count: prompts.count)
         var failed = 0
-        _ = try client.runWindowed(jobs: prompts.count, concurrency: concurrency, eventTimeout: timeout,
-            request: request) { index, event in
+        _ = try client.runWindowed(
+            jobs: prompts.count, concurrency: concurrency, eventTimeout: timeout,
+            request: request
+        ) { index, event in
             switch event {
             case .chunk: break
             case .finished(let chunk): lines[index] = ResultFormat.result(chunk).jsonLine
@@ -123,8 +131,10 @@ enum ResultFormat {
         case .cancelled: reason = .cancelled
         case .length, .unspecified: reason = .length
         }
-        return GenerationResult(text: chunk.textDelta, ids: chunk.ids, finishReason: reason,
-            usage: Generation.Usage(promptTokens: Int(chunk.usage?.promptTokens ?? 0),
+        return GenerationResult(
+            text: chunk.textDelta, ids: chunk.ids, finishReason: reason,
+            usage: Generation.Usage(
+                promptTokens: Int(chunk.usage?.promptTokens ?? 0),
                 completionTokens: Int(chunk.usage?.completionTokens ?? 0)))
     }
 

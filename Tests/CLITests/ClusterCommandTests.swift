@@ -17,8 +17,12 @@ import Testing
         var result: ProcessResult?
         for _ in 0..<3 {
             let base = Int.random(in: 20_000...60_000)
-            let attempt = try ProcessRunner.run(TestPaths.l2sExecutable, ["cluster", "--bundle", bundle,
-                "--decoders", "2", "--base-port", "\(base)", "--prompts", file.path, "--max-new-tokens", "10"],
+            let attempt = try ProcessRunner.run(
+                TestPaths.l2sExecutable,
+                [
+                    "cluster", "--bundle", bundle,
+                    "--decoders", "2", "--base-port", "\(base)", "--prompts", file.path, "--max-new-tokens", "10",
+                ],
                 timeout: 90)
             result = attempt
             if attempt.status == 0 { break }
@@ -29,7 +33,8 @@ import Testing
         try #require(lines.count == prompts.count)
         var answers: Set<[Int]> = []
         for (prompt, line) in zip(prompts, lines) {
-            let run = try ProcessRunner.run(TestPaths.l2sExecutable,
+            let run = try ProcessRunner.run(
+                TestPaths.l2sExecutable,
                 ["run", "--bundle", bundle, prompt, "--json", "--max-new-tokens", "10", "--threads", "1"])
             let expected = run.stdout.trimmingCharacters(in: .newlines)
             let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])

@@ -20,8 +20,12 @@ extension EndToEndTests {
         init(bundle: String = EndToEndTests.bundle, routerArguments: [String] = []) throws {
             let routerArguments = ["--bundle", bundle] + routerArguments
             self.routerArguments = routerArguments
-            router = try ServiceProcess("router", ["router", "--clients", "tcp://127.0.0.1:*", "--encoders",
-                "tcp://127.0.0.1:*", "--decoders", "tcp://127.0.0.1:*", "--heartbeat-ms", "200"] + routerArguments)
+            router = try ServiceProcess(
+                "router",
+                [
+                    "router", "--clients", "tcp://127.0.0.1:*", "--encoders",
+                    "tcp://127.0.0.1:*", "--decoders", "tcp://127.0.0.1:*", "--heartbeat-ms", "200",
+                ] + routerArguments)
             let listening = try router.waitForEvent("listening")
             clients = try JSONFields.field(listening, "clients")
             encoderEndpoint = try JSONFields.field(listening, "encoders")
@@ -29,20 +33,34 @@ extension EndToEndTests {
         }
 
         func addEncoder(bundle: String = EndToEndTests.bundle, _ extra: [String] = []) throws {
-            encoders.append(try ServiceProcess("encoder", ["encoder", "--router", encoderEndpoint, "--bundle", bundle,
-                "--heartbeat-ms", "200", "--threads", "1"] + extra))
+            encoders.append(
+                try ServiceProcess(
+                    "encoder",
+                    [
+                        "encoder", "--router", encoderEndpoint, "--bundle", bundle,
+                        "--heartbeat-ms", "200", "--threads", "1",
+                    ] + extra))
         }
 
         func addDecoder(bundle: String = EndToEndTests.bundle, slots: Int = 4, _ extra: [String] = []) throws {
-            decoders.append(try ServiceProcess("decoder", ["decoder", "--router", decoderEndpoint, "--bundle", bundle,
-                "--slots", "\(slots)", "--heartbeat-ms", "200", "--threads", "1"] + extra))
+            decoders.append(
+                try ServiceProcess(
+                    "decoder",
+                    [
+                        "decoder", "--router", decoderEndpoint, "--bundle", bundle,
+                        "--slots", "\(slots)", "--heartbeat-ms", "200", "--threads", "1",
+                    ] + extra))
         }
 
         /// Restarts the router on the same ports.
         func restartRouter() throws {
             router.kill9()
-            router = try ServiceProcess("router", ["router", "--clients", clients, "--encoders", encoderEndpoint,
-                "--decoders", decoderEndpoint, "--heartbeat-ms", "200"] + routerArguments)
+            router = try ServiceProcess(
+                "router",
+                [
+                    "router", "--clients", clients, "--encoders", encoderEndpoint,
+                    "--decoders", decoderEndpoint, "--heartbeat-ms", "200",
+                ] + routerArguments)
             _ = try router.waitForEvent("listening")
         }
 
@@ -62,7 +80,8 @@ extension EndToEndTests {
                 }
                 Thread.sleep(forTimeInterval: 0.05)
             }
-            throw EndToEndError.workersMissing(expected: "\(encoders) encoders, \(decoders) decoders",
+            throw EndToEndError.workersMissing(
+                expected: "\(encoders) encoders, \(decoders) decoders",
                 got: last.map { "\($0.workers.map { "\($0.role) \($0.workerID)" })" } ?? "no stats")
         }
     }

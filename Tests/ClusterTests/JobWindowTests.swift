@@ -8,8 +8,13 @@ import Wire
 /// workers whose queue holds one job: the first job waits, the others are refused at once.
 @Suite(.timeLimit(.minutes(1))) struct JobWindowTests {
     @Test func theWindowKeepsItsLimitHandsOutEventsByIndexAndStopsAtTheDeadline() throws {
-        let router = try ServiceProcess("router", ["router", "--clients", "tcp://127.0.0.1:*",
-            "--encoders", "tcp://127.0.0.1:*", "--decoders", "tcp://127.0.0.1:*", "--adopt-bundle", "--max-queue", "1"])
+        let router = try ServiceProcess(
+            "router",
+            [
+                "router", "--clients", "tcp://127.0.0.1:*",
+                "--encoders", "tcp://127.0.0.1:*", "--decoders", "tcp://127.0.0.1:*", "--adopt-bundle", "--max-queue",
+                "1",
+            ])
         let clients: String = try JSONFields.field(try router.waitForEvent("listening"), "clients")
         let client = try ClusterClient(router: clients)
         var submitted: [Int] = []

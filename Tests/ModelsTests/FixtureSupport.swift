@@ -6,9 +6,10 @@ import Testing
 
 /// Greedy-decodes `sequence` one step per row of `reference` (a reference model's logits for each step), expecting
 /// each step's logits within `tolerance` of its row; `label` names the case in a failure. Returns the generated ids.
-func greedyDecode(_ sequence: any DecodingSequence, against reference: [[Float]], tolerance: Float = 1e-4,
-    label: String = "") throws -> [Int32]
-{
+func greedyDecode(
+    _ sequence: any DecodingSequence, against reference: [[Float]], tolerance: Float = 1e-4,
+    label: String = ""
+) throws -> [Int32] {
     var generated: [Int32] = []
     for (step, logits) in reference.enumerated() {
         #expect(Tolerance.maxAbsDifference(sequence.logits, logits) <= tolerance, "\(label)step \(step)")

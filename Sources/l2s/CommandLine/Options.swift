@@ -41,7 +41,9 @@ struct ParsedArguments {
     let environment: [String: String]
 
     /// Parses `arguments` (without the subcommand name) against `specs`.
-    init(_ arguments: [String], specs: [OptionSpec], environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    init(
+        _ arguments: [String], specs: [OptionSpec], environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws {
         self.specs = specs
         self.environment = environment
         var index = 0
@@ -72,7 +74,9 @@ struct ParsedArguments {
             } else if let inlineValue {
                 values[name] = inlineValue
             } else {
-                guard index < arguments.count else { throw UsageError("option '\(name)' needs a value (\(spec.value!))") }
+                guard index < arguments.count else {
+                    throw UsageError("option '\(name)' needs a value (\(spec.value!))")
+                }
                 values[name] = arguments[index]
                 index += 1
             }
