@@ -16,12 +16,14 @@ struct DecoderCommand: Subcommand {
         is that of an uninterrupted run. Reconnects with backoff when the router restarts; stops cleanly on
         SIGINT/SIGTERM. Start as many as you like.
         """
-    static let options = WorkerFlags.options(role: "decoder", routerPort: 5557) + [
-        OptionSpec("--slots", value: "N", help: "jobs held at once", default: "4", env: "L2S_SLOTS"),
-        OptionSpec("--prefill-tokens-per-step", value: "N",
-            help: "prompt tokens of new jobs admitted between two steps of running ones", default: "256",
-            env: "L2S_PREFILL_TOKENS_PER_STEP"),
-    ]
+    static let options =
+        WorkerFlags.options(role: "decoder", routerPort: 5557) + [
+            OptionSpec("--slots", value: "N", help: "jobs held at once", default: "4", env: "L2S_SLOTS"),
+            OptionSpec(
+                "--prefill-tokens-per-step", value: "N",
+                help: "prompt tokens of new jobs admitted between two steps of running ones", default: "256",
+                env: "L2S_PREFILL_TOKENS_PER_STEP"),
+        ]
 
     let worker: WorkerFlags
     let slots: Int
@@ -36,10 +38,13 @@ struct DecoderCommand: Subcommand {
     func run() throws -> Int32 {
         let (bundle, log) = try worker.loadBundle()
         let slm = try ConditionedSLM(bundle: bundle)
-        log.info("loaded \(bundle.directory.path): \(bundle.slmKind.rawValue) SLM, projector on the "
-            + "\(bundle.projectorRunsOn.rawValue), \(slots) slots")
-        return try worker.serve(role: .decoder, bundle: bundle,
-            engine: DecoderEngine(slm: slm, slots: slots,
+        log.info(
+            "loaded \(bundle.directory.path): \(bundle.slmKind.rawValue) SLM, projector on the "
+                + "\(bundle.projectorRunsOn.rawValue), \(slots) slots")
+        return try worker.serve(
+            role: .decoder, bundle: bundle,
+            engine: DecoderEngine(
+                slm: slm, slots: slots,
                 prefillTokensPerStep: prefillTokensPerStep, metrics: worker.registry, log: log), log: log)
     }
 }

@@ -32,7 +32,9 @@ let programHelp = """
 @MainActor func runMain() -> Int32 {
     let arguments = Array(CommandLine.arguments.dropFirst())
     guard let first = arguments.first, first != "--help", first != "-h", first != "help" else {
-        if arguments.count >= 2, arguments[0] == "help", let command = subcommands.first(where: { $0.name == arguments[1] }) {
+        if arguments.count >= 2, arguments[0] == "help",
+            let command = subcommands.first(where: { $0.name == arguments[1] })
+        {
             printLine(command.helpText)
         } else {
             printLine(programHelp)
@@ -56,7 +58,9 @@ let programHelp = """
         }
         return try instance.run()
     } catch let error as UsageError {
-        printError("l2s \(command.name): \(error.description)\nusage: \(command.usage)\nrun 'l2s \(command.name) --help' for details")
+        printError(
+            "l2s \(command.name): \(error.description)\nusage: \(command.usage)\nrun 'l2s \(command.name) --help' for details"
+        )
         return ExitStatus.usage
     } catch {
         printError("l2s \(command.name): error: \(error)")
