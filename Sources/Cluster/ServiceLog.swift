@@ -1,9 +1,9 @@
 import Foundation
 
 /// One line per event on standard error. As text (the default): the time, the component, the level and the
-/// message, so the logs of several services started together stay readable. As JSON (`L2S_LOG_FORMAT=json`, `--log-format json`): one
-/// object per line with `ts`, `level`, `service`, `pid`, `msg`, and `request_id` when the event concerns one job, for
-/// log collectors (with `service`, `pid`).
+/// message, so the logs of several services started together stay readable. As JSON (`L2S_LOG_FORMAT=json`,
+/// `--log-format json`): one object per line with `ts`, `level`, `service`, `pid`, `msg`, and `request_id` when the
+/// event concerns one job, for log collectors (with `service`, `pid`).
 public struct ServiceLog: Sendable {
     /// How lines are written.
     public enum Format: String, Sendable { case text, json }

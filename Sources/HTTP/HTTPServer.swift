@@ -135,8 +135,8 @@ private let accessHandler: MHD_AccessHandlerCallback = {
         response = .full(
             status: 413, headers: [("Content-Type", "application/json")],
             body: Array(
-                #"{"error":{"message":"request body exceeds 4 MiB","type":"invalid_request_error","param":null,"code":"request_too_large"}}"#
-                    .utf8))
+                (#"{"error":{"message":"request body exceeds 4 MiB","type":"invalid_request_error","#
+                    + #""param":null,"code":"request_too_large"}}"#).utf8))
     } else {
         response = server.handler(request) { l2s_http_client_gone(connection) != 0 }
     }

@@ -12,8 +12,9 @@ struct DecoderCommand: Subcommand {
         Connects to the router's decoders endpoint, announces the bundle's fingerprints and --slots credits, and
         generates for the jobs it is given, streaming each step's tokens in one message; all active jobs advance
         together in one batched step. New jobs are admitted between steps, at most --prefill-tokens-per-step prompt
-        tokens at a time (at least one job) while others run, so running jobs are not frozen by a burst of arrivals. A job resumed after another decoder died replays the tokens already streamed, so its result
-        is that of an uninterrupted run. Reconnects with backoff when the router restarts; stops cleanly on
+        tokens at a time (at least one job) while others run, so running jobs are not frozen by a burst of arrivals.
+        A job resumed after another decoder died replays the tokens already streamed, so its result is that of an
+        uninterrupted run. Reconnects with backoff when the router restarts; stops cleanly on
         SIGINT/SIGTERM. Start as many as you like.
         """
     static let options =

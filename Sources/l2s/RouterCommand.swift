@@ -8,7 +8,8 @@ struct RouterCommand: Subcommand {
     static let name = "router"
     static let summary = "run the router: client endpoint, encoding cache, balancing over encoders and decoders"
     static let usage =
-        "l2s router --bundle DIR | --adopt-bundle  [--clients EP --encoders EP --decoders EP] [--cache-mb N] [--max-queue N]"
+        "l2s router --bundle DIR | --adopt-bundle  [--clients EP --encoders EP --decoders EP] "
+        + "[--cache-mb N] [--max-queue N]"
     static let discussion = """
         Binds three ZeroMQ ROUTER sockets: clients submit jobs on --clients, encoder services connect to
         --encoders, decoder workers to --decoders. EP is a ZeroMQ endpoint (tcp://*:5555, tcp://127.0.0.1:*,
@@ -154,7 +155,8 @@ struct RouterCommand: Subcommand {
         ) {
             bound in
             printLine(
-                #"{"event":"listening","clients":"\#(bound.clients)","encoders":"\#(bound.encoders)","decoders":"\#(bound.decoders)"}"#
+                #"{"event":"listening","clients":"\#(bound.clients)","encoders":"\#(bound.encoders)","#
+                    + #""decoders":"\#(bound.decoders)"}"#
             )
         }
         withExtendedLifetime((signals, endpoint)) {}

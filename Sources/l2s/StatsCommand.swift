@@ -87,7 +87,8 @@ enum StatsFormat {
         let faults = stats.faults
         lines.append(
             "faults: \(faults.jobsCancelled) jobs cancelled (\(faults.slowClientCancels) for slow clients), "
-                + "\(faults.workerFaults) worker faults, \(faults.retries) retries, \(faults.refusedPeers) refused peers"
+                + "\(faults.workerFaults) worker faults, \(faults.retries) retries, "
+                + "\(faults.refusedPeers) refused peers"
         )
         return lines.joined(separator: "\n")
     }

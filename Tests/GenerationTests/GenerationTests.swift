@@ -92,7 +92,8 @@ private func load(_ name: String) throws -> any LanguageModel {
             logits: [[0.5, -.infinity]])
         #expect(
             result.jsonLine
-                == #"{"text":"a \"b\"","ids":[4,1],"finish_reason":"eos","usage":{"prompt_tokens":3,"completion_tokens":2},"logits":[[0.5,null]]}"#
+                == #"{"text":"a \"b\"","ids":[4,1],"finish_reason":"eos","#
+                + #""usage":{"prompt_tokens":3,"completion_tokens":2},"logits":[[0.5,null]]}"#
         )
         let parsed = try JSONSerialization.jsonObject(with: Data(result.jsonLine.utf8)) as? [String: Any]
         #expect(parsed?["finish_reason"] as? String == "eos")

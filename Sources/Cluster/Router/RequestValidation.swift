@@ -35,8 +35,8 @@ enum RequestValidation {
             if text.utf8.count > configuration.maxPromptBytes {
                 return Problem(
                     code: .promptTooLong,
-                    message:
-                        "the prompt is \(text.utf8.count) bytes; the router accepts at most \(configuration.maxPromptBytes)"
+                    message: "the prompt is \(text.utf8.count) bytes; the router accepts at most "
+                        + "\(configuration.maxPromptBytes)"
                 )
             }
         case .tokenIDs(let ids):
@@ -44,8 +44,8 @@ enum RequestValidation {
             if ids.count * 4 > configuration.maxPromptBytes {
                 return Problem(
                     code: .promptTooLong,
-                    message:
-                        "the prompt has \(ids.count) token ids; the router accepts at most \(configuration.maxPromptBytes / 4)"
+                    message: "the prompt has \(ids.count) token ids; the router accepts at most "
+                        + "\(configuration.maxPromptBytes / 4)"
                 )
             }
             if let index = ids.firstIndex(where: { $0 < 0 }) {

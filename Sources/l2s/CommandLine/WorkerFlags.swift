@@ -24,8 +24,8 @@ struct WorkerFlags {
             MetricsEndpoint.option, LogFlags.options[0], LogFlags.options[1],
             OptionSpec(
                 "--curve-secret-file", value: "FILE",
-                help:
-                    "with CURVE: this worker's key pair (l2s keygen); its public key goes in the router's --worker-keys",
+                help: "with CURVE: this worker's key pair (l2s keygen); its public key goes in the router's "
+                    + "--worker-keys",
                 env: "L2S_CURVE_SECRET_FILE"),
         ]
     }
