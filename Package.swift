@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// l2s: LLM-to-SLM generation served as ZeroMQ + protobuf microservices. See ../shared/DESIGN.md and README.md.
+// l2s: LLM-to-SLM generation served as ZeroMQ + protobuf microservices. See docs/architecture.md and README.md.
 import PackageDescription
 
 /// One set of Swift settings for every Swift target.
@@ -35,30 +35,46 @@ let package = Package(
         ),
 
         // MARK: Model side (no sockets below this line)
+        .target(name: "Digest", dependencies: ["CCrypto"], swiftSettings: swiftSettings),
         .target(name: "Numerics", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: swiftSettings),
-        .target(name: "Tokenizers", dependencies: ["CSentencePiece", "CCrypto"], swiftSettings: swiftSettings),
-        .target(name: "Models", dependencies: ["Numerics", "Tokenizers", "CCrypto"], swiftSettings: swiftSettings),
+        .target(name: "Tokenizers", dependencies: ["CSentencePiece", "Digest"], swiftSettings: swiftSettings),
+        .target(name: "Models", dependencies: ["Numerics", "Tokenizers", "Digest"], swiftSettings: swiftSettings),
         .target(name: "Generation", dependencies: ["Models", "Numerics", "Tokenizers"], swiftSettings: swiftSettings),
 
         // MARK: Wire and services
         .target(name: "Wire", dependencies: ["CZeroMQ", "L2SProtoC"], swiftSettings: swiftSettings),
-        .target(name: "Cluster", dependencies: ["Generation", "Models", "Tokenizers", "Wire", "Metrics", "CCrypto"], swiftSettings: swiftSettings),
+        .target(
+            name: "Cluster", dependencies: ["Generation", "Models", "Tokenizers", "Wire", "Metrics", "Digest"],
+            swiftSettings: swiftSettings),
         .target(name: "Metrics", swiftSettings: swiftSettings),
         .target(name: "HTTP", dependencies: ["CMicroHTTPD"], swiftSettings: swiftSettings),
-        .target(name: "Gateway", dependencies: ["Cluster", "Generation", "Wire", "HTTP", "Metrics"], swiftSettings: swiftSettings),
+        .target(
+            name: "Gateway", dependencies: ["Cluster", "Generation", "Wire", "HTTP", "Metrics"],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "l2s",
-            dependencies: ["Cluster", "Gateway", "HTTP", "Metrics", "Wire", "Generation", "Models", "Tokenizers", "Numerics"],
+            dependencies: [
+                "Cluster", "Gateway", "HTTP", "Metrics", "Wire", "Generation", "Models", "Tokenizers", "Numerics",
+            ],
             swiftSettings: swiftSettings),
 
         // MARK: Tests
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
-        .testTarget(name: "NumericsTests", dependencies: ["Numerics", "CKernels", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Numerics", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "GenerationTests", dependencies: ["Generation", "Models", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "DigestTests", dependencies: ["Digest"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "NumericsTests", dependencies: ["Numerics", "CKernels", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ModelsTests", dependencies: ["Models", "Numerics", "Digest", "TestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "GenerationTests", dependencies: ["Generation", "Models", "TestSupport"], swiftSettings: swiftSettings
+        ),
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Wire", "Generation", "Models", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ClusterTests", dependencies: ["Cluster", "Wire", "Generation", "Models", "TestSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: swiftSettings),
     ],
     cxxLanguageStandard: .cxx17

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README): proves a checkout works. Needs only scripts/setup.sh, never PyTorch.
-#   1. the committed protoc output matches proto/l2s.proto
+#   1. the committed protoc output matches proto/l2s.proto; Package.swift declares exactly what each target imports;
+#      the Swift code is formatted as .swift-format says (scripts/check-format.sh: `swift format lint`, 120 columns)
 #   2. the Swift test suite, in release mode (the numeric tests are slow in debug), on the best kernel variant
 #      this CPU runs (the kernel tests themselves loop over every supported variant, docs/kernels.md)
 #   3. the numeric and model fixture tests again with L2S_ISA=baseline (the variant of CPUs without AVX2)
@@ -23,6 +24,12 @@ if [ "$stale" -ne 0 ]; then
     echo "test: generated code is stale: run scripts/gen-proto.sh and commit the result" >&2
     exit 1
 fi
+
+echo "== Package.swift declares exactly the modules each target imports"
+scripts/check-imports.py
+
+echo "== Swift code formatted as .swift-format says (4 spaces, 120 columns)"
+scripts/check-format.sh
 
 echo "== swift build + test (release)"
 swift build -c release --product l2s

@@ -1,2 +1,2 @@
+#include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/sha.h>

@@ -19,7 +19,8 @@ public struct BundleIdentity: Sendable, Equatable {
 
     /// The identity a manifest describes: what a worker loading this bundle announces.
     public init(manifest: BundleManifest) {
-        fingerprints = Fingerprints(llm: manifest.llm.fingerprint, projector: manifest.projector.fingerprint,
+        fingerprints = Fingerprints(
+            llm: manifest.llm.fingerprint, projector: manifest.projector.fingerprint,
             slm: manifest.slm.fingerprint, tokenizer: manifest.llm.tokenizerFingerprint)
         let projected = manifest.projector.runsOn == .encoder
         let width = projected ? manifest.projector.outputDimension : manifest.projector.inputDimension
@@ -38,31 +39,36 @@ public struct BundleIdentity: Sendable, Equatable {
     /// The identity a hello announces, or a description of the first field that is missing or malformed.
     static func announced(by hello: Hello) -> Result<BundleIdentity, AnnouncementProblem> {
         let prints = hello.fingerprints
-        for (name, value) in [("llm", prints.llm), ("projector", prints.projector), ("slm", prints.slm),
-            ("tokenizer", prints.tokenizer)]
-        {
+        for (name, value) in [
+            ("llm", prints.llm), ("projector", prints.projector), ("slm", prints.slm),
+            ("tokenizer", prints.tokenizer),
+        ] {
             guard value.utf8.count == 64, value.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) })
             else {
                 let shown = value.isEmpty ? "empty" : "'\(value.prefix(70))' (\(value.utf8.count) bytes)"
-                return .failure(AnnouncementProblem(
-                    "hello.fingerprints.\(name) is \(shown); a worker must announce all four fingerprints of its "
-                        + "bundle as 64 lowercase hex digits"))
+                return .failure(
+                    AnnouncementProblem(
+                        "hello.fingerprints.\(name) is \(shown); a worker must announce all four fingerprints of its "
+                            + "bundle as 64 lowercase hex digits"))
             }
         }
         guard let spec = hello.encoding, spec.dtype != nil, (1...1 << 20).contains(spec.width) else {
-            return .failure(AnnouncementProblem(
-                "hello.encoding is \(hello.encoding.map { "\($0)" } ?? "missing"); a worker must announce its "
-                    + "bundle's wire dtype and an encoding width in 1...\(1 << 20)"))
+            return .failure(
+                AnnouncementProblem(
+                    "hello.encoding is \(hello.encoding.map { "\($0)" } ?? "missing"); a worker must announce its "
+                        + "bundle's wire dtype and an encoding width in 1...\(1 << 20)"))
         }
         return .success(BundleIdentity(fingerprints: prints, encoding: spec))
     }
 
     /// A description of the first difference from `other`, or nil when they are the same bundle.
     func difference(from other: BundleIdentity) -> String? {
-        let fields = [("llm", fingerprints.llm, other.fingerprints.llm),
+        let fields = [
+            ("llm", fingerprints.llm, other.fingerprints.llm),
             ("projector", fingerprints.projector, other.fingerprints.projector),
             ("slm", fingerprints.slm, other.fingerprints.slm),
-            ("tokenizer", fingerprints.tokenizer, other.fingerprints.tokenizer)]
+            ("tokenizer", fingerprints.tokenizer, other.fingerprints.tokenizer),
+        ]
         for (name, mine, theirs) in fields where mine != theirs {
             return "\(name) fingerprint \(theirs.prefix(16))… differs from the cluster's \(mine.prefix(16))…"
         }

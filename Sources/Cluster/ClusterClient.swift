@@ -85,7 +85,9 @@ public final class ClusterClient {
 
     /// The job events a message carries, in order.
     private static func events(_ message: Message) -> [Event] {
-        func event(_ chunk: TokenChunk) -> Event { chunk.finishReason == .unspecified ? .chunk(chunk) : .finished(chunk) }
+        func event(_ chunk: TokenChunk) -> Event {
+            chunk.finishReason == .unspecified ? .chunk(chunk) : .finished(chunk)
+        }
         switch message {
         case .tokenChunk(let chunk): return [event(chunk)]
         case .tokenChunks(let chunks): return chunks.map(event)
@@ -95,8 +97,10 @@ public final class ClusterClient {
     }
 
     /// Runs one job to completion, passing streamed chunks to `onChunk`; returns the final chunk.
-    public func generate(_ request: GenerateRequest, timeout: Duration = .seconds(120),
-                         onChunk: (TokenChunk) -> Void = { _ in }) throws -> TokenChunk {
+    public func generate(
+        _ request: GenerateRequest, timeout: Duration = .seconds(120),
+        onChunk: (TokenChunk) -> Void = { _ in }
+    ) throws -> TokenChunk {
         try submit(request)
         while true {
             switch try nextEvent(timeout: timeout) {
@@ -136,7 +140,8 @@ public final class ClusterClient {
             while let event = try monitor.next() {
                 if event.isHandshakeFailure { handshake = "\(event)" }
             }
-            throw Failure.timeout(endpoint: endpoint, seconds: Double(timeout.milliseconds) / 1000, handshake: handshake)
+            throw Failure.timeout(
+                endpoint: endpoint, seconds: Double(timeout.milliseconds) / 1000, handshake: handshake)
         }
         return message
     }

@@ -6,7 +6,8 @@ import Wire
 /// public key and a key pair of their own (made at start-up unless given).
 public enum CurveKeys {
     /// The Z85 alphabet (ZeroMQ RFC 32).
-    private static let z85 = Set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#")
+    private static let z85 = Set(
+        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#")
 
     /// Checks that `key` is a 40-character Z85 key; the error names `what` and the problem.
     public static func validate(_ key: String, what: String) throws -> String {
@@ -22,7 +23,9 @@ public enum CurveKeys {
     public static func secretKey(file path: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: path) else { throw CurveKeyError.unreadable(path: path) }
         let text = String(decoding: data, as: UTF8.self)
-        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let secret = object["secret"] as? String {
+        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let secret = object["secret"] as? String
+        {
             return try validate(secret, what: "secret key in \(path)")
         }
         return try validate(text, what: "secret key in \(path)")

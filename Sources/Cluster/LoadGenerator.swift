@@ -91,7 +91,8 @@ public final class LoadGenerator {
             } else {
                 let round = fresh.count / workload.prompts.count
                 let salt = round == 0 ? [] : Array("l2s-bench-round-\(round)".utf8)
-                let request = PlannedRequest(promptIndex: fresh.count % workload.prompts.count, salt: salt,
+                let request = PlannedRequest(
+                    promptIndex: fresh.count % workload.prompts.count, salt: salt,
                     isRepeat: false)
                 fresh.append(request)
                 plan.append(request)
@@ -109,57 +110,44 @@ public final class LoadGenerator {
         let before = try? client.stats(timeout: statsTimeout)
         var outcomes = [Outcome](repeating: Outcome(), count: plan.count)
         let start = ContinuousClock.now
-        let deadline = start + workload.timeout
-        var next = 0
-        var inFlight = Set<Int>()
-        while next < plan.count || !inFlight.isEmpty {
-            while inFlight.count < workload.concurrency && next < plan.count && ContinuousClock.now < deadline {
-                try client.submit(request(next, plan[next]))
-                outcomes[next].submitted = .now
-                inFlight.insert(next)
-                next += 1
-            }
-            let left = deadline - .now
-            guard left > .zero else { break }
-            let event: ClusterClient.Event
-            do {
-                event = try client.nextEvent(timeout: left)
-            } catch ClusterClient.Failure.timeout {
-                break
-            }
-            let now = ContinuousClock.now
-            switch event {
-            case .chunk(let chunk):
-                guard let index = Int(chunk.requestID), inFlight.contains(index), !chunk.ids.isEmpty else { continue }
-                if outcomes[index].firstToken == nil { outcomes[index].firstToken = now }
-                if let last = outcomes[index].lastToken { outcomes[index].gaps.append((now - last).inSeconds * 1000) }
-                outcomes[index].lastToken = now
-                outcomes[index].tokens += chunk.ids.count
-            case .finished(let chunk):
-                guard let index = Int(chunk.requestID), inFlight.remove(index) != nil else { continue }
-                if outcomes[index].firstToken == nil && !chunk.ids.isEmpty { outcomes[index].firstToken = now }
-                outcomes[index].finished = now
-                outcomes[index].tokens += chunk.ids.count
-                outcomes[index].cachedEncoding = chunk.usage?.cachedEncoding ?? false
-            case .failed(let error):
-                guard let index = Int(error.requestID), inFlight.remove(index) != nil else {
-                    throw ClusterClient.Failure.server(error)
+        let end = try client.runWindowed(
+            jobs: plan.count, concurrency: workload.concurrency,
+            eventTimeout: workload.timeout, deadline: start + workload.timeout,
+            request: { request($0, plan[$0]) }, onSubmit: { outcomes[$0].submitted = .now },
+            onEvent: { index, event in
+                let now = ContinuousClock.now
+                switch event {
+                case .chunk(let chunk):
+                    guard !chunk.ids.isEmpty else { return }
+                    if outcomes[index].firstToken == nil { outcomes[index].firstToken = now }
+                    if let last = outcomes[index].lastToken {
+                        outcomes[index].gaps.append((now - last).inSeconds * 1000)
+                    }
+                    outcomes[index].lastToken = now
+                    outcomes[index].tokens += chunk.ids.count
+                case .finished(let chunk):
+                    if outcomes[index].firstToken == nil && !chunk.ids.isEmpty { outcomes[index].firstToken = now }
+                    outcomes[index].finished = now
+                    outcomes[index].tokens += chunk.ids.count
+                    outcomes[index].cachedEncoding = chunk.usage?.cachedEncoding ?? false
+                case .failed(let error):
+                    outcomes[index].errorCode = Self.name(of: error.code)
                 }
-                outcomes[index].errorCode = Self.name(of: error.code)
-            }
-        }
-        for index in inFlight.sorted() {
+            })
+        for index in end.unanswered {
             try? client.cancel(requestID: "\(index)")
             outcomes[index].errorCode = "client_timeout"
         }
-        for index in next..<plan.count { outcomes[index].errorCode = "not_sent" }
+        for index in end.sent..<plan.count { outcomes[index].errorCode = "not_sent" }
         let after = try? client.stats(timeout: statsTimeout)
-        return LoadReport(workload: workload, plan: plan, outcomes: outcomes, start: start,
+        return LoadReport(
+            workload: workload, plan: plan, outcomes: outcomes, start: start,
             cacheBefore: before?.cache, cacheAfter: after?.cache)
     }
 
     private func request(_ index: Int, _ planned: PlannedRequest) -> GenerateRequest {
-        GenerateRequest(requestID: "\(index)", prompt: workload.prompts[planned.promptIndex],
+        GenerateRequest(
+            requestID: "\(index)", prompt: workload.prompts[planned.promptIndex],
             maxNewTokens: workload.maxNewTokens, minNewTokens: workload.minNewTokens, tenantSalt: planned.salt,
             stream: workload.stream)
     }

@@ -55,8 +55,10 @@ public struct LoadReport: Sendable {
     /// `max_new_tokens` of every job.
     public let maxNewTokens: UInt32
 
-    init(workload: LoadGenerator.Workload, plan: [LoadGenerator.PlannedRequest], outcomes: [LoadGenerator.Outcome],
-         start: ContinuousClock.Instant, cacheBefore: CacheStats?, cacheAfter: CacheStats?) {
+    init(
+        workload: LoadGenerator.Workload, plan: [LoadGenerator.PlannedRequest], outcomes: [LoadGenerator.Outcome],
+        start: ContinuousClock.Instant, cacheBefore: CacheStats?, cacheAfter: CacheStats?
+    ) {
         requests = plan.count
         concurrency = workload.concurrency
         stream = workload.stream
@@ -72,12 +74,18 @@ public struct LoadReport: Sendable {
         tokens = done.reduce(0) { $0 + $1.tokens }
         let last = outcomes.compactMap { $0.finished }.max() ?? start
         wallSeconds = (last - start).inSeconds
-        latency = Percentiles(done.compactMap { outcome in
-            outcome.submitted.flatMap { submitted in outcome.finished.map { ($0 - submitted).inSeconds * 1000 } }
-        })
-        timeToFirstToken = workload.stream ? Percentiles(done.compactMap { outcome in
-            outcome.submitted.flatMap { submitted in outcome.firstToken.map { ($0 - submitted).inSeconds * 1000 } }
-        }) : nil
+        latency = Percentiles(
+            done.compactMap { outcome in
+                outcome.submitted.flatMap { submitted in outcome.finished.map { ($0 - submitted).inSeconds * 1000 } }
+            })
+        timeToFirstToken =
+            workload.stream
+            ? Percentiles(
+                done.compactMap { outcome in
+                    outcome.submitted.flatMap { submitted in
+                        outcome.firstToken.map { ($0 - submitted).inSeconds * 1000 }
+                    }
+                }) : nil
         interTokenLatency = workload.stream ? Percentiles(done.flatMap(\.gaps)) : nil
         self.cacheBefore = cacheBefore
         self.cacheAfter = cacheAfter
@@ -93,8 +101,10 @@ public struct LoadReport: Sendable {
     /// The change of the router's cache counters during the run: (hits, misses, coalesced), or nil.
     public var cacheDelta: (hits: UInt64, misses: UInt64, coalesced: UInt64)? {
         guard let cacheBefore, let cacheAfter else { return nil }
-        return (cacheAfter.hits &- cacheBefore.hits, cacheAfter.misses &- cacheBefore.misses,
-                cacheAfter.coalesced &- cacheBefore.coalesced)
+        return (
+            cacheAfter.hits &- cacheBefore.hits, cacheAfter.misses &- cacheBefore.misses,
+            cacheAfter.coalesced &- cacheBefore.coalesced
+        )
     }
 
     /// One JSON object (keys sorted) with every number of the report.
@@ -108,9 +118,11 @@ public struct LoadReport: Sendable {
             "itl_ms": interTokenLatency?.json ?? NSNull(),
         ]
         if let cacheBefore, let cacheAfter, let delta = cacheDelta {
-            object["cache"] = ["hits_before": cacheBefore.hits, "hits_after": cacheAfter.hits,
+            object["cache"] = [
+                "hits_before": cacheBefore.hits, "hits_after": cacheAfter.hits,
                 "misses_before": cacheBefore.misses, "misses_after": cacheAfter.misses,
-                "hits": delta.hits, "misses": delta.misses, "coalesced": delta.coalesced]
+                "hits": delta.hits, "misses": delta.misses, "coalesced": delta.coalesced,
+            ]
         } else {
             object["cache"] = NSNull()
         }
@@ -123,15 +135,19 @@ public struct LoadReport: Sendable {
         func ms(_ value: Double) -> String { String(format: "%.1f ms", value) }
         var lines: [String] = []
         let errors = failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        lines.append("requests       \(requests) sent \(concurrency) at a time: \(succeeded) ok, \(failed) failed"
-            + (errors.isEmpty ? "" : " (\(errors))"))
+        lines.append(
+            "requests       \(requests) sent \(concurrency) at a time: \(succeeded) ok, \(failed) failed"
+                + (errors.isEmpty ? "" : " (\(errors))"))
         lines.append(String(format: "wall time      %.2f s", wallSeconds))
         let perJob = succeeded > 0 ? Double(tokens) / Double(succeeded) : 0
-        lines.append(String(format: "throughput     %.2f requests/s, %.1f tokens/s (%.1f tokens per request)",
-            requestsPerSecond, tokensPerSecond, perJob))
+        lines.append(
+            String(
+                format: "throughput     %.2f requests/s, %.1f tokens/s (%.1f tokens per request)",
+                requestsPerSecond, tokensPerSecond, perJob))
         if let latency {
-            lines.append("latency        p50 \(ms(latency.p50)), p90 \(ms(latency.p90)), p99 \(ms(latency.p99)), "
-                + "max \(ms(latency.max)), mean \(ms(latency.mean))")
+            lines.append(
+                "latency        p50 \(ms(latency.p50)), p90 \(ms(latency.p90)), p99 \(ms(latency.p99)), "
+                    + "max \(ms(latency.max)), mean \(ms(latency.mean))")
         }
         if let timeToFirstToken {
             lines.append("first token    p50 \(ms(timeToFirstToken.p50)), p99 \(ms(timeToFirstToken.p99))")
@@ -142,9 +158,10 @@ public struct LoadReport: Sendable {
             lines.append("first token    (not measured: use --stream)")
         }
         if let delta = cacheDelta {
-            lines.append("encoder cache  +\(delta.hits) hits, +\(delta.misses) misses, +\(delta.coalesced) coalesced "
-                + "during the run; \(servedFromCache) of \(succeeded) answers used a cached encoding "
-                + "(\(repeatsPlanned) repeats planned)")
+            lines.append(
+                "encoder cache  +\(delta.hits) hits, +\(delta.misses) misses, +\(delta.coalesced) coalesced "
+                    + "during the run; \(servedFromCache) of \(succeeded) answers used a cached encoding "
+                    + "(\(repeatsPlanned) repeats planned)")
         } else {
             lines.append("encoder cache  (the router did not answer stats)")
         }

@@ -41,13 +41,25 @@ public final class LocalCluster {
     /// Starts every process and waits (up to `timeout`) until the router reports the encoder and all decoders.
     public func start(timeout: Duration = .seconds(60)) throws {
         let router = "tcp://127.0.0.1"
-        try launch("router", ["router", "--bundle", plan.bundle, "--clients", "tcp://127.0.0.1:\(plan.basePort)",
-            "--encoders", "\(router):\(plan.basePort + 1)", "--decoders", "\(router):\(plan.basePort + 2)"])
-        try launch("encoder", ["encoder", "--router", "\(router):\(plan.basePort + 1)", "--bundle", plan.bundle,
-            "--threads", "\(plan.threadsPerProcess)"])
+        try launch(
+            "router",
+            [
+                "router", "--bundle", plan.bundle, "--clients", "tcp://127.0.0.1:\(plan.basePort)",
+                "--encoders", "\(router):\(plan.basePort + 1)", "--decoders", "\(router):\(plan.basePort + 2)",
+            ])
+        try launch(
+            "encoder",
+            [
+                "encoder", "--router", "\(router):\(plan.basePort + 1)", "--bundle", plan.bundle,
+                "--threads", "\(plan.threadsPerProcess)",
+            ])
         for index in 0..<plan.decoders {
-            try launch("decoder \(index + 1)", ["decoder", "--router", "\(router):\(plan.basePort + 2)",
-                "--bundle", plan.bundle, "--slots", "\(plan.slots)", "--threads", "\(plan.threadsPerProcess)"])
+            try launch(
+                "decoder \(index + 1)",
+                [
+                    "decoder", "--router", "\(router):\(plan.basePort + 2)",
+                    "--bundle", plan.bundle, "--slots", "\(plan.slots)", "--threads", "\(plan.threadsPerProcess)",
+                ])
         }
         let client = try ClusterClient(router: plan.clientEndpoint)
         let deadline = ContinuousClock.now + timeout

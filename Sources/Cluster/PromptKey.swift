@@ -1,5 +1,4 @@
-import Foundation
-import Models
+import Digest
 
 /// The encoding-cache key of a prompt: SHA-256 over the LLM and projector fingerprints, the tokenizer
 /// fingerprint, the prompt (token ids or exact text) and an optional tenant salt. The encoder is
@@ -15,21 +14,25 @@ public struct PromptKey: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The key of a prompt given as text, which the encoder will tokenize with the tokenizer `tokenizer` names.
-    public init(llm: String, projector: String, tokenizer: String, text: String, tenantSalt: [UInt8] = []) {
+    public init(llm: String, projector: String, tokenizer: String, text: String, tenantSalt: [UInt8] = [])
+        throws(DigestError)
+    {
         var message = PromptKey.header(llm: llm, projector: projector, tokenizer: tokenizer, tenantSalt: tenantSalt)
         message.append(0x54)  // "T": the prompt is text
         message.append(contentsOf: Array(text.utf8))
-        bytes = SHA256.digest(message)
+        bytes = try SHA256.digest(message)
     }
 
     /// The key of a prompt given as LLM token ids.
-    public init(llm: String, projector: String, tokenizer: String, tokenIds: [Int32], tenantSalt: [UInt8] = []) {
+    public init(llm: String, projector: String, tokenizer: String, tokenIds: [Int32], tenantSalt: [UInt8] = [])
+        throws(DigestError)
+    {
         var message = PromptKey.header(llm: llm, projector: projector, tokenizer: tokenizer, tenantSalt: tenantSalt)
         message.append(0x49)  // "I": the prompt is token ids, little-endian int32 each
         for id in tokenIds {
             withUnsafeBytes(of: id.littleEndian) { message.append(contentsOf: $0) }
         }
-        bytes = SHA256.digest(message)
+        bytes = try SHA256.digest(message)
     }
 
     /// Length-prefixed fields, so that no two different inputs produce the same message.

@@ -1,9 +1,9 @@
 import Foundation
 
 /// One line per event on standard error. As text (the default): the time, the component, the level and the
-/// message, so the logs of several services started together stay readable. As JSON (`L2S_LOG_FORMAT=json`, `--log-format json`): one
-/// object per line with `ts`, `level`, `service`, `pid`, `msg`, and `request_id` when the event concerns one job, for
-/// log collectors (with `service`, `pid`).
+/// message, so the logs of several services started together stay readable. As JSON (`L2S_LOG_FORMAT=json`,
+/// `--log-format json`): one object per line with `ts`, `level`, `service`, `pid`, `msg`, and `request_id` when the
+/// event concerns one job, for log collectors (with `service`, `pid`).
 public struct ServiceLog: Sendable {
     /// How lines are written.
     public enum Format: String, Sendable { case text, json }
@@ -27,9 +27,11 @@ public struct ServiceLog: Sendable {
     public var verbose: Bool { level == .debug }
 
     /// A log for `component`; level from `L2S_LOG` (default info), format from `L2S_LOG_FORMAT` (default text).
-    public init(component: String,
-                level: Level = Level(rawValue: ProcessInfo.processInfo.environment["L2S_LOG"] ?? "") ?? .info,
-                format: Format = Format(rawValue: ProcessInfo.processInfo.environment["L2S_LOG_FORMAT"] ?? "") ?? .text) {
+    public init(
+        component: String,
+        level: Level = Level(rawValue: ProcessInfo.processInfo.environment["L2S_LOG"] ?? "") ?? .info,
+        format: Format = Format(rawValue: ProcessInfo.processInfo.environment["L2S_LOG_FORMAT"] ?? "") ?? .text
+    ) {
         self.component = component
         self.level = level
         self.format = format
@@ -55,8 +57,10 @@ public struct ServiceLog: Sendable {
             let stamp = Date().formatted(.iso8601.time(includingFractionalSeconds: true))
             line = "\(stamp) \(component) \(level): \(text)" + (requestID.map { " [\($0)]" } ?? "") + "\n"
         case .json:
-            var object: [String: Any] = ["ts": Date().formatted(.iso8601), "level": level, "service": component,
-                "pid": Int(ProcessInfo.processInfo.processIdentifier), "msg": text]
+            var object: [String: Any] = [
+                "ts": Date().formatted(.iso8601), "level": level, "service": component,
+                "pid": Int(ProcessInfo.processInfo.processIdentifier), "msg": text,
+            ]
             if let requestID { object["request_id"] = requestID }
             let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
             line = String(decoding: data, as: UTF8.self) + "\n"

@@ -70,9 +70,11 @@ public struct WorkerPool<ID: Hashable> {
         let open = members.filter { $0.credits > 0 && !$0.isQuarantined(at: now) }
         let untried = open.filter { !avoiding.contains($0.id) }
         let onlyTriedLeft = members.allSatisfy { avoiding.contains($0.id) }
-        guard let best = (onlyTriedLeft ? open : untried).min(by: { a, b in
-            (a.outstanding, a.lastAssigned) < (b.outstanding, b.lastAssigned)
-        }) else { return nil }
+        guard
+            let best = (onlyTriedLeft ? open : untried).min(by: { a, b in
+                (a.outstanding, a.lastAssigned) < (b.outstanding, b.lastAssigned)
+            })
+        else { return nil }
         assignments += 1
         workers[best.id]?.credits -= 1
         workers[best.id]?.outstanding += 1

@@ -1,6 +1,6 @@
 import Cluster
-import HTTP
 import Foundation
+import HTTP
 import Wire
 
 /// Waits on the events of one HTTP request's jobs, a slice at a time, so that a client that closes its connection
@@ -78,14 +78,22 @@ struct CompletionRender {
         var object = header
         object["object"] = chat ? "chat.completion" : "text_completion"
         object["choices"] = choices.enumerated().map { index, choice -> [String: Any] in
-            var entry: [String: Any] = ["index": index, "logprobs": NSNull(),
-                "finish_reason": Self.finishReason(choice.chunk.finishReason)]
-            if chat { entry["message"] = ["role": "assistant", "content": choice.text] } else { entry["text"] = choice.text }
+            var entry: [String: Any] = [
+                "index": index, "logprobs": NSNull(),
+                "finish_reason": Self.finishReason(choice.chunk.finishReason),
+            ]
+            if chat {
+                entry["message"] = ["role": "assistant", "content": choice.text]
+            } else {
+                entry["text"] = choice.text
+            }
             return entry
         }
         let prompt = choices.reduce(0) { $0 + Int($1.chunk.usage?.promptTokens ?? 0) }
         let completion = choices.reduce(0) { $0 + Int($1.chunk.usage?.completionTokens ?? 0) }
-        object["usage"] = ["prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion]
+        object["usage"] = [
+            "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+        ]
         return object
     }
 
@@ -93,8 +101,10 @@ struct CompletionRender {
     func event(index: Int, text: String, finish: FinishReason?, first: Bool) -> [UInt8] {
         var object = header
         object["object"] = chat ? "chat.completion.chunk" : "text_completion"
-        var choice: [String: Any] = ["index": index, "logprobs": NSNull(),
-            "finish_reason": finish.map { Self.finishReason($0) as Any } ?? NSNull()]
+        var choice: [String: Any] = [
+            "index": index, "logprobs": NSNull(),
+            "finish_reason": finish.map { Self.finishReason($0) as Any } ?? NSNull(),
+        ]
         if chat {
             var delta: [String: Any] = finish == nil || !text.isEmpty ? ["content": text] : [:]
             if first { delta["role"] = "assistant" }

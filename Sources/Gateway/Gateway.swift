@@ -1,8 +1,8 @@
 import Cluster
-import HTTP
-import Metrics
 import Foundation
 import Generation
+import HTTP
+import Metrics
 import Synchronization
 import Wire
 
@@ -24,8 +24,10 @@ public final class Gateway: Sendable {
         public var fingerprint: String
 
         /// Settings from their fields.
-        public init(router: String, curveServerKey: String?, address: String, port: UInt16, modelName: String,
-                    fingerprint: String) {
+        public init(
+            router: String, curveServerKey: String?, address: String, port: UInt16, modelName: String,
+            fingerprint: String
+        ) {
             self.router = router
             self.curveServerKey = curveServerKey
             self.address = address
@@ -49,9 +51,11 @@ public final class Gateway: Sendable {
         self.settings = settings
         self.log = log
         link = try RouterLink(router: settings.router, curveServerKey: settings.curveServerKey, log: log)
-        metrics.declare("l2s_gateway_requests_total", .counter, help: "HTTP requests by route and status",
+        metrics.declare(
+            "l2s_gateway_requests_total", .counter, help: "HTTP requests by route and status",
             labels: ["route", "status"])
-        metrics.declare("l2s_gateway_response_start_seconds", .histogram,
+        metrics.declare(
+            "l2s_gateway_response_start_seconds", .histogram,
             help: "Request arrival to the response's status (the first token, for streams)", labels: ["route"],
             buckets: MetricsRegistry.latencyBuckets)
         let handler = Handler()
@@ -88,19 +92,22 @@ public final class Gateway: Sendable {
         let known = ["/health", "/ready", "/metrics", "/v1/models", "/v1/completions", "/v1/chat/completions"]
         let route = known.contains(request.path) ? request.path : "other"
         metrics.add("l2s_gateway_requests_total", labels: [route, "\(status)"])
-        metrics.observe("l2s_gateway_response_start_seconds", (ContinuousClock.now - started).inSeconds, labels: [route])
+        metrics.observe(
+            "l2s_gateway_response_start_seconds", (ContinuousClock.now - started).inSeconds, labels: [route])
         return response
     }
 
     private func route(_ request: HTTPRequest, clientGone: @escaping () -> Bool) -> HTTPResponse {
-        let requestID = request.headers["x-request-id"].flatMap { $0.isEmpty || $0.utf8.count > 128 ? nil : $0 }
+        let requestID =
+            request.headers["x-request-id"].flatMap { $0.isEmpty || $0.utf8.count > 128 ? nil : $0 }
             ?? "req-\(UUID().uuidString.lowercased())"
         let reply = Reply(requestID: requestID)
         switch (request.method, request.path) {
         case ("GET", "/health"):
             return reply.json(200, ["status": "ok"])
         case ("GET", "/metrics"):
-            return .full(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+            return .full(
+                status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
                 body: Array(metrics.render().utf8))
         case ("GET", "/ready"):
             guard let stats = link.stats(timeout: .seconds(2)) else {
@@ -109,8 +116,12 @@ public final class Gateway: Sendable {
             let encoders = stats.workers.filter { $0.role == .encoder }.count
             let decoders = stats.workers.filter { $0.role == .decoder }.count
             let ready = encoders > 0 && decoders > 0
-            return reply.json(ready ? 200 : 503, ["status": ready ? "ready" : "no workers", "encoders": encoders,
-                "decoders": decoders])
+            return reply.json(
+                ready ? 200 : 503,
+                [
+                    "status": ready ? "ready" : "no workers", "encoders": encoders,
+                    "decoders": decoders,
+                ])
         case ("GET", "/v1/models"):
             return reply.json(200, ["object": "list", "data": [modelObject]])
         case ("GET", "/v1/models/\(settings.modelName)"):
@@ -120,8 +131,10 @@ public final class Gateway: Sendable {
             do {
                 let completion = try CompletionRequest(body: request.body, chat: chat)
                 if let model = completion.model, model != settings.modelName {
-                    throw APIError(status: 404, message: "the model '\(model)' does not exist; this gateway serves "
-                        + "'\(settings.modelName)'", type: "invalid_request_error", param: "model",
+                    throw APIError(
+                        status: 404,
+                        message: "the model '\(model)' does not exist; this gateway serves "
+                            + "'\(settings.modelName)'", type: "invalid_request_error", param: "model",
                         code: "model_not_found")
                 }
                 return try complete(completion, chat: chat, reply: reply, clientGone: clientGone)
@@ -129,17 +142,23 @@ public final class Gateway: Sendable {
                 return reply.error(error)
             }
         case (_, "/health"), (_, "/ready"), (_, "/v1/models"), (_, "/v1/completions"), (_, "/v1/chat/completions"):
-            return reply.error(APIError(status: 405, message: "\(request.method) is not allowed on \(request.path)",
-                type: "invalid_request_error", param: nil, code: "method_not_allowed"))
+            return reply.error(
+                APIError(
+                    status: 405, message: "\(request.method) is not allowed on \(request.path)",
+                    type: "invalid_request_error", param: nil, code: "method_not_allowed"))
         default:
-            return reply.error(APIError(status: 404, message: "no route \(request.method) \(request.path)",
-                type: "invalid_request_error", param: nil, code: "not_found"))
+            return reply.error(
+                APIError(
+                    status: 404, message: "no route \(request.method) \(request.path)",
+                    type: "invalid_request_error", param: nil, code: "not_found"))
         }
     }
 
     private var modelObject: [String: Any] {
-        ["id": settings.modelName, "object": "model", "created": 0, "owned_by": "l2s",
-         "fingerprint": settings.fingerprint]
+        [
+            "id": settings.modelName, "object": "model", "created": 0, "owned_by": "l2s",
+            "fingerprint": settings.fingerprint,
+        ]
     }
 
     /// Runs the request's jobs: whole responses wait for every job; streams answer with the first event.
@@ -177,7 +196,8 @@ public final class Gateway: Sendable {
             throw APIError.from(error)
         }
         let stream = EventStream(waiter: waiter, render: render, first: first, count: jobs.count)
-        return .stream(status: 200, headers: reply.headers(type: "text/event-stream") + [("Cache-Control", "no-cache")],
+        return .stream(
+            status: 200, headers: reply.headers(type: "text/event-stream") + [("Cache-Control", "no-cache")],
             next: { _ in stream.next() }, end: { stream.end() })
     }
 }
@@ -194,8 +214,11 @@ struct Reply {
     }
 
     func error(_ error: any Error) -> HTTPResponse {
-        let api = error as? APIError ?? APIError(status: 500, message: "\(error)", type: "server_error", param: nil,
-            code: nil)
+        let api =
+            error as? APIError
+            ?? APIError(
+                status: 500, message: "\(error)", type: "server_error", param: nil,
+                code: nil)
         return json(api.status, api.json)
     }
 }

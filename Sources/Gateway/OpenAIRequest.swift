@@ -29,7 +29,11 @@ struct APIError: Error {
     }
 
     var json: [String: Any] {
-        ["error": ["message": message, "type": type, "param": param as Any? ?? NSNull(), "code": code as Any? ?? NSNull()]]
+        [
+            "error": [
+                "message": message, "type": type, "param": param as Any? ?? NSNull(), "code": code as Any? ?? NSNull(),
+            ]
+        ]
     }
 }
 
@@ -79,8 +83,10 @@ struct CompletionRequest {
         }
         // The router's own limit (and its socket's): a larger message would cost the gateway its connection.
         if let long = prompts.firstIndex(where: { $0.utf8.count > Self.maxPromptBytes }) {
-            throw APIError(status: 413, message: "prompt\(prompts.count > 1 ? "[\(long)]" : "") is "
-                + "\(prompts[long].utf8.count) bytes; at most \(Self.maxPromptBytes) are accepted",
+            throw APIError(
+                status: 413,
+                message: "prompt\(prompts.count > 1 ? "[\(long)]" : "") is "
+                    + "\(prompts[long].utf8.count) bytes; at most \(Self.maxPromptBytes) are accepted",
                 type: "invalid_request_error", param: chat ? "messages" : "prompt", code: "context_length_exceeded")
         }
         model = try Self.optional(object, "model", as: String.self)
@@ -94,7 +100,8 @@ struct CompletionRequest {
         self.maxTokens = UInt32(maxTokens)
         let minTokens = try Self.optional(object, "min_tokens", as: Int.self) ?? 0
         guard (0...maxTokens).contains(minTokens) else {
-            throw .badRequest("'min_tokens' must be in 0...\(maxTokens) ('\(limitField)'), got \(minTokens)",
+            throw .badRequest(
+                "'min_tokens' must be in 0...\(maxTokens) ('\(limitField)'), got \(minTokens)",
                 param: "min_tokens")
         }
         self.minTokens = UInt32(minTokens)
@@ -114,7 +121,8 @@ struct CompletionRequest {
         if (temperature ?? 0) == 0 && topP == nil {
             sampling = nil
         } else {
-            sampling = SamplingParams(greedy: false, temperature: Float(temperature ?? 1), topP: Float(topP ?? 1),
+            sampling = SamplingParams(
+                greedy: false, temperature: Float(temperature ?? 1), topP: Float(topP ?? 1),
                 seed: UInt64(truncatingIfNeeded: seed ?? 0))
         }
         switch object["stop"] {
@@ -139,8 +147,10 @@ struct CompletionRequest {
 
     /// The router job for prompt `index`.
     func job(_ index: Int, requestID: String) -> GenerateRequest {
-        GenerateRequest(requestID: requestID, prompt: .text(prompts[index]), maxNewTokens: maxTokens,
-            minNewTokens: minTokens, sampling: sampling, stop: stop, tenantSalt: user.map { Array($0.utf8) } ?? [], stream: stream)
+        GenerateRequest(
+            requestID: requestID, prompt: .text(prompts[index]), maxNewTokens: maxTokens,
+            minNewTokens: minTokens, sampling: sampling, stop: stop, tenantSalt: user.map { Array($0.utf8) } ?? [],
+            stream: stream)
     }
 
     private static func optional<T>(_ object: [String: Any], _ key: String, as _: T.Type) throws(APIError) -> T? {
@@ -149,7 +159,9 @@ struct CompletionRequest {
         let number = value as? NSNumber
         let isBoolean = number.map { type(of: $0) == type(of: NSNumber(value: true)) } ?? false
         if T.self == Bool.self {
-            guard isBoolean, let flag = value as? T else { throw .badRequest("'\(key)' must be true or false", param: key) }
+            guard isBoolean, let flag = value as? T else {
+                throw .badRequest("'\(key)' must be true or false", param: key)
+            }
             return flag
         }
         if T.self == Int.self {

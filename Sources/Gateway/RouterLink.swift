@@ -136,14 +136,20 @@ final class RouterLink: @unchecked Sendable {
             do {
                 let ready = try poller.poll(timeoutMilliseconds: 1000)
                 if ready.contains(1) { try wake.drain() }
-                for message in state.withLock({ state in defer { state.outgoing = [] }; return state.outgoing }) {
+                for message in state.withLock({ state in
+                    defer { state.outgoing = [] }
+                    return state.outgoing
+                }) {
                     if (try? socket.send(message, blocking: false)) != true {
                         log.warning("the router is not taking messages; dropped a \(message.kind)")
                         // A job that never reached the router is answered here, not left waiting.
                         if case .generate(let request) = message {
-                            dispatch(.error(ErrorReply(code: .unavailable,
-                                message: "the router at this gateway's endpoint is not taking jobs",
-                                requestID: request.requestID)))
+                            dispatch(
+                                .error(
+                                    ErrorReply(
+                                        code: .unavailable,
+                                        message: "the router at this gateway's endpoint is not taking jobs",
+                                        requestID: request.requestID)))
                         }
                     }
                 }

@@ -140,7 +140,7 @@ public struct GenerationTimings: Sendable {
     public var decodeSteps: Int = 0
 }
 
-/// The outcome of one job, printed as DESIGN.md's result object.
+/// The outcome of one job, printed as the result object of docs/architecture.md ("Command line").
 public struct GenerationResult: Sendable, Equatable {
     /// The generated text (empty when no tokenizer is loaded).
     public var text: String
@@ -190,7 +190,8 @@ public struct GenerationResult: Sendable, Equatable {
 
     /// `text` as a JSON string literal, the one quoting every l2s JSON line uses.
     public static func quoted(_ text: String) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes]))
+        let data =
+            (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes]))
             ?? Data("[\"\"]".utf8)
         return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
     }

@@ -20,7 +20,8 @@ public enum HTTPResponse: Sendable {
     /// A chunked response: `next` is called (on the connection's thread) for each piece and may block until one
     /// is ready; `clientGone` tells it when the client has closed the connection. nil ends the stream. `end` is
     /// called once when the response is released, whether it was sent whole or the connection broke.
-    case stream(status: Int, headers: [(String, String)], next: @Sendable (_ clientGone: () -> Bool) -> [UInt8]?,
+    case stream(
+        status: Int, headers: [(String, String)], next: @Sendable (_ clientGone: () -> Bool) -> [UInt8]?,
         end: @Sendable () -> Void)
 }
 
@@ -83,8 +84,10 @@ private final class StreamState {
     var pending: [UInt8] = []
     var offset = 0
 
-    init(next: @escaping @Sendable (_ clientGone: () -> Bool) -> [UInt8]?, end: @escaping @Sendable () -> Void,
-         connection: OpaquePointer) {
+    init(
+        next: @escaping @Sendable (_ clientGone: () -> Bool) -> [UInt8]?, end: @escaping @Sendable () -> Void,
+        connection: OpaquePointer
+    ) {
         self.next = next
         self.end = end
         self.connection = connection
@@ -129,8 +132,11 @@ private let accessHandler: MHD_AccessHandlerCallback = {
     let request = HTTPRequest(method: String(cString: method!), path: path, body: state.body, headers: names)
     let response: HTTPResponse
     if state.tooLarge {
-        response = .full(status: 413, headers: [("Content-Type", "application/json")], body: Array(
-            #"{"error":{"message":"request body exceeds 4 MiB","type":"invalid_request_error","param":null,"code":"request_too_large"}}"#.utf8))
+        response = .full(
+            status: 413, headers: [("Content-Type", "application/json")],
+            body: Array(
+                (#"{"error":{"message":"request body exceeds 4 MiB","type":"invalid_request_error","#
+                    + #""param":null,"code":"request_too_large"}}"#).utf8))
     } else {
         response = server.handler(request) { l2s_http_client_gone(connection) != 0 }
     }
@@ -145,7 +151,8 @@ private func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MH
     case .full(let code, let fields, let body):
         (status, headers) = (code, fields)
         made = body.withUnsafeBytes {
-            MHD_create_response_from_buffer(body.count, UnsafeMutableRawPointer(mutating: $0.baseAddress),
+            MHD_create_response_from_buffer(
+                body.count, UnsafeMutableRawPointer(mutating: $0.baseAddress),
                 mustCopy)
         }
     case .stream(let code, let fields, let next, let end):

@@ -38,8 +38,8 @@ public final class EncodingProjector: Sendable {
         guard rows > 0 else { throw ModelError.emptyInput(what: "prompt") }
         guard encoding.count == rows * encodingWidth else {
             throw ModelError.inputShapeMismatch(
-                what:
-                    "encoding Hw (floats of \(rows) prompt positions x d_llm \(encodingWidth); projector.runs_on decoder)",
+                what: "encoding Hw (floats of \(rows) prompt positions x d_llm \(encodingWidth); "
+                    + "projector.runs_on decoder)",
                 expected: [rows * encodingWidth], actual: [encoding.count])
         }
         // Hw may come off the wire: a NaN would pass through the projector into every logit.

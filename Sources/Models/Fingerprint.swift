@@ -1,25 +1,30 @@
-import CCrypto
-import Foundation
+import Digest
 
-/// SHA-256 digests, used for weight fingerprints and the encoding cache key.
-public enum SHA256 {
-    /// The 32-byte digest of `bytes`.
-    public static func digest(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
-        _ = output.withUnsafeMutableBufferPointer { out in
-            CCrypto.SHA256(bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count, out.baseAddress)
+/// SHA-256 over files concatenated in order, streamed from memory mappings so a multi-gigabyte checkpoint is never
+/// copied into memory at once.
+public enum BundleFingerprint {
+    /// Bytes handed to the digest per update.
+    static let chunkSize = 4 << 20
+
+    /// Lowercase hex SHA-256 of the concatenated bytes of `files`.
+    public static func sha256(files: [String]) throws -> String {
+        let hash: SHA256
+        do { hash = try SHA256() } catch {
+            throw ModelError.cannotOpen(path: files.first ?? "", reason: "SHA-256: \(error)")
         }
-        return output
-    }
-
-    /// The 32-byte digest of `data`.
-    public static func digest(_ data: some DataProtocol) -> [UInt8] {
-        let contiguous = Array(data)
-        return contiguous.withUnsafeBytes { digest($0) }
-    }
-
-    /// Lower-case hexadecimal text of a digest.
-    public static func hex(_ digest: [UInt8]) -> String {
-        digest.map { String(format: "%02x", $0) }.joined()
+        for path in files {
+            let file = try MappedFile(path: path)
+            var offset = 0
+            while offset < file.bytes.count {
+                let count = min(chunkSize, file.bytes.count - offset)
+                do { try hash.update(UnsafeRawBufferPointer(rebasing: file.bytes[offset..<offset + count])) } catch {
+                    throw ModelError.cannotOpen(path: path, reason: "SHA-256: \(error)")
+                }
+                offset += count
+            }
+        }
+        do { return SHA256.hex(try hash.finish()) } catch {
+            throw ModelError.cannotOpen(path: files.last ?? "", reason: "SHA-256: \(error)")
+        }
     }
 }

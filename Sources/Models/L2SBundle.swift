@@ -1,4 +1,3 @@
-import CCrypto
 import Foundation
 
 // An LLM-to-SLM bundle directory, loaded and validated against every rule of docs/bundle.md ("Validation"):
@@ -188,35 +187,5 @@ public final class L2SBundle: Sendable {
     private static func isFile(_ url: URL) -> Bool {
         var isDirectory: ObjCBool = false
         return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && !isDirectory.boolValue
-    }
-}
-
-/// SHA-256 over files concatenated in order, streamed from memory mappings so a multi-gigabyte checkpoint is never
-/// copied into memory at once.
-public enum BundleFingerprint {
-    /// Bytes handed to the digest per update.
-    static let chunkSize = 4 << 20
-
-    /// Lowercase hex SHA-256 of the concatenated bytes of `files`.
-    public static func sha256(files: [String]) throws -> String {
-        guard let context = EVP_MD_CTX_new() else {
-            throw ModelError.cannotOpen(
-                path: files.first ?? "", reason: "libcrypto could not allocate a SHA-256 context")
-        }
-        defer { EVP_MD_CTX_free(context) }
-        EVP_DigestInit_ex(context, EVP_sha256(), nil)
-        for path in files {
-            let file = try MappedFile(path: path)
-            var offset = 0
-            while offset < file.bytes.count, let base = file.bytes.baseAddress {
-                let count = min(chunkSize, file.bytes.count - offset)
-                EVP_DigestUpdate(context, base + offset, count)
-                offset += count
-            }
-        }
-        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        EVP_DigestFinal_ex(context, &digest, &length)
-        return SHA256.hex(Array(digest.prefix(Int(length))))
     }
 }

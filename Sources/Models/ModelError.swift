@@ -76,8 +76,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
             return "\(path): header length \(length) runs past the end of the file (\(size) bytes)"
         case .invalidHeader(let path, let reason): return "\(path): invalid safetensors header: \(reason)"
         case .offsetsOutOfRange(let path, let tensor, let begin, let end, let size):
-            return
-                "\(path): tensor \(tensor) has data offsets [\(begin), \(end)] outside the data section of \(size) bytes"
+            return "\(path): tensor \(tensor) has data offsets [\(begin), \(end)] outside the data section of "
+                + "\(size) bytes"
         case .overlappingTensors(let path, let first, let second):
             return "\(path): tensors \(first) and \(second) overlap"
         case .byteCountMismatch(let path, let tensor, let dtype, let shape, let expected, let actual):

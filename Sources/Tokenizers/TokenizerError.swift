@@ -1,3 +1,5 @@
+import Digest
+
 /// Everything that can go wrong loading or using a tokenizer; each case says what and where.
 public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     /// The directory lacks the files a tokenizer needs (`expected` lists the accepted layouts).
@@ -10,6 +12,8 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     case idOutOfRange(id: Int, position: Int, vocabularySize: Int)
     /// The tokenizer library refused to encode a text.
     case encodingFailed(reason: String)
+    /// libcrypto failed while hashing the tokenizer files of `directory`.
+    case fingerprintFailed(directory: String, cause: DigestError)
 
     public var description: String {
         switch self {
@@ -23,6 +27,8 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
             return "token id \(id) at position \(position) is outside the vocabulary (valid ids 0..<\(vocabularySize))"
         case .encodingFailed(let reason):
             return "cannot encode text: \(reason)"
+        case .fingerprintFailed(let directory, let cause):
+            return "cannot fingerprint the tokenizer files in \(directory): \(cause)"
         }
     }
 }

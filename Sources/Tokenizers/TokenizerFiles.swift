@@ -1,4 +1,4 @@
-import CCrypto
+import Digest
 import Foundation
 
 /// The tokenizer files of a Hugging Face directory, read once, with typed JSON access whose errors name the
@@ -56,22 +56,19 @@ struct TokenizerFiles {
     /// SHA-256 hex over the present files in `names` order, each framed as name, NUL, 8-byte little-endian
     /// length, bytes, so that no two different file sets hash alike.
     func fingerprint() throws -> String {
-        guard let context = EVP_MD_CTX_new() else {
-            throw TokenizerError.encodingFailed(reason: "libcrypto could not allocate a SHA-256 context")
+        do throws(DigestError) {
+            let hash = try SHA256()
+            for name in Self.names {
+                guard let bytes = contents[name] else { continue }
+                var header = Array(name.utf8) + [0]
+                withUnsafeBytes(of: UInt64(bytes.count).littleEndian) { header += $0 }
+                try hash.update(header)
+                try hash.update(bytes)
+            }
+            return SHA256.hex(try hash.finish())
+        } catch {
+            throw TokenizerError.fingerprintFailed(directory: directory.path, cause: error)
         }
-        defer { EVP_MD_CTX_free(context) }
-        EVP_DigestInit_ex(context, EVP_sha256(), nil)
-        for name in Self.names {
-            guard let bytes = contents[name] else { continue }
-            var header = Array(name.utf8) + [0]
-            withUnsafeBytes(of: UInt64(bytes.count).littleEndian) { header += $0 }
-            EVP_DigestUpdate(context, header, header.count)
-            bytes.withUnsafeBytes { _ = EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
-        }
-        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        EVP_DigestFinal_ex(context, &digest, &length)
-        return digest.prefix(Int(length)).map { String(format: "%02x", $0) }.joined()
     }
 }
 

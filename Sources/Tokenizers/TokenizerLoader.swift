@@ -118,7 +118,8 @@ extension AddedToken {
 }
 
 /// `spiece.model` alone (plus optional configs): T5Tokenizer's conventions — pad `<pad>`, eos `</s>`, unk `<unk>`,
-/// the eos token appended whatever `add_eos_token` says (as transformers 5's T5Tokenizer), `extra_ids` (default 100) `<extra_id_N>` tokens after the pieces, N counted from the end.
+/// the eos token appended whatever `add_eos_token` says (as transformers 5's T5Tokenizer), `extra_ids` (default 100)
+/// `<extra_id_N>` tokens after the pieces, N counted from the end.
 func loadSentencePieceModel(files: TokenizerFiles, settings: SpecialTokenSettings) throws -> any Tokenizer {
     let path = files.path("spiece.model")
     let processor = try SentencePieceProcessor(modelBytes: files.contents["spiece.model"] ?? [], path: path)

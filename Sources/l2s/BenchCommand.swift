@@ -24,19 +24,21 @@ struct BenchCommand: Subcommand {
         Greedy decoding; --min-new-tokens suppresses EOS so every answer has that many tokens.
         Exit status 1 when any job failed or timed out.
         """
-    static let options = ClientFlags.options + [
-        OptionSpec("--prompts", value: "FILE", help: "prompts, one per line ('-' = standard input)"),
-        OptionSpec("--input-ids", value: "IDS", help: "one prompt as LLM token ids, comma-separated"),
-        OptionSpec("--requests", value: "N", help: "jobs in total", default: "200"),
-        OptionSpec("--concurrency", value: "C", help: "jobs in flight at once", default: "16"),
-        OptionSpec("--max-new-tokens", value: "T", help: "new tokens per job at most", default: "32"),
-        OptionSpec("--min-new-tokens", value: "T", help: "suppress EOS until T tokens exist", default: "0"),
-        OptionSpec("--repeat-fraction", value: "F", help: "fraction of jobs repeating an earlier prompt", default: "0"),
-        OptionSpec("--seed", value: "S", help: "seed of the choice of repeated prompts", default: "0"),
-        OptionSpec("--stream", help: "stream tokens (measures time to first token)"),
-        OptionSpec("--timeout", value: "S", help: "stop the whole run after S seconds", default: "300"),
-        OptionSpec("--json", help: "print one JSON object instead of a table"),
-    ]
+    static let options =
+        ClientFlags.options + [
+            OptionSpec("--prompts", value: "FILE", help: "prompts, one per line ('-' = standard input)"),
+            OptionSpec("--input-ids", value: "IDS", help: "one prompt as LLM token ids, comma-separated"),
+            OptionSpec("--requests", value: "N", help: "jobs in total", default: "200"),
+            OptionSpec("--concurrency", value: "C", help: "jobs in flight at once", default: "16"),
+            OptionSpec("--max-new-tokens", value: "T", help: "new tokens per job at most", default: "32"),
+            OptionSpec("--min-new-tokens", value: "T", help: "suppress EOS until T tokens exist", default: "0"),
+            OptionSpec(
+                "--repeat-fraction", value: "F", help: "fraction of jobs repeating an earlier prompt", default: "0"),
+            OptionSpec("--seed", value: "S", help: "seed of the choice of repeated prompts", default: "0"),
+            OptionSpec("--stream", help: "stream tokens (measures time to first token)"),
+            OptionSpec("--timeout", value: "S", help: "stop the whole run after S seconds", default: "300"),
+            OptionSpec("--json", help: "print one JSON object instead of a table"),
+        ]
 
     let connection: ClientFlags
     let workload: LoadGenerator.Workload
@@ -62,7 +64,8 @@ struct BenchCommand: Subcommand {
         guard minNewTokens <= maxNewTokens else {
             throw UsageError("option '--min-new-tokens' (\(minNewTokens)) exceeds '--max-new-tokens' (\(maxNewTokens))")
         }
-        workload = LoadGenerator.Workload(prompts: prompts,
+        workload = LoadGenerator.Workload(
+            prompts: prompts,
             requests: try arguments.int("--requests", in: 1...10_000_000)!,
             concurrency: try arguments.int("--concurrency", in: 1...1024)!,
             maxNewTokens: UInt32(maxNewTokens), minNewTokens: UInt32(minNewTokens),

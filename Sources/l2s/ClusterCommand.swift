@@ -16,14 +16,18 @@ struct ClusterCommand: Subcommand {
         prints one JSON result per line in input order, and stops. Children log to standard error.
         """
     static let options = [
-        OptionSpec("--bundle", value: "DIR", help: "the LLM-to-SLM bundle", default: "bundles/default",
+        OptionSpec(
+            "--bundle", value: "DIR", help: "the LLM-to-SLM bundle", default: "bundles/default",
             env: "L2S_BUNDLE"),
         OptionSpec("--decoders", value: "N", help: "decoder worker processes", default: "2"),
-        OptionSpec("--base-port", value: "P", help: "first of three consecutive TCP ports", default: "5555",
+        OptionSpec(
+            "--base-port", value: "P", help: "first of three consecutive TCP ports", default: "5555",
             env: "L2S_BASE_PORT"),
         OptionSpec("--slots", value: "N", help: "jobs per decoder", default: "4"),
-        OptionSpec("--threads", value: "N",
-            help: "compute threads of each worker process (cores = all: the encoder's prompt pass is what they speed up)",
+        OptionSpec(
+            "--threads", value: "N",
+            help:
+                "compute threads of each worker process (cores = all: the encoder's prompt pass is what they speed up)",
             default: "cores"),
         OptionSpec("--prompts", value: "FILE", help: "send these prompts (one per line), print results, stop"),
         OptionSpec("--max-new-tokens", value: "N", help: "with --prompts: new tokens per prompt", default: "32"),
@@ -34,14 +38,18 @@ struct ClusterCommand: Subcommand {
     let maxNewTokens: Int
 
     init(_ arguments: ParsedArguments) throws {
-        guard arguments.positionals.isEmpty else { throw UsageError("unexpected argument '\(arguments.positionals[0])'") }
+        guard arguments.positionals.isEmpty else {
+            throw UsageError("unexpected argument '\(arguments.positionals[0])'")
+        }
         let bundle = try arguments.required("--bundle")
         guard FileManager.default.fileExists(atPath: bundle + "/l2s.json") else {
             throw UsageError("option '--bundle': '\(bundle)' has no l2s.json")
         }
-        plan = LocalCluster.Plan(executable: URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL,
+        plan = LocalCluster.Plan(
+            executable: URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL,
             bundle: bundle, decoders: try arguments.int("--decoders", in: 1...64)!,
-            basePort: try arguments.int("--base-port", in: 1024...65533)!, slots: try arguments.int("--slots", in: 1...1024)!,
+            basePort: try arguments.int("--base-port", in: 1024...65533)!,
+            slots: try arguments.int("--slots", in: 1...1024)!,
             threadsPerProcess: try arguments.threads())
         promptsPath = arguments.string("--prompts")
         maxNewTokens = try arguments.int("--max-new-tokens", in: 1...4096)!
@@ -71,13 +79,16 @@ struct ClusterCommand: Subcommand {
         let client = try ClusterClient(router: plan.clientEndpoint)
         var failed = 0
         for (index, prompt) in text.split(separator: "\n").map(String.init).filter({ !$0.isEmpty }).enumerated() {
-            let request = GenerateRequest(requestID: "\(index)", prompt: .text(prompt), maxNewTokens: UInt32(maxNewTokens))
+            let request = GenerateRequest(
+                requestID: "\(index)", prompt: .text(prompt), maxNewTokens: UInt32(maxNewTokens))
             do {
                 let final = try client.generate(request)
-                printLine(#"{"prompt":\#(GenerationResult.quoted(prompt)),"result":\#(ResultFormat.result(final).jsonLine)}"#)
+                printLine(
+                    #"{"prompt":\#(GenerationResult.quoted(prompt)),"result":\#(ResultFormat.result(final).jsonLine)}"#)
             } catch {
                 failed += 1
-                printLine(#"{"prompt":\#(GenerationResult.quoted(prompt)),"error":\#(GenerationResult.quoted("\(error)"))}"#)
+                printLine(
+                    #"{"prompt":\#(GenerationResult.quoted(prompt)),"error":\#(GenerationResult.quoted("\(error)"))}"#)
             }
         }
         return failed == 0 ? ExitStatus.success : ExitStatus.failure

@@ -12,17 +12,20 @@ struct DecoderCommand: Subcommand {
         Connects to the router's decoders endpoint, announces the bundle's fingerprints and --slots credits, and
         generates for the jobs it is given, streaming each step's tokens in one message; all active jobs advance
         together in one batched step. New jobs are admitted between steps, at most --prefill-tokens-per-step prompt
-        tokens at a time (at least one job) while others run, so running jobs are not frozen by a burst of arrivals. A job resumed after another decoder died replays the tokens already streamed, so its result
-        is that of an uninterrupted run. Reconnects with backoff when the router restarts; stops cleanly on
+        tokens at a time (at least one job) while others run, so running jobs are not frozen by a burst of arrivals.
+        A job resumed after another decoder died replays the tokens already streamed, so its result is that of an
+        uninterrupted run. Reconnects with backoff when the router restarts; stops cleanly on
         SIGINT/SIGTERM. Start as many as you like.
         """
-    static let options = WorkerFlags.options(role: "decoder", routerPort: 5557) + [
-        OptionSpec("--slots", value: "N", help: "jobs held at once", default: "4", env: "L2S_SLOTS"),
-        OptionSpec("--prefill-tokens-per-step", value: "N",
-            help: "prompt tokens of new jobs admitted between two steps of running ones", default: "256",
-            env: "L2S_PREFILL_TOKENS_PER_STEP"),
-        WeightFlags.option,
-    ]
+    static let options =
+        WorkerFlags.options(role: "decoder", routerPort: 5557) + [
+            OptionSpec("--slots", value: "N", help: "jobs held at once", default: "4", env: "L2S_SLOTS"),
+            OptionSpec(
+                "--prefill-tokens-per-step", value: "N",
+                help: "prompt tokens of new jobs admitted between two steps of running ones", default: "256",
+                env: "L2S_PREFILL_TOKENS_PER_STEP"),
+            WeightFlags.option,
+        ]
 
     let worker: WorkerFlags
     let slots: Int
@@ -40,10 +43,13 @@ struct DecoderCommand: Subcommand {
         let (bundle, log) = try worker.loadBundle()
         let slm = try ConditionedSLM(bundle: bundle, weights: weights)
         let kernels = WeightFlags.numericIdentity(weights)
-        log.info("loaded \(bundle.directory.path): \(bundle.slmKind.rawValue) SLM, projector on the "
-            + "\(bundle.projectorRunsOn.rawValue), \(slots) slots, weights \(weights.rawValue), kernels \(kernels)")
-        return try worker.serve(role: .decoder, bundle: bundle,
-            engine: DecoderEngine(slm: slm, slots: slots,
+        log.info(
+            "loaded \(bundle.directory.path): \(bundle.slmKind.rawValue) SLM, projector on the "
+                + "\(bundle.projectorRunsOn.rawValue), \(slots) slots, weights \(weights.rawValue), kernels \(kernels)")
+        return try worker.serve(
+            role: .decoder, bundle: bundle,
+            engine: DecoderEngine(
+                slm: slm, slots: slots,
                 prefillTokensPerStep: prefillTokensPerStep, metrics: worker.registry, log: log), log: log,
             kernels: kernels)
     }

@@ -18,14 +18,17 @@ struct EncoderCommand: Subcommand {
         to the prompt encoded alone, so waiting only adds latency (2 ms of it by scripts/bench-cluster.sh at one job
         at a time). Reconnects with backoff when the router restarts; stops cleanly on SIGINT/SIGTERM.
         """
-    static let options = WorkerFlags.options(role: "encoder", routerPort: 5556) + [
-        OptionSpec("--max-batch", value: "N", help: "prompts per forward pass", default: "8", env: "L2S_MAX_BATCH"),
-        OptionSpec("--batch-wait-ms", value: "MS", help: "how long a batch may wait to fill", default: "0",
-            env: "L2S_BATCH_WAIT_MS"),
-        OptionSpec("--max-prompt-tokens", value: "N", help: "longer prompts are refused (prompt_too_long)",
-            default: "\(PromptEncoder.defaultMaxPromptTokens)", env: "L2S_MAX_PROMPT_TOKENS"),
-        WeightFlags.option,
-    ]
+    static let options =
+        WorkerFlags.options(role: "encoder", routerPort: 5556) + [
+            OptionSpec("--max-batch", value: "N", help: "prompts per forward pass", default: "8", env: "L2S_MAX_BATCH"),
+            OptionSpec(
+                "--batch-wait-ms", value: "MS", help: "how long a batch may wait to fill", default: "0",
+                env: "L2S_BATCH_WAIT_MS"),
+            OptionSpec(
+                "--max-prompt-tokens", value: "N", help: "longer prompts are refused (prompt_too_long)",
+                default: "\(PromptEncoder.defaultMaxPromptTokens)", env: "L2S_MAX_PROMPT_TOKENS"),
+            WeightFlags.option,
+        ]
 
     let worker: WorkerFlags
     let maxBatch: Int
@@ -44,9 +47,11 @@ struct EncoderCommand: Subcommand {
     func run() throws -> Int32 {
         let (bundle, log) = try worker.loadBundle()
         let encoder = try PromptEncoder(bundle: bundle, maxPromptTokens: maxPromptTokens, weights: weights)
-        log.info("loaded \(bundle.directory.path): projector on the \(bundle.projectorRunsOn.rawValue), wire dtype "
-            + "\(bundle.wireDType.rawValue), batches of up to \(maxBatch), weights \(weights.rawValue)")
-        let engine = EncoderEngine(encoder: encoder, maxBatch: maxBatch, batchWait: batchWait,
+        log.info(
+            "loaded \(bundle.directory.path): projector on the \(bundle.projectorRunsOn.rawValue), wire dtype "
+                + "\(bundle.wireDType.rawValue), batches of up to \(maxBatch), weights \(weights.rawValue)")
+        let engine = EncoderEngine(
+            encoder: encoder, maxBatch: maxBatch, batchWait: batchWait,
             metrics: worker.registry, log: log)
         return try worker.serve(role: .encoder, bundle: bundle, engine: engine, log: log)
     }

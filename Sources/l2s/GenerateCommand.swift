@@ -19,15 +19,17 @@ struct GenerateCommand: Subcommand {
         --concurrency of them in flight; results come out in input order, one JSON line each ({"error": ...}
         for a failed one). Exit status 1 when any job failed.
         """
-    static let options = ClientFlags.options + [
-        OptionSpec("--input-ids", value: "IDS", help: "prompt as LLM token ids, comma-separated"),
-        OptionSpec("--file", value: "PATH", help: "JSON lines of prompts ('-' = standard input)"),
-        OptionSpec("--concurrency", value: "N", help: "jobs in flight at once with --file", default: "16"),
-        OptionSpec("--json", help: "print JSON lines"),
-        OptionSpec("--stream", help: "print text as it is generated"),
-        OptionSpec("--timeout-ms", value: "MS", help: "give up on a job after this long without news",
-            default: "120000", env: "L2S_TIMEOUT_MS"),
-    ] + GenerationFlags.options
+    static let options =
+        ClientFlags.options + [
+            OptionSpec("--input-ids", value: "IDS", help: "prompt as LLM token ids, comma-separated"),
+            OptionSpec("--file", value: "PATH", help: "JSON lines of prompts ('-' = standard input)"),
+            OptionSpec("--concurrency", value: "N", help: "jobs in flight at once with --file", default: "16"),
+            OptionSpec("--json", help: "print JSON lines"),
+            OptionSpec("--stream", help: "print text as it is generated"),
+            OptionSpec(
+                "--timeout-ms", value: "MS", help: "give up on a job after this long without news",
+                default: "120000", env: "L2S_TIMEOUT_MS"),
+        ] + GenerationFlags.options
 
     let connection: ClientFlags
     let prompts: [Prompt]
@@ -48,8 +50,10 @@ struct GenerateCommand: Subcommand {
         stop = flags.stop
         concurrency = try arguments.int("--concurrency", in: 1...10_000)!
         timeout = .milliseconds(try arguments.int("--timeout-ms", in: 1...86_400_000)!)
-        let sources = [!arguments.positionals.isEmpty, arguments.string("--input-ids") != nil,
-            arguments.string("--file") != nil].filter { $0 }.count
+        let sources = [
+            !arguments.positionals.isEmpty, arguments.string("--input-ids") != nil,
+            arguments.string("--file") != nil,
+        ].filter { $0 }.count
         guard sources == 1 else { throw UsageError("give exactly one of PROMPT, --input-ids or --file") }
         if arguments.positionals.count > 1 {
             throw UsageError("one PROMPT only (quote it); got \(arguments.positionals.count) words")
@@ -70,8 +74,10 @@ struct GenerateCommand: Subcommand {
     }
 
     func request(_ index: Int) -> GenerateRequest {
-        GenerateRequest(requestID: "\(index)", prompt: prompts[index],
-            maxNewTokens: UInt32(perPromptMaxTokens[index] ?? flags.maxNewTokens), minNewTokens: UInt32(flags.minNewTokens),
+        GenerateRequest(
+            requestID: "\(index)", prompt: prompts[index],
+            maxNewTokens: UInt32(perPromptMaxTokens[index] ?? flags.maxNewTokens),
+            minNewTokens: UInt32(flags.minNewTokens),
             sampling: SamplingConversion.wire(flags.sampling), stop: stop, stream: stream)
     }
 
@@ -96,28 +102,16 @@ struct GenerateCommand: Subcommand {
             return ExitStatus.success
         }
         var lines = [String?](repeating: nil, count: prompts.count)
-        var next = 0
-        var inFlight = 0
         var failed = 0
-        while next < prompts.count || inFlight > 0 {
-            while inFlight < concurrency && next < prompts.count {
-                try client.submit(request(next))
-                next += 1
-                inFlight += 1
-            }
-            switch try client.nextEvent(timeout: timeout) {
-            case .chunk:
-                continue
-            case .finished(let chunk):
-                guard let index = Int(chunk.requestID), lines.indices.contains(index) else { continue }
-                lines[index] = ResultFormat.result(chunk).jsonLine
-                inFlight -= 1
+        _ = try client.runWindowed(
+            jobs: prompts.count, concurrency: concurrency, eventTimeout: timeout,
+            request: request
+        ) { index, event in
+            switch event {
+            case .chunk: break
+            case .finished(let chunk): lines[index] = ResultFormat.result(chunk).jsonLine
             case .failed(let error):
-                guard let index = Int(error.requestID), lines.indices.contains(index) else {
-                    throw ClusterClient.Failure.server(error)
-                }
                 lines[index] = ResultFormat.error(error)
-                inFlight -= 1
                 failed += 1
             }
         }
@@ -136,8 +130,10 @@ enum ResultFormat {
         case .cancelled: reason = .cancelled
         case .length, .unspecified: reason = .length
         }
-        return GenerationResult(text: chunk.textDelta, ids: chunk.ids, finishReason: reason,
-            usage: Generation.Usage(promptTokens: Int(chunk.usage?.promptTokens ?? 0),
+        return GenerationResult(
+            text: chunk.textDelta, ids: chunk.ids, finishReason: reason,
+            usage: Generation.Usage(
+                promptTokens: Int(chunk.usage?.promptTokens ?? 0),
                 completionTokens: Int(chunk.usage?.completionTokens ?? 0)))
     }
 

@@ -18,7 +18,9 @@ struct KeygenCommand: Subcommand {
     static let options: [OptionSpec] = []
 
     init(_ arguments: ParsedArguments) throws {
-        guard arguments.positionals.isEmpty else { throw UsageError("unexpected argument '\(arguments.positionals[0])'") }
+        guard arguments.positionals.isEmpty else {
+            throw UsageError("unexpected argument '\(arguments.positionals[0])'")
+        }
         guard CurveKeyPair.isAvailable else { throw UsageError("this libzmq was built without CURVE support") }
     }
 

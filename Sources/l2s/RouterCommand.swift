@@ -1,6 +1,6 @@
 import Cluster
-import Metrics
 import Foundation
+import Metrics
 import Wire
 
 /// `l2s router`: the one address clients know; balances jobs over encoders and decoders, caches encodings.
@@ -8,7 +8,8 @@ struct RouterCommand: Subcommand {
     static let name = "router"
     static let summary = "run the router: client endpoint, encoding cache, balancing over encoders and decoders"
     static let usage =
-        "l2s router --bundle DIR | --adopt-bundle  [--clients EP --encoders EP --decoders EP] [--cache-mb N] [--max-queue N]"
+        "l2s router --bundle DIR | --adopt-bundle  [--clients EP --encoders EP --decoders EP] "
+        + "[--cache-mb N] [--max-queue N]"
     static let discussion = """
         Binds three ZeroMQ ROUTER sockets: clients submit jobs on --clients, encoder services connect to
         --encoders, decoder workers to --decoders. EP is a ZeroMQ endpoint (tcp://*:5555, tcp://127.0.0.1:*,
@@ -28,42 +29,61 @@ struct RouterCommand: Subcommand {
         CURVE (docs/security.md): --curve-secret-file encrypts all three sockets; workers must then present a
         key pair whose public key is in --worker-keys, and clients any key pair (or one in --client-keys).
         """
-    static let options = [
-        OptionSpec("--clients", value: "EP", help: "endpoint for clients", default: "tcp://*:5555", env: "L2S_CLIENTS"),
-        OptionSpec("--encoders", value: "EP", help: "endpoint for encoder services", default: "tcp://*:5556",
-            env: "L2S_ENCODERS"),
-        OptionSpec("--decoders", value: "EP", help: "endpoint for decoder workers", default: "tcp://*:5557",
-            env: "L2S_DECODERS"),
-        OptionSpec("--cache-mb", value: "N", help: "memory for cached encodings, MiB (fractions allowed; 0 = no cache)", default: "256",
-            env: "L2S_CACHE_MB"),
-        OptionSpec("--max-queue", value: "N", help: "jobs that may wait for a worker before 'overloaded'",
-            default: "256", env: "L2S_MAX_QUEUE"),
-        OptionSpec("--heartbeat-ms", value: "MS", help: "heartbeat interval towards workers", default: "1000",
-            env: "L2S_HEARTBEAT_MS"),
-        OptionSpec("--liveness", value: "N", help: "silent heartbeat intervals before a worker is dead",
-            default: "3", env: "L2S_LIVENESS"),
-        OptionSpec("--bundle", value: "DIR", help: "pin the cluster's bundle from DIR/l2s.json", env: "L2S_BUNDLE"),
-        OptionSpec("--adopt-bundle", help: "no --bundle: take the first worker's bundle", env: "L2S_ADOPT_BUNDLE"),
-        OptionSpec("--curve-secret-file", value: "FILE",
-            help: "require CURVE on every socket with this secret key (l2s keygen)", env: "L2S_CURVE_SECRET_FILE"),
-        OptionSpec("--worker-keys", value: "FILE",
-            help: "with CURVE: public keys of the workers allowed to join (one per line)", env: "L2S_WORKER_KEYS"),
-        OptionSpec("--client-keys", value: "FILE",
-            help: "with CURVE: only these client public keys may connect (default: any key)", env: "L2S_CLIENT_KEYS"),
-        OptionSpec("--max-worker-slots", value: "N", help: "most slots a worker may announce", default: "1024",
-            env: "L2S_MAX_WORKER_SLOTS"),
-        OptionSpec("--stall-timeout-ms", value: "MS", help: "work held this long without progress is retried elsewhere",
-            default: "30000", env: "L2S_STALL_TIMEOUT_MS"),
-        OptionSpec("--max-attempts", value: "N", help: "workers a job or an encode may be tried on", default: "3",
-            env: "L2S_MAX_ATTEMPTS"),
-        OptionSpec("--breaker-cooldown-ms", value: "MS", help: "no work for a worker after 3 faults in a row",
-            default: "10000", env: "L2S_BREAKER_COOLDOWN_MS"),
-        OptionSpec("--client-backlog", value: "N", help: "unread messages after which a client's jobs are cancelled",
-            default: "20000", env: "L2S_CLIENT_BACKLOG"),
-        OptionSpec("--max-new-tokens-limit", value: "N", help: "largest max_new_tokens a client may ask for",
-            default: "4096", env: "L2S_MAX_NEW_TOKENS_LIMIT"),
-        MetricsEndpoint.option,
-    ] + LogFlags.options
+    static let options =
+        [
+            OptionSpec(
+                "--clients", value: "EP", help: "endpoint for clients", default: "tcp://*:5555", env: "L2S_CLIENTS"),
+            OptionSpec(
+                "--encoders", value: "EP", help: "endpoint for encoder services", default: "tcp://*:5556",
+                env: "L2S_ENCODERS"),
+            OptionSpec(
+                "--decoders", value: "EP", help: "endpoint for decoder workers", default: "tcp://*:5557",
+                env: "L2S_DECODERS"),
+            OptionSpec(
+                "--cache-mb", value: "N", help: "memory for cached encodings, MiB (fractions allowed; 0 = no cache)",
+                default: "256",
+                env: "L2S_CACHE_MB"),
+            OptionSpec(
+                "--max-queue", value: "N", help: "jobs that may wait for a worker before 'overloaded'",
+                default: "256", env: "L2S_MAX_QUEUE"),
+            OptionSpec(
+                "--heartbeat-ms", value: "MS", help: "heartbeat interval towards workers", default: "1000",
+                env: "L2S_HEARTBEAT_MS"),
+            OptionSpec(
+                "--liveness", value: "N", help: "silent heartbeat intervals before a worker is dead",
+                default: "3", env: "L2S_LIVENESS"),
+            OptionSpec("--bundle", value: "DIR", help: "pin the cluster's bundle from DIR/l2s.json", env: "L2S_BUNDLE"),
+            OptionSpec("--adopt-bundle", help: "no --bundle: take the first worker's bundle", env: "L2S_ADOPT_BUNDLE"),
+            OptionSpec(
+                "--curve-secret-file", value: "FILE",
+                help: "require CURVE on every socket with this secret key (l2s keygen)", env: "L2S_CURVE_SECRET_FILE"),
+            OptionSpec(
+                "--worker-keys", value: "FILE",
+                help: "with CURVE: public keys of the workers allowed to join (one per line)", env: "L2S_WORKER_KEYS"),
+            OptionSpec(
+                "--client-keys", value: "FILE",
+                help: "with CURVE: only these client public keys may connect (default: any key)", env: "L2S_CLIENT_KEYS"
+            ),
+            OptionSpec(
+                "--max-worker-slots", value: "N", help: "most slots a worker may announce", default: "1024",
+                env: "L2S_MAX_WORKER_SLOTS"),
+            OptionSpec(
+                "--stall-timeout-ms", value: "MS", help: "work held this long without progress is retried elsewhere",
+                default: "30000", env: "L2S_STALL_TIMEOUT_MS"),
+            OptionSpec(
+                "--max-attempts", value: "N", help: "workers a job or an encode may be tried on", default: "3",
+                env: "L2S_MAX_ATTEMPTS"),
+            OptionSpec(
+                "--breaker-cooldown-ms", value: "MS", help: "no work for a worker after 3 faults in a row",
+                default: "10000", env: "L2S_BREAKER_COOLDOWN_MS"),
+            OptionSpec(
+                "--client-backlog", value: "N", help: "unread messages after which a client's jobs are cancelled",
+                default: "20000", env: "L2S_CLIENT_BACKLOG"),
+            OptionSpec(
+                "--max-new-tokens-limit", value: "N", help: "largest max_new_tokens a client may ask for",
+                default: "4096", env: "L2S_MAX_NEW_TOKENS_LIMIT"),
+            MetricsEndpoint.option,
+        ] + LogFlags.options
 
     let endpoints: RouterService.Endpoints
     let security: RouterService.Security?
@@ -74,13 +94,15 @@ struct RouterCommand: Subcommand {
         guard arguments.positionals.isEmpty else {
             throw UsageError("unexpected argument '\(arguments.positionals[0])'")
         }
-        endpoints = RouterService.Endpoints(clients: try arguments.required("--clients"),
+        endpoints = RouterService.Endpoints(
+            clients: try arguments.required("--clients"),
             encoders: try arguments.required("--encoders"), decoders: try arguments.required("--decoders"))
         configuration.cacheBytes = Int(try arguments.double("--cache-mb", in: 0...1_048_576)! * 1_048_576)
         configuration.maxQueue = try arguments.int("--max-queue", in: 1...1_000_000)!
         configuration.heartbeatInterval = .milliseconds(try arguments.int("--heartbeat-ms", in: 10...60_000)!)
         configuration.liveness = try arguments.int("--liveness", in: 1...100)!
-        configuration.requestLimits.maxNewTokens = UInt32(try arguments.int("--max-new-tokens-limit", in: 1...1_000_000)!)
+        configuration.requestLimits.maxNewTokens = UInt32(
+            try arguments.int("--max-new-tokens-limit", in: 1...1_000_000)!)
         configuration.maxWorkerSlots = try arguments.int("--max-worker-slots", in: 1...1_000_000)!
         configuration.stallTimeout = .milliseconds(try arguments.int("--stall-timeout-ms", in: 100...86_400_000)!)
         configuration.maxAttempts = try arguments.int("--max-attempts", in: 1...100)!
@@ -92,8 +114,9 @@ struct RouterCommand: Subcommand {
         case (nil, true): configuration.bundle = .adoptFirstWorker
         case (.some, true): throw UsageError("--bundle and --adopt-bundle exclude each other")
         case (nil, false):
-            throw UsageError("which bundle does the cluster serve? Give --bundle DIR (pinned from its l2s.json) or "
-                + "--adopt-bundle (the first worker's)")
+            throw UsageError(
+                "which bundle does the cluster serve? Give --bundle DIR (pinned from its l2s.json) or "
+                    + "--adopt-bundle (the first worker's)")
         }
         security = try Self.security(arguments)
         self.arguments = arguments
@@ -108,10 +131,12 @@ struct RouterCommand: Subcommand {
             return nil
         }
         guard let workerKeys = arguments.string("--worker-keys") else {
-            throw UsageError("--curve-secret-file needs --worker-keys FILE: without it any client could join as a "
-                + "worker (docs/security.md)")
+            throw UsageError(
+                "--curve-secret-file needs --worker-keys FILE: without it any client could join as a "
+                    + "worker (docs/security.md)")
         }
-        let access = try CurveAccess(workerKeys: try CurveAccess.keys(file: workerKeys),
+        let access = try CurveAccess(
+            workerKeys: try CurveAccess.keys(file: workerKeys),
             clientKeys: try arguments.string("--client-keys").map { try CurveAccess.keys(file: $0) })
         return RouterService.Security(secretKey: try CurveKeys.secretKey(file: secretFile), access: access)
     }
@@ -124,10 +149,15 @@ struct RouterCommand: Subcommand {
         let metrics = RouterMetrics(registry: registry)
         // Ready: the router serves once it has an encoder and a decoder (both gauges are set every tick).
         let endpoint = try MetricsEndpoint(arguments, registry: registry, log: log) { metrics.isReady }
-        try service.run(endpoints: endpoints, configuration: configuration, log: log, security: security,
-            metrics: metrics) {
+        try service.run(
+            endpoints: endpoints, configuration: configuration, log: log, security: security,
+            metrics: metrics
+        ) {
             bound in
-            printLine(#"{"event":"listening","clients":"\#(bound.clients)","encoders":"\#(bound.encoders)","decoders":"\#(bound.decoders)"}"#)
+            printLine(
+                #"{"event":"listening","clients":"\#(bound.clients)","encoders":"\#(bound.encoders)","#
+                    + #""decoders":"\#(bound.decoders)"}"#
+            )
         }
         withExtendedLifetime((signals, endpoint)) {}
         return ExitStatus.success

@@ -29,30 +29,31 @@ struct RunCommand: Subcommand {
         path of the decoder worker; the result printed is copy 0's. With the batch-invariant kernels every copy is
         identical, and a copy that differs is an error. --timings then counts batched steps and adds "batch".
         """
-    static let options = [
-        OptionSpec("--model", value: "DIR", help: "Hugging Face checkpoint directory", env: "L2S_MODEL"),
-        OptionSpec("--bundle", value: "DIR", help: "LLM-to-SLM bundle directory (l2s.json)", env: "L2S_BUNDLE"),
-        OptionSpec("--input-ids", value: "IDS", help: "prompt token ids, comma-separated"),
-        OptionSpec(
-            "--max-prompt-tokens", value: "N", help: "longest prompt accepted with --bundle, in LLM tokens",
-            default: "\(PromptEncoder.defaultMaxPromptTokens)"),
-        OptionSpec("--stream", help: "with --bundle: print {\"delta\",\"ids\"} per token, then the result (JSON)"),
-        OptionSpec("--json", help: "print the result as one JSON object"),
-        OptionSpec("--dump-logits", help: "add each step's raw logits to the JSON result"),
-        OptionSpec("--threads", value: "N", help: "OpenBLAS threads", default: "cores", env: "L2S_THREADS"),
-        OptionSpec(
-            "--kernels", value: "K",
-            help: "batch-invariant (steps bit-identical to batched decoding) or blas (OpenBLAS gemv/gemm)",
-            default: "batch-invariant", env: "L2S_KERNELS"),
-        OptionSpec(
-            "--repeat", value: "N", help: "run the job N times (benchmarks; the result is printed once)",
-            default: "1"),
-        OptionSpec("--timings", help: "print the fastest run's prefill and decode times as JSON on stderr"),
-        OptionSpec(
-            "--batch", value: "N",
-            help: "with --model: decode N copies of the prompt as one batch (benchmarks; default: one sequence)"),
-        WeightFlags.option,
-    ] + GenerationFlags.options
+    static let options =
+        [
+            OptionSpec("--model", value: "DIR", help: "Hugging Face checkpoint directory", env: "L2S_MODEL"),
+            OptionSpec("--bundle", value: "DIR", help: "LLM-to-SLM bundle directory (l2s.json)", env: "L2S_BUNDLE"),
+            OptionSpec("--input-ids", value: "IDS", help: "prompt token ids, comma-separated"),
+            OptionSpec(
+                "--max-prompt-tokens", value: "N", help: "longest prompt accepted with --bundle, in LLM tokens",
+                default: "\(PromptEncoder.defaultMaxPromptTokens)"),
+            OptionSpec("--stream", help: "with --bundle: print {\"delta\",\"ids\"} per token, then the result (JSON)"),
+            OptionSpec("--json", help: "print the result as one JSON object"),
+            OptionSpec("--dump-logits", help: "add each step's raw logits to the JSON result"),
+            OptionSpec("--threads", value: "N", help: "OpenBLAS threads", default: "cores", env: "L2S_THREADS"),
+            OptionSpec(
+                "--kernels", value: "K",
+                help: "batch-invariant (steps bit-identical to batched decoding) or blas (OpenBLAS gemv/gemm)",
+                default: "batch-invariant", env: "L2S_KERNELS"),
+            OptionSpec(
+                "--repeat", value: "N", help: "run the job N times (benchmarks; the result is printed once)",
+                default: "1"),
+            OptionSpec("--timings", help: "print the fastest run's prefill and decode times as JSON on stderr"),
+            OptionSpec(
+                "--batch", value: "N",
+                help: "with --model: decode N copies of the prompt as one batch (benchmarks; default: one sequence)"),
+            WeightFlags.option,
+        ] + GenerationFlags.options
 
     /// What to run: a plain checkpoint fed token ids, or a bundle fed text or LLM token ids.
     enum Source {
@@ -173,10 +174,13 @@ struct RunCommand: Subcommand {
                 rowKernel: rowKernel, weights: weights)
             let ids = try inputIDs ?? generator.tokenize(prompt ?? "")
             promptTokens = ids.count
-            generate = { try generator.generate(promptIDs: ids, options: options) }
-            if stream {
-                // Streaming prints as tokens come, so it runs once here; --repeat times the later runs.
-                _ = try generator.generate(promptIDs: ids, options: options) { delta, ids in
+            // With --stream the first run prints its deltas as tokens come and its result is the one printed after
+            // them; --repeat's later runs (for --timings) print nothing.
+            var streamNextRun = stream
+            generate = {
+                guard streamNextRun else { return try generator.generate(promptIDs: ids, options: options) }
+                streamNextRun = false
+                return try generator.generate(promptIDs: ids, options: options) { delta, ids in
                     printLine(GenerationResult.deltaLine(delta, ids: ids))
                 }
             }

@@ -17,6 +17,10 @@ let subcommands: [any Subcommand.Type] = [
     VersionCommand.self,
 ]
 
+/// One line per subcommand: its name, padded, and its summary.
+let subcommandList = subcommands.map { "  \($0.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \($0.summary)" }
+    .joined(separator: "\n")
+
 let programHelp = """
     l2s: LLM-to-SLM generation ("Think Big, Generate Quick", arXiv 2402.16844) served over ZeroMQ + protobuf.
     A large frozen encoder reads each prompt once; a small LM generates the answer conditioned on it.
@@ -24,7 +28,7 @@ let programHelp = """
     usage: l2s SUBCOMMAND [OPTIONS]
 
     subcommands:
-    \(subcommands.map { "  \($0.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \($0.summary)" }.joined(separator: "\n"))
+    \(subcommandList)
 
     Run 'l2s SUBCOMMAND --help' for the flags of one subcommand.
     """
@@ -32,7 +36,9 @@ let programHelp = """
 @MainActor func runMain() -> Int32 {
     let arguments = Array(CommandLine.arguments.dropFirst())
     guard let first = arguments.first, first != "--help", first != "-h", first != "help" else {
-        if arguments.count >= 2, arguments[0] == "help", let command = subcommands.first(where: { $0.name == arguments[1] }) {
+        if arguments.count >= 2, arguments[0] == "help",
+            let command = subcommands.first(where: { $0.name == arguments[1] })
+        {
             printLine(command.helpText)
         } else {
             printLine(programHelp)
@@ -56,7 +62,10 @@ let programHelp = """
         }
         return try instance.run()
     } catch let error as UsageError {
-        printError("l2s \(command.name): \(error.description)\nusage: \(command.usage)\nrun 'l2s \(command.name) --help' for details")
+        printError(
+            "l2s \(command.name): \(error.description)\nusage: \(command.usage)\n"
+                + "run 'l2s \(command.name) --help' for details"
+        )
         return ExitStatus.usage
     } catch {
         printError("l2s \(command.name): error: \(error)")

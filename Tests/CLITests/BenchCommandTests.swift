@@ -13,8 +13,12 @@ import Testing
         var lastError: (any Error)?
         for _ in 0..<3 {
             let base = Int.random(in: 20_000...60_000)
-            let cluster = try ServiceProcess("cluster", ["cluster", "--bundle", bundle, "--decoders", "\(decoders)",
-                "--slots", "\(slots)", "--threads", "1", "--base-port", "\(base)"])
+            let cluster = try ServiceProcess(
+                "cluster",
+                [
+                    "cluster", "--bundle", bundle, "--decoders", "\(decoders)",
+                    "--slots", "\(slots)", "--threads", "1", "--base-port", "\(base)",
+                ])
             do {
                 let ready = try cluster.waitForEvent("ready", timeout: 60)
                 return (cluster, try #require(ready["clients"] as? String))
@@ -27,7 +31,8 @@ import Testing
     }
 
     func bench(_ router: String, _ flags: [String]) throws -> (ProcessResult, [String: Any]) {
-        let result = try ProcessRunner.run(l2s, ["bench", "--router", router, "--json", "--timeout", "60"] + flags,
+        let result = try ProcessRunner.run(
+            l2s, ["bench", "--router", router, "--json", "--timeout", "60"] + flags,
             timeout: 90)
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         return (result, try #require(object, "stdout: \(result.stdout) stderr: \(result.stderr)"))
@@ -44,9 +49,13 @@ import Testing
         try "hello world\nthe cat sat on the mat\na b c d\n".write(to: prompts, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: prompts) }
         let requests = 24
-        let (result, report) = try bench(router, ["--prompts", prompts.path, "--requests", "\(requests)",
-            "--concurrency", "6", "--max-new-tokens", "8", "--min-new-tokens", "8", "--repeat-fraction", "0.5",
-            "--seed", "7", "--stream"])
+        let (result, report) = try bench(
+            router,
+            [
+                "--prompts", prompts.path, "--requests", "\(requests)",
+                "--concurrency", "6", "--max-new-tokens", "8", "--min-new-tokens", "8", "--repeat-fraction", "0.5",
+                "--seed", "7", "--stream",
+            ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(number(report, "requests") == Double(requests))
         #expect(number(report, "ok") + number(report, "failed") == Double(requests))
@@ -74,8 +83,12 @@ import Testing
     @Test func freshJobsBeyondThePromptListStillMissTheCache() throws {
         let (cluster, router) = try startCluster()
         defer { cluster.terminate() }
-        let (result, report) = try bench(router, ["--input-ids", "5,6,7,1", "--requests", "5", "--concurrency", "1",
-            "--max-new-tokens", "3"])
+        let (result, report) = try bench(
+            router,
+            [
+                "--input-ids", "5,6,7,1", "--requests", "5", "--concurrency", "1",
+                "--max-new-tokens", "3",
+            ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(number(report, "ok") == 5)
         #expect(report["ttft_ms"] is NSNull && report["itl_ms"] is NSNull, "no token timings without --stream")
@@ -84,8 +97,12 @@ import Testing
     }
 
     @Test func aSilentRouterEndsTheRunAtTheTimeout() throws {
-        let (result, report) = try bench("tcp://127.0.0.1:1", ["--input-ids", "1,2", "--requests", "3",
-            "--timeout", "0.3"])
+        let (result, report) = try bench(
+            "tcp://127.0.0.1:1",
+            [
+                "--input-ids", "1,2", "--requests", "3",
+                "--timeout", "0.3",
+            ])
         #expect(result.status == 1)
         #expect(number(report, "ok") == 0 && number(report, "failed") == 3)
         #expect((report["errors"] as? [String: Int]) == ["client_timeout": 3])

@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-/// The command-line contract of DESIGN.md: --help everywhere, exit 64 for usage errors naming the flag.
+/// The command-line contract of docs/architecture.md: --help everywhere, exit 64 for usage errors naming the flag.
 @Suite struct CommandLineTests {
     let l2s = TestPaths.l2sExecutable
 

@@ -10,14 +10,18 @@ import Testing
     func run(_ model: String, _ extra: [String]) throws -> ProcessResult {
         try ProcessRunner.run(
             l2s,
-            ["run", "--model", TestPaths.fixture("models/\(model)").path, "--input-ids", "3,17,42,5", "--json",
-                "--max-new-tokens", "6", "--min-new-tokens", "6", "--threads", "1"] + extra)
+            [
+                "run", "--model", TestPaths.fixture("models/\(model)").path, "--input-ids", "3,17,42,5", "--json",
+                "--max-new-tokens", "6", "--min-new-tokens", "6", "--threads", "1",
+            ] + extra)
     }
 
     @Test(arguments: ["gpt2_b", "t5_v11"]) func batchedCopiesGiveTheOneSequenceResult(model: String) throws {
         let alone = try run(model, [])
         #expect(alone.status == 0)
-        for extra in [["--batch", "1"], ["--batch", "5", "--timings"], ["--batch", "3", "--seed", "7", "--top-k", "5"]] {
+        for extra in [
+            ["--batch", "1"], ["--batch", "5", "--timings"], ["--batch", "3", "--seed", "7", "--top-k", "5"],
+        ] {
             let batched = try run(model, extra)
             #expect(batched.status == 0, "\(extra): \(batched.stderr)")
             if extra.contains("--seed") {

@@ -92,8 +92,10 @@ import Testing
 
     /// A service's `--threads` must not change its numbers: the encoder and the decoders of a cluster may run with
     /// other thread counts than `l2s run`, and the cluster promises the in-process result bit for bit.
-    @Test(arguments: ["bundles/default", "bundles/gpt2"]) func logitsDoNotDependOnTheThreadCount(bundle: String) throws {
-        let prompt = "some handsome elegant boats that will burn this skunk will love this lizard that jumps the cow wisely"
+    @Test(arguments: ["bundles/default", "bundles/gpt2"]) func logitsDoNotDependOnTheThreadCount(bundle: String) throws
+    {
+        let prompt =
+            "some handsome elegant boats that will burn this skunk will love this lizard that jumps the cow wisely"
         let outputs = try ["1", "2"].map { threads in
             let result = try ProcessRunner.run(
                 l2s,

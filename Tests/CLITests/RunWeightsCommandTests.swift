@@ -10,8 +10,10 @@ import Testing
     func run(_ model: String, _ extra: [String]) throws -> ProcessResult {
         try ProcessRunner.run(
             l2s,
-            ["run", "--model", TestPaths.fixture("models/\(model)").path, "--input-ids", "3,17,42,5", "--json",
-                "--dump-logits", "--max-new-tokens", "5", "--min-new-tokens", "5", "--threads", "1"] + extra)
+            [
+                "run", "--model", TestPaths.fixture("models/\(model)").path, "--input-ids", "3,17,42,5", "--json",
+                "--dump-logits", "--max-new-tokens", "5", "--min-new-tokens", "5", "--threads", "1",
+            ] + extra)
     }
 
     @Test(arguments: ["t5_v10_f16", "gpt2_bf16"]) func asStoredGivesTheBitsOfFloat32(model: String) throws {
@@ -36,7 +38,8 @@ import Testing
     @Test func unknownOrUnsupportedWeightsAreRefusedByName() throws {
         let unknown = try run("t5_v11", ["--weights", "int4"])
         #expect(unknown.status == 64)
-        #expect(unknown.stderr.contains("option '--weights' must be one of as-stored, float32, float16, bfloat16, int8"))
+        #expect(
+            unknown.stderr.contains("option '--weights' must be one of as-stored, float32, float16, bfloat16, int8"))
         let gpt2 = try run("gpt2_b", ["--weights", "float16"])
         #expect(gpt2.status != 0)
         #expect(gpt2.stderr.contains("gpt2 models cannot keep weights as float16"))

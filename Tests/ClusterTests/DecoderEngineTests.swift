@@ -97,14 +97,19 @@ import Wire
         let ids = try encoder.tokenize(Self.text)
         let z = try #require(try encoder.encode([ids]).first)
         let encoding = try Self.message(ids, z, width: 24, dtype: .float16, projected: true)
-        let engine = DecoderEngine(slm: try ConditionedSLM(bundle: bundle), slots: 4, prefillTokensPerStep: 1,
+        let engine = DecoderEngine(
+            slm: try ConditionedSLM(bundle: bundle), slots: 4, prefillTokensPerStep: 1,
             log: ServiceLog(component: "decoder-test"))
         let outbox = WorkerOutbox(wake: {})
         engine.start(outbox: outbox)
         defer { engine.stop() }
         func post(_ id: String, tokens: UInt32) {
-            engine.handle(.decodeJob(DecodeJob(request: GenerateRequest(requestID: id, prompt: .tokenIDs(ids),
-                maxNewTokens: tokens, minNewTokens: tokens), encoding: encoding)))
+            engine.handle(
+                .decodeJob(
+                    DecodeJob(
+                        request: GenerateRequest(
+                            requestID: id, prompt: .tokenIDs(ids),
+                            maxNewTokens: tokens, minNewTokens: tokens), encoding: encoding)))
         }
         var steps: [[TokenChunk]] = []
         func collect(until done: () -> Bool) {
@@ -129,7 +134,8 @@ import Wire
         let chunks = steps.joined()
         for (id, count) in [("long", 3000), ("b", 6), ("c", 6), ("d", 6)] {
             let streamed = chunks.filter { $0.requestID == id }.flatMap(\.ids)
-            let inProcess = try BundleGenerator(bundle: bundle).generate(promptIDs: ids,
+            let inProcess = try BundleGenerator(bundle: bundle).generate(
+                promptIDs: ids,
                 options: GenerationOptions(maxNewTokens: count, minNewTokens: count))
             #expect(streamed == inProcess.ids, "\(id)")
         }

@@ -4,10 +4,19 @@ import Testing
 @Suite struct EncodingCacheTests {
     @Test func missThenCoalesceThenHit() {
         let cache = EncodingCache<String, [Float]>(capacityBytes: 1000)
-        guard case .miss = cache.lookup("a") else { Issue.record("first lookup must miss"); return }
-        guard case .inFlight = cache.lookup("a") else { Issue.record("second lookup must wait"); return }
+        guard case .miss = cache.lookup("a") else {
+            Issue.record("first lookup must miss")
+            return
+        }
+        guard case .inFlight = cache.lookup("a") else {
+            Issue.record("second lookup must wait")
+            return
+        }
         cache.complete("a", value: [1, 2], bytes: 8)
-        guard case .hit(let value) = cache.lookup("a") else { Issue.record("third lookup must hit"); return }
+        guard case .hit(let value) = cache.lookup("a") else {
+            Issue.record("third lookup must hit")
+            return
+        }
         #expect(value == [1, 2])
         let stats = cache.statistics
         #expect(stats.hits == 1 && stats.misses == 1 && stats.coalesced == 1)
@@ -35,14 +44,20 @@ import Testing
         cache.complete(1, value: 1, bytes: 11)
         #expect(!cache.contains(1))
         #expect(!cache.isInFlight(1))
-        guard case .miss = cache.lookup(1) else { Issue.record("must miss again"); return }
+        guard case .miss = cache.lookup(1) else {
+            Issue.record("must miss again")
+            return
+        }
     }
 
     @Test func failedEncodeIsAskedAgain() {
         let cache = EncodingCache<Int, Int>(capacityBytes: 10)
         _ = cache.lookup(7)
         cache.fail(7)
-        guard case .miss = cache.lookup(7) else { Issue.record("must miss after failure"); return }
+        guard case .miss = cache.lookup(7) else {
+            Issue.record("must miss after failure")
+            return
+        }
         #expect(cache.statistics.misses == 2)
     }
 }

@@ -13,85 +13,27 @@ import Wire
     static let decoderSideBundle = TestPaths.fixture("bundles/t5-add-decoder").path
     let fast = ["--heartbeat-ms", "200"]
 
-    /// A router on ephemeral ports (or the ports given), with its three endpoints.
-    final class Cluster {
-        var router: ServiceProcess
-        var encoders: [ServiceProcess] = []
-        var decoders: [ServiceProcess] = []
-        let clients: String
-        let encoderEndpoint: String
-        let decoderEndpoint: String
-        let routerArguments: [String]
-
-        /// A router pinned to `bundle` (from its l2s.json), with `routerArguments` added.
-        init(bundle: String = EndToEndTests.bundle, routerArguments: [String] = []) throws {
-            let routerArguments = ["--bundle", bundle] + routerArguments
-            self.routerArguments = routerArguments
-            router = try ServiceProcess("router", ["router", "--clients", "tcp://127.0.0.1:*", "--encoders",
-                "tcp://127.0.0.1:*", "--decoders", "tcp://127.0.0.1:*", "--heartbeat-ms", "200"] + routerArguments)
-            let listening = try router.waitForEvent("listening")
-            clients = listening["clients"] as! String
-            encoderEndpoint = listening["encoders"] as! String
-            decoderEndpoint = listening["decoders"] as! String
-        }
-
-        func addEncoder(bundle: String = EndToEndTests.bundle, _ extra: [String] = []) throws {
-            encoders.append(try ServiceProcess("encoder", ["encoder", "--router", encoderEndpoint, "--bundle", bundle,
-                "--heartbeat-ms", "200", "--threads", "1"] + extra))
-        }
-
-        func addDecoder(bundle: String = EndToEndTests.bundle, slots: Int = 4, _ extra: [String] = []) throws {
-            decoders.append(try ServiceProcess("decoder", ["decoder", "--router", decoderEndpoint, "--bundle", bundle,
-                "--slots", "\(slots)", "--heartbeat-ms", "200", "--threads", "1"] + extra))
-        }
-
-        /// Restarts the router on the same ports.
-        func restartRouter() throws {
-            router.kill9()
-            router = try ServiceProcess("router", ["router", "--clients", clients, "--encoders", encoderEndpoint,
-                "--decoders", decoderEndpoint, "--heartbeat-ms", "200"] + routerArguments)
-            _ = try router.waitForEvent("listening")
-        }
-
-        /// Waits until the router counts this many encoders and decoders.
-        func waitForWorkers(encoders: Int, decoders: Int, timeout: TimeInterval = 30, curveServerKey: String? = nil)
-            throws -> StatsReply
-        {
-            let client = try ClusterClient(router: clients, curveServerKey: curveServerKey)
-            let deadline = Date().addingTimeInterval(timeout)
-            var last: StatsReply?
-            while Date() < deadline {
-                if let stats = try? client.stats(timeout: .milliseconds(500)) {
-                    last = stats
-                    let e = stats.workers.filter { $0.role == .encoder }.count
-                    let d = stats.workers.filter { $0.role == .decoder }.count
-                    if e == encoders && d == decoders { return stats }
-                }
-                Thread.sleep(forTimeInterval: 0.05)
-            }
-            throw EndToEndError.workersMissing(expected: "\(encoders) encoders, \(decoders) decoders",
-                got: last.map { "\($0.workers.map { "\($0.role) \($0.workerID)" })" } ?? "no stats")
-        }
-    }
-
     /// `l2s run --bundle` in-process: the reference every cluster result must equal.
     static func inProcess(_ prompt: String, _ flags: [String], bundle: String = bundle) throws -> String {
-        let result = try ProcessRunner.run(TestPaths.l2sExecutable,
+        let result = try ProcessRunner.run(
+            TestPaths.l2sExecutable,
             ["run", "--bundle", bundle, prompt, "--json", "--threads", "1"] + flags)
         guard result.status == 0 else { throw EndToEndError.runFailed(result.stderr) }
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     static func generate(_ cluster: Cluster, file lines: [String], _ flags: [String]) throws -> ProcessResult {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("l2s-prompts-\(UUID().uuidString).jsonl")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "l2s-prompts-\(UUID().uuidString).jsonl")
         try lines.joined(separator: "\n").write(to: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: path) }
-        return try ProcessRunner.run(TestPaths.l2sExecutable,
+        return try ProcessRunner.run(
+            TestPaths.l2sExecutable,
             ["generate", "--router", cluster.clients, "--file", path.path, "--json"] + flags, timeout: 120)
     }
 
-    static func jsonLine(prompt: String) -> String {
-        let data = try! JSONSerialization.data(withJSONObject: ["prompt": prompt])
+    static func jsonLine(prompt: String) throws -> String {
+        let data = try JSONSerialization.data(withJSONObject: ["prompt": prompt])
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -100,7 +42,8 @@ import Wire
     static let prompts = [
         "the knight worries these red elegant bells", "the drum walked the cruel planets eagerly",
         "these noisy witches test the nets", "some workers will wave the pilots", "this happy maid collected the ants",
-        "some chairs press a secret tree", "the pilot tastes the flute badly", "this walrus points these brave cheetahs",
+        "some chairs press a secret tree", "the pilot tastes the flute badly",
+        "this walrus points these brave cheetahs",
         "this shy poet missed these helmets", "this thin rough aunt pushed the king",
     ]
 
@@ -195,8 +138,10 @@ import Wire
         let client = try ClusterClient(router: cluster.clients)
         let prompts = Array(Self.prompts.prefix(3))
         for (index, prompt) in prompts.enumerated() {
-            try client.submit(GenerateRequest(requestID: "\(index)", prompt: .text(prompt), maxNewTokens: UInt32(tokens),
-                minNewTokens: UInt32(tokens), stream: true))
+            try client.submit(
+                GenerateRequest(
+                    requestID: "\(index)", prompt: .text(prompt), maxNewTokens: UInt32(tokens),
+                    minNewTokens: UInt32(tokens), stream: true))
         }
         var ids = [[Int32]](repeating: [], count: prompts.count)
         var text = [String](repeating: "", count: prompts.count)
@@ -205,7 +150,7 @@ import Wire
         while finals.count < prompts.count {
             switch try client.nextEvent(timeout: .seconds(60)) {
             case .chunk(let chunk):
-                let index = Int(chunk.requestID)!
+                let index = try #require(Int(chunk.requestID), "request id '\(chunk.requestID)'")
                 ids[index] += chunk.ids
                 text[index] += chunk.textDelta
                 if !killed && ids.allSatisfy({ $0.count >= 5 }) {
@@ -215,7 +160,7 @@ import Wire
                     killed = true
                 }
             case .finished(let chunk):
-                let index = Int(chunk.requestID)!
+                let index = try #require(Int(chunk.requestID), "request id '\(chunk.requestID)'")
                 ids[index] += chunk.ids
                 text[index] += chunk.textDelta
                 finals[index] = chunk
@@ -227,10 +172,12 @@ import Wire
         #expect(killed)
         #expect(ids.allSatisfy { $0.count == tokens }, "every job ran to the end")
         for (index, prompt) in prompts.enumerated() {
-            let expected = try Self.inProcess(prompt, ["--max-new-tokens", "\(tokens)", "--min-new-tokens", "\(tokens)"])
-            let object = try JSONSerialization.jsonObject(with: Data(expected.utf8)) as! [String: Any]
-            #expect(ids[index] == (object["ids"] as! [Int]).map { Int32($0) }, "job \(index) ids")
-            #expect(text[index] == object["text"] as! String, "job \(index) text")
+            let expected = try Self.inProcess(
+                prompt, ["--max-new-tokens", "\(tokens)", "--min-new-tokens", "\(tokens)"])
+            let object = try JSONFields.object(expected)
+            let expectedIDs = try JSONFields.field(object, "ids", as: [Int].self).map { Int32($0) }
+            #expect(ids[index] == expectedIDs, "job \(index) ids")
+            #expect(text[index] == (try JSONFields.field(object, "text", as: String.self)), "job \(index) text")
         }
         let stats = try client.stats()
         #expect(stats.workers.filter { $0.role == .decoder }.count == 1)
@@ -262,8 +209,10 @@ import Wire
         _ = try cluster.waitForWorkers(encoders: 1, decoders: 1)
         let client = try ClusterClient(router: cluster.clients)
         for index in 0..<4 {
-            try client.submit(GenerateRequest(requestID: "\(index)", prompt: .text(Self.prompts[index]),
-                maxNewTokens: 4096, minNewTokens: 4096, stream: true))
+            try client.submit(
+                GenerateRequest(
+                    requestID: "\(index)", prompt: .text(Self.prompts[index]),
+                    maxNewTokens: 4096, minNewTokens: 4096, stream: true))
         }
         guard case .chunk = try client.nextEvent(timeout: .seconds(30)) else {
             Issue.record("no chunk before the router died")
@@ -275,7 +224,8 @@ import Wire
         try cluster.restartRouter()
         _ = try cluster.waitForWorkers(encoders: 1, decoders: 1)
         let expected = try Self.inProcess("after the restart", ["--max-new-tokens", "6"])
-        let result = try Self.generate(cluster, file: [Self.jsonLine(prompt: "after the restart")], ["--max-new-tokens", "6"])
+        let result = try Self.generate(
+            cluster, file: [Self.jsonLine(prompt: "after the restart")], ["--max-new-tokens", "6"])
         #expect(result.stdout.trimmingCharacters(in: .newlines) == expected, "\(result.stderr)")
     }
 
@@ -287,43 +237,51 @@ import Wire
     }
 
     @Test func withCURVEOnlyListedWorkersJoinAndClientsNeedTheRoutersKey() throws {
-        func keygen() throws -> (String, [String: String]) {
+        func keygen() throws -> (String, String) {
             let keys = try ProcessRunner.run(TestPaths.l2sExecutable, ["keygen"])
-            return (keys.stdout, try JSONSerialization.jsonObject(with: Data(keys.stdout.utf8)) as! [String: String])
+            let pair = try JSONFields.object(keys.stdout)
+            return (keys.stdout, try JSONFields.field(pair, "public"))
         }
-        let (routerText, routerPair) = try keygen()
-        let (workerText, workerPair) = try keygen()
+        let (routerText, routerPublic) = try keygen()
+        let (workerText, workerPublic) = try keygen()
         let (outsiderText, _) = try keygen()
-        let files = try [routerText, workerText, workerPair["public"]! + "\n", outsiderText].map(Self.temporaryFile)
+        let files = try [routerText, workerText, workerPublic + "\n", outsiderText].map(Self.temporaryFile)
         defer { for file in files { try? FileManager.default.removeItem(at: file) } }
-        let key = ["--curve-server-key", routerPair["public"]!]
-        let cluster = try Cluster(routerArguments: ["--curve-secret-file", files[0].path, "--worker-keys", files[2].path])
+        let key = ["--curve-server-key", routerPublic]
+        let cluster = try Cluster(routerArguments: [
+            "--curve-secret-file", files[0].path, "--worker-keys", files[2].path,
+        ])
         try cluster.addEncoder(key + ["--curve-secret-file", files[1].path])
         try cluster.addDecoder(slots: 2, key + ["--curve-secret-file", files[1].path])
-        _ = try cluster.waitForWorkers(encoders: 1, decoders: 1, curveServerKey: routerPair["public"])
+        _ = try cluster.waitForWorkers(encoders: 1, decoders: 1, curveServerKey: routerPublic)
         let expected = try Self.inProcess("secret words", ["--max-new-tokens", "6"])
-        let result = try Self.generate(cluster, file: [Self.jsonLine(prompt: "secret words")], ["--max-new-tokens", "6"] + key)
+        let result = try Self.generate(
+            cluster, file: [Self.jsonLine(prompt: "secret words")], ["--max-new-tokens", "6"] + key)
         #expect(result.stdout.trimmingCharacters(in: .newlines) == expected, "\(result.stderr)")
 
         // A peer that knows the router's key but whose own key is not listed (a client's) never joins as a worker.
         try cluster.addDecoder(slots: 2, key + ["--curve-secret-file", files[3].path])
         Thread.sleep(forTimeInterval: 1.5)
-        let stats = try ClusterClient(router: cluster.clients, curveServerKey: routerPair["public"]).stats()
+        let stats = try ClusterClient(router: cluster.clients, curveServerKey: routerPublic).stats()
         #expect(stats.workers.filter { $0.role == .decoder }.count == 1)
         #expect(cluster.router.log.contains("not in --worker-keys"), "\(cluster.router.log)")
         #expect(cluster.decoders[1].log.contains("refused this worker's CURVE handshake"), "\(cluster.decoders[1].log)")
 
         // Without the key nothing gets through: the handshake fails and the client hears nothing.
-        let outsider = try ProcessRunner.run(TestPaths.l2sExecutable,
+        let outsider = try ProcessRunner.run(
+            TestPaths.l2sExecutable,
             ["stats", "--router", cluster.clients, "--timeout-ms", "500"])
         #expect(outsider.status == 1 && outsider.stderr.contains("no answer"), "\(outsider.stderr)")
-        let wrongKey = try ProcessRunner.run(TestPaths.l2sExecutable,
-            ["stats", "--router", cluster.clients, "--timeout-ms", "1000", "--curve-server-key", workerPair["public"]!])
+        let wrongKey = try ProcessRunner.run(
+            TestPaths.l2sExecutable,
+            ["stats", "--router", cluster.clients, "--timeout-ms", "1000", "--curve-server-key", workerPublic])
         #expect(wrongKey.status == 1 && wrongKey.stderr.contains("handshake"), "\(wrongKey.stderr)")
-        let badKey = try ProcessRunner.run(TestPaths.l2sExecutable,
+        let badKey = try ProcessRunner.run(
+            TestPaths.l2sExecutable,
             ["stats", "--router", cluster.clients, "--curve-server-key", "short"])
         #expect(badKey.status == 64 && badKey.stderr.contains("40 Z85"), "\(badKey.stderr)")
-        let noWorkerKeys = try ProcessRunner.run(TestPaths.l2sExecutable,
+        let noWorkerKeys = try ProcessRunner.run(
+            TestPaths.l2sExecutable,
             ["router", "--adopt-bundle", "--curve-secret-file", files[0].path])
         #expect(noWorkerKeys.status == 64 && noWorkerKeys.stderr.contains("--worker-keys"), "\(noWorkerKeys.stderr)")
     }
@@ -338,14 +296,19 @@ import Wire
         let flags = ["--max-new-tokens", "300", "--min-new-tokens", "300"]
         let expected = Self.ids(of: try Self.inProcess(Self.prompts[0], flags))
         let client = try ClusterClient(router: cluster.clients)
-        try client.submit(GenerateRequest(requestID: "long", prompt: .text(Self.prompts[0]), maxNewTokens: 300,
-            minNewTokens: 300, stream: true))
+        try client.submit(
+            GenerateRequest(
+                requestID: "long", prompt: .text(Self.prompts[0]), maxNewTokens: 300,
+                minNewTokens: 300, stream: true))
         var ids: [Int32] = []
         var ghostError: ErrorReply?
         var statsCalls = 0
         while true {
             let event = try client.nextEvent(timeout: .seconds(30))
-            if case .failed(let error) = event, error.requestID == "ghost" { ghostError = error; continue }
+            if case .failed(let error) = event, error.requestID == "ghost" {
+                ghostError = error
+                continue
+            }
             if case .chunk(let chunk) = event { ids += chunk.ids }
             guard case .finished(let chunk) = event else {
                 if statsCalls < 20 {
@@ -371,7 +334,8 @@ import Wire
         _ = try cluster.waitForWorkers(encoders: 1, decoders: 1)
         let flags = ["--max-new-tokens", "400", "--min-new-tokens", "400"]
         let expected = try Self.inProcess(Self.prompts[0], flags)
-        let result = try Self.generate(cluster, file: (0..<12).map { _ in Self.jsonLine(prompt: Self.prompts[0]) },
+        let result = try Self.generate(
+            cluster, file: (0..<12).map { _ in try Self.jsonLine(prompt: Self.prompts[0]) },
             flags + ["--concurrency", "12"])
         let lines = result.stdout.split(separator: "\n").map(String.init)
         try #require(lines.count == 12, "\(result.stderr)")
@@ -394,23 +358,12 @@ import Wire
         #expect(cluster.decoders[1].log.contains("bundle"), "\(cluster.decoders[1].log)")
 
         let long = String(repeating: "word ", count: 40)
-        let result = try Self.generate(cluster, file: [Self.jsonLine(prompt: long), Self.jsonLine(prompt: "fine")],
+        let result = try Self.generate(
+            cluster, file: [Self.jsonLine(prompt: long), Self.jsonLine(prompt: "fine")],
             ["--max-new-tokens", "4"])
         let lines = result.stdout.split(separator: "\n").map(String.init)
         try #require(lines.count == 2, "\(result.stderr)")
         #expect(lines[0].contains("promptTooLong") && lines[0].contains("16"), "\(lines[0])")
         #expect(lines[1] == (try Self.inProcess("fine", ["--max-new-tokens", "4"])))
-    }
-}
-
-enum EndToEndError: Error, CustomStringConvertible {
-    case runFailed(String)
-    case workersMissing(expected: String, got: String)
-
-    var description: String {
-        switch self {
-        case .runFailed(let log): return "l2s run failed: \(log)"
-        case .workersMissing(let expected, let got): return "expected \(expected); the router has \(got)"
-        }
     }
 }

@@ -1,13 +1,15 @@
-@testable import Cluster
 import Testing
 import Wire
+
+@testable import Cluster
 
 /// The load generator's workload plan and its percentiles; the runs themselves are tested end to end in CLITests.
 @Suite struct LoadGeneratorTests {
     static let prompts: [Prompt] = ["a", "b", "c", "d"].map { .text($0) }
 
     static func workload(requests: Int, repeatFraction: Double, seed: UInt64 = 1) -> LoadGenerator.Workload {
-        LoadGenerator.Workload(prompts: prompts, requests: requests, concurrency: 1, maxNewTokens: 4,
+        LoadGenerator.Workload(
+            prompts: prompts, requests: requests, concurrency: 1, maxNewTokens: 4,
             repeatFraction: repeatFraction, seed: seed)
     }
 

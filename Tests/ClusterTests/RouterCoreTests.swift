@@ -9,7 +9,8 @@ import Wire
     let encoder = PeerIdentity([2])
     let decoderA = PeerIdentity([3])
     let decoderB = PeerIdentity([4])
-    let fingerprints = Fingerprints(llm: String(repeating: "1", count: 64), projector: String(repeating: "2", count: 64),
+    let fingerprints = Fingerprints(
+        llm: String(repeating: "1", count: 64), projector: String(repeating: "2", count: 64),
         slm: String(repeating: "3", count: 64), tokenizer: String(repeating: "4", count: 64))
     /// The encodings of the test's bundle: float32 [m, 2], projected.
     let spec = EncodingSpec(dtype: .float32, width: 2, projected: true)
@@ -24,8 +25,11 @@ import Wire
 
     func hello(_ core: RouterCore, _ peer: PeerIdentity, _ link: Link, credits: UInt32 = 2) {
         let role: Role = link == .encoders ? .encoder : .decoder
-        _ = core.receive(.hello(Hello(role: role, workerID: "\(link)-\(peer)", fingerprints: fingerprints,
-            capacity: credits, encoding: spec)), from: peer, on: link, now: start)
+        _ = core.receive(
+            .hello(
+                Hello(
+                    role: role, workerID: "\(link)-\(peer)", fingerprints: fingerprints,
+                    capacity: credits, encoding: spec)), from: peer, on: link, now: start)
         _ = core.receive(.credit(Credit(credits: credits)), from: peer, on: link, now: start)
     }
 
@@ -36,8 +40,10 @@ import Wire
     func encoding(for request: EncodeRequest) throws -> Message {
         // 1.0 as float32, four times: a finite, non-zero encoding of two prompt ids.
         let tensor = try Tensor(dtype: .float32, shape: [2, 2], bytes: Frame(Array([0, 0, 0x80, 0x3f].repeated(4))))
-        return .encoding(Encoding(requestID: request.requestID, promptHash: request.promptHash, promptIDs: [5, 1],
-            tensor: tensor))
+        return .encoding(
+            Encoding(
+                requestID: request.requestID, promptHash: request.promptHash, promptIDs: [5, 1],
+                tensor: tensor))
     }
 
     func encodes(_ out: [Outgoing]) -> [(Outgoing, EncodeRequest)] {
@@ -68,8 +74,11 @@ import Wire
         #expect(jobs[0].0.peer == decoderA)
         let internalID = jobs[0].1.request.requestID
 
-        out = router.receive(.tokenChunk(TokenChunk(requestID: internalID, ids: [7, 8], textDelta: "ab",
-            finishReason: .eos)), from: decoderA, on: .decoders, now: start)
+        out = router.receive(
+            .tokenChunk(
+                TokenChunk(
+                    requestID: internalID, ids: [7, 8], textDelta: "ab",
+                    finishReason: .eos)), from: decoderA, on: .decoders, now: start)
         let finals = chunks(out)
         try #require(finals.count == 1)
         #expect(finals[0].0.peer == client)
@@ -108,14 +117,18 @@ import Wire
         let encode = try #require(encodes(out).first?.1)
         out = router.receive(try encoding(for: encode), from: encoder, on: .encoders, now: start)
         let job = try #require(decodeJobs(out).first?.1)
-        out = router.receive(.tokenChunk(TokenChunk(requestID: job.request.requestID, ids: [9], textDelta: "x")),
+        out = router.receive(
+            .tokenChunk(TokenChunk(requestID: job.request.requestID, ids: [9], textDelta: "x")),
             from: decoderA, on: .decoders, now: start)
         #expect(chunks(out).first?.1.ids == [9])
 
         // B joins; A falls silent. After the liveness window the job moves to B with resume_ids [9].
         let later = start + .seconds(10)
-        _ = router.receive(.hello(Hello(role: .decoder, workerID: "b", fingerprints: fingerprints, capacity: 1,
-            encoding: spec)),
+        _ = router.receive(
+            .hello(
+                Hello(
+                    role: .decoder, workerID: "b", fingerprints: fingerprints, capacity: 1,
+                    encoding: spec)),
             from: decoderB, on: .decoders, now: later)
         _ = router.receive(.credit(Credit(credits: 1)), from: decoderB, on: .decoders, now: later)
         out = router.tick(now: later)
@@ -123,10 +136,16 @@ import Wire
         try #require(resumed.count == 1)
         #expect(resumed[0].0.peer == decoderB && resumed[0].1.resumeIDs == [9])
         // A late chunk from A is ignored; B's chunks reach the client.
-        #expect(router.receive(.tokenChunk(TokenChunk(requestID: job.request.requestID, ids: [1])),
-            from: decoderA, on: .decoders, now: later).allSatisfy { $0.link != .clients })
-        out = router.receive(.tokenChunk(TokenChunk(requestID: resumed[0].1.request.requestID, ids: [10],
-            finishReason: .eos)), from: decoderB, on: .decoders, now: later)
+        #expect(
+            router.receive(
+                .tokenChunk(TokenChunk(requestID: job.request.requestID, ids: [1])),
+                from: decoderA, on: .decoders, now: later
+            ).allSatisfy { $0.link != .clients })
+        out = router.receive(
+            .tokenChunk(
+                TokenChunk(
+                    requestID: resumed[0].1.request.requestID, ids: [10],
+                    finishReason: .eos)), from: decoderB, on: .decoders, now: later)
         let final = try #require(chunks(out).last?.1)
         #expect(final.finishReason == .eos && final.usage?.completionTokens == 2)
     }
@@ -137,28 +156,44 @@ import Wire
         _ = router.receive(generate("a", "1"), from: client, on: .clients, now: start)
         _ = router.receive(generate("b", "2"), from: client, on: .clients, now: start)
         let out = router.receive(generate("c", "3"), from: client, on: .clients, now: start)
-        guard case .error(let error) = out.first?.message else { Issue.record("expected an error"); return }
+        guard case .error(let error) = out.first?.message else {
+            Issue.record("expected an error")
+            return
+        }
         #expect(error.code == .overloaded && error.requestID == "c")
     }
 
     @Test(arguments: [
         (GenerateRequest(requestID: "x", prompt: .text(""), maxNewTokens: 4), ErrorCode.badRequest, "empty"),
         (GenerateRequest(requestID: "x", prompt: .text("hi"), maxNewTokens: 0), .badRequest, "max_new_tokens"),
-        (GenerateRequest(requestID: "x", prompt: .text("hi"), maxNewTokens: 4, minNewTokens: 5), .badRequest,
-            "min_new_tokens"),
+        (
+            GenerateRequest(requestID: "x", prompt: .text("hi"), maxNewTokens: 4, minNewTokens: 5), .badRequest,
+            "min_new_tokens"
+        ),
         (GenerateRequest(requestID: "x", prompt: .tokenIDs([1, -3]), maxNewTokens: 4), .badRequest, "negative"),
-        (GenerateRequest(requestID: "x", prompt: .text(String(repeating: "a", count: 300_000)), maxNewTokens: 4),
-            .promptTooLong, "bytes"),
-        (GenerateRequest(requestID: "x", prompt: .text("hi"), maxNewTokens: 4,
-            sampling: SamplingParams(greedy: false, temperature: -1)), .badRequest, "temperature"),
+        (
+            GenerateRequest(requestID: "x", prompt: .text(String(repeating: "a", count: 300_000)), maxNewTokens: 4),
+            .promptTooLong, "bytes"
+        ),
+        (
+            GenerateRequest(
+                requestID: "x", prompt: .text("hi"), maxNewTokens: 4,
+                sampling: SamplingParams(greedy: false, temperature: -1)), .badRequest, "temperature"
+        ),
         (GenerateRequest(requestID: "", prompt: .text("hi"), maxNewTokens: 4), .badRequest, "request_id"),
-        (GenerateRequest(requestID: "x", prompt: .text("hi"), maxNewTokens: 4,
-            sampling: SamplingParams(greedy: true, repetitionPenalty: 1.3)), .badRequest, "repetition_penalty"),
+        (
+            GenerateRequest(
+                requestID: "x", prompt: .text("hi"), maxNewTokens: 4,
+                sampling: SamplingParams(greedy: true, repetitionPenalty: 1.3)), .badRequest, "repetition_penalty"
+        ),
     ])
     func badRequestsAreRefusedWithThePreciseReason(request: GenerateRequest, code: ErrorCode, mentions: String) {
         let router = core()
         let out = router.receive(.generate(request), from: client, on: .clients, now: start)
-        guard case .error(let error) = out.first?.message else { Issue.record("expected an error"); return }
+        guard case .error(let error) = out.first?.message else {
+            Issue.record("expected an error")
+            return
+        }
         #expect(error.code == code)
         #expect(error.message.contains(mentions), "\(error.message)")
     }
@@ -168,14 +203,23 @@ import Wire
         hello(router, encoder, .encoders)
         var other = fingerprints
         other.slm = String(repeating: "e", count: 64)
-        _ = router.receive(.hello(Hello(role: .decoder, workerID: "d", fingerprints: fingerprints, capacity: 1,
-            encoding: spec)),
+        _ = router.receive(
+            .hello(
+                Hello(
+                    role: .decoder, workerID: "d", fingerprints: fingerprints, capacity: 1,
+                    encoding: spec)),
             from: decoderA, on: .decoders, now: start)
         other.llm = String(repeating: "f", count: 64)
-        let out = router.receive(.hello(Hello(role: .decoder, workerID: "bad", fingerprints: other, capacity: 1,
-            encoding: spec)),
+        let out = router.receive(
+            .hello(
+                Hello(
+                    role: .decoder, workerID: "bad", fingerprints: other, capacity: 1,
+                    encoding: spec)),
             from: decoderB, on: .decoders, now: start)
-        guard case .error(let error) = out.first?.message else { Issue.record("expected an error"); return }
+        guard case .error(let error) = out.first?.message else {
+            Issue.record("expected an error")
+            return
+        }
         #expect(error.code == .bundleMismatch)
         #expect(router.statistics(now: start).workers.count == 2)
     }
@@ -197,10 +241,16 @@ import Wire
     @Test func messagesOnTheWrongSocketGetAnError() {
         let router = core()
         let out = router.receive(.credit(Credit(credits: 1)), from: client, on: .clients, now: start)
-        guard case .error(let error) = out.first?.message else { Issue.record("expected an error"); return }
+        guard case .error(let error) = out.first?.message else {
+            Issue.record("expected an error")
+            return
+        }
         #expect(error.code == .badRequest)
         let fromStranger = router.receive(.credit(Credit(credits: 1)), from: decoderA, on: .decoders, now: start)
-        guard case .error(let stranger) = fromStranger.first?.message else { Issue.record("expected an error"); return }
+        guard case .error(let stranger) = fromStranger.first?.message else {
+            Issue.record("expected an error")
+            return
+        }
         #expect(stranger.message.contains("hello"))
     }
 }

@@ -42,8 +42,11 @@ extension RouterCoreTests {
         let router = pinned()
         var rogue = fingerprints
         rogue.llm = String(repeating: "9", count: 64)
-        let refused = router.receive(.hello(Hello(role: .encoder, workerID: "rogue", fingerprints: rogue, capacity: 1,
-            encoding: spec)), from: encoder, on: .encoders, now: start)
+        let refused = router.receive(
+            .hello(
+                Hello(
+                    role: .encoder, workerID: "rogue", fingerprints: rogue, capacity: 1,
+                    encoding: spec)), from: encoder, on: .encoders, now: start)
         #expect(errors(refused).first?.1.code == .bundleMismatch)
         hello(router, decoderA, .decoders)
         #expect(router.statistics(now: start).workers.map(\.workerID) == ["decoders-\(decoderA)"])
@@ -55,10 +58,16 @@ extension RouterCoreTests {
         let router = core()  // adopts the first worker's bundle
         var rogue = fingerprints
         rogue.llm = String(repeating: "9", count: 64)
-        _ = router.receive(.hello(Hello(role: .encoder, workerID: "rogue", fingerprints: rogue, capacity: 1,
-            encoding: spec)), from: encoder, on: .encoders, now: start)
-        let refused = router.receive(.hello(Hello(role: .decoder, workerID: "real", fingerprints: fingerprints,
-            capacity: 1, encoding: spec)), from: decoderA, on: .decoders, now: start)
+        _ = router.receive(
+            .hello(
+                Hello(
+                    role: .encoder, workerID: "rogue", fingerprints: rogue, capacity: 1,
+                    encoding: spec)), from: encoder, on: .encoders, now: start)
+        let refused = router.receive(
+            .hello(
+                Hello(
+                    role: .decoder, workerID: "real", fingerprints: fingerprints,
+                    capacity: 1, encoding: spec)), from: decoderA, on: .decoders, now: start)
         #expect(errors(refused).first?.1.code == .bundleMismatch)
         _ = router.receive(.goodbye(Goodbye(reason: "done")), from: encoder, on: .encoders, now: start)
         hello(router, decoderA, .decoders)
@@ -68,13 +77,17 @@ extension RouterCoreTests {
 
     @Test(arguments: [
         Fingerprints(), Fingerprints(llm: String(repeating: "1", count: 64)),
-        Fingerprints(llm: String(repeating: "1", count: 64), projector: String(repeating: "2", count: 64),
+        Fingerprints(
+            llm: String(repeating: "1", count: 64), projector: String(repeating: "2", count: 64),
             slm: String(repeating: "3", count: 64), tokenizer: "not hex"),
     ])
     func helloWithMissingFingerprintsIsRefused(announced: Fingerprints) {
         for router in [core(), pinned()] {
-            let out = router.receive(.hello(Hello(role: .decoder, workerID: "partial", fingerprints: announced,
-                capacity: 4, encoding: spec)), from: decoderA, on: .decoders, now: start)
+            let out = router.receive(
+                .hello(
+                    Hello(
+                        role: .decoder, workerID: "partial", fingerprints: announced,
+                        capacity: 4, encoding: spec)), from: decoderA, on: .decoders, now: start)
             #expect(errors(out).first?.1.code == .badRequest)
             #expect(errors(out).first?.1.message.contains("hello.fingerprints") == true)
             #expect(router.statistics(now: start).workers.isEmpty)
@@ -82,8 +95,11 @@ extension RouterCoreTests {
     }
 
     @Test func helloWithoutAnEncodingSpecIsRefused() {
-        let out = pinned().receive(.hello(Hello(role: .encoder, workerID: "old", fingerprints: fingerprints,
-            capacity: 4)), from: encoder, on: .encoders, now: start)
+        let out = pinned().receive(
+            .hello(
+                Hello(
+                    role: .encoder, workerID: "old", fingerprints: fingerprints,
+                    capacity: 4)), from: encoder, on: .encoders, now: start)
         #expect(errors(out).first?.1.message.contains("hello.encoding") == true)
     }
 
@@ -113,7 +129,8 @@ extension RouterCoreTests {
         hello(router, decoderA, .decoders)
         var out = router.receive(generate("r1"), from: client, on: .clients, now: start)
         let (first, request) = try #require(encodes(out).first)
-        let bad = Encoding(requestID: request.requestID, promptHash: request.promptHash, promptIDs: [5, 1],
+        let bad = Encoding(
+            requestID: request.requestID, promptHash: request.promptHash, promptIDs: [5, 1],
             tensor: try Tensor(dtype: dtype, shape: shape, bytes: Frame(bytes)))
         out = router.receive(.encoding(bad), from: first.peer, on: .encoders, now: start)
         #expect(errors(out).isEmpty, "the client is not blamed for the encoder's fault")
@@ -133,7 +150,8 @@ extension RouterCoreTests {
         var out = router.receive(generate("r1"), from: client, on: .clients, now: start)
         for _ in 0..<2 {
             let (_, request) = try #require(encodes(out).first)
-            out = router.receive(.error(ErrorReply(code: .internal, message: "boom", requestID: request.requestID)),
+            out = router.receive(
+                .error(ErrorReply(code: .internal, message: "boom", requestID: request.requestID)),
                 from: encoder, on: .encoders, now: start)
         }
         let failure = try #require(errors(out).first)
@@ -147,10 +165,12 @@ extension RouterCoreTests {
         hello(router, decoderA, .decoders, credits: 1)
         let (_, job) = try jobOnDecoder(router)
         let id = job.request.requestID
-        _ = router.receive(.tokenChunk(TokenChunk(requestID: id, ids: [7], textDelta: "a")), from: decoderA,
+        _ = router.receive(
+            .tokenChunk(TokenChunk(requestID: id, ids: [7], textDelta: "a")), from: decoderA,
             on: .decoders, now: start)
         hello(router, decoderB, .decoders, credits: 1)
-        let out = router.receive(.error(ErrorReply(code: .internal, message: "oops", requestID: id)), from: decoderA,
+        let out = router.receive(
+            .error(ErrorReply(code: .internal, message: "oops", requestID: id)), from: decoderA,
             on: .decoders, now: start)
         #expect(errors(out).isEmpty)
         #expect(cancels(out).first?.0.peer == decoderA)
@@ -188,8 +208,11 @@ extension RouterCoreTests {
             let (assigned, job) = try jobOnDecoder(router, "r\(index)")
             sentTo.append(assigned.peer)
             if assigned.peer == decoderA {
-                _ = router.receive(.error(ErrorReply(code: .internal, message: "fail fast",
-                    requestID: job.request.requestID)), from: decoderA, on: .decoders, now: start)
+                _ = router.receive(
+                    .error(
+                        ErrorReply(
+                            code: .internal, message: "fail fast",
+                            requestID: job.request.requestID)), from: decoderA, on: .decoders, now: start)
             }
         }
         #expect(sentTo.filter { $0 == decoderA }.count == 2, "two faults open A's breaker: \(sentTo)")
@@ -218,8 +241,11 @@ extension RouterCoreTests {
         hello(router, decoderA, .decoders, credits: 8)
         var asked: [EncodeRequest] = []
         for index in 0..<3 {
-            asked += encodes(router.receive(generate("r\(index)", "prompt \(index)"), from: client, on: .clients,
-                now: start)).map(\.1)
+            asked += encodes(
+                router.receive(
+                    generate("r\(index)", "prompt \(index)"), from: client, on: .clients,
+                    now: start)
+            ).map(\.1)
         }
         try #require(asked.count == 3)
         // One answer every 20 s: each encode waits up to 60 s in the queue, but the encoder never stalls.
@@ -230,14 +256,18 @@ extension RouterCoreTests {
             #expect(encodes(router.tick(now: now)).isEmpty)
             let out = router.receive(try encoding(for: request), from: encoder, on: .encoders, now: now)
             for (_, job) in decodeJobs(out) {  // the decoder answers at once: only the encoder is on trial
-                _ = router.receive(.tokenChunk(TokenChunk(requestID: job.request.requestID, ids: [1],
-                    finishReason: .eos)), from: decoderA, on: .decoders, now: now)
+                _ = router.receive(
+                    .tokenChunk(
+                        TokenChunk(
+                            requestID: job.request.requestID, ids: [1],
+                            finishReason: .eos)), from: decoderA, on: .decoders, now: now)
             }
         }
         #expect(router.statistics(now: start).faults.workerFaults == 0)
         // Now it holds a new encode and answers nothing for 30 s: the encode goes to B.
         _ = router.receive(.credit(Credit(credits: 1)), from: encoder, on: .encoders, now: start + .seconds(60))
-        let held = router.receive(generate("late", "another prompt"), from: client, on: .clients, now: start + .seconds(60))
+        let held = router.receive(
+            generate("late", "another prompt"), from: client, on: .clients, now: start + .seconds(60))
         #expect(encodes(held).first?.0.peer == encoder)
         let later = start + .seconds(91)
         hello(router, encoderB, .encoders)
@@ -253,8 +283,11 @@ extension RouterCoreTests {
         let decoderC = PeerIdentity([7])
         hello(router, encoder, .encoders, credits: 8)
         func join(_ peer: PeerIdentity, _ variant: String, credits: UInt32) {
-            _ = router.receive(.hello(Hello(role: .decoder, workerID: "\(variant)-\(peer)", fingerprints: fingerprints,
-                capacity: 4, encoding: spec, kernels: variant)), from: peer, on: .decoders, now: start)
+            _ = router.receive(
+                .hello(
+                    Hello(
+                        role: .decoder, workerID: "\(variant)-\(peer)", fingerprints: fingerprints,
+                        capacity: 4, encoding: spec, kernels: variant)), from: peer, on: .decoders, now: start)
             _ = router.receive(.credit(Credit(credits: credits)), from: peer, on: .decoders, now: start)
         }
         join(decoderA, "avx2", credits: 1)
@@ -263,18 +296,23 @@ extension RouterCoreTests {
         join(decoderC, "avx2", credits: 4)
         #expect(try jobOnDecoder(router, "busy").0.peer == decoderC)
         join(decoderB, "baseline", credits: 4)  // idle: balancing alone would pick it
-        _ = router.receive(.tokenChunk(TokenChunk(requestID: job.request.requestID, ids: [4])), from: decoderA,
+        _ = router.receive(
+            .tokenChunk(TokenChunk(requestID: job.request.requestID, ids: [4])), from: decoderA,
             on: .decoders, now: start)
         let out = router.receive(.goodbye(Goodbye(reason: "")), from: decoderA, on: .decoders, now: start)
         // The same job under its next attempt's id: `<internal id>#2`.
-        func sameJob(_ id: String) -> Bool { id.split(separator: "#").first == job.request.requestID.split(separator: "#").first }
+        func sameJob(_ id: String) -> Bool {
+            id.split(separator: "#").first == job.request.requestID.split(separator: "#").first
+        }
         let resumed = try #require(decodeJobs(out).first { sameJob($0.1.request.requestID) })
         #expect(resumed.0.peer == decoderC && resumed.1.resumeIDs == [4], "same variant, not the idler B")
         // C goes too: only B (baseline) is left, so the job waits, then fails rather than change its numbers.
         let gone = router.receive(.goodbye(Goodbye(reason: "")), from: decoderC, on: .decoders, now: start)
         #expect(!decodeJobs(gone).contains { sameJob($0.1.request.requestID) })
-        _ = router.receive(.heartbeat(Heartbeat(sentAtUnixMs: 0)), from: decoderB, on: .decoders, now: start + .seconds(6))
-        _ = router.receive(.heartbeat(Heartbeat(sentAtUnixMs: 0)), from: encoder, on: .encoders, now: start + .seconds(6))
+        _ = router.receive(
+            .heartbeat(Heartbeat(sentAtUnixMs: 0)), from: decoderB, on: .decoders, now: start + .seconds(6))
+        _ = router.receive(
+            .heartbeat(Heartbeat(sentAtUnixMs: 0)), from: encoder, on: .encoders, now: start + .seconds(6))
         let failed = errors(router.tick(now: start + .seconds(6))).map(\.1)
         #expect(failed.contains { $0.code == .unavailable && $0.message.contains("kernel variant 'avx2'") })
     }
@@ -284,15 +322,18 @@ extension RouterCoreTests {
         hello(router, encoder, .encoders)
         hello(router, decoderA, .decoders, credits: 2)
         let (_, first) = try jobOnDecoder(router)
-        var out = router.receive(.error(ErrorReply(code: .internal, message: "hiccup", requestID: first.request.requestID)),
+        var out = router.receive(
+            .error(ErrorReply(code: .internal, message: "hiccup", requestID: first.request.requestID)),
             from: decoderA, on: .decoders, now: start)
         let retry = try #require(decodeJobs(out).first)
         #expect(retry.0.peer == decoderA && retry.1.request.requestID != first.request.requestID)
         #expect(cancels(out).first?.1.requestID == first.request.requestID, "only the old attempt is cancelled")
-        out = router.receive(.tokenChunk(TokenChunk(requestID: first.request.requestID, ids: [3], textDelta: "x")),
+        out = router.receive(
+            .tokenChunk(TokenChunk(requestID: first.request.requestID, ids: [3], textDelta: "x")),
             from: decoderA, on: .decoders, now: start)
         #expect(out.allSatisfy { $0.link != .clients }, "a late chunk of the first attempt is not the job's")
-        out = router.receive(.tokenChunk(TokenChunk(requestID: retry.1.request.requestID, ids: [4], textDelta: "y")),
+        out = router.receive(
+            .tokenChunk(TokenChunk(requestID: retry.1.request.requestID, ids: [4], textDelta: "y")),
             from: decoderA, on: .decoders, now: start)
         #expect(chunks(out).first?.1.ids == [4])
     }
@@ -303,8 +344,11 @@ extension RouterCoreTests {
         hello(router, decoderA, .decoders)
         hello(router, decoderB, .decoders)
         let (assigned, job) = try jobOnDecoder(router)
-        let out = router.receive(.error(ErrorReply(code: .promptTooLong, message: "13 > 8 positions",
-            requestID: job.request.requestID)), from: assigned.peer, on: .decoders, now: start)
+        let out = router.receive(
+            .error(
+                ErrorReply(
+                    code: .promptTooLong, message: "13 > 8 positions",
+                    requestID: job.request.requestID)), from: assigned.peer, on: .decoders, now: start)
         #expect(decodeJobs(out).isEmpty && errors(out).first?.1.code == .promptTooLong)
         #expect(router.statistics(now: start).faults.workerFaults == 0)
     }
@@ -330,7 +374,8 @@ extension RouterCoreTests {
     }
 
     @Test func aTinyTemperatureSamplesTheLikeliestToken() {
-        let sampler = TokenSampler(parameters: SamplingParameters(greedy: false, temperature: 1e-38, seed: 1),
+        let sampler = TokenSampler(
+            parameters: SamplingParameters(greedy: false, temperature: 1e-38, seed: 1),
             eosTokenIDs: [])
         let logits: [Float] = [0.5, 3, -1, 2.9]
         for step in 0..<20 { #expect(sampler.choose(from: logits, step: step) == 1) }

@@ -62,6 +62,7 @@ import Testing
             try gpt2.generate(promptIDs: ids, options: GenerationOptions(maxNewTokens: 50))
         }
         let fitting = 64 - 1 - ids.count
-        #expect(try gpt2.generate(promptIDs: ids, options: GenerationOptions(maxNewTokens: fitting)).ids.count == fitting)
+        #expect(
+            try gpt2.generate(promptIDs: ids, options: GenerationOptions(maxNewTokens: fitting)).ids.count == fitting)
     }
 }

@@ -5,12 +5,7 @@ import TestSupport
 import Testing
 
 /// Ids from a fixture's expected.json.
-private func fixtureIDs(_ name: String, _ key: String) throws -> [Int32] {
-    let data = try Data(contentsOf: TestPaths.fixture("models/\(name)/expected.json"))
-    let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
-    if let single = object[key] as? NSNumber { return [Int32(single.intValue)] }
-    return (object[key] as? [Any] ?? []).map { Int32(($0 as? NSNumber)?.intValue ?? -1) }
-}
+private func fixtureIDs(_ name: String, _ key: String) throws -> [Int32] { try ModelFixture(name).ids(key) }
 
 private func load(_ name: String) throws -> any LanguageModel {
     try ModelRegistry.load(directory: TestPaths.fixture("models/\(name)"))
@@ -97,7 +92,8 @@ private func load(_ name: String) throws -> any LanguageModel {
             logits: [[0.5, -.infinity]])
         #expect(
             result.jsonLine
-                == #"{"text":"a \"b\"","ids":[4,1],"finish_reason":"eos","usage":{"prompt_tokens":3,"completion_tokens":2},"logits":[[0.5,null]]}"#
+                == #"{"text":"a \"b\"","ids":[4,1],"finish_reason":"eos","#
+                + #""usage":{"prompt_tokens":3,"completion_tokens":2},"logits":[[0.5,null]]}"#
         )
         let parsed = try JSONSerialization.jsonObject(with: Data(result.jsonLine.utf8)) as? [String: Any]
         #expect(parsed?["finish_reason"] as? String == "eos")

@@ -44,9 +44,13 @@ import Testing
     }
 
     @Test func penaltiesOutOfRangeAreNamed() {
-        #expect(SamplingParameters(repetitionPenalty: 0).validationError == "repetition_penalty must be in (0, 10], got 0.0")
-        #expect(SamplingParameters(noRepeatNGramSize: -1).validationError == "no_repeat_ngram_size must be >= 0, got -1")
-        #expect(SamplingParameters(presencePenalty: 2.5).validationError == "presence_penalty must be in [-2, 2], got 2.5")
+        #expect(
+            SamplingParameters(repetitionPenalty: 0).validationError == "repetition_penalty must be in (0, 10], got 0.0"
+        )
+        #expect(
+            SamplingParameters(noRepeatNGramSize: -1).validationError == "no_repeat_ngram_size must be >= 0, got -1")
+        #expect(
+            SamplingParameters(presencePenalty: 2.5).validationError == "presence_penalty must be in [-2, 2], got 2.5")
         #expect(SamplingParameters(frequencyPenalty: .nan).validationError?.hasPrefix("frequency_penalty") == true)
         #expect(SamplingParameters(repetitionPenalty: 1.2, noRepeatNGramSize: 3).validationError == nil)
     }

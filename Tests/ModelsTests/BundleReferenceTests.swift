@@ -27,14 +27,8 @@ struct BundleFixture {
     func decodeAgainstReference(_ sequence: any DecodingSequence, prompt k: Int, tolerance: Float) throws -> [Int32] {
         let expected = try tensor("p\(k).step_logits")
         let vocabulary = expected.count / steps
-        var generated: [Int32] = []
-        for step in 0..<steps {
-            let reference = Array(expected[(step * vocabulary)..<((step + 1) * vocabulary)])
-            #expect(Tolerance.maxAbsDifference(sequence.logits, reference) <= tolerance, "prompt \(k) step \(step)")
-            generated.append(greedyChoice(sequence.logits))
-            try sequence.append(generated.last!)
-        }
-        return generated
+        let rows = (0..<steps).map { Array(expected[($0 * vocabulary)..<(($0 + 1) * vocabulary)]) }
+        return try greedyDecode(sequence, against: rows, tolerance: tolerance, label: "prompt \(k) ")
     }
 
     /// Scalars of tensor `name` (F32 as is, F16 widened).
@@ -59,13 +53,6 @@ struct BundleFixture {
         }
         return result
     }
-}
-
-/// The index of the largest value (the lowest id on exact ties, as torch.argmax and docs/bundle.md say).
-func greedyChoice(_ logits: [Float]) -> Int32 {
-    var best = 0
-    for index in logits.indices where logits[index] > logits[best] { best = index }
-    return Int32(best)
 }
 
 /// Swift vs the PyTorch reference forward (docs/bundle.md) on the four tiny random bundles: both SLM kinds, both
@@ -140,8 +127,9 @@ func greedyChoice(_ logits: [Float]) -> Int32 {
             let sequence = try slm.startSequence(promptIDs: ids, encoding: encoding)
             var generated: [Int32] = []
             for _ in 0..<fixture.steps {
-                generated.append(greedyChoice(sequence.logits))
-                try sequence.append(generated.last!)
+                let next = argmax(sequence.logits)
+                generated.append(next)
+                try sequence.append(next)
             }
             #expect(generated == prompt.greedyIDs, "prompt \(k)")
         }
@@ -180,7 +168,7 @@ func greedyChoice(_ logits: [Float]) -> Int32 {
         let single = try zip(prompts, encodings).map { try slm.startSequence(promptIDs: $0, encoding: $1) }
         var generated = [[Int32]](repeating: [], count: prompts.count)
         for _ in 0..<fixture.steps {
-            let tokens = batched.map { greedyChoice($0.logits) }
+            let tokens = batched.map { argmax($0.logits) }
             for (index, token) in tokens.enumerated() {
                 #expect(batched[index].logits == single[index].logits)
                 generated[index].append(token)

@@ -1,3 +1,4 @@
+import Digest
 import Foundation
 import Models
 import TestSupport
@@ -66,9 +67,10 @@ import Testing
         defer { try? FileManager.default.removeItem(at: url) }
         let bytes = (0..<(9 << 20) + 123).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
         try Data(bytes).write(to: url)
-        let whole = SHA256.hex(SHA256.digest(bytes))
+        let whole = SHA256.hex(try SHA256.digest(bytes))
         #expect(try BundleFingerprint.sha256(files: [url.path]) == whole)
-        #expect(try BundleFingerprint.sha256(files: [url.path, url.path]) == SHA256.hex(SHA256.digest(bytes + bytes)))
+        let twice = SHA256.hex(try SHA256.digest(bytes + bytes))
+        #expect(try BundleFingerprint.sha256(files: [url.path, url.path]) == twice)
         let abc = url.appendingPathExtension("abc")
         defer { try? FileManager.default.removeItem(at: abc) }
         try Data("abc".utf8).write(to: abc)

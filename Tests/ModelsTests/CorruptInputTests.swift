@@ -56,7 +56,8 @@ import Testing
 
     @Test func offsetsOutOfRange() throws {
         let header =
-            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"#
+            + #""b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#
         let directory = try checkpoint(safetensorsBytes(header: header, data: [UInt8](repeating: 0, count: 12)))
         #expect(
             throws: ModelError.offsetsOutOfRange(path: path(directory), tensor: "b", begin: 8, end: 16, dataSize: 12)
@@ -84,7 +85,8 @@ import Testing
 
     @Test func overlappingTensors() throws {
         let header =
-            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"#
+            + #""b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#
         let directory = try checkpoint(safetensorsBytes(header: header, data: [UInt8](repeating: 0, count: 12)))
         #expect(throws: ModelError.overlappingTensors(path: path(directory), first: "a", second: "b")) {
             try Checkpoint(directory: directory)
@@ -102,7 +104,8 @@ import Testing
 
     @Test func unknownDtypeNamesTensorAndDtype() throws {
         let header =
-            #"{"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]},"c":{"dtype":"Q4","shape":[1],"data_offsets":[8,9]}}"#
+            #"{"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]},"#
+            + #""c":{"dtype":"Q4","shape":[1],"data_offsets":[8,9]}}"#
         let directory = try checkpoint(safetensorsBytes(header: header, data: [UInt8](repeating: 0, count: 9)))
         let checkpoint = try Checkpoint(directory: directory)
         #expect(throws: ModelError.unsupportedDtype(path: path(directory), tensor: "a", dtype: "I64")) {
@@ -115,7 +118,9 @@ import Testing
 
     @Test func halfPrecisionTensorsAreConvertedToFloat32() throws {
         let header =
-            #"{"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[4,8]},"f":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
+            #"{"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"#
+            + #""b":{"dtype":"BF16","shape":[2],"data_offsets":[4,8]},"#
+            + #""f":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
         let data: [UInt8] = [0x00, 0x3C, 0x00, 0xC0, 0x80, 0x3F, 0xA0, 0xC0, 0x00, 0x00, 0x20, 0x41]
         let checkpoint = try Checkpoint(directory: try checkpoint(safetensorsBytes(header: header, data: data)))
         #expect(try checkpoint.tensor("h").scalars == [1, -2])
@@ -126,7 +131,9 @@ import Testing
     @Test func float32TensorsAreUsedInPlaceWhenAlignedAndCopiedOtherwise() throws {
         // Header padded with spaces to 8 bytes (as the safetensors writer does), so the data section is aligned.
         var header =
-            #"{"h":{"dtype":"F16","shape":[1],"data_offsets":[0,2]},"odd":{"dtype":"F32","shape":[1],"data_offsets":[2,6]},"even":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
+            #"{"h":{"dtype":"F16","shape":[1],"data_offsets":[0,2]},"#
+            + #""odd":{"dtype":"F32","shape":[1],"data_offsets":[2,6]},"#
+            + #""even":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
         while header.utf8.count % 8 != 0 { header += " " }
         let data: [UInt8] = [0x00, 0x3C, 0x00, 0x00, 0x20, 0x41, 0, 0, 0x00, 0x00, 0x20, 0xC1]
         let checkpoint = try Checkpoint(directory: try checkpoint(safetensorsBytes(header: header, data: data)))
@@ -150,7 +157,8 @@ import Testing
         var data: [UInt8] = []
         for (tensorName, tensor) in tensors.sorted(by: { $0.key < $1.key }) {
             header.append(
-                #""\#(tensorName)":{"dtype":"F32","shape":\#(tensor.shape),"data_offsets":[\#(data.count),\#(data.count + tensor.bytes.count)]}"#
+                #""\#(tensorName)":{"dtype":"F32","shape":\#(tensor.shape),"#
+                    + #""data_offsets":[\#(data.count),\#(data.count + tensor.bytes.count)]}"#
             )
             data += tensor.bytes
         }
@@ -249,7 +257,8 @@ import Testing
                 let tensor = try source.tensor(name)
                 let bytes = tensor.scalars.withUnsafeBytes { Array($0) }
                 header.append(
-                    #""\#(name)":{"dtype":"F32","shape":\#(tensor.shape),"data_offsets":[\#(data.count),\#(data.count + bytes.count)]}"#
+                    #""\#(name)":{"dtype":"F32","shape":\#(tensor.shape),"#
+                        + #""data_offsets":[\#(data.count),\#(data.count + bytes.count)]}"#
                 )
                 data += bytes
             }

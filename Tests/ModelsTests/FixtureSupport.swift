@@ -4,38 +4,20 @@ import Numerics
 import TestSupport
 import Testing
 
-/// The golden values written by scripts/fixtures/models.py for one checkpoint.
-struct ModelFixture {
-    let directory: URL
-    let object: [String: Any]
-
-    init(_ name: String) throws {
-        directory = TestPaths.fixture("models/\(name)")
-        let data = try Data(contentsOf: directory.appendingPathComponent("expected.json"))
-        object = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+/// Greedy-decodes `sequence` one step per row of `reference` (a reference model's logits for each step), expecting
+/// each step's logits within `tolerance` of its row; `label` names the case in a failure. Returns the generated ids.
+func greedyDecode(
+    _ sequence: any DecodingSequence, against reference: [[Float]], tolerance: Float = 1e-4,
+    label: String = ""
+) throws -> [Int32] {
+    var generated: [Int32] = []
+    for (step, logits) in reference.enumerated() {
+        #expect(Tolerance.maxAbsDifference(sequence.logits, logits) <= tolerance, "\(label)step \(step)")
+        let next = argmax(sequence.logits)
+        generated.append(next)
+        try sequence.append(next)
     }
-
-    func floats(_ key: String) -> [Float] {
-        (object[key] as? [Any] ?? []).map { ($0 as? NSNumber)?.floatValue ?? .nan }
-    }
-
-    func ids(_ key: String) -> [Int32] {
-        (object[key] as? [Any] ?? []).map { Int32(($0 as? NSNumber)?.intValue ?? -1) }
-    }
-
-    func int(_ key: String) -> Int32 { Int32((object[key] as? NSNumber)?.intValue ?? -1) }
-
-    /// Rows of a list of float lists (one per step).
-    func rows(_ key: String) -> [[Float]] {
-        (object[key] as? [Any] ?? []).map { row in (row as? [Any] ?? []).map { ($0 as? NSNumber)?.floatValue ?? .nan } }
-    }
-}
-
-/// The index of the largest value (the first one on ties, as torch.argmax).
-func argmax(_ values: [Float]) -> Int32 {
-    var best = 0
-    for index in values.indices where values[index] > values[best] { best = index }
-    return Int32(best)
+    return generated
 }
 
 /// Bytes of a safetensors file with the given header JSON and data section.

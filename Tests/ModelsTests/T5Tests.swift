@@ -23,13 +23,7 @@ import Testing
         let expected = fixture.rows("step_logits")
         try kernel.run {
             let sequence = try model.startSequence(promptIDs: fixture.ids("prompt"))
-            var generated: [Int32] = []
-            for (step, logits) in expected.enumerated() {
-                #expect(Tolerance.maxAbsDifference(sequence.logits, logits) <= 1e-4, "step \(step)")
-                let next = argmax(sequence.logits)
-                generated.append(next)
-                try sequence.append(next)
-            }
+            let generated = try greedyDecode(sequence, against: expected)
             #expect(generated == fixture.ids("greedy_ids"))
         }
     }

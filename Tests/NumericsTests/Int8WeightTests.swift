@@ -33,7 +33,8 @@ import Testing
     @Test(arguments: KernelVariant.supported)
     func int8ProductsAreScaledIntegerSums(variant: KernelVariant) throws {
         for (inputs, outputs, rows) in [(1, 3, 1), (19, 7, 5), (64, 40, 8), (300, 29, 3), (48, 13, 70)] {
-            let weight = try Tensor(shape: [outputs, inputs], scalars: values(outputs * inputs, seed: 9).map { $0 * 3 })
+            let weight = try Tensor(
+                shape: [outputs, inputs], scalars: values(outputs * inputs, seed: 9).map { $0 * 3 })
             let layer = try Linear(int8Weight: weight)
             #expect(layer.isInt8 && layer.halfFormat == nil)
             try expectScaledIntegerSums(layer, try Int8Matrix(quantizing: weight), rows: rows, variant: variant)

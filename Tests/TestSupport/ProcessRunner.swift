@@ -8,10 +8,13 @@ public struct ProcessResult: Sendable {
     public let stderr: String
 }
 
+/// Runs the `l2s` executable (or any other) as a child process, for the tests that drive it as a user would.
 public enum ProcessRunner {
     /// Runs `executable` with `arguments`; kills it and reports status -1 after `timeout` seconds.
-    public static func run(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil,
-                           stdin: String? = nil, timeout: TimeInterval = 60) throws -> ProcessResult {
+    public static func run(
+        _ executable: URL, _ arguments: [String], environment: [String: String]? = nil,
+        stdin: String? = nil, timeout: TimeInterval = 60
+    ) throws -> ProcessResult {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

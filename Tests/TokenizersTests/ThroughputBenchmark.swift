@@ -30,8 +30,8 @@ struct ThroughputBenchmark {
 
         print(
             String(
-                format:
-                    "bench %@: %.1f MB, %d tokens; encode whole text %.1f MB/s, per line (%d lines) %.1f MB/s, decode %.1f MB/s",
+                format: "bench %@: %.1f MB, %d tokens; encode whole text %.1f MB/s, per line (%d lines) %.1f MB/s, "
+                    + "decode %.1f MB/s",
                 layout, megabytes, whole.count, megabytes / wholeSeconds, lines.count, megabytes / lineSeconds,
                 megabytes / decodeSeconds))
         #expect(count > 0)

@@ -65,7 +65,8 @@ enum WireSamples {
             .tokenChunk(TokenChunk(requestID: "req-2", ids: [9], textDelta: " world")),
             .tokenChunks([
                 TokenChunk(requestID: "j1", ids: [3], textDelta: "a"),
-                TokenChunk(requestID: "j2", ids: [1], finishReason: .eos, usage: Usage(promptTokens: 4, completionTokens: 9)),
+                TokenChunk(
+                    requestID: "j2", ids: [1], finishReason: .eos, usage: Usage(promptTokens: 4, completionTokens: 9)),
             ]),
             .error(ErrorReply(code: .overloaded, message: "queue full: 64 of 64", requestID: "req-3")),
             .statsRequest(StatsRequest()),
@@ -82,8 +83,10 @@ enum WireSamples {
                     cache: CacheStats(
                         hits: 7, misses: 2, evictions: 1, entries: 5, bytes: 1 << 33, capacityBytes: 1 << 34,
                         coalesced: 4),
-                    jobsDone: 17, jobsFailed: 1, tokensGenerated: 123_456, tokensPerSecond: 123.5, uptimeMs: 987_654_321,
-                    faults: FaultStats(jobsCancelled: 3, slowClientCancels: 2, workerFaults: 5, retries: 4,
+                    jobsDone: 17, jobsFailed: 1, tokensGenerated: 123_456, tokensPerSecond: 123.5,
+                    uptimeMs: 987_654_321,
+                    faults: FaultStats(
+                        jobsCancelled: 3, slowClientCancels: 2, workerFaults: 5, retries: 4,
                         refusedPeers: 1)
                 )),
             .goodbye(Goodbye(reason: "shutdown")),

@@ -16,7 +16,8 @@ public struct CurveAccess: Sendable {
     /// Access lists; throws when a key is in both (it could then act as a worker and as a client).
     public init(workerKeys: Set<String>, clientKeys: Set<String>?) throws {
         if let shared = clientKeys?.intersection(workerKeys).first {
-            throw ClusterError.unreadableKeyList(path: "--client-keys",
+            throw ClusterError.unreadableKeyList(
+                path: "--client-keys",
                 reason: "key \(shared) is also a worker key; a key has one role")
         }
         self.workerKeys = workerKeys
@@ -34,7 +35,8 @@ public struct CurveAccess: Sendable {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             var key = line
-            if line.hasPrefix("{"), let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            if line.hasPrefix("{"),
+                let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                 let value = object["public"] as? String
             {
                 key = value
@@ -61,8 +63,10 @@ public struct CurveAccess: Sendable {
     func answer(_ request: [[UInt8]]) -> (reply: [[UInt8]], refusal: String?) {
         // version, request id, domain, address, routing id, mechanism, credentials...
         guard request.count >= 6 else {
-            return ([Array("1.0".utf8), [], Array("500".utf8), Array("malformed ZAP request".utf8), [], []],
-                "malformed ZAP request (\(request.count) frames)")
+            return (
+                [Array("1.0".utf8), [], Array("500".utf8), Array("malformed ZAP request".utf8), [], []],
+                "malformed ZAP request (\(request.count) frames)"
+            )
         }
         let requestID = request[1]
         let domain = String(decoding: request[2], as: UTF8.self)
@@ -79,8 +83,10 @@ public struct CurveAccess: Sendable {
         }
         guard allows(key, on: link) else {
             let list = link == .clients ? "--client-keys" : "--worker-keys"
-            return (reply("400", "key not allowed"),
-                "\(link) peer \(address) refused: its CURVE key \(key) is not in \(list)")
+            return (
+                reply("400", "key not allowed"),
+                "\(link) peer \(address) refused: its CURVE key \(key) is not in \(list)"
+            )
         }
         return (reply("200", "OK", user: key), nil)
     }

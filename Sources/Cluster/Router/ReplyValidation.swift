@@ -21,7 +21,8 @@ enum ReplyValidation {
         let tensor = encoding.tensor
         let shape = [ids.count, Int(spec.width)]
         if tensor.dtype != spec.dtype || tensor.shape != shape || encoding.projected != spec.projected {
-            return "encoding is \(tensor.dtype) \(tensor.shape), \(encoding.projected ? "projected" : "not projected"); "
+            return
+                "encoding is \(tensor.dtype) \(tensor.shape), \(encoding.projected ? "projected" : "not projected"); "
                 + "the cluster's bundle ships \(spec.dtype.map { "\($0)" } ?? "?") \(shape), "
                 + "\(spec.projected ? "projected" : "not projected")"
         }
@@ -39,7 +40,8 @@ enum ReplyValidation {
         return tensor.bytes.withUnsafeBytes { bytes -> String? in
             var anyNonZero = false
             for index in 0..<(bytes.count / width) {
-                let bits = width == 4
+                let bits =
+                    width == 4
                     ? bytes.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self).littleEndian
                     : UInt32(bytes.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self).littleEndian)
                 if bits & exponentMask == exponentMask {

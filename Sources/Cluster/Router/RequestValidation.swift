@@ -33,29 +33,38 @@ enum RequestValidation {
         case .text(let text):
             if text.isEmpty { return Problem(code: .badRequest, message: "the prompt text is empty") }
             if text.utf8.count > configuration.maxPromptBytes {
-                return Problem(code: .promptTooLong,
-                    message: "the prompt is \(text.utf8.count) bytes; the router accepts at most \(configuration.maxPromptBytes)")
+                return Problem(
+                    code: .promptTooLong,
+                    message: "the prompt is \(text.utf8.count) bytes; the router accepts at most "
+                        + "\(configuration.maxPromptBytes)"
+                )
             }
         case .tokenIDs(let ids):
             if ids.isEmpty { return Problem(code: .badRequest, message: "prompt token_ids is empty") }
             if ids.count * 4 > configuration.maxPromptBytes {
-                return Problem(code: .promptTooLong,
-                    message: "the prompt has \(ids.count) token ids; the router accepts at most \(configuration.maxPromptBytes / 4)")
+                return Problem(
+                    code: .promptTooLong,
+                    message: "the prompt has \(ids.count) token ids; the router accepts at most "
+                        + "\(configuration.maxPromptBytes / 4)"
+                )
             }
             if let index = ids.firstIndex(where: { $0 < 0 }) {
                 return Problem(code: .badRequest, message: "prompt token_ids[\(index)] is negative (\(ids[index]))")
             }
         }
         if request.maxNewTokens == 0 || request.maxNewTokens > configuration.maxNewTokens {
-            return Problem(code: .badRequest,
+            return Problem(
+                code: .badRequest,
                 message: "max_new_tokens must be in 1...\(configuration.maxNewTokens), got \(request.maxNewTokens)")
         }
         if request.minNewTokens > request.maxNewTokens {
-            return Problem(code: .badRequest,
+            return Problem(
+                code: .badRequest,
                 message: "min_new_tokens (\(request.minNewTokens)) exceeds max_new_tokens (\(request.maxNewTokens))")
         }
         if request.stop.count > configuration.maxStopSequences {
-            return Problem(code: .badRequest,
+            return Problem(
+                code: .badRequest,
                 message: "\(request.stop.count) stop sequences; at most \(configuration.maxStopSequences) are allowed")
         }
         if let index = request.stop.firstIndex(where: \.isEmpty) {
@@ -69,7 +78,8 @@ enum RequestValidation {
         }
         if let penalty = request.sampling?.repetitionPenalty, penalty != 0, penalty != 1 {
             // Refused rather than silently ignored until the logit processors land (issue 14).
-            return Problem(code: .badRequest,
+            return Problem(
+                code: .badRequest,
                 message: "sampling.repetition_penalty \(penalty) is not supported yet; send 0 or 1 (off)")
         }
         return nil
@@ -86,11 +96,14 @@ enum RequestValidation {
             return Problem(code: problem.code, message: "decode_job.request: " + problem.message)
         }
         if job.resumeIDs.count >= Int(job.request.maxNewTokens) {
-            return Problem(code: .badRequest, message: "decode_job.resume_ids has \(job.resumeIDs.count) ids; "
-                + "max_new_tokens \(job.request.maxNewTokens) leaves nothing to generate")
+            return Problem(
+                code: .badRequest,
+                message: "decode_job.resume_ids has \(job.resumeIDs.count) ids; "
+                    + "max_new_tokens \(job.request.maxNewTokens) leaves nothing to generate")
         }
         if let index = job.resumeIDs.firstIndex(where: { $0 < 0 }) {
-            return Problem(code: .badRequest,
+            return Problem(
+                code: .badRequest,
                 message: "decode_job.resume_ids[\(index)] is negative (\(job.resumeIDs[index]))")
         }
         return nil
@@ -102,13 +115,15 @@ public enum SamplingConversion {
     /// The Generation parameters for wire settings (nil = greedy).
     public static func parameters(_ wire: SamplingParams?) -> SamplingParameters {
         guard let wire, !wire.greedy else { return .greedy }
-        return SamplingParameters(greedy: false, temperature: wire.temperature, topK: Int(wire.topK),
+        return SamplingParameters(
+            greedy: false, temperature: wire.temperature, topK: Int(wire.topK),
             topP: wire.topP == 0 ? 1 : wire.topP, seed: wire.seed)
     }
 
     /// The wire settings for Generation parameters.
     public static func wire(_ parameters: SamplingParameters) -> SamplingParams {
-        SamplingParams(greedy: parameters.greedy, temperature: parameters.temperature, topK: UInt32(max(0, parameters.topK)),
+        SamplingParams(
+            greedy: parameters.greedy, temperature: parameters.temperature, topK: UInt32(max(0, parameters.topK)),
             topP: parameters.topP, seed: parameters.seed)
     }
 }

@@ -43,16 +43,21 @@ extension RouterCore {
         tokensGenerated += UInt64(chunk.ids.count)
         var out: [Outgoing] = []
         if job.request.stream, !chunk.ids.isEmpty || !chunk.textDelta.isEmpty {
-            out.append(Outgoing(link: .clients, peer: job.key.client, message: .tokenChunk(
-                TokenChunk(requestID: job.request.requestID, ids: chunk.ids, textDelta: chunk.textDelta))))
+            out.append(
+                Outgoing(
+                    link: .clients, peer: job.key.client,
+                    message: .tokenChunk(
+                        TokenChunk(requestID: job.request.requestID, ids: chunk.ids, textDelta: chunk.textDelta))))
         }
         if chunk.finishReason != .unspecified {
             decoders.finished(decoder)
             job.decoder = nil
             jobsDone += 1
             metrics?.ended(job, outcome: "done", code: "\(chunk.finishReason)", now: now)
-            out.append(Outgoing(link: .clients, peer: job.key.client,
-                message: .tokenChunk(finalChunk(job, reason: chunk.finishReason))))
+            out.append(
+                Outgoing(
+                    link: .clients, peer: job.key.client,
+                    message: .tokenChunk(finalChunk(job, reason: chunk.finishReason))))
             forget(job)
             out += dispatch(now: now)
         }
@@ -89,8 +94,10 @@ extension RouterCore {
             }
             return decoderFault(job, decoder: peer, problem: "\(error.code): \(error.message)", now: now)
         }
-        notice("stray error \(link) \(peer)", "\(link) peer \(peer) sent an error about no work it holds: "
-            + "\(error.code): \(error.message)")
+        notice(
+            "stray error \(link) \(peer)",
+            "\(link) peer \(peer) sent an error about no work it holds: "
+                + "\(error.code): \(error.message)")
         return []
     }
 
@@ -100,10 +107,13 @@ extension RouterCore {
         var out: [Outgoing] = []
         let limit = configuration.stallTimeout
         for (encoder, since) in encoderProgress.sorted(by: { $0.value < $1.value }) where now - since >= limit {
-            let held = encodeTasks.filter { $0.value.encoder == encoder }.keys.sorted { $0.description < $1.description }
+            let held = encodeTasks.filter { $0.value.encoder == encoder }.keys.sorted {
+                $0.description < $1.description
+            }
             encoderProgress[encoder] = held.isEmpty ? nil : now
             for key in held {
-                out += encoderFault(key, encoder: encoder,
+                out += encoderFault(
+                    key, encoder: encoder,
                     problem: "no encoding for \(limit.milliseconds) ms while holding \(held.count) encodes", now: now)
             }
         }
@@ -112,9 +122,12 @@ extension RouterCore {
             if job.decoder == nil, let kernels = job.kernels, let since = job.requeuedAt, now - since >= limit,
                 !decoders.hasMember(variant: kernels)
             {
-                out += finish(job, reason: .unspecified, error: ErrorReply(code: .unavailable,
-                    message: "no decoder with kernel variant '\(kernels)' to resume on after \(job.streamed.count) "
-                        + "tokens (another variant would change the result)"), now: now)
+                out += finish(
+                    job, reason: .unspecified,
+                    error: ErrorReply(
+                        code: .unavailable,
+                        message: "no decoder with kernel variant '\(kernels)' to resume on after \(job.streamed.count) "
+                            + "tokens (another variant would change the result)"), now: now)
                 continue
             }
             guard let decoder = job.decoder, let since = job.progressAt, now - since >= limit else { continue }
@@ -138,8 +151,11 @@ extension RouterCore {
             var out: [Outgoing] = []
             for id in task.waiting {
                 guard let job = jobs[id] else { continue }
-                out += finish(job, reason: .unspecified, error: ErrorReply(code: .unavailable,
-                    message: "no encoder produced a valid encoding in \(task.attempts) attempts; last: \(problem)"))
+                out += finish(
+                    job, reason: .unspecified,
+                    error: ErrorReply(
+                        code: .unavailable,
+                        message: "no encoder produced a valid encoding in \(task.attempts) attempts; last: \(problem)"))
             }
             return out + dispatch(now: now)
         }
@@ -162,8 +178,12 @@ extension RouterCore {
         job.requeuedAt = now
         job.failedOn.insert(decoder)
         guard job.attempts < configuration.maxAttempts else {
-            return out + finish(job, reason: .unspecified, error: ErrorReply(code: .unavailable,
-                message: "the job failed on \(job.attempts) decoders; last: \(problem)")) + dispatch(now: now)
+            return out
+                + finish(
+                    job, reason: .unspecified,
+                    error: ErrorReply(
+                        code: .unavailable,
+                        message: "the job failed on \(job.attempts) decoders; last: \(problem)")) + dispatch(now: now)
         }
         faults.retries += 1
         decodeQueue.insert(job.internalID, at: 0)
@@ -172,15 +192,18 @@ extension RouterCore {
 
     /// Counts a worker's fault, takes the work off it in its pool (opening its breaker after enough faults in a row),
     /// and logs the fault once.
-    func recordFault(of worker: PeerIdentity, on link: Link, problem: String, job: String?, now: ContinuousClock.Instant) {
+    func recordFault(
+        of worker: PeerIdentity, on link: Link, problem: String, job: String?, now: ContinuousClock.Instant
+    ) {
         let name = workerNames[worker] ?? worker.description
         let role = link == .encoders ? "encoder" : "decoder"
         faults.workerFaults += 1
         var tripped = false
         updatePool(link) { tripped = $0.failed(worker, now: now) }
         if tripped {
-            notices.append("\(role) '\(name)' failed \(configuration.breakerThreshold) times in a row; no work for "
-                + "it for \(configuration.breakerCooldown.milliseconds) ms")
+            notices.append(
+                "\(role) '\(name)' failed \(configuration.breakerThreshold) times in a row; no work for "
+                    + "it for \(configuration.breakerCooldown.milliseconds) ms")
         }
         notice("fault \(name) \(problem)", "\(role) '\(name)' fault\(job.map { " on job \($0)" } ?? ""): \(problem)")
     }

@@ -14,8 +14,14 @@ extension RouterCore {
         if case .hello(let hello) = message { return join(hello, peer: peer, on: link, now: now) }
         guard pool(link).workers[peer] != nil else {
             // Not (or no longer) a member: a worker that outlived its heartbeat must say hello again.
-            return [Outgoing(link: link, peer: peer, message: .error(ErrorReply(code: .unavailable,
-                message: "unknown \(link) peer: send hello first (or again, after being declared dead)")))]
+            return [
+                Outgoing(
+                    link: link, peer: peer,
+                    message: .error(
+                        ErrorReply(
+                            code: .unavailable,
+                            message: "unknown \(link) peer: send hello first (or again, after being declared dead)")))
+            ]
         }
         updatePool(link) { $0.heard(peer, now: now) }
         switch message {
@@ -37,15 +43,22 @@ extension RouterCore {
         case .error(let error):
             return workerError(error, from: peer, on: link, now: now)
         default:
-            return [Outgoing(link: link, peer: peer, message: .error(ErrorReply(code: .badRequest,
-                message: "the \(link) socket does not accept \(message.kind) messages")))]
+            return [
+                Outgoing(
+                    link: link, peer: peer,
+                    message: .error(
+                        ErrorReply(
+                            code: .badRequest,
+                            message: "the \(link) socket does not accept \(message.kind) messages")))
+            ]
         }
     }
 
     /// Admits a worker whose hello announces the cluster's bundle (adopting it when none is pinned yet).
     func join(_ hello: Hello, peer: PeerIdentity, on link: Link, now: ContinuousClock.Instant) -> [Outgoing] {
         guard hello.role == link.workerRole else {
-            return refuse(peer, on: link, hello, .badRequest,
+            return refuse(
+                peer, on: link, hello, .badRequest,
                 "hello with role \(hello.role) on the \(link) socket, which expects \(link.workerRole!)")
         }
         let announced: BundleIdentity
@@ -57,7 +70,8 @@ extension RouterCore {
             return refuse(peer, on: link, hello, .badRequest, "hello.capacity is 0; a worker needs at least one slot")
         }
         if let identity, let difference = identity.difference(from: announced) {
-            return refuse(peer, on: link, hello, .bundleMismatch,
+            return refuse(
+                peer, on: link, hello, .bundleMismatch,
                 "worker '\(hello.workerID)' serves another bundle: \(difference); it gets no jobs")
         }
         var out: [Outgoing] = []
@@ -65,8 +79,10 @@ extension RouterCore {
         if identity == nil { out += adopt(announced, from: hello, now: now) }
         let capacity = min(Int(hello.capacity), configuration.maxWorkerSlots)
         if capacity < Int(hello.capacity) {
-            notice("slots \(hello.workerID)", "\(link) worker '\(hello.workerID)' announced \(hello.capacity) slots; "
-                + "it gets at most \(capacity) (--max-worker-slots)")
+            notice(
+                "slots \(hello.workerID)",
+                "\(link) worker '\(hello.workerID)' announced \(hello.capacity) slots; "
+                    + "it gets at most \(capacity) (--max-worker-slots)")
         }
         updatePool(link) { $0.join(peer, capacity: capacity, variant: hello.kernels, now: now) }
         workerNames[peer] = hello.workerID
@@ -78,7 +94,8 @@ extension RouterCore {
         -> [Outgoing]
     {
         faults.refusedPeers += 1
-        notice("refused \(link) \(hello.workerID) \(message)",
+        notice(
+            "refused \(link) \(hello.workerID) \(message)",
             "refused \(link) peer \(peer) ('\(hello.workerID)', \(hello.software)): \(code): \(message)")
         return [Outgoing(link: link, peer: peer, message: .error(ErrorReply(code: code, message: message)))]
     }
@@ -87,7 +104,8 @@ extension RouterCore {
     /// earlier adopted bundle is routed again: its cache keys and encodings belong to that bundle.
     func adopt(_ announced: BundleIdentity, from hello: Hello, now: ContinuousClock.Instant) -> [Outgoing] {
         identity = announced
-        notice("adopt \(announced.fingerprints.llm) \(announced.fingerprints.slm)",
+        notice(
+            "adopt \(announced.fingerprints.llm) \(announced.fingerprints.slm)",
             "adopted the bundle of worker '\(hello.workerID)': llm \(announced.fingerprints.llm.prefix(16))…, slm "
                 + "\(announced.fingerprints.slm.prefix(16))…, \(announced.encoding)")
         var out: [Outgoing] = []
@@ -99,8 +117,11 @@ extension RouterCore {
             awaitingIdentity = []
             for job in jobs.values.sorted(by: { $0.internalID < $1.internalID }) {
                 if !job.streamed.isEmpty {
-                    out += finish(job, reason: .unspecified, error: ErrorReply(code: .unavailable,
-                        message: "the cluster's bundle changed after \(job.streamed.count) tokens of this job"))
+                    out += finish(
+                        job, reason: .unspecified,
+                        error: ErrorReply(
+                            code: .unavailable,
+                            message: "the cluster's bundle changed after \(job.streamed.count) tokens of this job"))
                     continue
                 }
                 job.promptKey = nil
@@ -112,7 +133,7 @@ extension RouterCore {
         droppedIdentity = nil
         let waiting = awaitingIdentity
         awaitingIdentity = []
-        for id in waiting { if let job = jobs[id] { route(job) } }
+        for id in waiting { if let job = jobs[id] { out += route(job, now: now) } }
         return out
     }
 
@@ -135,8 +156,11 @@ extension RouterCore {
                 job.requeuedAt = now
                 job.failedOn.insert(peer)
                 if job.attempts >= configuration.maxAttempts {
-                    out += finish(job, reason: .unspecified, error: ErrorReply(code: .unavailable,
-                        message: "\(job.attempts) decoders holding this job died or left; giving up"))
+                    out += finish(
+                        job, reason: .unspecified,
+                        error: ErrorReply(
+                            code: .unavailable,
+                            message: "\(job.attempts) decoders holding this job died or left; giving up"))
                 } else {
                     decodeQueue.insert(job.internalID, at: 0)
                 }
@@ -216,16 +240,21 @@ extension RouterCore {
             for peer in pool(link).silent(since: deadline) { out += workerLeft(peer, on: link, now: now) }
             for peer in pool(link).workers.keys {
                 if let last = lastSentToWorker[peer], now - last < configuration.heartbeatInterval { continue }
-                out.append(send(.heartbeat(Heartbeat(sentAtUnixMs: WallClock.unixMilliseconds())), to: peer, on: link,
-                    now: now))
+                out.append(
+                    send(
+                        .heartbeat(Heartbeat(sentAtUnixMs: WallClock.unixMilliseconds())), to: peer, on: link,
+                        now: now))
             }
         }
         out += stalledWork(now: now)
         for job in jobs.values.sorted(by: { $0.internalID < $1.internalID }) {
             guard let jobDeadline = job.deadline, jobDeadline <= now else { continue }
             faults.jobsCancelled += 1
-            out += finish(job, reason: .unspecified, error: ErrorReply(code: .deadlineExceeded,
-                message: "deadline passed after \(job.streamed.count) generated tokens"), now: now)
+            out += finish(
+                job, reason: .unspecified,
+                error: ErrorReply(
+                    code: .deadlineExceeded,
+                    message: "deadline passed after \(job.streamed.count) generated tokens"), now: now)
         }
         out += dispatch(now: now)
         if let metrics {
@@ -240,18 +269,22 @@ extension RouterCore {
         var workers: [WorkerStats] = []
         for (link, role) in [(Link.encoders, Role.encoder), (.decoders, .decoder)] {
             for worker in pool(link).workers.values {
-                workers.append(WorkerStats(workerID: workerNames[worker.id] ?? worker.id.description, role: role,
-                    capacity: UInt32(clamping: worker.capacity), credits: UInt32(clamping: worker.credits),
-                    outstanding: UInt32(clamping: worker.outstanding), jobsDone: worker.jobsDone,
-                    lastSeenMsAgo: UInt64(max(0, (now - worker.lastSeen).milliseconds))))
+                workers.append(
+                    WorkerStats(
+                        workerID: workerNames[worker.id] ?? worker.id.description, role: role,
+                        capacity: UInt32(clamping: worker.capacity), credits: UInt32(clamping: worker.credits),
+                        outstanding: UInt32(clamping: worker.outstanding), jobsDone: worker.jobsDone,
+                        lastSeenMsAgo: UInt64(max(0, (now - worker.lastSeen).milliseconds))))
             }
         }
         workers.sort { ($0.role.rawValue, $0.workerID) < ($1.role.rawValue, $1.workerID) }
         let stats = cache.statistics
         let uptime = max(0, (now - startedAt).milliseconds)
-        return StatsReply(workers: workers, queueDepth: UInt32(clamping: queueDepth),
+        return StatsReply(
+            workers: workers, queueDepth: UInt32(clamping: queueDepth),
             maxQueue: UInt32(clamping: configuration.maxQueue),
-            cache: CacheStats(hits: stats.hits, misses: stats.misses, evictions: stats.evictions,
+            cache: CacheStats(
+                hits: stats.hits, misses: stats.misses, evictions: stats.evictions,
                 entries: UInt64(stats.entries), bytes: UInt64(stats.bytes), capacityBytes: UInt64(stats.capacityBytes),
                 coalesced: stats.coalesced),
             jobsDone: jobsDone, jobsFailed: jobsFailed, tokensGenerated: tokensGenerated,

@@ -51,7 +51,8 @@ public final class RouterCore {
         self.startedAt = now
         if case .pinned(let identity) = configuration.bundle { self.identity = identity }
         self.cache = EncodingCache(capacityBytes: configuration.cacheBytes)
-        encoders = WorkerPool(breakerThreshold: configuration.breakerThreshold,
+        encoders = WorkerPool(
+            breakerThreshold: configuration.breakerThreshold,
             breakerCooldown: configuration.breakerCooldown)
         decoders = encoders
     }
@@ -93,8 +94,11 @@ public final class RouterCore {
         default: code = .badRequest
         }
         notice("invalid \(link) \(peer)", "\(link) peer \(peer) sent an invalid message: \(error)")
-        return [Outgoing(link: link, peer: peer,
-            message: .error(ErrorReply(code: code, message: error.description, requestID: requestID)))]
+        return [
+            Outgoing(
+                link: link, peer: peer,
+                message: .error(ErrorReply(code: code, message: error.description, requestID: requestID)))
+        ]
     }
 
     // MARK: - Clients
@@ -106,8 +110,11 @@ public final class RouterCore {
         case .cancel(let cancel):
             let key = RouterJob.Key(client: client, requestID: cancel.requestID)
             guard let id = jobIDs[key], let job = jobs[id] else {
-                return [reply(client, .badRequest, "cancel: no job with request_id '\(cancel.requestID)' is in flight",
-                    requestID: cancel.requestID)]
+                return [
+                    reply(
+                        client, .badRequest, "cancel: no job with request_id '\(cancel.requestID)' is in flight",
+                        requestID: cancel.requestID)
+                ]
             }
             faults.jobsCancelled += 1
             var out = finish(job, reason: .cancelled)
@@ -118,8 +125,11 @@ public final class RouterCore {
         case .heartbeat:
             return []
         default:
-            return [reply(client, .badRequest,
-                "the clients socket accepts generate, cancel, stats_request and heartbeat, not \(message.kind)")]
+            return [
+                reply(
+                    client, .badRequest,
+                    "the clients socket accepts generate, cancel, stats_request and heartbeat, not \(message.kind)")
+            ]
         }
     }
 
@@ -138,8 +148,11 @@ public final class RouterCore {
             return [reply(client, problem.code, problem.message, requestID: request.requestID)]
         }
         if jobIDs[key] != nil {
-            return [reply(client, .badRequest, "request_id '\(request.requestID)' is already in flight for this client",
-                requestID: request.requestID)]
+            return [
+                reply(
+                    client, .badRequest, "request_id '\(request.requestID)' is already in flight for this client",
+                    requestID: request.requestID)
+            ]
         }
         var deadline: ContinuousClock.Instant?
         if request.deadlineUnixMs > 0 {
@@ -147,8 +160,11 @@ public final class RouterCore {
             let nowUnix = WallClock.unixMilliseconds()
             guard request.deadlineUnixMs > nowUnix else {
                 jobsFailed += 1
-                return [reply(client, .deadlineExceeded, "deadline_unix_ms \(request.deadlineUnixMs) has already passed",
-                    requestID: request.requestID)]
+                return [
+                    reply(
+                        client, .deadlineExceeded, "deadline_unix_ms \(request.deadlineUnixMs) has already passed",
+                        requestID: request.requestID)
+                ]
             }
             // Beyond a year is as good as none; the clamp keeps Duration arithmetic in range.
             let remaining = min(request.deadlineUnixMs - nowUnix, 366 * 86_400_000)
@@ -156,13 +172,17 @@ public final class RouterCore {
         }
         if queueDepth >= configuration.maxQueue {
             jobsFailed += 1
-            return [reply(client, .overloaded,
-                "overloaded: \(queueDepth) jobs are waiting (limit \(configuration.maxQueue)); retry later",
-                requestID: request.requestID)]
+            return [
+                reply(
+                    client, .overloaded,
+                    "overloaded: \(queueDepth) jobs are waiting (limit \(configuration.maxQueue)); retry later",
+                    requestID: request.requestID)
+            ]
         }
         nextJobNumber += 1
         // The id decoders see: unique (the number) and traceable (the client's id, e.g. an HTTP x-request-id).
-        let job = RouterJob(key: key, internalID: "j\(nextJobNumber)/\(request.requestID)", request: request,
+        let job = RouterJob(
+            key: key, internalID: "j\(nextJobNumber)/\(request.requestID)", request: request,
             deadline: deadline,
             arrivedAt: now)
         jobs[job.internalID] = job
@@ -171,21 +191,31 @@ public final class RouterCore {
             awaitingIdentity.append(job.internalID)
             return []
         }
-        route(job)
-        return dispatch(now: now)
+        return route(job, now: now) + dispatch(now: now)
     }
 
-    /// Finds the job's encoding: from the cache, from an encode already in flight, or from a new one.
-    func route(_ job: RouterJob) {
-        guard let prints = identity?.fingerprints else { return }
+    /// Finds the job's encoding: from the cache, from an encode already in flight, or from a new one. Returns the
+    /// replies of a job that cannot be keyed (libcrypto failed), which ends with an `internal` error.
+    func route(_ job: RouterJob, now: ContinuousClock.Instant = .now) -> [Outgoing] {
+        guard let prints = identity?.fingerprints else { return [] }
         let key: PromptKey
-        switch job.request.prompt {
-        case .text(let text):
-            key = PromptKey(llm: prints.llm, projector: prints.projector, tokenizer: prints.tokenizer,
-                text: text, tenantSalt: job.request.tenantSalt)
-        case .tokenIDs(let ids):
-            key = PromptKey(llm: prints.llm, projector: prints.projector, tokenizer: prints.tokenizer,
-                tokenIds: ids, tenantSalt: job.request.tenantSalt)
+        do {
+            switch job.request.prompt {
+            case .text(let text):
+                key = try PromptKey(
+                    llm: prints.llm, projector: prints.projector, tokenizer: prints.tokenizer,
+                    text: text, tenantSalt: job.request.tenantSalt)
+            case .tokenIDs(let ids):
+                key = try PromptKey(
+                    llm: prints.llm, projector: prints.projector, tokenizer: prints.tokenizer,
+                    tokenIds: ids, tenantSalt: job.request.tenantSalt)
+            }
+        } catch {
+            return finish(
+                job, reason: .unspecified,
+                error: ErrorReply(
+                    code: .internal,
+                    message: "cannot compute the prompt's cache key: \(error)"), now: now)
         }
         job.promptKey = key
         switch cache.lookup(key) {
@@ -199,13 +229,15 @@ public final class RouterCore {
             encodeTasks[key] = EncodeTask(key: key, prompt: job.request.prompt, waiting: [job.internalID])
             encodeQueue.append(key)
         }
+        return []
     }
 
     /// Ends a job: tells its decoder to stop when it has one, answers the client, forgets the job.
     func finish(_ job: RouterJob, reason: FinishReason, error: ErrorReply? = nil, now: ContinuousClock.Instant = .now)
         -> [Outgoing]
     {
-        metrics?.ended(job, outcome: error != nil ? "failed" : reason == .cancelled ? "cancelled" : "done",
+        metrics?.ended(
+            job, outcome: error != nil ? "failed" : reason == .cancelled ? "cancelled" : "done",
             code: error.map { LoadGenerator.name(of: $0.code) } ?? "\(reason)", now: now)
         var out: [Outgoing] = []
         if let decoder = job.decoder {
@@ -214,19 +246,25 @@ public final class RouterCore {
         }
         if let error {
             jobsFailed += 1
-            out.append(Outgoing(link: .clients, peer: job.key.client,
-                message: .error(ErrorReply(code: error.code, message: error.message, requestID: job.request.requestID))))
+            out.append(
+                Outgoing(
+                    link: .clients, peer: job.key.client,
+                    message: .error(
+                        ErrorReply(code: error.code, message: error.message, requestID: job.request.requestID))))
         } else {
-            out.append(Outgoing(link: .clients, peer: job.key.client, message: .tokenChunk(finalChunk(job, reason: reason))))
+            out.append(
+                Outgoing(link: .clients, peer: job.key.client, message: .tokenChunk(finalChunk(job, reason: reason))))
         }
         forget(job)
         return out
     }
 
     func finalChunk(_ job: RouterJob, reason: FinishReason) -> TokenChunk {
-        TokenChunk(requestID: job.request.requestID, ids: job.request.stream ? [] : job.streamed,
+        TokenChunk(
+            requestID: job.request.requestID, ids: job.request.stream ? [] : job.streamed,
             textDelta: job.request.stream ? "" : job.text, finishReason: reason,
-            usage: Usage(promptTokens: UInt32(clamping: job.encoding?.promptIDs.count ?? 0),
+            usage: Usage(
+                promptTokens: UInt32(clamping: job.encoding?.promptIDs.count ?? 0),
                 completionTokens: UInt32(clamping: job.streamed.count), cachedEncoding: job.cachedEncoding))
     }
 
@@ -256,7 +294,9 @@ public final class RouterCore {
     }
 
     func reply(_ client: PeerIdentity, _ code: ErrorCode, _ message: String, requestID: String = "") -> Outgoing {
-        Outgoing(link: .clients, peer: client, message: .error(ErrorReply(code: code, message: message, requestID: requestID)))
+        Outgoing(
+            link: .clients, peer: client,
+            message: .error(ErrorReply(code: code, message: message, requestID: requestID)))
     }
 
     /// A client the clients socket can no longer reach: its jobs are cancelled so their slots free up.
@@ -277,12 +317,17 @@ public final class RouterCore {
         for job in victims {
             faults.jobsCancelled += 1
             faults.slowClientCancels += 1
-            out += finish(job, reason: .unspecified, error: ErrorReply(code: .cancelled,
-                message: "cancelled after \(job.streamed.count) tokens: the client left \(backlog) messages unread "
-                    + "(limit \(configuration.clientBacklog)); read chunks as they come"))
+            out += finish(
+                job, reason: .unspecified,
+                error: ErrorReply(
+                    code: .cancelled,
+                    message: "cancelled after \(job.streamed.count) tokens: the client left \(backlog) messages unread "
+                        + "(limit \(configuration.clientBacklog)); read chunks as they come"))
         }
-        notice("slow \(client)", "client \(client) reads too slowly (\(backlog) messages unread): cancelled its "
-            + "\(victims.count) jobs")
+        notice(
+            "slow \(client)",
+            "client \(client) reads too slowly (\(backlog) messages unread): cancelled its "
+                + "\(victims.count) jobs")
         return out + dispatch(now: now)
     }
 }

@@ -47,8 +47,10 @@ final class RouterJob {
     /// When it went back to the queue after losing its decoder.
     var requeuedAt: ContinuousClock.Instant?
 
-    init(key: Key, internalID: String, request: GenerateRequest, deadline: ContinuousClock.Instant?,
-         arrivedAt: ContinuousClock.Instant) {
+    init(
+        key: Key, internalID: String, request: GenerateRequest, deadline: ContinuousClock.Instant?,
+        arrivedAt: ContinuousClock.Instant
+    ) {
         self.arrivedAt = arrivedAt
         self.key = key
         self.internalID = internalID

@@ -17,24 +17,31 @@ public final class RouterMetrics: Sendable {
     public init(registry: MetricsRegistry) {
         self.registry = registry
         let latency = MetricsRegistry.latencyBuckets
-        registry.declare("l2s_requests_total", .counter, help: "Jobs ended, by outcome and finish reason or error code",
+        registry.declare(
+            "l2s_requests_total", .counter, help: "Jobs ended, by outcome and finish reason or error code",
             labels: ["outcome", "code"])
-        registry.declare("l2s_time_to_first_token_seconds", .histogram,
+        registry.declare(
+            "l2s_time_to_first_token_seconds", .histogram,
             help: "Job arrival to its first token leaving the router", buckets: latency)
-        registry.declare("l2s_inter_token_latency_seconds", .histogram,
+        registry.declare(
+            "l2s_inter_token_latency_seconds", .histogram,
             help: "Time between consecutive tokens of a job at the router", buckets: latency)
-        registry.declare("l2s_e2e_request_latency_seconds", .histogram,
+        registry.declare(
+            "l2s_e2e_request_latency_seconds", .histogram,
             help: "Job arrival to its end", buckets: latency)
-        registry.declare("l2s_request_queue_time_seconds", .histogram,
+        registry.declare(
+            "l2s_request_queue_time_seconds", .histogram,
             help: "Job arrival to its first decoder assignment", buckets: latency)
         registry.declare("l2s_num_requests_running", .gauge, help: "Jobs on a decoder")
         registry.declare("l2s_num_requests_waiting", .gauge, help: "Jobs waiting for an encoding or a decoder")
         registry.declare("l2s_workers", .gauge, help: "Member workers by role", labels: ["role"])
         registry.declare("l2s_generation_tokens_total", .counter, help: "Tokens relayed to clients")
-        registry.declare("l2s_encoding_cache_lookups_total", .counter, help: "Encoding cache lookups by result",
+        registry.declare(
+            "l2s_encoding_cache_lookups_total", .counter, help: "Encoding cache lookups by result",
             labels: ["result"])
         registry.declare("l2s_encoding_cache_bytes", .gauge, help: "Bytes held by the encoding cache")
-        registry.declare("l2s_faults_total", .counter,
+        registry.declare(
+            "l2s_faults_total", .counter,
             help: "Cancellations, worker faults, retries and refused peers", labels: ["kind"])
     }
 
@@ -63,25 +70,29 @@ public final class RouterMetrics: Sendable {
 
     /// Copies the statistics' gauges and totals (counters that only grow, set to their current totals).
     func update(_ stats: StatsReply, running: Int) {
-        ready.store(stats.workers.contains { $0.role == .encoder } && stats.workers.contains { $0.role == .decoder },
+        ready.store(
+            stats.workers.contains { $0.role == .encoder } && stats.workers.contains { $0.role == .decoder },
             ordering: .relaxed)
         registry.set("l2s_num_requests_running", Double(running))
         registry.set("l2s_num_requests_waiting", Double(stats.queueDepth))
         for role in [Role.encoder, .decoder] {
-            registry.set("l2s_workers", Double(stats.workers.filter { $0.role == role }.count),
+            registry.set(
+                "l2s_workers", Double(stats.workers.filter { $0.role == role }.count),
                 labels: [role == .encoder ? "encoder" : "decoder"])
         }
         registry.set("l2s_generation_tokens_total", Double(stats.tokensGenerated))
-        for (result, value) in [("hit", stats.cache.hits), ("miss", stats.cache.misses),
-            ("coalesced", stats.cache.coalesced)]
-        {
+        for (result, value) in [
+            ("hit", stats.cache.hits), ("miss", stats.cache.misses),
+            ("coalesced", stats.cache.coalesced),
+        ] {
             registry.set("l2s_encoding_cache_lookups_total", Double(value), labels: [result])
         }
         registry.set("l2s_encoding_cache_bytes", Double(stats.cache.bytes))
         let faults = stats.faults
-        for (kind, value) in [("cancelled", faults.jobsCancelled), ("slow_client", faults.slowClientCancels),
-            ("worker_fault", faults.workerFaults), ("retry", faults.retries), ("refused_peer", faults.refusedPeers)]
-        {
+        for (kind, value) in [
+            ("cancelled", faults.jobsCancelled), ("slow_client", faults.slowClientCancels),
+            ("worker_fault", faults.workerFaults), ("retry", faults.retries), ("refused_peer", faults.refusedPeers),
+        ] {
             registry.set("l2s_faults_total", Double(value), labels: [kind])
         }
     }

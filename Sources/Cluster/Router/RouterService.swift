@@ -50,7 +50,8 @@ public final class RouterService: Sendable {
         var limits = WireLimits.standard
         switch link {
         case .clients:
-            limits.maxEnvelopeBytes = min(limits.maxEnvelopeBytes, 2 * configuration.requestLimits.maxPromptBytes + 65_536)
+            limits.maxEnvelopeBytes = min(
+                limits.maxEnvelopeBytes, 2 * configuration.requestLimits.maxPromptBytes + 65_536)
             limits.maxTensorBytes = 0
         case .decoders:
             limits.maxEnvelopeBytes = 1 << 20
@@ -62,9 +63,11 @@ public final class RouterService: Sendable {
     }
 
     /// Binds, calls `ready` with the actual endpoints (ports resolved), and serves until `stop()`.
-    public func run(endpoints: Endpoints, configuration: RouterConfiguration, log: ServiceLog,
-                    security: Security? = nil, metrics: RouterMetrics? = nil,
-                    ready: (Endpoints) -> Void = { _ in }) throws {
+    public func run(
+        endpoints: Endpoints, configuration: RouterConfiguration, log: ServiceLog,
+        security: Security? = nil, metrics: RouterMetrics? = nil,
+        ready: (Endpoints) -> Void = { _ in }
+    ) throws {
         let context = try ZMQContext()
         defer { context.shutdown() }
         // The ZAP handler must be bound before any socket that uses it accepts a connection.
@@ -83,9 +86,10 @@ public final class RouterService: Sendable {
             for socket in sockets.values { socket.close() }
         }
         var limits: [Link: WireLimits] = [:]
-        for (link, endpoint) in [(Link.clients, endpoints.clients), (.encoders, endpoints.encoders),
-            (.decoders, endpoints.decoders)]
-        {
+        for (link, endpoint) in [
+            (Link.clients, endpoints.clients), (.encoders, endpoints.encoders),
+            (.decoders, endpoints.decoders),
+        ] {
             let socket = try ZMQSocket(context: context, type: .router)
             let linkLimits = Self.limits(for: link, configuration: configuration)
             limits[link] = linkLimits
@@ -109,10 +113,12 @@ public final class RouterService: Sendable {
             }
             sockets[link] = socket
         }
-        let bound = Endpoints(clients: try sockets[.clients]!.lastEndpoint(),
+        let bound = Endpoints(
+            clients: try sockets[.clients]!.lastEndpoint(),
             encoders: try sockets[.encoders]!.lastEndpoint(), decoders: try sockets[.decoders]!.lastEndpoint())
-        log.info("listening\(security == nil ? "" : " (CURVE, workers by allow-list)"): clients \(bound.clients), "
-            + "encoders \(bound.encoders), decoders \(bound.decoders)")
+        log.info(
+            "listening\(security == nil ? "" : " (CURVE, workers by allow-list)"): clients \(bound.clients), "
+                + "encoders \(bound.encoders), decoders \(bound.decoders)")
         ready(bound)
 
         let core = RouterCore(configuration: configuration, now: .now, metrics: metrics)
@@ -138,8 +144,9 @@ public final class RouterService: Sendable {
                 log.info("client \(client) is gone; cancelling its jobs")
                 return core.clientUnreachable(client, now: .now)
             case .abandoned(let client, let messages):
-                log.warning("client \(client) read nothing for \(backlog.abandonAfter); dropped its \(messages) "
-                    + "unread messages")
+                log.warning(
+                    "client \(client) read nothing for \(backlog.abandonAfter); dropped its \(messages) "
+                        + "unread messages")
                 return []
             }
         }
@@ -183,8 +190,10 @@ public final class RouterService: Sendable {
                         log.debug("\(link) \(peer) -> \(message.kind)")
                         deliver(core.receive(message, from: peer, on: link, now: .now))
                     } catch {
-                        deliver(core.receiveInvalid(error, requestID: WireCodec.requestID(in: frames), from: peer,
-                            on: link))
+                        deliver(
+                            core.receiveInvalid(
+                                error, requestID: WireCodec.requestID(in: frames), from: peer,
+                                on: link))
                     }
                 }
             }
@@ -197,7 +206,9 @@ public final class RouterService: Sendable {
             }
             for monitor in monitors {
                 while let event = try monitor.next() {
-                    guard event.isHandshakeFailure, refusedHandshakes.insert(event.description).inserted else { continue }
+                    guard event.isHandshakeFailure, refusedHandshakes.insert(event.description).inserted else {
+                        continue
+                    }
                     log.warning(event.description)
                 }
             }

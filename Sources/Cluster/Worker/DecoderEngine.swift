@@ -26,10 +26,13 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
 
     /// An engine over a loaded SLM with `slots` job slots, admitting at most `prefillTokensPerStep` prompt tokens of
     /// new jobs between two steps of running ones.
-    public init(slm: ConditionedSLM, slots: Int, prefillTokensPerStep: Int = 256, metrics: MetricsRegistry? = nil,
-                log: ServiceLog) {
+    public init(
+        slm: ConditionedSLM, slots: Int, prefillTokensPerStep: Int = 256, metrics: MetricsRegistry? = nil,
+        log: ServiceLog
+    ) {
         self.metrics = metrics
-        metrics?.declare("l2s_decoder_step_seconds", .histogram, help: "One batched decoding step",
+        metrics?.declare(
+            "l2s_decoder_step_seconds", .histogram, help: "One batched decoding step",
             buckets: MetricsRegistry.latencyBuckets)
         metrics?.declare("l2s_decoder_running_sequences", .gauge, help: "Sequences in the batch")
         metrics?.declare("l2s_decoder_waiting_jobs", .gauge, help: "Jobs received but not yet admitted")
@@ -116,8 +119,11 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
         } catch {
             metrics?.add("l2s_decoder_jobs_total", labels: ["refused"])
             log.warning("job refused: \(error)", requestID: job.request.requestID)
-            outbox.send(.error(ErrorReply(code: DecoderJobState.errorCode(for: error), message: "\(error)",
-                requestID: job.request.requestID)))
+            outbox.send(
+                .error(
+                    ErrorReply(
+                        code: DecoderJobState.errorCode(for: error), message: "\(error)",
+                        requestID: job.request.requestID)))
             outbox.send(.credit(Credit(credits: 1)))
         }
     }
@@ -161,7 +167,8 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
         state.fail()
         metrics?.add("l2s_decoder_jobs_total", labels: ["failed"])
         log.warning("job failed: \(error)", requestID: state.requestID)
-        outbox.send(.error(ErrorReply(code: .internal, message: "decoding failed: \(error)", requestID: state.requestID)))
+        outbox.send(
+            .error(ErrorReply(code: .internal, message: "decoding failed: \(error)", requestID: state.requestID)))
         outbox.send(.credit(Credit(credits: 1)))
     }
 }
@@ -181,10 +188,12 @@ final class DecoderJobState {
         let encoding = try tensor.bytes.withUnsafeBytes {
             try WireRounding.widen(bytes: $0, dtype: tensor.dtype.numerics)
         }
-        let options = GenerationOptions(maxNewTokens: Int(job.request.maxNewTokens),
+        let options = GenerationOptions(
+            maxNewTokens: Int(job.request.maxNewTokens),
             minNewTokens: Int(job.request.minNewTokens), sampling: SamplingConversion.parameters(job.request.sampling),
             stop: job.request.stop)
-        generation = try TextGeneration(options: options, eosTokenIDs: slm.eosTokenIDs, tokenizer: slm.tokenizer,
+        generation = try TextGeneration(
+            options: options, eosTokenIDs: slm.eosTokenIDs, tokenizer: slm.tokenizer,
             promptTokens: job.encoding.promptIDs.count, contextPrefix: slm.penaltyContext)
         sequence = try slm.startSequence(promptIDs: job.encoding.promptIDs, encoding: encoding)
         // Failover: replay what the client already has through the same per-step path, discarding the text.
@@ -216,10 +225,14 @@ final class DecoderJobState {
             return (TokenChunk(requestID: requestID, ids: [step.token], textDelta: step.delta), step.token)
         }
         isFinished = true
-        let usage = Wire.Usage(promptTokens: UInt32(generation.usage.promptTokens),
+        let usage = Wire.Usage(
+            promptTokens: UInt32(generation.usage.promptTokens),
             completionTokens: UInt32(generation.usage.completionTokens))
-        return (TokenChunk(requestID: requestID, ids: [step.token], textDelta: step.delta, finishReason: reason.wire,
-            usage: usage), nil)
+        return (
+            TokenChunk(
+                requestID: requestID, ids: [step.token], textDelta: step.delta, finishReason: reason.wire,
+                usage: usage), nil
+        )
     }
 
     func fail() { isFinished = true }

@@ -19,10 +19,13 @@ public final class EncoderEngine: WorkerEngine, Sendable {
     private let metrics: MetricsRegistry?
 
     /// An engine over a loaded prompt encoder.
-    public init(encoder: PromptEncoder, maxBatch: Int, batchWait: Duration, metrics: MetricsRegistry? = nil,
-                log: ServiceLog) {
+    public init(
+        encoder: PromptEncoder, maxBatch: Int, batchWait: Duration, metrics: MetricsRegistry? = nil,
+        log: ServiceLog
+    ) {
         self.metrics = metrics
-        metrics?.declare("l2s_encoder_batch_seconds", .histogram, help: "One batch of prompt passes (and projections)",
+        metrics?.declare(
+            "l2s_encoder_batch_seconds", .histogram, help: "One batch of prompt passes (and projections)",
             buckets: MetricsRegistry.latencyBuckets)
         metrics?.declare("l2s_encoder_prompts_total", .counter, help: "Prompts by outcome", labels: ["outcome"])
         metrics?.declare("l2s_encoder_prompt_tokens_total", .counter, help: "Prompt tokens encoded")
@@ -87,14 +90,18 @@ public final class EncoderEngine: WorkerEngine, Sendable {
             let dtype = encoder.bundle.wireDType
             let projected = encoder.bundle.projectorRunsOn == .encoder
             for ((request, ids), encoding) in zip(accepted, encodings) {
-                let tensor = try Tensor(dtype: DType(dtype), shape: [ids.count, encoder.encodingWidth],
+                let tensor = try Tensor(
+                    dtype: DType(dtype), shape: [ids.count, encoder.encodingWidth],
                     bytes: Frame(WireRounding.narrow(encoding, to: dtype)))
-                outbox.send(.encoding(Encoding(requestID: request.requestID, promptHash: request.promptHash,
-                    promptIDs: ids, tensor: tensor, projected: projected)))
+                outbox.send(
+                    .encoding(
+                        Encoding(
+                            requestID: request.requestID, promptHash: request.promptHash,
+                            promptIDs: ids, tensor: tensor, projected: projected)))
                 outbox.send(.credit(Credit(credits: 1)))
             }
             log.debug("encoded a batch of \(accepted.count)")
-        } catch where accepted.count > 1 {
+        } catch  where accepted.count > 1 {
             // One bad prompt (an id outside the vocabulary, say) must not fail its batch-mates: retry one by one.
             for item in accepted { encodeValidated([item], outbox: outbox) }
         } catch {
@@ -105,8 +112,11 @@ public final class EncoderEngine: WorkerEngine, Sendable {
     private func reject(_ request: EncodeRequest, _ error: any Error, outbox: WorkerOutbox) {
         metrics?.add("l2s_encoder_prompts_total", labels: ["refused"])
         log.warning("encode \(request.requestID.prefix(12))… refused: \(error)")
-        outbox.send(.error(ErrorReply(code: DecoderJobState.errorCode(for: error), message: "\(error)",
-            requestID: request.requestID)))
+        outbox.send(
+            .error(
+                ErrorReply(
+                    code: DecoderJobState.errorCode(for: error), message: "\(error)",
+                    requestID: request.requestID)))
         outbox.send(.credit(Credit(credits: 1)))
     }
 }

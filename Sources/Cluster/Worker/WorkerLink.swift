@@ -34,7 +34,12 @@ public final class WorkerOutbox: Sendable {
         wake()
     }
 
-    func drain() -> [Message] { queue.withLock { messages in defer { messages = [] }; return messages } }
+    func drain() -> [Message] {
+        queue.withLock { messages in
+            defer { messages = [] }
+            return messages
+        }
+    }
 }
 
 /// A worker's connection to the router (DEALER): says hello with its role, fingerprints and capacity, grants
@@ -88,11 +93,14 @@ public final class WorkerLink: Sendable {
         while !stopped.load(ordering: .relaxed) {
             let socket = try ZMQSocket(context: context, type: .dealer)
             try socket.set(.linger(milliseconds: 0))
-            try socket.set(.maxMessageSize(Int64(WireLimits.standard.maxEnvelopeBytes + WireLimits.standard.maxTensorBytes)))
+            try socket.set(
+                .maxMessageSize(Int64(WireLimits.standard.maxEnvelopeBytes + WireLimits.standard.maxTensorBytes)))
             if let key = settings.curveServerKey {
                 try CurveKeys.secureClient(socket, serverKey: key, own: settings.curveKeyPair)
             }
-            let monitor = settings.curveServerKey == nil ? nil
+            let monitor =
+                settings.curveServerKey == nil
+                ? nil
                 : try SocketMonitor(socket, context: context, name: "worker-\(UUID().uuidString)")
             defer { monitor?.close() }
             do {
@@ -102,7 +110,8 @@ public final class WorkerLink: Sendable {
                 throw ClusterError.connectFailed(endpoint: settings.router, reason: error.description)
             }
             log.info("connecting to router \(settings.router)")
-            let outcome = try serve(socket: socket, wakeReceiver: wakeReceiver, monitor: monitor, outbox: outbox,
+            let outcome = try serve(
+                socket: socket, wakeReceiver: wakeReceiver, monitor: monitor, outbox: outbox,
                 engine: engine, settings: settings, log: log)
             if outcome == .stopped {
                 _ = try? socket.send(.goodbye(Goodbye(reason: "shutting down")), blocking: false)
@@ -125,8 +134,10 @@ public final class WorkerLink: Sendable {
     private enum Outcome { case stopped, silentRouter, heardFromRouter }
 
     /// One connection's life: hello, then relay until the router is silent too long or tells us to rejoin.
-    private func serve(socket: ZMQSocket, wakeReceiver: ZMQSocket, monitor: SocketMonitor?, outbox: WorkerOutbox,
-                       engine: any WorkerEngine, settings: WorkerLink.Settings, log: ServiceLog) throws -> Outcome {
+    private func serve(
+        socket: ZMQSocket, wakeReceiver: ZMQSocket, monitor: SocketMonitor?, outbox: WorkerOutbox,
+        engine: any WorkerEngine, settings: WorkerLink.Settings, log: ServiceLog
+    ) throws -> Outcome {
         var hello = settings.hello
         hello.capacity = UInt32(engine.capacity)
         hello.heartbeatIntervalMs = UInt32(settings.heartbeatInterval.milliseconds)
@@ -147,9 +158,10 @@ public final class WorkerLink: Sendable {
             while let event = try monitor?.next() {
                 guard event.isHandshakeFailure, !handshakeReported else { continue }
                 handshakeReported = true
-                log.warning("the router refused this worker's CURVE handshake: \(event); is this worker's public key "
-                    + "(\(settings.curveKeyPair?.publicKey ?? "none given")) in the router's --worker-keys, and "
-                    + "--curve-server-key the router's public key?")
+                log.warning(
+                    "the router refused this worker's CURVE handshake: \(event); is this worker's public key "
+                        + "(\(settings.curveKeyPair?.publicKey ?? "none given")) in the router's --worker-keys, and "
+                        + "--curve-server-key the router's public key?")
             }
             for message in outbox.drain() {
                 // Never block: with the router gone the queue fills, and its jobs are re-sent elsewhere anyway.
@@ -186,7 +198,8 @@ public final class WorkerLink: Sendable {
             }
             let now = ContinuousClock.now
             if now - lastSent >= settings.heartbeatInterval {
-                _ = try socket.send(.heartbeat(Heartbeat(sentAtUnixMs: UInt64(Date().timeIntervalSince1970 * 1000))),
+                _ = try socket.send(
+                    .heartbeat(Heartbeat(sentAtUnixMs: UInt64(Date().timeIntervalSince1970 * 1000))),
                     blocking: false)
                 lastSent = now
             }

@@ -14,8 +14,9 @@ public final class SocketMonitor {
 
         /// Whether a security handshake failed (wrong key, refused by ZAP, protocol mismatch).
         public var isHandshakeFailure: Bool {
-            code & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0
+            code
+                & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                    | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0
         }
 
         /// E.g. `handshake refused by the authenticator (ZAP status 400) on tcp://127.0.0.1:5557`.
@@ -23,8 +24,10 @@ public final class SocketMonitor {
             let what: String
             switch code {
             case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: what = "handshake refused by the authenticator (ZAP status \(value))"
-            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL: what = "handshake failed: protocol error \(value)"
-                + " (a wrong CURVE key, or a peer without CURVE)"
+            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+                what =
+                    "handshake failed: protocol error \(value)"
+                    + " (a wrong CURVE key, or a peer without CURVE)"
             case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL: what = "handshake failed (errno \(value))"
             case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: what = "handshake succeeded"
             default: what = "event 0x\(String(code, radix: 16)) (\(value))"
@@ -39,7 +42,8 @@ public final class SocketMonitor {
     /// Monitors `target` for handshake results; `name` makes the inproc address unique within `context`.
     public init(_ target: ZMQSocket, context: ZMQContext, name: String) throws(WireError) {
         let address = "inproc://l2s-monitor-\(name)"
-        let events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+        let events =
+            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
             | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
         let handle = try target.open("zmq_socket_monitor")
         try ZMQCall.check("zmq_socket_monitor(\(address))") { zmq_socket_monitor(handle, address, events) }

@@ -4,9 +4,11 @@ import Cluster
 /// clients endpoint is and, when it requires CURVE, its public key; and the one way they connect.
 struct ClientFlags {
     static let options = [
-        OptionSpec("--router", value: "EP", help: "the router's clients endpoint", default: "tcp://127.0.0.1:5555",
+        OptionSpec(
+            "--router", value: "EP", help: "the router's clients endpoint", default: "tcp://127.0.0.1:5555",
             env: "L2S_ROUTER"),
-        OptionSpec("--curve-server-key", value: "KEY", help: "the router's CURVE public key, when it requires CURVE",
+        OptionSpec(
+            "--curve-server-key", value: "KEY", help: "the router's CURVE public key, when it requires CURVE",
             env: "L2S_CURVE_SERVER_KEY"),
     ]
 

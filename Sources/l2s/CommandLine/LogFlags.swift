@@ -3,9 +3,11 @@ import Cluster
 /// `--log-format` and `--log-level` of the services: how their log lines look and which are printed.
 enum LogFlags {
     static let options = [
-        OptionSpec("--log-format", value: "text|json", help: "log lines for people, or one JSON object per line",
+        OptionSpec(
+            "--log-format", value: "text|json", help: "log lines for people, or one JSON object per line",
             default: "text", env: "L2S_LOG_FORMAT"),
-        OptionSpec("--log-level", value: "debug|info|warning", help: "the least severe log lines printed",
+        OptionSpec(
+            "--log-level", value: "debug|info|warning", help: "the least severe log lines printed",
             default: "info", env: "L2S_LOG"),
     ]
 

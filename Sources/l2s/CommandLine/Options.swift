@@ -31,7 +31,8 @@ struct OptionSpec: Sendable {
 }
 
 /// The arguments of one subcommand after parsing: flag values, boolean flags and positional words.
-/// Value lookups follow DESIGN.md's order: the flag, then its `L2S_*` environment variable, then the built-in default.
+/// Value lookups follow the order docs/architecture.md gives: the flag, then its `L2S_*` environment variable, then
+/// the built-in default.
 struct ParsedArguments {
     let specs: [OptionSpec]
     private(set) var values: [String: String] = [:]
@@ -42,7 +43,9 @@ struct ParsedArguments {
     let environment: [String: String]
 
     /// Parses `arguments` (without the subcommand name) against `specs`.
-    init(_ arguments: [String], specs: [OptionSpec], environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    init(
+        _ arguments: [String], specs: [OptionSpec], environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws {
         self.specs = specs
         self.environment = environment
         var index = 0
@@ -74,7 +77,9 @@ struct ParsedArguments {
                 values[name] = inlineValue
                 repeatedValues[name, default: []].append(inlineValue)
             } else {
-                guard index < arguments.count else { throw UsageError("option '\(name)' needs a value (\(spec.value!))") }
+                guard index < arguments.count else {
+                    throw UsageError("option '\(name)' needs a value (\(spec.value!))")
+                }
                 values[name] = arguments[index]
                 repeatedValues[name, default: []].append(arguments[index])
                 index += 1

@@ -34,7 +34,8 @@ extension Subcommand {
                 if let environment = option.environment { details.append("env \(environment)") }
                 if let value = option.defaultValue { details.append("default \(value)") }
                 let suffix = details.isEmpty ? "" : " [\(details.joined(separator: ", "))]"
-                lines.append("  \(head.padding(toLength: max(head.count, 26), withPad: " ", startingAt: 0)) \(option.help)\(suffix)")
+                let column = head.padding(toLength: max(head.count, 26), withPad: " ", startingAt: 0)
+                lines.append("  \(column) \(option.help)\(suffix)")
             }
         }
         lines.append("  --help                     show this help")

@@ -9,18 +9,23 @@ import Wire
 struct WorkerFlags {
     static func options(role: String, routerPort: Int) -> [OptionSpec] {
         [
-            OptionSpec("--router", value: "EP", help: "the router's \(role)s endpoint",
+            OptionSpec(
+                "--router", value: "EP", help: "the router's \(role)s endpoint",
                 default: "tcp://127.0.0.1:\(routerPort)", env: "L2S_ROUTER_\(role.uppercased())S"),
             OptionSpec("--bundle", value: "DIR", help: "the LLM-to-SLM bundle", env: "L2S_BUNDLE"),
-            OptionSpec("--heartbeat-ms", value: "MS", help: "heartbeat interval", default: "1000",
+            OptionSpec(
+                "--heartbeat-ms", value: "MS", help: "heartbeat interval", default: "1000",
                 env: "L2S_HEARTBEAT_MS"),
             OptionSpec("--threads", value: "N", help: "OpenBLAS threads", default: "cores", env: "L2S_THREADS"),
             OptionSpec("--id", value: "NAME", help: "worker id shown by l2s stats", default: "\(role)-<pid>"),
-            OptionSpec("--curve-server-key", value: "KEY", help: "the router's CURVE public key, when it requires CURVE",
-            env: "L2S_CURVE_SERVER_KEY"),
+            OptionSpec(
+                "--curve-server-key", value: "KEY", help: "the router's CURVE public key, when it requires CURVE",
+                env: "L2S_CURVE_SERVER_KEY"),
             MetricsEndpoint.option, LogFlags.options[0], LogFlags.options[1],
-            OptionSpec("--curve-secret-file", value: "FILE",
-                help: "with CURVE: this worker's key pair (l2s keygen); its public key goes in the router's --worker-keys",
+            OptionSpec(
+                "--curve-secret-file", value: "FILE",
+                help: "with CURVE: this worker's key pair (l2s keygen); its public key goes in the router's "
+                    + "--worker-keys",
                 env: "L2S_CURVE_SECRET_FILE"),
         ]
     }
@@ -37,7 +42,9 @@ struct WorkerFlags {
     let registry = MetricsRegistry()
 
     init(_ arguments: ParsedArguments, role: String) throws {
-        guard arguments.positionals.isEmpty else { throw UsageError("unexpected argument '\(arguments.positionals[0])'") }
+        guard arguments.positionals.isEmpty else {
+            throw UsageError("unexpected argument '\(arguments.positionals[0])'")
+        }
         router = try arguments.required("--router")
         bundle = URL(fileURLWithPath: try arguments.required("--bundle"))
         heartbeat = .milliseconds(try arguments.int("--heartbeat-ms", in: 10...60_000)!)
@@ -45,8 +52,9 @@ struct WorkerFlags {
         curveServerKey = try arguments.curveServerKey()
         curveKeyPair = try arguments.string("--curve-secret-file").map { try CurveKeys.keyPair(file: $0) }
         if curveServerKey != nil, curveKeyPair == nil {
-            throw UsageError("--curve-server-key needs --curve-secret-file: a worker authenticates with its own key "
-                + "pair (l2s keygen), whose public key is in the router's --worker-keys")
+            throw UsageError(
+                "--curve-server-key needs --curve-secret-file: a worker authenticates with its own key "
+                    + "pair (l2s keygen), whose public key is in the router's --worker-keys")
         }
         self.arguments = arguments
         workerID = arguments.isExplicit("--id") ? try arguments.required("--id") : "\(role)-\(getpid())"
@@ -65,8 +73,10 @@ struct WorkerFlags {
         kernels: String = KernelVariant.process.rawValue
     ) throws -> Int32 {
         let identity = BundleIdentity(manifest: bundle.manifest)
-        var settings = WorkerLink.Settings(router: router,
-            hello: Hello(role: role, workerID: workerID, fingerprints: identity.fingerprints,
+        var settings = WorkerLink.Settings(
+            router: router,
+            hello: Hello(
+                role: role, workerID: workerID, fingerprints: identity.fingerprints,
                 encoding: identity.encoding, kernels: kernels))
         settings.heartbeatInterval = heartbeat
         settings.curveServerKey = curveServerKey
