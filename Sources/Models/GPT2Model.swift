@@ -175,7 +175,8 @@ public final class GPT2Model: LanguageModel {
 
     /// One decoding step for a batch of sequences: `tokens[i]` is appended to `states[i]`. The dense layers run as
     /// one matrix product over the batch; attention runs per sequence over its own cache. Each state's logits are
-    /// updated. Row results can differ from a one-sequence step in the last bits (gemm vs gemv summation order).
+    /// updated. Under `.batchInvariant` (the default) each row is bit-identical to a one-sequence step; under `.blas`
+    /// rows can differ from it in the last bits (gemm vs gemv summation order).
     public func step(_ tokens: [Int32], states: [GPT2State]) throws {
         guard tokens.count == states.count, !tokens.isEmpty else {
             throw ModelError.inputShapeMismatch(

@@ -26,7 +26,8 @@ public protocol LanguageModel: AnyObject, Sendable {
     /// Starts a sequence from prompt token ids: runs the encoder or the prefill, leaving the first logits ready.
     func startSequence(promptIDs: [Int32]) throws -> any DecodingSequence
     /// One decoding step for a batch: `tokens[i]` is appended to `sequences[i]` (all started by this model), with
-    /// the dense layers batched. Logits agree with one-sequence steps to ~1e-6, not bit for bit.
+    /// the dense layers batched. Logits are bit-identical to one-sequence steps under `.batchInvariant` (the default)
+    /// and agree to ~1e-6 under `.blas`.
     func step(_ tokens: [Int32], sequences: [any DecodingSequence]) throws
     /// The ids transformers' logits processors (repetition penalty, no-repeat n-grams) see before the first new id of
     /// a job on `promptIDs`: its `input_ids` at the first step (T5: the decoder start token; GPT-2: the prompt).
