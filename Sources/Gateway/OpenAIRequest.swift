@@ -117,14 +117,28 @@ struct CompletionRequest {
         if let topP, !(topP > 0 && topP <= 1) {
             throw .badRequest("'top_p' must be in (0, 1], got \(topP)", param: "top_p")
         }
-        // Greedy unless sampling is asked for: temperature 0 (or absent, with top_p absent) is the argmax.
-        if (temperature ?? 0) == 0 && topP == nil {
-            sampling = nil
-        } else {
-            sampling = SamplingParams(
-                greedy: false, temperature: Float(temperature ?? 1), topP: Float(topP ?? 1),
-                seed: UInt64(truncatingIfNeeded: seed ?? 0))
+        let presence = try Self.optional(object, "presence_penalty", as: Double.self) ?? 0
+        let frequency = try Self.optional(object, "frequency_penalty", as: Double.self) ?? 0
+        for (name, value) in [("presence_penalty", presence), ("frequency_penalty", frequency)]
+        where !(-2...2).contains(value) {
+            throw .badRequest("'\(name)' must be in [-2, 2], got \(value)", param: name)
         }
+        // vLLM's extension of the OpenAI API, transformers' repetition_penalty.
+        let repetition = try Self.optional(object, "repetition_penalty", as: Double.self) ?? 1
+        if !(repetition > 0 && repetition <= 10) {
+            throw .badRequest("'repetition_penalty' must be in (0, 10], got \(repetition)", param: "repetition_penalty")
+        }
+        // Greedy unless sampling is asked for: temperature 0 (or absent, with top_p absent) is the argmax.
+        var sampling = SamplingParams(
+            greedy: true, repetitionPenalty: Float(repetition), presencePenalty: Float(presence),
+            frequencyPenalty: Float(frequency))
+        if (temperature ?? 0) != 0 || topP != nil {
+            sampling.greedy = false
+            sampling.temperature = Float(temperature ?? 1)
+            sampling.topP = Float(topP ?? 1)
+            sampling.seed = UInt64(truncatingIfNeeded: seed ?? 0)
+        }
+        self.sampling = sampling
         switch object["stop"] {
         case nil, is NSNull: stop = []
         case let text as String: stop = [text]

@@ -1647,7 +1647,7 @@ const ProtobufCMessageDescriptor l2s__goodbye__descriptor =
   (ProtobufCMessageInit) l2s__goodbye__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor l2s__sampling_params__field_descriptors[6] =
+static const ProtobufCFieldDescriptor l2s__sampling_params__field_descriptors[9] =
 {
   {
     "greedy",
@@ -1721,9 +1721,48 @@ static const ProtobufCFieldDescriptor l2s__sampling_params__field_descriptors[6]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "no_repeat_ngram_size",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(L2s__SamplingParams, no_repeat_ngram_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "presence_penalty",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(L2s__SamplingParams, presence_penalty),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "frequency_penalty",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(L2s__SamplingParams, frequency_penalty),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned l2s__sampling_params__field_indices_by_name[] = {
+  8,   /* field[8] = frequency_penalty */
   0,   /* field[0] = greedy */
+  6,   /* field[6] = no_repeat_ngram_size */
+  7,   /* field[7] = presence_penalty */
   5,   /* field[5] = repetition_penalty */
   4,   /* field[4] = seed */
   1,   /* field[1] = temperature */
@@ -1733,7 +1772,7 @@ static const unsigned l2s__sampling_params__field_indices_by_name[] = {
 static const ProtobufCIntRange l2s__sampling_params__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor l2s__sampling_params__descriptor =
 {
@@ -1743,7 +1782,7 @@ const ProtobufCMessageDescriptor l2s__sampling_params__descriptor =
   "L2s__SamplingParams",
   "l2s",
   sizeof(L2s__SamplingParams),
-  6,
+  9,
   l2s__sampling_params__field_descriptors,
   l2s__sampling_params__field_indices_by_name,
   1,  l2s__sampling_params__number_ranges,

@@ -9,9 +9,10 @@ struct RunCommand: Subcommand {
     static let summary = "generate in-process from a model directory or an LLM-to-SLM bundle (no cluster)"
     static let usage = """
         l2s run --model DIR --input-ids 1,2,3 | --bundle DIR [PROMPT | --input-ids 1,2,3] [--max-new-tokens N]
-                      [--min-new-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S] [--json]
-                      [--stop TEXT]... [--stream] [--dump-logits] [--threads N] [--weights W] [--batch N]
-                      [--repeat N] [--timings]
+                      [--min-new-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S]
+                      [--json] [--repetition-penalty F] [--no-repeat-ngram-size N] [--presence-penalty F]
+                      [--frequency-penalty F] [--stop TEXT]... [--stream] [--dump-logits] [--threads N]
+                      [--weights W] [--batch N] [--repeat N] [--timings]
         """
     static let discussion = """
         Loads the checkpoint in DIR (config.json + safetensors; model_type t5 or gpt2), feeds the prompt ids and

@@ -184,7 +184,22 @@ import Wire
         (
             GenerateRequest(
                 requestID: "x", prompt: .text("hi"), maxNewTokens: 4,
-                sampling: SamplingParams(greedy: true, repetitionPenalty: 1.3)), .badRequest, "repetition_penalty"
+                sampling: SamplingParams(greedy: true, repetitionPenalty: 11)), .badRequest, "repetition_penalty"
+        ),
+        (
+            GenerateRequest(
+                requestID: "x", prompt: .text("hi"), maxNewTokens: 4,
+                sampling: SamplingParams(greedy: true, presencePenalty: -2.5)), .badRequest, "presence_penalty"
+        ),
+        (
+            GenerateRequest(
+                requestID: "x", prompt: .text("hi"), maxNewTokens: 4,
+                sampling: SamplingParams(greedy: true, noRepeatNGramSize: 65)), .badRequest, "no_repeat_ngram_size"
+        ),
+        (
+            GenerateRequest(
+                requestID: "x", prompt: .text("hi"), maxNewTokens: 4, stop: ["a", "b", "c", "d", "e"]), .badRequest,
+            "stop sequences"
         ),
     ])
     func badRequestsAreRefusedWithThePreciseReason(request: GenerateRequest, code: ErrorCode, mentions: String) {

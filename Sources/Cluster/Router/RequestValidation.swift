@@ -8,8 +8,10 @@ public struct RequestLimits: Sendable {
     public var maxNewTokens: UInt32 = 4096
     /// Largest prompt, in UTF-8 bytes of text or 4 bytes per token id.
     public var maxPromptBytes: Int = 256 << 10
-    /// Largest number of stop sequences.
-    public var maxStopSequences: Int = 16
+    /// Largest number of stop sequences (OpenAI's limit, which generation enforces too).
+    public var maxStopSequences: Int = GenerationOptions.maxStopStrings
+    /// Largest `no_repeat_ngram_size` (each step scans the context for the n-gram).
+    public var maxNoRepeatNGramSize: UInt32 = 64
 
     /// The defaults (those of `l2s router`).
     public init() {}
@@ -70,17 +72,24 @@ enum RequestValidation {
         if let index = request.stop.firstIndex(where: \.isEmpty) {
             return Problem(code: .badRequest, message: "stop[\(index)] is an empty string")
         }
+        if let index = request.stop.firstIndex(where: { $0.utf8.count > GenerationOptions.maxStopBytes }) {
+            return Problem(
+                code: .badRequest,
+                message:
+                    "stop[\(index)] is \(request.stop[index].utf8.count) bytes; limit \(GenerationOptions.maxStopBytes)"
+            )
+        }
         if request.tenantSalt.count > 256 {
             return Problem(code: .badRequest, message: "tenant_salt is \(request.tenantSalt.count) bytes; limit 256")
         }
         if let sampling = request.sampling, let message = SamplingConversion.parameters(sampling).validationError {
             return Problem(code: .badRequest, message: "sampling: \(message)")
         }
-        if let penalty = request.sampling?.repetitionPenalty, penalty != 0, penalty != 1 {
-            // Refused rather than silently ignored until the logit processors land (issue 14).
+        if let size = request.sampling?.noRepeatNGramSize, size > configuration.maxNoRepeatNGramSize {
             return Problem(
                 code: .badRequest,
-                message: "sampling.repetition_penalty \(penalty) is not supported yet; send 0 or 1 (off)")
+                message:
+                    "sampling: no_repeat_ngram_size must be in 0...\(configuration.maxNoRepeatNGramSize), got \(size)")
         }
         return nil
     }
@@ -112,19 +121,31 @@ enum RequestValidation {
 
 /// Wire sampling settings <-> the Generation module's, in one place (the wire says 0 where Generation says "off").
 public enum SamplingConversion {
-    /// The Generation parameters for wire settings (nil = greedy).
+    /// The Generation parameters for wire settings (nil = greedy without penalties). The penalties hold for greedy
+    /// settings too.
     public static func parameters(_ wire: SamplingParams?) -> SamplingParameters {
-        guard let wire, !wire.greedy else { return .greedy }
-        return SamplingParameters(
-            greedy: false, temperature: wire.temperature, topK: Int(wire.topK),
-            topP: wire.topP == 0 ? 1 : wire.topP, seed: wire.seed)
+        guard let wire else { return .greedy }
+        var parameters = SamplingParameters(
+            repetitionPenalty: wire.repetitionPenalty == 0 ? 1 : wire.repetitionPenalty,
+            noRepeatNGramSize: Int(min(wire.noRepeatNGramSize, UInt32(Int32.max))),
+            presencePenalty: wire.presencePenalty, frequencyPenalty: wire.frequencyPenalty)
+        guard !wire.greedy else { return parameters }
+        parameters.greedy = false
+        parameters.temperature = wire.temperature
+        parameters.topK = Int(wire.topK)
+        parameters.topP = wire.topP == 0 ? 1 : wire.topP
+        parameters.seed = wire.seed
+        return parameters
     }
 
     /// The wire settings for Generation parameters.
     public static func wire(_ parameters: SamplingParameters) -> SamplingParams {
         SamplingParams(
             greedy: parameters.greedy, temperature: parameters.temperature, topK: UInt32(max(0, parameters.topK)),
-            topP: parameters.topP, seed: parameters.seed)
+            topP: parameters.topP, seed: parameters.seed, repetitionPenalty: parameters.repetitionPenalty,
+            noRepeatNGramSize: UInt32(max(0, parameters.noRepeatNGramSize)),
+            presencePenalty: parameters.presencePenalty,
+            frequencyPenalty: parameters.frequencyPenalty)
     }
 }
 

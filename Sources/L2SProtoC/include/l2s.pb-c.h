@@ -272,7 +272,7 @@ struct  L2s__SamplingParams
 {
   ProtobufCMessage base;
   /*
-   * when true the other fields are ignored
+   * when true, temperature, top_k, top_p and seed are ignored (the penalties are not)
    */
   protobuf_c_boolean greedy;
   /*
@@ -289,13 +289,25 @@ struct  L2s__SamplingParams
   float top_p;
   uint64_t seed;
   /*
-   * 0 or 1 = off
+   * transformers' repetition_penalty, (0, 10]; 0 or 1 = off
    */
   float repetition_penalty;
+  /*
+   * transformers' no_repeat_ngram_size; 0 = off
+   */
+  uint32_t no_repeat_ngram_size;
+  /*
+   * OpenAI's presence_penalty, [-2, 2]; 0 = off
+   */
+  float presence_penalty;
+  /*
+   * OpenAI's frequency_penalty, [-2, 2]; 0 = off
+   */
+  float frequency_penalty;
 };
 #define L2S__SAMPLING_PARAMS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&l2s__sampling_params__descriptor) \
-    , 0, 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 struct  L2s__TokenIds

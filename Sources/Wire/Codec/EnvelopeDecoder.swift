@@ -168,7 +168,9 @@ enum EnvelopeDecoder {
             let params = pointer.pointee
             return SamplingParams(
                 greedy: params.greedy != 0, temperature: params.temperature, topK: params.top_k, topP: params.top_p,
-                seed: params.seed, repetitionPenalty: params.repetition_penalty)
+                seed: params.seed, repetitionPenalty: params.repetition_penalty,
+                noRepeatNGramSize: params.no_repeat_ngram_size, presencePenalty: params.presence_penalty,
+                frequencyPenalty: params.frequency_penalty)
         }
         return GenerateRequest(
             requestID: try string(value.request_id, field + ".request_id"), prompt: prompt,

@@ -154,6 +154,9 @@ enum EnvelopeEncoder {
                 $0.pointee.top_p = params.topP
                 $0.pointee.seed = params.seed
                 $0.pointee.repetition_penalty = params.repetitionPenalty
+                $0.pointee.no_repeat_ngram_size = params.noRepeatNGramSize
+                $0.pointee.presence_penalty = params.presencePenalty
+                $0.pointee.frequency_penalty = params.frequencyPenalty
             }
         }
         var text: UnsafeMutablePointer<CChar>?

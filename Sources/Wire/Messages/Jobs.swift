@@ -1,6 +1,6 @@
 /// Sampling settings as they travel (`l2s.SamplingParams`); the Generation module validates and applies them.
 public struct SamplingParams: Sendable, Equatable {
-    /// Always take the most likely token; the other fields are ignored.
+    /// Always take the most likely token; temperature, top-k, top-p and seed are ignored (the penalties are not).
     public var greedy: Bool
     /// Logit divisor, > 0 when sampling.
     public var temperature: Float
@@ -12,11 +12,18 @@ public struct SamplingParams: Sendable, Equatable {
     public var seed: UInt64
     /// Repetition penalty; 0 or 1 = off.
     public var repetitionPenalty: Float
+    /// No-repeat n-gram size; 0 = off.
+    public var noRepeatNGramSize: UInt32
+    /// OpenAI presence penalty; 0 = off.
+    public var presencePenalty: Float
+    /// OpenAI frequency penalty; 0 = off.
+    public var frequencyPenalty: Float
 
-    /// Sampling settings from their fields; the defaults are greedy decoding.
+    /// Sampling settings from their fields; the defaults are greedy decoding without penalties.
     public init(
         greedy: Bool = true, temperature: Float = 1, topK: UInt32 = 0, topP: Float = 0, seed: UInt64 = 0,
-        repetitionPenalty: Float = 0
+        repetitionPenalty: Float = 0, noRepeatNGramSize: UInt32 = 0, presencePenalty: Float = 0,
+        frequencyPenalty: Float = 0
     ) {
         self.greedy = greedy
         self.temperature = temperature
@@ -24,6 +31,9 @@ public struct SamplingParams: Sendable, Equatable {
         self.topP = topP
         self.seed = seed
         self.repetitionPenalty = repetitionPenalty
+        self.noRepeatNGramSize = noRepeatNGramSize
+        self.presencePenalty = presencePenalty
+        self.frequencyPenalty = frequencyPenalty
     }
 }
 

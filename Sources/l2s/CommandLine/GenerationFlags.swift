@@ -12,6 +12,18 @@ struct GenerationFlags {
         OptionSpec("--top-p", value: "P", help: "sample within probability mass P (1 = all)", default: "1"),
         OptionSpec("--seed", value: "S", help: "seed of the sampler", default: "0"),
         OptionSpec(
+            "--repetition-penalty", value: "F",
+            help: "divide the logits of ids already in the context by F (transformers' repetition_penalty; 1 = off)",
+            default: "1"),
+        OptionSpec(
+            "--no-repeat-ngram-size", value: "N", help: "never repeat an n-gram of N ids (0 = off)", default: "0"),
+        OptionSpec(
+            "--presence-penalty", value: "F",
+            help: "subtract F from the logit of every id generated so far (OpenAI's presence_penalty)", default: "0"),
+        OptionSpec(
+            "--frequency-penalty", value: "F",
+            help: "subtract F per earlier occurrence from an id's logit (OpenAI's frequency_penalty)", default: "0"),
+        OptionSpec(
             "--stop", value: "TEXT",
             help: "stop where the text contains TEXT, which is cut off with what follows (repeatable, at most 4)"),
     ]
@@ -34,7 +46,11 @@ struct GenerationFlags {
             temperature: Float(try arguments.double("--temperature", in: 0...100) ?? 1),
             topK: try arguments.int("--top-k", in: 0...Int(Int32.max)) ?? 0,
             topP: Float(try arguments.double("--top-p", in: 0...1) ?? 1),
-            seed: UInt64(try arguments.int("--seed", in: 0...Int.max) ?? 0))
+            seed: UInt64(try arguments.int("--seed", in: 0...Int.max) ?? 0),
+            repetitionPenalty: Float(try arguments.double("--repetition-penalty", in: 0...10) ?? 1),
+            noRepeatNGramSize: try arguments.int("--no-repeat-ngram-size", in: 0...64) ?? 0,
+            presencePenalty: Float(try arguments.double("--presence-penalty", in: -2...2) ?? 0),
+            frequencyPenalty: Float(try arguments.double("--frequency-penalty", in: -2...2) ?? 0))
         if let problem = sampling.validationError { throw UsageError(problem) }
         stop = arguments.strings("--stop")
         if stop.count > GenerationOptions.maxStopStrings {

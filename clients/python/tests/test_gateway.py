@@ -148,6 +148,19 @@ class GatewayInputTests(GatewayCase):
         # OpenAI's semantics: the text ends right before the stop string.
         self.assertEqual(answer.choices[0].text, expected["text"][:expected["text"].index(stop)])
 
+    def test_penalties_reach_the_decoder_and_equal_l2s_run(self) -> None:
+        flags = ("--max-new-tokens", "12", "--presence-penalty", "1.5", "--frequency-penalty", "0.5",
+                 "--repetition-penalty", "1.3")
+        expected = reference(PROMPTS[1], *flags)
+        self.assertNotEqual(expected["ids"], reference(PROMPTS[1], "--max-new-tokens", "12")["ids"],
+                            "the penalties must change this answer, or this test proves nothing")
+        answer = self.api.completions.create(model="t5-add", prompt=PROMPTS[1], max_tokens=12, presence_penalty=1.5,
+                                             frequency_penalty=0.5, extra_body={"repetition_penalty": 1.3})
+        self.assertEqual(answer.choices[0].text, expected["text"])
+        with self.assertRaises(openai.BadRequestError) as caught:
+            self.api.completions.create(model="t5-add", prompt=PROMPTS[1], max_tokens=4, presence_penalty=2.5)
+        self.assertEqual(caught.exception.body.get("param"), "presence_penalty")
+
     def test_bad_http_bodies_and_json_get_4xx_and_the_gateway_lives(self) -> None:
         import socket
         self.assertEqual(self.raw("POST", "/v1/completions", None, {"Content-Type": "application/json"})[0], 400)
