@@ -6,6 +6,7 @@ import Wire
 /// `l2s decoder`: a decoder worker hosting the bundle's SLM.
 struct DecoderCommand: Subcommand {
     static let name = "decoder"
+    static let handlesTermination = true
     static let summary = "run a decoder worker: the bundle's SLM, --slots jobs at once"
     static let usage = "l2s decoder --router EP --bundle DIR [--slots N] [--threads N]"
     static let discussion = """

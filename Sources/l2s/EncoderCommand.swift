@@ -6,6 +6,7 @@ import Wire
 /// `l2s encoder`: the frozen LLM encoder (+ projector, for `runs_on: encoder`) of a bundle, serving encode requests.
 struct EncoderCommand: Subcommand {
     static let name = "encoder"
+    static let handlesTermination = true
     static let summary = "run an encoder service: the bundle's frozen LLM encoder (and projector)"
     static let usage = "l2s encoder --router EP --bundle DIR [--max-batch N --batch-wait-ms MS] [--threads N]"
     static let discussion = """

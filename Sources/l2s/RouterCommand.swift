@@ -6,6 +6,7 @@ import Wire
 /// `l2s router`: the one address clients know; balances jobs over encoders and decoders, caches encodings.
 struct RouterCommand: Subcommand {
     static let name = "router"
+    static let handlesTermination = true
     static let summary = "run the router: client endpoint, encoding cache, balancing over encoders and decoders"
     static let usage =
         "l2s router --bundle DIR | --adopt-bundle  [--clients EP --encoders EP --decoders EP] [--cache-mb N] [--max-queue N]"

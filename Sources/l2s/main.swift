@@ -43,6 +43,8 @@ let programHelp = """
         printError("l2s: unknown subcommand '\(first)'; run 'l2s --help' for the list")
         return ExitStatus.usage
     }
+    // Before any thread exists: a service's SIGTERM is then pending until its handler takes it, never lost.
+    if command.handlesTermination { TerminationSignals.blockEarly() }
     let rest = Array(arguments.dropFirst())
     if rest.contains("--help") || rest.contains("-h") {
         printLine(command.helpText)

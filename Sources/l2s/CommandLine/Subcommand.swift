@@ -13,6 +13,9 @@ protocol Subcommand {
     static var discussion: String { get }
     /// Every flag the subcommand accepts.
     static var options: [OptionSpec] { get }
+    /// Whether `run` installs `TerminationSignals` (services): SIGINT/SIGTERM are then blocked from the first
+    /// instant, so one that arrives before the handler is pending rather than lost.
+    static var handlesTermination: Bool { get }
     /// Validates the parsed arguments; throws `UsageError` for anything a user typed wrong.
     init(_ arguments: ParsedArguments) throws
     /// Does the work and returns the exit status (0 success, 1 failure).
@@ -21,6 +24,7 @@ protocol Subcommand {
 
 extension Subcommand {
     static var discussion: String { "" }
+    static var handlesTermination: Bool { false }
 
     /// The text `l2s NAME --help` prints.
     static var helpText: String {
