@@ -14,8 +14,12 @@ struct DecoderCommand: Subcommand {
         generates for the jobs it is given, streaming each step's tokens in one message; all active jobs advance
         together in one batched step. New jobs are admitted between steps, at most --prefill-tokens-per-step prompt
         tokens at a time (at least one job) while others run, so running jobs are not frozen by a burst of arrivals. A job resumed after another decoder died replays the tokens already streamed, so its result
-        is that of an uninterrupted run. Reconnects with backoff when the router restarts; stops cleanly on
-        SIGINT/SIGTERM. Start as many as you like.
+        is that of an uninterrupted run. Reconnects with backoff when the router restarts. Start as many as you like.
+
+        SIGTERM/SIGINT drains: the decoder tells the router to send it no new jobs (/ready answers 503), stops
+        granting credits, finishes the jobs in hand for up to --drain-seconds, then says goodbye; the router resumes
+        any job still unfinished on another decoder from the tokens already streamed, with the same result. A second
+        signal ends the drain at once.
         """
     static let options = WorkerFlags.options(role: "decoder", routerPort: 5557) + [
         OptionSpec("--slots", value: "N", help: "jobs held at once", default: "4", env: "L2S_SLOTS"),

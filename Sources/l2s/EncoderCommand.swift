@@ -16,7 +16,11 @@ struct EncoderCommand: Subcommand {
         batched: up to --max-batch, waiting at most --batch-wait-ms for a batch to fill. The default wait is 0
         (take what is queued): the encoder runs a batch's prompts one by one so that each encoding is bit-identical
         to the prompt encoded alone, so waiting only adds latency (2 ms of it by scripts/bench-cluster.sh at one job
-        at a time). Reconnects with backoff when the router restarts; stops cleanly on SIGINT/SIGTERM.
+        at a time). Reconnects with backoff when the router restarts.
+
+        SIGTERM/SIGINT drains: the encoder tells the router to send it no new prompts (/ready answers 503), answers
+        the prompts in hand (within --drain-seconds; the router re-sends any left to another encoder), then says
+        goodbye. A second signal ends the drain at once.
         """
     static let options = WorkerFlags.options(role: "encoder", routerPort: 5556) + [
         OptionSpec("--max-batch", value: "N", help: "prompts per forward pass", default: "8", env: "L2S_MAX_BATCH"),

@@ -18,6 +18,8 @@ struct WorkerFlags {
             OptionSpec("--id", value: "NAME", help: "worker id shown by l2s stats", default: "\(role)-<pid>"),
             OptionSpec("--curve-server-key", value: "KEY", help: "the router's CURVE public key, when it requires CURVE",
             env: "L2S_CURVE_SERVER_KEY"),
+            DrainFlag.option("on SIGTERM: how long jobs in hand may finish (no new ones come) before the rest "
+                + "is handed back to the router"),
             MetricsEndpoint.option, LogFlags.options[0], LogFlags.options[1],
             OptionSpec("--curve-secret-file", value: "FILE",
                 help: "with CURVE: this worker's key pair (l2s keygen); its public key goes in the router's --worker-keys",
@@ -32,6 +34,7 @@ struct WorkerFlags {
     let workerID: String
     let curveServerKey: String?
     let curveKeyPair: CurveKeyPair?
+    let drainTimeout: Duration
     let arguments: ParsedArguments
     /// The process's Prometheus metrics, served on `--metrics`.
     let registry = MetricsRegistry()
@@ -48,6 +51,7 @@ struct WorkerFlags {
             throw UsageError("--curve-server-key needs --curve-secret-file: a worker authenticates with its own key "
                 + "pair (l2s keygen), whose public key is in the router's --worker-keys")
         }
+        drainTimeout = try DrainFlag.parse(arguments)
         self.arguments = arguments
         workerID = arguments.isExplicit("--id") ? try arguments.required("--id") : "\(role)-\(getpid())"
     }
@@ -67,9 +71,11 @@ struct WorkerFlags {
         settings.heartbeatInterval = heartbeat
         settings.curveServerKey = curveServerKey
         settings.curveKeyPair = curveKeyPair
+        settings.drainTimeout = drainTimeout
         let link = WorkerLink()
         let signals = TerminationSignals { link.stop() }
-        let endpoint = try MetricsEndpoint(arguments, registry: registry, log: log) { link.isConnected }
+        // Ready once loaded (this runs after the load) and joined, until it drains.
+        let endpoint = try MetricsEndpoint(arguments, registry: registry, log: log) { link.isReady }
         try link.run(settings: settings, engine: engine, log: log)
         withExtendedLifetime((signals, endpoint)) {}
         return ExitStatus.success
