@@ -44,7 +44,7 @@ let programHelp = """
         return ExitStatus.usage
     }
     // Before any thread exists: a service's SIGTERM is then pending until its handler takes it, never lost.
-    if command.handlesTermination { TerminationSignals.blockEarly() }
+    if command.handlesTermination { TerminationSignals.install() }
     let rest = Array(arguments.dropFirst())
     if rest.contains("--help") || rest.contains("-h") {
         printLine(command.helpText)
