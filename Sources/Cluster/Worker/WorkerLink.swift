@@ -210,13 +210,16 @@ public final class WorkerLink: Sendable {
                 while let frames = try socket.receive(timeoutMilliseconds: 0) {
                     lastHeard = .now
                     heardAnything = true
-                    connected.store(true, ordering: .relaxed)
                     let message: Message
                     do {
                         message = try WireCodec.decode(frames)
                     } catch {
                         log.warning("bad message from the router: \(error)")
                         continue
+                    }
+                    // A member hears heartbeats and work; a refused worker hears only an error: it is not joined.
+                    if case .error(let error) = message, error.requestID.isEmpty {} else {
+                        connected.store(true, ordering: .relaxed)
                     }
                     switch message {
                     case .heartbeat:

@@ -176,3 +176,30 @@ class EarlySignalTests(Watchdog):
                 # 0 once its handler is installed; killed by the signal when it came before main even ran.
                 self.assertIn(status, (0, -signal.SIGTERM), f"l2s {command[0]}: {service.log_text()}")
                 service.stop()
+
+
+class ReadinessTests(DrainCase):
+    def test_a_draining_decoder_is_alive_but_not_ready(self) -> None:
+        from test_metrics import free_address, status
+        address = free_address()
+        # Slow heartbeats: with the router frozen, the decoder waits for the drain's echo for seconds, not 600 ms.
+        decoder = self.worker("decoder", "dec-a", "--metrics", address, "--heartbeat-ms", "2000", "--drain-seconds", "60")
+        deadline = time.monotonic() + WAIT_S
+
+        def ready() -> int:
+            try:
+                return status(address, "/ready")
+            except OSError:  # not listening yet: the endpoint starts once the bundle is loaded
+                return 0
+
+        while ready() != 200:
+            self.assertLess(time.monotonic(), deadline, f"dec-a never became ready: {decoder.log_text()}")
+            time.sleep(0.05)
+        os.kill(self.router.process.pid, signal.SIGSTOP)
+        self.addCleanup(os.kill, self.router.process.pid, signal.SIGCONT)
+        decoder.process.send_signal(signal.SIGTERM)
+        self.wait_log(decoder, "draining: no new work")
+        self.assertEqual(status(address, "/ready"), 503)
+        self.assertEqual(status(address, "/health"), 200)
+        os.kill(self.router.process.pid, signal.SIGCONT)
+        self.assertEqual(decoder.process.wait(WAIT_S), 0, decoder.log_text())
