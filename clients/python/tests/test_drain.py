@@ -6,13 +6,18 @@ long enough that a stopped worker is not declared dead), never by timing."""
 from __future__ import annotations
 
 import os
+import pathlib
 import signal
+import sys
 import time
 
-import services
-from cases import RouterCase, Watchdog
-from l2s_client import L2SError
-from services import BUNDLE, WORKER_FLAGS, ServiceProcess, reference
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+import services  # noqa: E402
+from cases import RouterCase, Watchdog  # noqa: E402
+from l2s_client import L2SError  # noqa: E402
+from services import BUNDLE, WORKER_FLAGS, ServiceProcess, reference  # noqa: E402
 
 PROMPTS = ["the knight worries these red elegant bells", "the drum walked the cruel planets eagerly",
            "these noisy witches test the nets"]
