@@ -23,7 +23,9 @@ extension RouterCore {
                 message: "the router shut down: this job was unfinished after the drain bound of \(bound) "
                     + "(\(job.streamed.count) tokens generated); submit it again"), now: now)
         }
-        if !unfinished.isEmpty { notices.append("drain bound \(bound) passed: ended \(unfinished.count) unfinished jobs") }
+        if !unfinished.isEmpty {
+            notices.append("drain bound \(bound) passed: ended \(unfinished.count) unfinished jobs")
+        }
         return out
     }
 }

@@ -28,7 +28,8 @@ extension RouterCore {
             // Leaving soon: no new work; what it holds stays with it until its final goodbye (or its death).
             // The echo tells the worker that every job sent to it before has reached it: it holds all it will get.
             updatePool(link) { $0.drain(peer) }
-            notices.append("\(link) worker '\(workerNames[peer] ?? peer.description)' is draining: \(goodbye.reason.prefix(200))")
+            let name = workerNames[peer] ?? peer.description
+            notices.append("\(link) worker '\(name)' is draining: \(goodbye.reason.prefix(200))")
             return [send(.goodbye(Goodbye(reason: "drain noted: no more work comes", draining: true)), to: peer,
                 on: link, now: now)]
         case .goodbye:
