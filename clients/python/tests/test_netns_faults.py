@@ -155,8 +155,11 @@ class MultiHostFaultTests(Watchdog):
         rejoined = self.wait_for_members("enc", "dec-b", "dec-c")
         # It serves correctly again: a fresh load over both decoders ends identically.
         self.finish(self.start_load(), time.monotonic())
+        # What it sent on waking reached a router that no longer counted it (evidence, not a requirement: it may
+        # notice the silence first and reconnect without sending).
+        refused = "unknown decoders peer" in self.decoders["b"].log_text()
         self.report("SIGSTOP past liveness, then SIGCONT", jobs_on_frozen_decoder=held, declared_dead_s=declared_dead,
-                    all_jobs_done_s=done, rejoined_s=rejoined)
+                    all_jobs_done_s=done, rejoined_s=rejoined, late_messages_refused=refused)
 
         # 3. SIGTERM dec-b mid-stream: it drains (finishes what it holds) and leaves; a new dec-b takes its place.
         jobs = self.start_load()
