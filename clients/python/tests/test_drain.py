@@ -158,6 +158,7 @@ class RouterDrainBoundTests(DrainCase):
             self.assertEqual(ended.exception.code, "UNAVAILABLE")
             self.assertIn("router shut down", ended.exception.message)
         self.assertEqual(self.router.process.wait(WAIT_S), 0, self.router.log_text())
+        os.kill(decoder.process.pid, signal.SIGCONT)
 
 
 class EarlySignalTests(Watchdog):
