@@ -39,12 +39,13 @@ struct DecoderCommand: Subcommand {
     }
 
     func run() throws -> Int32 {
-        let (bundle, log) = try worker.loadBundle()
+        let (bundle, log, process) = try worker.loadBundle()
         let slm = try ConditionedSLM(bundle: bundle)
         log.info("loaded \(bundle.directory.path): \(bundle.slmKind.rawValue) SLM, projector on the "
             + "\(bundle.projectorRunsOn.rawValue), \(slots) slots")
         return try worker.serve(role: .decoder, bundle: bundle,
             engine: DecoderEngine(slm: slm, slots: slots,
-                prefillTokensPerStep: prefillTokensPerStep, metrics: worker.registry, log: log), log: log)
+                prefillTokensPerStep: prefillTokensPerStep, metrics: worker.registry, log: log), log: log,
+            process: process)
     }
 }

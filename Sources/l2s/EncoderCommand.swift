@@ -43,12 +43,12 @@ struct EncoderCommand: Subcommand {
     }
 
     func run() throws -> Int32 {
-        let (bundle, log) = try worker.loadBundle()
+        let (bundle, log, process) = try worker.loadBundle()
         let encoder = try PromptEncoder(bundle: bundle, maxPromptTokens: maxPromptTokens)
         log.info("loaded \(bundle.directory.path): projector on the \(bundle.projectorRunsOn.rawValue), wire dtype "
             + "\(bundle.wireDType.rawValue), batches of up to \(maxBatch)")
         let engine = EncoderEngine(encoder: encoder, maxBatch: maxBatch, batchWait: batchWait,
             metrics: worker.registry, log: log)
-        return try worker.serve(role: .encoder, bundle: bundle, engine: engine, log: log)
+        return try worker.serve(role: .encoder, bundle: bundle, engine: engine, log: log, process: process)
     }
 }

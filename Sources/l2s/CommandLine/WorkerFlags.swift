@@ -56,14 +56,22 @@ struct WorkerFlags {
         workerID = arguments.isExplicit("--id") ? try arguments.required("--id") : "\(role)-\(getpid())"
     }
 
-    /// Loads the bundle with OpenBLAS threads set; the log names this worker.
-    func loadBundle() throws -> (L2SBundle, ServiceLog) {
+    /// Starts the probes and the signal handling, then loads the bundle with OpenBLAS threads set; the log names this
+    /// worker. `/health` answers while the bundle loads (a long load is not a dead process); `/ready` only once the
+    /// worker has joined.
+    func loadBundle() throws -> (L2SBundle, ServiceLog, WorkerProcess) {
+        let log = try LogFlags.log(arguments, component: workerID)
+        let link = WorkerLink()
+        let process = WorkerProcess(link: link, signals: TerminationSignals { link.stop() },
+            endpoint: try MetricsEndpoint(arguments, registry: registry, log: log) { link.isReady })
         BLASThreads.set(threads)
-        return (try L2SBundle.load(directory: bundle), try LogFlags.log(arguments, component: workerID))
+        return (try L2SBundle.load(directory: bundle), log, process)
     }
 
     /// Joins the router as `role`, announcing `bundle`'s identity, and serves `engine` until SIGINT/SIGTERM.
-    func serve(role: Role, bundle: L2SBundle, engine: any WorkerEngine, log: ServiceLog) throws -> Int32 {
+    func serve(role: Role, bundle: L2SBundle, engine: any WorkerEngine, log: ServiceLog, process: WorkerProcess) throws
+        -> Int32
+    {
         let identity = BundleIdentity(manifest: bundle.manifest)
         var settings = WorkerLink.Settings(router: router,
             hello: Hello(role: role, workerID: workerID, fingerprints: identity.fingerprints,
@@ -72,13 +80,24 @@ struct WorkerFlags {
         settings.curveServerKey = curveServerKey
         settings.curveKeyPair = curveKeyPair
         settings.drainTimeout = drainTimeout
-        let link = WorkerLink()
-        let signals = TerminationSignals { link.stop() }
-        // Ready once loaded (this runs after the load) and joined, until it drains.
-        let endpoint = try MetricsEndpoint(arguments, registry: registry, log: log) { link.isReady }
-        try link.run(settings: settings, engine: engine, log: log)
-        withExtendedLifetime((signals, endpoint)) {}
+        // A SIGTERM during the load has already stopped the link: run returns at once, saying goodbye to nobody.
+        try process.link.run(settings: settings, engine: engine, log: log)
+        withExtendedLifetime(process) {}
         return ExitStatus.success
+    }
+}
+
+/// What a worker process runs beside its engine: the router link, the signal handling that drains it, and the
+/// metrics and probes listener (ready once the link has joined, until it drains).
+final class WorkerProcess {
+    let link: WorkerLink
+    let signals: TerminationSignals
+    let endpoint: MetricsEndpoint
+
+    init(link: WorkerLink, signals: TerminationSignals, endpoint: MetricsEndpoint) {
+        self.link = link
+        self.signals = signals
+        self.endpoint = endpoint
     }
 }
 

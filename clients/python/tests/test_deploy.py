@@ -122,10 +122,8 @@ class ManifestTests(unittest.TestCase):
                     metrics_port = int(flag_value(args, "--metrics").split(":")[1])
                     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
                     self.assertEqual(ports["metrics"], metrics_port)
-                    paths = {probe: container[probe]["httpGet"]["path"]
-                             for probe in ("startupProbe", "livenessProbe", "readinessProbe")}
-                    self.assertEqual(paths, {"startupProbe": "/health", "livenessProbe": "/health",
-                                             "readinessProbe": "/ready"})
+                    paths = {probe: container[probe]["httpGet"]["path"] for probe in ("livenessProbe", "readinessProbe")}
+                    self.assertEqual(paths, {"livenessProbe": "/health", "readinessProbe": "/ready"})
                     for probe in paths:
                         self.assertIn(container[probe]["httpGet"]["port"], ports)
                     self.assertTrue(pod["securityContext"]["runAsNonRoot"])

@@ -195,7 +195,7 @@ class ReadinessTests(DrainCase):
         def ready() -> int:
             try:
                 return status(address, "/ready")
-            except OSError:  # not listening yet: the endpoint starts once the bundle is loaded
+            except OSError:  # the process has not opened its listener yet
                 return 0
 
         while ready() != 200:
@@ -209,3 +209,24 @@ class ReadinessTests(DrainCase):
         self.assertEqual(status(address, "/health"), 200)
         os.kill(self.router.process.pid, signal.SIGCONT)
         self.assertEqual(decoder.process.wait(WAIT_S), 0, decoder.log_text())
+
+    def test_a_worker_without_a_router_is_alive_but_not_ready(self) -> None:
+        from cases import unused_endpoint
+        from test_metrics import free_address, status
+        address = free_address()
+        worker = ServiceProcess("decoder", "--router", unused_endpoint(), "--bundle", str(BUNDLE), *WORKER_FLAGS,
+                                "--metrics", address)
+        self.workers.append(worker)
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            try:
+                if status(address, "/health") == 200:
+                    break
+            except OSError:
+                pass
+            self.assertLess(time.monotonic(), deadline, f"never alive: {worker.log_text()}")
+            time.sleep(0.05)
+        # Nobody listens at its router endpoint: it can never have joined.
+        self.assertEqual(status(address, "/ready"), 503)
+        worker.process.send_signal(signal.SIGTERM)
+        self.assertEqual(worker.process.wait(WAIT_S), 0, worker.log_text())
