@@ -58,15 +58,13 @@ class MultiHostFaultTests(Watchdog):
         self.decoders = {host: self.start_decoder(host) for host in ("b", "c")}
         self.wait_for_members("enc", "dec-b", "dec-c")
 
-    def tearDown(self) -> None:
-        for process in reversed(self.processes):
-            process.stop()
-
     # Services
 
     def start(self, host: str, *arguments: str) -> HostProcess:
         process = HostProcess(self.hosts, host, *arguments)
         self.processes.append(process)
+        # A cleanup, not tearDown: it also runs when setUp fails, before the namespaces go (cleanups run last first).
+        self.addCleanup(process.stop)
         return process
 
     def start_router(self) -> HostProcess:
