@@ -13,8 +13,8 @@ protocol Subcommand {
     static var discussion: String { get }
     /// Every flag the subcommand accepts.
     static var options: [OptionSpec] { get }
-    /// Whether `run` installs `TerminationSignals` (services): SIGINT/SIGTERM are then blocked from the first
-    /// instant, so one that arrives before the handler is pending rather than lost.
+    /// Whether `run` creates `TerminationSignals` (services): `main` then installs the signal handler first thing, so
+    /// a SIGINT/SIGTERM that arrives before `run` gets there waits for it rather than being lost.
     static var handlesTermination: Bool { get }
     /// Validates the parsed arguments; throws `UsageError` for anything a user typed wrong.
     init(_ arguments: ParsedArguments) throws
