@@ -29,6 +29,7 @@ packages=(
     libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
     libsentencepiece-dev libssl-dev libmicrohttpd-dev
     python3 python3-venv
+    iproute2
 )
 missing=()
 for p in "${packages[@]}"; do

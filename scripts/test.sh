@@ -5,7 +5,8 @@
 #   2. the Swift test suite, in release mode (the numeric tests are slow in debug), on the best kernel variant
 #      this CPU runs (the kernel tests themselves loop over every supported variant, docs/kernels.md)
 #   3. the numeric and model fixture tests again with L2S_ISA=baseline (the variant of CPUs without AVX2)
-#   4. the Python client tests, against the same schema
+#   4. the Python client tests, against the same schema, with the drain, deployment-manifest and multi-host fault
+#      tests (the last skips, saying why, where network namespaces cannot be made)
 # Extra arguments go to `swift test` (e.g. scripts/test.sh --filter WireTests).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,5 +43,6 @@ fi
 
 if [ -d clients/python/tests ] && [ "$#" -eq 0 ]; then
     echo "== python client tests"
-    .venv/bin/python -m pytest -q clients/python/tests
+    # -rs prints why a test skipped (the multi-host fault test needs root and network namespaces).
+    .venv/bin/python -m pytest -q -rs clients/python/tests
 fi

@@ -20,6 +20,8 @@ public struct WorkerPool<ID: Hashable> {
         public var faultsInARow: Int = 0
         /// While set and in the future, the worker gets no work (its breaker is open).
         public var quarantinedUntil: ContinuousClock.Instant?
+        /// The worker is shutting down (it said goodbye with `draining`): it gets no work and grants no credits.
+        public var isDraining = false
         var lastAssigned: UInt64 = 0
 
         /// Whether the breaker keeps this worker from getting work at `now`.
@@ -55,9 +57,15 @@ public struct WorkerPool<ID: Hashable> {
         workers[id]?.lastSeen = now
     }
 
-    /// Adds credits a worker granted, never beyond its capacity minus its outstanding work.
+    /// Marks a worker as draining: no more work, its credits are void; its outstanding work stays with it.
+    public mutating func drain(_ id: ID) {
+        workers[id]?.isDraining = true
+        workers[id]?.credits = 0
+    }
+
+    /// Adds credits a worker granted, never beyond its capacity minus its outstanding work (none while it drains).
     public mutating func grant(_ id: ID, credits: Int) {
-        guard var worker = workers[id] else { return }
+        guard var worker = workers[id], !worker.isDraining else { return }
         worker.credits = min(worker.credits + max(0, credits), max(0, worker.capacity - worker.outstanding))
         workers[id] = worker
     }

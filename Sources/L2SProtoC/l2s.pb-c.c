@@ -1609,7 +1609,7 @@ const ProtobufCMessageDescriptor l2s__credit__descriptor =
   (ProtobufCMessageInit) l2s__credit__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor l2s__goodbye__field_descriptors[1] =
+static const ProtobufCFieldDescriptor l2s__goodbye__field_descriptors[2] =
 {
   {
     "reason",
@@ -1623,14 +1623,27 @@ static const ProtobufCFieldDescriptor l2s__goodbye__field_descriptors[1] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "draining",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(L2s__Goodbye, draining),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned l2s__goodbye__field_indices_by_name[] = {
+  1,   /* field[1] = draining */
   0,   /* field[0] = reason */
 };
 static const ProtobufCIntRange l2s__goodbye__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor l2s__goodbye__descriptor =
 {
@@ -1640,7 +1653,7 @@ const ProtobufCMessageDescriptor l2s__goodbye__descriptor =
   "L2s__Goodbye",
   "l2s",
   sizeof(L2s__Goodbye),
-  1,
+  2,
   l2s__goodbye__field_descriptors,
   l2s__goodbye__field_indices_by_name,
   1,  l2s__goodbye__number_ranges,

@@ -6,6 +6,7 @@ import Wire
 /// `l2s cluster`: router + encoder + N decoders on this machine, for the quick start and the tests.
 struct ClusterCommand: Subcommand {
     static let name = "cluster"
+    static let handlesTermination = true
     static let summary = "run a router, an encoder and N decoders here as child processes"
     static let usage = "l2s cluster --bundle DIR [--decoders N] [--base-port P] [--slots N] [--prompts FILE]"
     static let discussion = """

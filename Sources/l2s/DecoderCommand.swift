@@ -6,6 +6,7 @@ import Wire
 /// `l2s decoder`: a decoder worker hosting the bundle's SLM.
 struct DecoderCommand: Subcommand {
     static let name = "decoder"
+    static let handlesTermination = true
     static let summary = "run a decoder worker: the bundle's SLM, --slots jobs at once"
     static let usage = "l2s decoder --router EP --bundle DIR [--slots N] [--threads N] [--weights W]"
     static let discussion = """
@@ -14,8 +15,15 @@ struct DecoderCommand: Subcommand {
         together in one batched step. New jobs are admitted between steps, at most --prefill-tokens-per-step prompt
         tokens at a time (at least one job) while others run, so running jobs are not frozen by a burst of arrivals.
         A job resumed after another decoder died replays the tokens already streamed, so its result is that of an
-        uninterrupted run. Reconnects with backoff when the router restarts; stops cleanly on
-        SIGINT/SIGTERM. Start as many as you like.
+        uninterrupted run. Reconnects with backoff when the router restarts. Start as many as you like.
+        --weights W keeps the SLM's step layers as stored, or converts them at load (int8 and the 16-bit
+        conversions change results, so they join the kernel variant in the identity the decoder announces:
+        docs/kernels.md).
+
+        SIGTERM/SIGINT drains: the decoder tells the router to send it no new jobs (/ready answers 503), stops
+        granting credits, finishes the jobs in hand for up to --drain-seconds, then says goodbye; the router resumes
+        any job still unfinished on another decoder from the tokens already streamed, with the same result. A second
+        signal ends the drain at once.
         """
     static let options =
         WorkerFlags.options(role: "decoder", routerPort: 5557) + [
@@ -40,7 +48,7 @@ struct DecoderCommand: Subcommand {
     }
 
     func run() throws -> Int32 {
-        let (bundle, log) = try worker.loadBundle()
+        let (bundle, log, process) = try worker.loadBundle()
         let slm = try ConditionedSLM(bundle: bundle, weights: weights)
         let kernels = WeightFlags.numericIdentity(weights)
         log.info(
@@ -51,6 +59,6 @@ struct DecoderCommand: Subcommand {
             engine: DecoderEngine(
                 slm: slm, slots: slots,
                 prefillTokensPerStep: prefillTokensPerStep, metrics: worker.registry, log: log), log: log,
-            kernels: kernels)
+            process: process, kernels: kernels)
     }
 }

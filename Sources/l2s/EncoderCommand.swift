@@ -6,6 +6,7 @@ import Wire
 /// `l2s encoder`: the frozen LLM encoder (+ projector, for `runs_on: encoder`) of a bundle, serving encode requests.
 struct EncoderCommand: Subcommand {
     static let name = "encoder"
+    static let handlesTermination = true
     static let summary = "run an encoder service: the bundle's frozen LLM encoder (and projector)"
     static let usage =
         "l2s encoder --router EP --bundle DIR [--max-batch N --batch-wait-ms MS] [--threads N] [--weights W]"
@@ -16,7 +17,11 @@ struct EncoderCommand: Subcommand {
         batched: up to --max-batch, waiting at most --batch-wait-ms for a batch to fill. The default wait is 0
         (take what is queued): the encoder runs a batch's prompts one by one so that each encoding is bit-identical
         to the prompt encoded alone, so waiting only adds latency (2 ms of it by scripts/bench-cluster.sh at one job
-        at a time). Reconnects with backoff when the router restarts; stops cleanly on SIGINT/SIGTERM.
+        at a time). Reconnects with backoff when the router restarts.
+
+        SIGTERM/SIGINT drains: the encoder tells the router to send it no new prompts (/ready answers 503), answers
+        the prompts in hand (within --drain-seconds; the router re-sends any left to another encoder), then says
+        goodbye. A second signal ends the drain at once.
         """
     static let options =
         WorkerFlags.options(role: "encoder", routerPort: 5556) + [
@@ -45,7 +50,7 @@ struct EncoderCommand: Subcommand {
     }
 
     func run() throws -> Int32 {
-        let (bundle, log) = try worker.loadBundle()
+        let (bundle, log, process) = try worker.loadBundle()
         let encoder = try PromptEncoder(bundle: bundle, maxPromptTokens: maxPromptTokens, weights: weights)
         log.info(
             "loaded \(bundle.directory.path): projector on the \(bundle.projectorRunsOn.rawValue), wire dtype "
@@ -53,6 +58,6 @@ struct EncoderCommand: Subcommand {
         let engine = EncoderEngine(
             encoder: encoder, maxBatch: maxBatch, batchWait: batchWait,
             metrics: worker.registry, log: log)
-        return try worker.serve(role: .encoder, bundle: bundle, engine: engine, log: log)
+        return try worker.serve(role: .encoder, bundle: bundle, engine: engine, log: log, process: process)
     }
 }

@@ -6,6 +6,7 @@ import Wire
 /// `l2s gateway`: the OpenAI-compatible HTTP front end, speaking the wire protocol to the router.
 struct GatewayCommand: Subcommand {
     static let name = "gateway"
+    static let handlesTermination = true
     static let summary = "serve the OpenAI HTTP API (/v1/completions, /v1/chat/completions, SSE) in front of a router"
     static let usage = "l2s gateway --router EP --listen HOST:PORT [--bundle DIR | --model NAME]"
     static let discussion = """

@@ -6,6 +6,7 @@ import Wire
 /// `l2s router`: the one address clients know; balances jobs over encoders and decoders, caches encodings.
 struct RouterCommand: Subcommand {
     static let name = "router"
+    static let handlesTermination = true
     static let summary = "run the router: client endpoint, encoding cache, balancing over encoders and decoders"
     static let usage =
         "l2s router --bundle DIR | --adopt-bundle  [--clients EP --encoders EP --decoders EP] "
@@ -14,7 +15,11 @@ struct RouterCommand: Subcommand {
         Binds three ZeroMQ ROUTER sockets: clients submit jobs on --clients, encoder services connect to
         --encoders, decoder workers to --decoders. EP is a ZeroMQ endpoint (tcp://*:5555, tcp://127.0.0.1:*,
         ipc:///tmp/l2s-clients). When ready it prints one JSON line with the bound endpoints on stdout.
-        Stops cleanly on SIGINT/SIGTERM. Log detail: L2S_LOG=debug.
+        Log detail: L2S_LOG=debug.
+
+        SIGTERM/SIGINT drains: new jobs are refused with 'unavailable' and /ready answers 503, the jobs in flight
+        run on, and the router exits when none is left or --drain-seconds have passed, ending what is left with
+        'unavailable' saying the router shut down. A second signal ends the drain at once.
 
         The cluster's bundle: --bundle DIR pins it from DIR/l2s.json (no weights are read), and every worker
         whose fingerprints or encoding spec differ is refused. --adopt-bundle instead takes the first worker's
@@ -82,6 +87,7 @@ struct RouterCommand: Subcommand {
             OptionSpec(
                 "--max-new-tokens-limit", value: "N", help: "largest max_new_tokens a client may ask for",
                 default: "4096", env: "L2S_MAX_NEW_TOKENS_LIMIT"),
+            DrainFlag.option("on SIGTERM: how long jobs in flight may finish while new ones are refused"),
             MetricsEndpoint.option,
         ] + LogFlags.options
 
@@ -108,6 +114,7 @@ struct RouterCommand: Subcommand {
         configuration.maxAttempts = try arguments.int("--max-attempts", in: 1...100)!
         configuration.breakerCooldown = .milliseconds(try arguments.int("--breaker-cooldown-ms", in: 0...86_400_000)!)
         configuration.clientBacklog = try arguments.int("--client-backlog", in: 1...10_000_000)!
+        configuration.drainTimeout = try DrainFlag.parse(arguments)
         switch (arguments.string("--bundle"), arguments.flag("--adopt-bundle")) {
         case (let directory?, false):
             configuration.bundle = .pinned(try BundleIdentity.manifest(in: URL(fileURLWithPath: directory)))
@@ -147,8 +154,11 @@ struct RouterCommand: Subcommand {
         let log = try LogFlags.log(arguments, component: "router")
         let registry = MetricsRegistry()
         let metrics = RouterMetrics(registry: registry)
-        // Ready: the router serves once it has an encoder and a decoder (both gauges are set every tick).
-        let endpoint = try MetricsEndpoint(arguments, registry: registry, log: log) { metrics.isReady }
+        // Ready: the router serves once it has an encoder and a decoder (both gauges are set every tick), and until
+        // it starts draining.
+        let endpoint = try MetricsEndpoint(arguments, registry: registry, log: log) {
+            metrics.isReady && !service.isDraining
+        }
         try service.run(
             endpoints: endpoints, configuration: configuration, log: log, security: security,
             metrics: metrics

@@ -49,6 +49,8 @@ let programHelp = """
         printError("l2s: unknown subcommand '\(first)'; run 'l2s --help' for the list")
         return ExitStatus.usage
     }
+    // Before any thread exists: a service's SIGTERM then waits in the handler's pipe until it is taken, never lost.
+    if command.handlesTermination { TerminationSignals.install() }
     let rest = Array(arguments.dropFirst())
     if rest.contains("--help") || rest.contains("-h") {
         printLine(command.helpText)

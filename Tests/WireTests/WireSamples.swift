@@ -90,6 +90,7 @@ enum WireSamples {
                         refusedPeers: 1)
                 )),
             .goodbye(Goodbye(reason: "shutdown")),
+            .goodbye(Goodbye(reason: "draining 3 jobs", draining: true)),
         ]
     }
 }

@@ -28,6 +28,9 @@ public struct RouterConfiguration: Sendable {
     /// Messages the router holds for a client that does not read before it cancels that client's jobs
     /// (`--client-backlog`).
     public var clientBacklog: Int = 20_000
+    /// After the first stop request: how long jobs in flight may run on (new ones are refused) before the rest are
+    /// ended with `UNAVAILABLE`. Zero stops at once.
+    public var drainTimeout: Duration = .seconds(25)
 
     /// The defaults.
     public init() {}

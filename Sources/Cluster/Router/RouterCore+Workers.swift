@@ -30,6 +30,17 @@ extension RouterCore {
         case .credit(let credit):
             updatePool(link) { $0.grant(peer, credits: Int(credit.credits)) }
             return dispatch(now: now)
+        case .goodbye(let goodbye) where goodbye.draining:
+            // Leaving soon: no new work; what it holds stays with it until its final goodbye (or its death).
+            // The echo tells the worker that every job sent to it before has reached it: it holds all it will get.
+            updatePool(link) { $0.drain(peer) }
+            let name = workerNames[peer] ?? peer.description
+            notices.append("\(link) worker '\(name)' is draining: \(goodbye.reason.prefix(200))")
+            return [
+                send(
+                    .goodbye(Goodbye(reason: "drain noted: no more work comes", draining: true)), to: peer,
+                    on: link, now: now)
+            ]
         case .goodbye:
             return workerLeft(peer, on: link, now: now)
         case .encoding(let encoding) where link == .encoders:

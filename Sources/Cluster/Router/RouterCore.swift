@@ -35,6 +35,8 @@ public final class RouterCore {
     var encodeQueue: [PromptKey] = []
     var decodeQueue: [String] = []
     var nextJobNumber: UInt64 = 0
+    /// Shutting down (`beginDrain`): new jobs are refused, jobs in flight run on.
+    public internal(set) var isDraining = false
 
     var jobsDone: UInt64 = 0
     var jobsFailed: UInt64 = 0
@@ -143,6 +145,15 @@ public final class RouterCore {
 
     func accept(_ request: GenerateRequest, from client: PeerIdentity, now: ContinuousClock.Instant) -> [Outgoing] {
         let key = RouterJob.Key(client: client, requestID: request.requestID)
+        if isDraining {
+            jobsFailed += 1
+            return [
+                reply(
+                    client, .unavailable,
+                    "the router is shutting down and takes no new jobs; submit this job "
+                        + "again (to another router, or to this address once it is back)", requestID: request.requestID)
+            ]
+        }
         if let problem = RequestValidation.problem(with: request, limits: configuration.requestLimits) {
             jobsFailed += 1
             return [reply(client, problem.code, problem.message, requestID: request.requestID)]

@@ -33,13 +33,16 @@ public final class RouterService: Sendable {
         }
     }
 
-    private let stopped = Atomic<Bool>(false)
+    private let stopRequests = Atomic<Int>(0)
 
     /// A service not yet started.
     public init() {}
 
     /// Asks `run` to return at its next wake-up (at most one heartbeat interval later).
-    public func stop() { stopped.store(true, ordering: .relaxed) }
+    public func stop() { stopRequests.add(1, ordering: .relaxed) }
+
+    /// Whether a stop was requested: the router refuses new jobs (readiness should say no).
+    public var isDraining: Bool { stopRequests.load(ordering: .relaxed) > 0 }
 
     /// Kernel send buffer per client connection, in bytes.
     static let clientSendBuffer = 128 << 10
@@ -177,7 +180,25 @@ public final class RouterService: Sendable {
             for notice in core.drainNotices() { log.warning(notice) }
         }
 
-        while !stopped.load(ordering: .relaxed) {
+        var drainUntil: ContinuousClock.Instant?
+        while true {
+            // First stop request: drain (refuse new jobs, let the running ones finish within the bound); a second one,
+            // the bound passing or nothing left to finish: stop, ending what is left with a clear error.
+            let requests = stopRequests.load(ordering: .relaxed)
+            if requests > 0 {
+                let now = ContinuousClock.now
+                if drainUntil == nil {
+                    drainUntil = now + configuration.drainTimeout
+                    core.beginDrain()
+                    deliver([])
+                }
+                if requests > 1 || now >= drainUntil! || core.unfinishedJobs == 0 {
+                    deliver(core.failUnfinished(after: configuration.drainTimeout, now: now))
+                    // Closing drops unsent messages at linger 0: give the clients' last answers a moment to leave.
+                    try? sockets[.clients]!.set(.linger(milliseconds: 1000))
+                    break
+                }
+            }
             // With messages held for slow clients, look again soon: ZeroMQ does not say when a peer's queue drains.
             let ready = try poller.poll(timeoutMilliseconds: backlog.isEmpty ? Int(tickEvery.milliseconds) : 5)
             for index in ready where index < order.count {

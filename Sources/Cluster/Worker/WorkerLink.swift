@@ -44,6 +44,11 @@ public final class WorkerOutbox: Sendable {
 
 /// A worker's connection to the router (DEALER): says hello with its role, fingerprints and capacity, grants
 /// credits, exchanges heartbeats, and reconnects with backoff when the router goes silent or restarts.
+///
+/// `stop()` drains (with a `drainTimeout`): the link says goodbye with `draining` (the router sends no more work and
+/// echoes it: every job sent before the echo has then arrived), stops granting credits, relays the engine's replies
+/// until the echo came and every job in hand has given its slot back, or the bound has passed; then it says goodbye
+/// and the router resumes whatever is left elsewhere. A second `stop()` ends at once.
 public final class WorkerLink: Sendable {
     /// How the link behaves; every field has a flag on `l2s encoder` / `l2s decoder`.
     public struct Settings: Sendable {
@@ -57,6 +62,8 @@ public final class WorkerLink: Sendable {
         public var curveServerKey: String?
         /// This worker's CURVE key pair; its public key must be in the router's `--worker-keys`.
         public var curveKeyPair: CurveKeyPair?
+        /// After `stop()`: how long jobs in hand may finish before the rest is handed back. Zero: at once.
+        public var drainTimeout: Duration = .zero
 
         /// Settings for a worker that announces itself with `hello`.
         public init(router: String, hello: Hello) {
@@ -65,17 +72,20 @@ public final class WorkerLink: Sendable {
         }
     }
 
-    private let stopped = Atomic<Bool>(false)
+    private let stopRequests = Atomic<Int>(0)
     private let connected = Atomic<Bool>(false)
 
     /// Whether the router has answered on the current connection (the worker is a member and can get work).
     public var isConnected: Bool { connected.load(ordering: .relaxed) }
 
+    /// Whether the worker can take work: connected, and not draining.
+    public var isReady: Bool { isConnected && stopRequests.load(ordering: .relaxed) == 0 }
+
     /// A link not yet running.
     public init() {}
 
-    /// Asks `run` to say goodbye and return (from any thread).
-    public func stop() { stopped.store(true, ordering: .relaxed) }
+    /// Asks `run` to drain, say goodbye and return (from any thread); a second call skips what is left of the drain.
+    public func stop() { stopRequests.add(1, ordering: .relaxed) }
 
     /// Connects and serves `engine` until `stop()`; reconnects as often as needed.
     public func run(settings: WorkerLink.Settings, engine: any WorkerEngine, log: ServiceLog) throws {
@@ -90,7 +100,7 @@ public final class WorkerLink: Sendable {
         defer { engine.stop() }
 
         var backoff = settings.reconnectMin
-        while !stopped.load(ordering: .relaxed) {
+        while stopRequests.load(ordering: .relaxed) == 0 {
             let socket = try ZMQSocket(context: context, type: .dealer)
             try socket.set(.linger(milliseconds: 0))
             try socket.set(
@@ -113,7 +123,9 @@ public final class WorkerLink: Sendable {
             let outcome = try serve(
                 socket: socket, wakeReceiver: wakeReceiver, monitor: monitor, outbox: outbox,
                 engine: engine, settings: settings, log: log)
-            if outcome == .stopped {
+            if outcome == .stopped || stopRequests.load(ordering: .relaxed) > 0 {
+                // Lingering briefly lets the goodbye leave before the socket goes.
+                try? socket.set(.linger(milliseconds: 500))
                 _ = try? socket.send(.goodbye(Goodbye(reason: "shutting down")), blocking: false)
                 socket.close()
                 break
@@ -152,7 +164,38 @@ public final class WorkerLink: Sendable {
         if let monitor { poller.add(monitor.socket) }
         var handshakeReported = false
         let pollEvery = Int(max(1, (settings.heartbeatInterval / 4).milliseconds))
-        while !stopped.load(ordering: .relaxed) {
+        // Jobs the engine holds: one per job passed to it, less every slot it gives back with a credit.
+        var held = 0
+        var drainUntil: ContinuousClock.Instant?
+        var drainNoted = false
+        var finishedInDrain = 0
+        while true {
+            let stops = stopRequests.load(ordering: .relaxed)
+            if stops > 1 || (stops == 1 && settings.drainTimeout == .zero) {
+                if held > 0 { log.warning("stopping at once; handing \(held) jobs back to the router") }
+                return .stopped
+            }
+            if stops == 1 {
+                let now = ContinuousClock.now
+                if drainUntil == nil {
+                    drainUntil = now + settings.drainTimeout
+                    log.info("draining: no new work; \(held) jobs in hand get up to \(settings.drainTimeout)")
+                    _ = try socket.send(
+                        .goodbye(
+                            Goodbye(
+                                reason: "draining \(held) jobs for at most "
+                                    + "\(settings.drainTimeout)", draining: true)), blocking: false)
+                    lastSent = now
+                }
+                if held == 0 && drainNoted {
+                    log.info("drained: every job in hand finished (\(finishedInDrain) during the drain)")
+                    return .stopped
+                }
+                if now >= drainUntil! {
+                    log.warning("drain bound \(settings.drainTimeout) passed; handing \(held) jobs back to the router")
+                    return .stopped
+                }
+            }
             let ready = try poller.poll(timeoutMilliseconds: pollEvery)
             if ready.contains(1) { while try wakeReceiver.receive(timeoutMilliseconds: 0) != nil {} }
             while let event = try monitor?.next() {
@@ -164,6 +207,14 @@ public final class WorkerLink: Sendable {
                         + "--curve-server-key the router's public key?")
             }
             for message in outbox.drain() {
+                if case .credit(let credit) = message {
+                    held = max(0, held - Int(credit.credits))
+                    // Draining: slots that free up are not offered again.
+                    if drainUntil != nil {
+                        finishedInDrain += Int(credit.credits)
+                        continue
+                    }
+                }
                 // Never block: with the router gone the queue fills, and its jobs are re-sent elsewhere anyway.
                 if try !socket.send(message, blocking: false) {
                     log.warning("router not accepting messages; dropped a \(message.kind)")
@@ -174,13 +225,17 @@ public final class WorkerLink: Sendable {
                 while let frames = try socket.receive(timeoutMilliseconds: 0) {
                     lastHeard = .now
                     heardAnything = true
-                    connected.store(true, ordering: .relaxed)
                     let message: Message
                     do {
                         message = try WireCodec.decode(frames)
                     } catch {
                         log.warning("bad message from the router: \(error)")
                         continue
+                    }
+                    // A member hears heartbeats and work; a refused worker hears only an error: it is not joined.
+                    if case .error(let error) = message, error.requestID.isEmpty {
+                    } else {
+                        connected.store(true, ordering: .relaxed)
                     }
                     switch message {
                     case .heartbeat:
@@ -191,6 +246,11 @@ public final class WorkerLink: Sendable {
                             // Declared dead (rejoin at once) or refused (retry slowly: an operator must act).
                             return error.code == .unavailable ? .heardFromRouter : .silentRouter
                         }
+                    case .decodeJob, .encodeRequest:
+                        held += 1
+                        engine.handle(message)
+                    case .goodbye(let goodbye) where goodbye.draining:
+                        drainNoted = drainUntil != nil
                     default:
                         engine.handle(message)
                     }
@@ -207,6 +267,5 @@ public final class WorkerLink: Sendable {
                 return heardAnything ? .heardFromRouter : .silentRouter
             }
         }
-        return .stopped
     }
 }

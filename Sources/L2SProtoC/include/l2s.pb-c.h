@@ -257,15 +257,19 @@ struct  L2s__Credit
 
 /*
  * Say goodbye before a clean shutdown, so the peer need not wait for heartbeats to expire.
+ * A worker that drains (SIGTERM) first says goodbye with draining true: the router sends it no new work and
+ * ignores its credits while it finishes what it holds; then it says goodbye with draining false and the router
+ * resumes whatever it still held elsewhere, exactly as after a death.
  */
 struct  L2s__Goodbye
 {
   ProtobufCMessage base;
   char *reason;
+  protobuf_c_boolean draining;
 };
 #define L2S__GOODBYE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&l2s__goodbye__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0 }
 
 
 struct  L2s__SamplingParams

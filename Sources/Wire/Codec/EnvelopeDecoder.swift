@@ -80,7 +80,7 @@ enum EnvelopeDecoder {
             return .statsReply(try statsReply(body.stats_reply))
         case .goodbye:
             let value = try required(body.goodbye, "goodbye").pointee
-            return .goodbye(Goodbye(reason: try string(value.reason, "goodbye.reason")))
+            return .goodbye(Goodbye(reason: try string(value.reason, "goodbye.reason"), draining: value.draining != 0))
         }
     }
 

@@ -88,6 +88,7 @@ enum EnvelopeEncoder {
             envelope.goodbye = arena.message {
                 l2s__goodbye__init($0)
                 $0.pointee.reason = reason
+                $0.pointee.draining = goodbye.draining ? 1 : 0
             }
         }
         // The arena (and with it every pointer in `envelope`) stays alive until pack has returned.

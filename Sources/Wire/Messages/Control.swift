@@ -110,13 +110,18 @@ public struct Credit: Sendable, Equatable {
     public init(credits: UInt32) { self.credits = credits }
 }
 
-/// Sent before a clean shutdown (`l2s.Goodbye`).
+/// Sent before a clean shutdown (`l2s.Goodbye`); with `draining`, the notice that one will follow.
 public struct Goodbye: Sendable, Equatable {
     /// Why the peer leaves.
     public var reason: String
+    /// The peer is leaving soon: send it no new work; it finishes what it holds, then says goodbye again.
+    public var draining: Bool
 
-    /// A goodbye with a reason.
-    public init(reason: String) { self.reason = reason }
+    /// A goodbye with a reason (`draining`: not yet gone, finishing what it holds).
+    public init(reason: String, draining: Bool = false) {
+        self.reason = reason
+        self.draining = draining
+    }
 }
 
 /// Cancels a job everywhere it is (`l2s.Cancel`).

@@ -13,6 +13,9 @@ protocol Subcommand {
     static var discussion: String { get }
     /// Every flag the subcommand accepts.
     static var options: [OptionSpec] { get }
+    /// Whether `run` creates `TerminationSignals` (services): `main` then installs the signal handler first thing, so
+    /// a SIGINT/SIGTERM that arrives before `run` gets there waits for it rather than being lost.
+    static var handlesTermination: Bool { get }
     /// Validates the parsed arguments; throws `UsageError` for anything a user typed wrong.
     init(_ arguments: ParsedArguments) throws
     /// Does the work and returns the exit status (0 success, 1 failure).
@@ -21,6 +24,7 @@ protocol Subcommand {
 
 extension Subcommand {
     static var discussion: String { "" }
+    static var handlesTermination: Bool { false }
 
     /// The text `l2s NAME --help` prints.
     static var helpText: String {

@@ -21,6 +21,9 @@ struct WorkerFlags {
             OptionSpec(
                 "--curve-server-key", value: "KEY", help: "the router's CURVE public key, when it requires CURVE",
                 env: "L2S_CURVE_SERVER_KEY"),
+            DrainFlag.option(
+                "on SIGTERM: how long jobs in hand may finish (no new ones come) before the rest "
+                    + "is handed back to the router"),
             MetricsEndpoint.option, LogFlags.options[0], LogFlags.options[1],
             OptionSpec(
                 "--curve-secret-file", value: "FILE",
@@ -37,6 +40,7 @@ struct WorkerFlags {
     let workerID: String
     let curveServerKey: String?
     let curveKeyPair: CurveKeyPair?
+    let drainTimeout: Duration
     let arguments: ParsedArguments
     /// The process's Prometheus metrics, served on `--metrics`.
     let registry = MetricsRegistry()
@@ -56,20 +60,28 @@ struct WorkerFlags {
                 "--curve-server-key needs --curve-secret-file: a worker authenticates with its own key "
                     + "pair (l2s keygen), whose public key is in the router's --worker-keys")
         }
+        drainTimeout = try DrainFlag.parse(arguments)
         self.arguments = arguments
         workerID = arguments.isExplicit("--id") ? try arguments.required("--id") : "\(role)-\(getpid())"
     }
 
-    /// Loads the bundle with OpenBLAS threads set; the log names this worker.
-    func loadBundle() throws -> (L2SBundle, ServiceLog) {
+    /// Starts the probes and the signal handling, then loads the bundle with OpenBLAS threads set; the log names this
+    /// worker. `/health` answers while the bundle loads (a long load is not a dead process); `/ready` only once the
+    /// worker has joined.
+    func loadBundle() throws -> (L2SBundle, ServiceLog, WorkerProcess) {
+        let log = try LogFlags.log(arguments, component: workerID)
+        let link = WorkerLink()
+        let process = WorkerProcess(
+            link: link, signals: TerminationSignals { link.stop() },
+            endpoint: try MetricsEndpoint(arguments, registry: registry, log: log) { link.isReady })
         BLASThreads.set(threads)
-        return (try L2SBundle.load(directory: bundle), try LogFlags.log(arguments, component: workerID))
+        return (try L2SBundle.load(directory: bundle), log, process)
     }
 
     /// Joins the router as `role`, announcing `bundle`'s identity and `kernels` (the numeric identity,
     /// `WeightFlags.numericIdentity`), and serves `engine` until SIGINT/SIGTERM.
     func serve(
-        role: Role, bundle: L2SBundle, engine: any WorkerEngine, log: ServiceLog,
+        role: Role, bundle: L2SBundle, engine: any WorkerEngine, log: ServiceLog, process: WorkerProcess,
         kernels: String = KernelVariant.process.rawValue
     ) throws -> Int32 {
         let identity = BundleIdentity(manifest: bundle.manifest)
@@ -81,12 +93,25 @@ struct WorkerFlags {
         settings.heartbeatInterval = heartbeat
         settings.curveServerKey = curveServerKey
         settings.curveKeyPair = curveKeyPair
-        let link = WorkerLink()
-        let signals = TerminationSignals { link.stop() }
-        let endpoint = try MetricsEndpoint(arguments, registry: registry, log: log) { link.isConnected }
-        try link.run(settings: settings, engine: engine, log: log)
-        withExtendedLifetime((signals, endpoint)) {}
+        settings.drainTimeout = drainTimeout
+        // A SIGTERM during the load has already stopped the link: run returns at once, saying goodbye to nobody.
+        try process.link.run(settings: settings, engine: engine, log: log)
+        withExtendedLifetime(process) {}
         return ExitStatus.success
+    }
+}
+
+/// What a worker process runs beside its engine: the router link, the signal handling that drains it, and the
+/// metrics and probes listener (ready once the link has joined, until it drains).
+final class WorkerProcess {
+    let link: WorkerLink
+    let signals: TerminationSignals
+    let endpoint: MetricsEndpoint
+
+    init(link: WorkerLink, signals: TerminationSignals, endpoint: MetricsEndpoint) {
+        self.link = link
+        self.signals = signals
+        self.endpoint = endpoint
     }
 }
 

@@ -156,6 +156,7 @@ def samples() -> list[tuple[pb.Envelope, bytes | None]]:
             None,
         ),
         (pb.Envelope(goodbye=pb.Goodbye(reason="shutdown")), None),
+        (pb.Envelope(goodbye=pb.Goodbye(reason="draining 3 jobs", draining=True)), None),
     ]
 
 
