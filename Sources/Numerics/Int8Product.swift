@@ -40,12 +40,18 @@ public struct PackedInt8Matrix: Sendable {
         threads: Int
     ) {
         guard rows > 0 else { return }
-        let padded = l2s_int8_padded_inputs(inputs)
-        var quantized = [UInt8](repeating: 0, count: rows * padded)
-        var rowScales = [Float](repeating: 0, count: rows)
-        l2s_int8_quantize_rows(input, rows, inputs, &quantized, &rowScales)
-        let code = KernelVariant.current.code
         let (inputs, outputs) = (self.inputs, self.outputs)
+        let padded = l2s_int8_padded_inputs(inputs)
+        let code = KernelVariant.current.code
+        // Every byte and scale is written by the quantisation: no zero-filling first.
+        var rowScales: [Float] = []
+        let quantized = [UInt8](unsafeUninitializedCapacity: rows * padded) { bytes, count in
+            rowScales = [Float](unsafeUninitializedCapacity: rows) { scales, scaleCount in
+                l2s_int8_quantize_rows(code, input, rows, inputs, bytes.baseAddress, scales.baseAddress)
+                scaleCount = rows
+            }
+            count = rows * padded
+        }
         quantized.withUnsafeBufferPointer { q in
             rowScales.withUnsafeBufferPointer { rowScales in
                 packed.withUnsafeBufferPointer { packed in

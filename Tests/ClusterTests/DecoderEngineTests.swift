@@ -140,4 +140,84 @@ import Wire
             #expect(streamed == inProcess.ids, "\(id)")
         }
     }
+
+    /// A router is a peer like any other: decode jobs with every numeric field out of range (0, huge, NaN, too
+    /// many or too long stop strings) each get a BAD_REQUEST naming the field, and the decoder keeps serving.
+    @Test func decodeJobsWithFieldsOutOfRangeAreRefusedAndTheDecoderServesOn() throws {
+        let bundle = try L2SBundle.load(directory: Self.encoderSide)
+        let encoder = try PromptEncoder(bundle: bundle)
+        let ids = try encoder.tokenize(Self.text)
+        let z = try #require(try encoder.encode([ids]).first)
+        let encoding = try Self.message(ids, z, width: 24, dtype: .float16, projected: true)
+        let bad: [(String, GenerateRequest, String)] = [
+            ("zero", GenerateRequest(requestID: "zero", prompt: .tokenIDs(ids), maxNewTokens: 0), "max_new_tokens"),
+            (
+                "min-above-max",
+                GenerateRequest(
+                    requestID: "min-above-max", prompt: .tokenIDs(ids), maxNewTokens: 2,
+                    minNewTokens: 3), "min_new_tokens"
+            ),
+            (
+                "nan-temperature",
+                GenerateRequest(
+                    requestID: "nan-temperature", prompt: .tokenIDs(ids),
+                    maxNewTokens: 2, sampling: SamplingParams(greedy: false, temperature: .nan)), "temperature"
+            ),
+            (
+                "huge-penalty",
+                GenerateRequest(
+                    requestID: "huge-penalty", prompt: .tokenIDs(ids), maxNewTokens: 2,
+                    sampling: SamplingParams(repetitionPenalty: .greatestFiniteMagnitude)), "repetition_penalty"
+            ),
+            (
+                "nan-presence",
+                GenerateRequest(
+                    requestID: "nan-presence", prompt: .tokenIDs(ids), maxNewTokens: 2,
+                    sampling: SamplingParams(presencePenalty: .nan)), "presence_penalty"
+            ),
+            (
+                "huge-ngram",
+                GenerateRequest(
+                    requestID: "huge-ngram", prompt: .tokenIDs(ids), maxNewTokens: 2,
+                    sampling: SamplingParams(noRepeatNGramSize: .max)), "no_repeat_ngram_size"
+            ),
+            (
+                "five-stops",
+                GenerateRequest(
+                    requestID: "five-stops", prompt: .tokenIDs(ids), maxNewTokens: 2,
+                    stop: ["a", "b", "c", "d", "e"]), "stop"
+            ),
+        ]
+        let engine = DecoderEngine(
+            slm: try ConditionedSLM(bundle: bundle), slots: 2, log: ServiceLog(component: "decoder-test"))
+        let outbox = WorkerOutbox(wake: {})
+        engine.start(outbox: outbox)
+        defer { engine.stop() }
+        for (_, request, _) in bad { engine.handle(.decodeJob(DecodeJob(request: request, encoding: encoding))) }
+        let good = GenerateRequest(requestID: "good", prompt: .tokenIDs(ids), maxNewTokens: 5, minNewTokens: 5)
+        engine.handle(.decodeJob(DecodeJob(request: good, encoding: encoding)))
+        var errors: [String: ErrorReply] = [:]
+        var streamed: [Int32] = []
+        var finished = false
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !finished && ContinuousClock.now < deadline {
+            for message in outbox.drain() {
+                switch message {
+                case .error(let reply): errors[reply.requestID] = reply
+                case .tokenChunk(let chunk):
+                    streamed += chunk.ids
+                    finished = finished || chunk.finishReason != .unspecified
+                default: break
+                }
+            }
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        for (id, _, field) in bad {
+            #expect(errors[id]?.code == .badRequest, "\(id)")
+            #expect(errors[id]?.message.contains(field) == true, "\(id): \(errors[id]?.message ?? "no error")")
+        }
+        let inProcess = try BundleGenerator(bundle: bundle).generate(
+            promptIDs: ids, options: GenerationOptions(maxNewTokens: 5, minNewTokens: 5))
+        #expect(streamed == inProcess.ids)
+    }
 }

@@ -8,12 +8,19 @@ import Testing
 /// every variant (AVX-512 VNNI or portable), batch and shape gives exactly the value computed here in plain Swift
 /// from the same levels.
 @Suite struct Int8ProductTests {
-    /// The rows' levels and scales as `l2s_int8_quantize_rows` makes them (level = byte - 128).
+    /// The rows' levels and scales as `l2s_int8_quantize_rows` makes them (level = byte - 128), the same in every
+    /// variant.
     func quantizedRows(_ x: [Float], rows: Int, inputs: Int) -> (levels: [[Int]], scales: [Float]) {
         let padded = l2s_int8_padded_inputs(inputs)
         var bytes = [UInt8](repeating: 0, count: rows * padded)
         var scales = [Float](repeating: 0, count: rows)
-        l2s_int8_quantize_rows(x, rows, inputs, &bytes, &scales)
+        l2s_int8_quantize_rows(KernelVariant.baseline.code, x, rows, inputs, &bytes, &scales)
+        for variant in KernelVariant.supported {
+            var other = [UInt8](repeating: 0, count: rows * padded)
+            var otherScales = [Float](repeating: 0, count: rows)
+            l2s_int8_quantize_rows(variant.code, x, rows, inputs, &other, &otherScales)
+            #expect(other == bytes && otherScales == scales, "\(variant.rawValue)")
+        }
         #expect(bytes.enumerated().allSatisfy { $0.offset % padded < inputs || $0.element == 128 }, "padding")
         let levels = (0..<rows).map { row in (0..<inputs).map { Int(bytes[row * padded + $0]) - 128 } }
         return (levels, scales)
@@ -57,6 +64,15 @@ import Testing
         #expect(scales[0] == Float(1) / 127)
         #expect(levels[1] == [0, 0, 0, 0] && scales[1] == 0)
         #expect(levels[2] == [127, 0, 0, 0] && scales[2] == Float(2e30) / 127)
+        // Rows long enough for the 16-wide path, with NaN, -0, ties and an infinite row: the same in every variant
+        // (checked inside `quantizedRows`), NaN at level 0, an infinite row all 0.
+        var long = (0..<80).map { Float($0 % 17) - 8.5 }
+        long[5] = .nan
+        long[20] = -0.0
+        long[70] = .infinity
+        let (wide, wideScales) = quantizedRows(long, rows: 2, inputs: 40)
+        #expect(wide[0][5] == 0 && wide[0][20] == 0 && wide[0][1] == -112)  // -7.5 * 127 / 8.5 = -112.06
+        #expect(wide[1].allSatisfy { $0 == 0 } && wideScales[1] == .infinity)
     }
 
     @Test func theAcceleratedProductIsReportedAsTheCPUAllowsIt() {

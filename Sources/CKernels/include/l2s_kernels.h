@@ -67,8 +67,10 @@ void l2s_int8_pack(const int8_t *w, ptrdiff_t inputs, ptrdiff_t outputs, int8_t 
 /// nothing is written).
 ptrdiff_t l2s_int8_quantize_weights(const float *w, ptrdiff_t rows, ptrdiff_t inputs, int8_t *q, float *scales);
 /// Quantises x [rows, inputs] into q [rows, padded inputs] (each level + 128, as unsigned bytes; padding is level 0)
-/// and rowScales [rows].
-void l2s_int8_quantize_rows(const float *x, ptrdiff_t rows, ptrdiff_t inputs, uint8_t *q, float *rowScales);
+/// and rowScales [rows]. Every variant gives the same bytes (AVX-512 computes 16 at a time where the int8 product is
+/// accelerated).
+void l2s_int8_quantize_rows(
+    int variant, const float *x, ptrdiff_t rows, ptrdiff_t inputs, uint8_t *q, float *rowScales);
 /// 1 when this CPU runs the AVX-512 VNNI product (else the portable one, same bits, several times slower).
 int l2s_int8_gemm_accelerated(void);
 /// y[r, j] for rows [0, rows) and outputs [begin, end) (begin a multiple of 16); `variant` must be supported.

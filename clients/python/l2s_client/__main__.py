@@ -46,7 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--top-k", type=int, help="sample among the K most likely tokens (0 = all)")
     parser.add_argument("--top-p", type=float, help="sample within probability mass P (1 = all)")
     parser.add_argument("--seed", type=int, help="seed of the sampler")
-    parser.add_argument("--stop", help="stop when the generated text contains TEXT")
+    parser.add_argument("--repetition-penalty", type=float,
+                        help="divide the logits of ids already in the context by F (1 = off)")
+    parser.add_argument("--no-repeat-ngram-size", type=int, help="never repeat an n-gram of N ids (0 = off)")
+    parser.add_argument("--presence-penalty", type=float, help="subtract F from the logit of every id generated so far")
+    parser.add_argument("--frequency-penalty", type=float, help="subtract F per earlier occurrence from an id's logit")
+    parser.add_argument("--stop", action="append",
+                        help="stop where the text contains TEXT, which is cut off with what follows (repeatable)")
     parser.add_argument("--json", action="store_true", help="print JSON lines")
     parser.add_argument("--stream", action="store_true", help="print text as it is generated")
     parser.add_argument("--timeout-ms", type=int, default=int(os.environ.get("L2S_TIMEOUT_MS", "120000")),
@@ -72,7 +78,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         with Client(args.router, timeout=args.timeout_ms / 1000) as client:
             job = client.submit(prompt, stream=args.stream, max_new_tokens=args.max_new_tokens,
-                                min_new_tokens=args.min_new_tokens, stop=args.stop, **sampling)
+                                min_new_tokens=args.min_new_tokens, stop=args.stop,
+                                repetition_penalty=args.repetition_penalty,
+                                no_repeat_ngram_size=args.no_repeat_ngram_size,
+                                presence_penalty=args.presence_penalty, frequency_penalty=args.frequency_penalty,
+                                **sampling)
             for delta in job:
                 if args.json:
                     _line({"delta": delta.text, "ids": delta.ids})

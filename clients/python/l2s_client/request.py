@@ -24,6 +24,10 @@ UINT64_MAX = 2**64 - 1
 INT32_MAX = 2**31 - 1
 INT32_MIN = -(2**31)
 TENANT_SALT_LIMIT = 256
+# The router's limits on stop strings and no_repeat_ngram_size (docs/generation.md).
+STOP_LIMIT = 4
+STOP_BYTES_LIMIT = 256
+NO_REPEAT_NGRAM_LIMIT = 64
 
 
 def _integer(name: str, value: object) -> int:
@@ -97,9 +101,34 @@ def _sampling(greedy: Optional[bool], temperature: Optional[float], top_k: Optio
     return l2s_pb2.SamplingParams(greedy=False, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
 
 
+def _penalties(params: l2s_pb2.SamplingParams, repetition_penalty: Optional[float],
+               no_repeat_ngram_size: Optional[int], presence_penalty: Optional[float],
+               frequency_penalty: Optional[float], check: _Checker) -> None:
+    """The penalties (docs/generation.md), which hold for greedy and sampled jobs alike; None leaves one off."""
+    if repetition_penalty is not None:
+        value = _number("repetition_penalty", repetition_penalty)
+        check.range(math.isfinite(value) and 0 < value <= 10,
+                    f"sampling: repetition_penalty must be in (0, 10], got {value}")
+        params.repetition_penalty = value
+    if no_repeat_ngram_size is not None:
+        size = _integer("no_repeat_ngram_size", no_repeat_ngram_size)
+        check.wire(0 <= size <= UINT32_MAX, f"sampling: no_repeat_ngram_size must be in 0...{UINT32_MAX}, got {size}")
+        check.range(size <= NO_REPEAT_NGRAM_LIMIT,
+                    f"sampling: no_repeat_ngram_size must be in 0...{NO_REPEAT_NGRAM_LIMIT}, got {size}")
+        params.no_repeat_ngram_size = size
+    for name, penalty in (("presence_penalty", presence_penalty), ("frequency_penalty", frequency_penalty)):
+        if penalty is None:
+            continue
+        value = _number(name, penalty)
+        check.range(math.isfinite(value) and -2 <= value <= 2, f"sampling: {name} must be in [-2, 2], got {value}")
+        setattr(params, name, value)
+
+
 def build_request(request_id: str, prompt: Prompt, *, max_new_tokens: int = 20, min_new_tokens: int = 0,
                   greedy: Optional[bool] = None, temperature: Optional[float] = None, top_k: Optional[int] = None,
                   top_p: Optional[float] = None, seed: Optional[int] = None,
+                  repetition_penalty: Optional[float] = None, no_repeat_ngram_size: Optional[int] = None,
+                  presence_penalty: Optional[float] = None, frequency_penalty: Optional[float] = None,
                   stop: Union[str, Sequence[str], None] = None, deadline_s: Optional[float] = None,
                   tenant_salt: Union[bytes, str, None] = None, stream: bool = False,
                   validate: bool = True) -> l2s_pb2.GenerateRequest:
@@ -119,12 +148,16 @@ def build_request(request_id: str, prompt: Prompt, *, max_new_tokens: int = 20, 
     request.min_new_tokens = min_new_tokens
 
     request.sampling.CopyFrom(_sampling(greedy, temperature, top_k, top_p, seed, check))
+    _penalties(request.sampling, repetition_penalty, no_repeat_ngram_size, presence_penalty, frequency_penalty, check)
 
     stops = [stop] if isinstance(stop, str) else list(stop or [])
     for index, text in enumerate(stops):
         if not isinstance(text, str):
             raise TypeError(f"stop[{index}] must be a str, got {type(text).__name__} {text!r}")
         check.range(text != "", f"stop[{index}] is an empty string")
+        check.range(len(text.encode("utf-8")) <= STOP_BYTES_LIMIT,
+                    f"stop[{index}] is {len(text.encode('utf-8'))} bytes; limit {STOP_BYTES_LIMIT}")
+    check.range(len(stops) <= STOP_LIMIT, f"{len(stops)} stop sequences; at most {STOP_LIMIT} are allowed")
     request.stop.extend(stops)
 
     if deadline_s is not None:

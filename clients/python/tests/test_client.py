@@ -308,6 +308,18 @@ class WithRealWorkersTests(RouterCase):
         self.assertEqual(run_bundle("the house is small", "--max-new-tokens", "20", "--min-new-tokens", "20",
                                     "--stop", "~~not there~~", "--stop", stop)[-1], expected)
 
+    def test_penalties_give_l2s_runs_answer(self) -> None:
+        self.start_workers()
+        prompt = "these noisy witches test the nets"
+        flags = ("--max-new-tokens", "12", "--repetition-penalty", "1.3", "--no-repeat-ngram-size", "2",
+                 "--presence-penalty", "0.5", "--frequency-penalty", "0.4")
+        expected = run_bundle(prompt, *flags)[-1]
+        self.assertNotEqual(expected["ids"], run_bundle(prompt, "--max-new-tokens", "12")[-1]["ids"],
+                            "the penalties must change this answer, or this test proves nothing")
+        result = self.client().generate(prompt, max_new_tokens=12, repetition_penalty=1.3, no_repeat_ngram_size=2,
+                                        presence_penalty=0.5, frequency_penalty=0.4)
+        self.assertEqual(result.as_dict(), expected)
+
     def test_deadline_passing_while_generating(self) -> None:
         self.start_workers()
         client = self.client()

@@ -39,6 +39,12 @@ class ClientSideChecksTests(Watchdog):
             ("x", {"top_k": -1}, "sampling: top_k must be in 0...4294967295, got -1"),
             ("x", {"seed": -1}, "sampling: seed must be in 0..."),
             ("x", {"stop": ""}, "stop[0] is an empty string"),
+            ("x", {"stop": ["a", "b", "c", "d", "e"]}, "5 stop sequences; at most 4 are allowed"),
+            ("x", {"stop": ["é" * 129]}, "stop[0] is 258 bytes; limit 256"),
+            ("x", {"repetition_penalty": 0}, "sampling: repetition_penalty must be in (0, 10], got 0.0"),
+            ("x", {"no_repeat_ngram_size": 65}, "sampling: no_repeat_ngram_size must be in 0...64, got 65"),
+            ("x", {"presence_penalty": 2.5}, "sampling: presence_penalty must be in [-2, 2], got 2.5"),
+            ("x", {"frequency_penalty": float("nan")}, "sampling: frequency_penalty must be in [-2, 2], got nan"),
             ("x", {"tenant_salt": b"s" * 257}, "tenant_salt is 257 bytes; limit 256"),
             ("x", {"deadline_s": float("inf")}, "deadline_s must be finite"),
         ]
