@@ -259,8 +259,17 @@ def command_cluster_row(args):
 
 # ---------------------------------------------------------------------------------------------------- table
 
-BASELINES = (("l2s run --model", "l2s"), ("PyTorch generate", "PyTorch"), ("CTranslate2 float32", "CT2 f32"),
-             ("CTranslate2 int8", "CT2 int8"))
+# The LLM-alone rows each row is compared with: (engine, weights or None for any) -> column name.
+BASELINES = ((("l2s run --model", "float32"), "l2s f32"), (("l2s run --model", "int8"), "l2s int8"),
+             (("PyTorch generate", None), "PyTorch"), (("CTranslate2 float32", None), "CT2 f32"),
+             (("CTranslate2 int8", None), "CT2 int8"))
+
+
+def baseline_key(row):
+    """The BASELINES key an LLM-alone row fills: l2s rows by engine and weights, the peers by engine."""
+    if row["engine"] == "l2s run --model":
+        return (row["engine"], row["weights"])
+    return (row["engine"], None)
 
 
 def command_table(args):
@@ -270,9 +279,9 @@ def command_table(args):
     baselines = {}
     for row in rows:
         if row["path"] == "LLM alone":
-            baselines[row["engine"]] = row["tokens_per_s"]
+            baselines[baseline_key(row)] = row["tokens_per_s"]
     head = ["path", "engine", "model", "weights", "C", "cache", "jobs", "TTFT p50", "TTFT p99", "ms/token",
-            "e2e p50", "e2e p99", "tok/s"] + [f"x {name}" for engine, name in BASELINES if engine in baselines]
+            "e2e p50", "e2e p99", "tok/s"] + [f"x {name}" for key, name in BASELINES if key in baselines]
     head += ["cache hit/miss", "faults/retries", "CPU µs/token router/enc/dec"]
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---" if i < 6 else "---:" for i in range(len(head))) + "|")
@@ -281,7 +290,7 @@ def command_table(args):
                  row["jobs"], f'{row["ttft_ms"]["p50"]:.0f}', f'{row["ttft_ms"]["p99"]:.0f}',
                  f'{row["ms_per_token"]:.1f}', f'{row["e2e_ms"]["p50"]:.0f}', f'{row["e2e_ms"]["p99"]:.0f}',
                  f'{row["tokens_per_s"]:.1f}']
-        cells += [f'{row["tokens_per_s"] / baselines[engine]:.2f}x' for engine, _ in BASELINES if engine in baselines]
+        cells += [f'{row["tokens_per_s"] / baselines[key]:.2f}x' for key, _ in BASELINES if key in baselines]
         if row.get("cache_hits") is not None:
             cells.append(f'{row["cache_hits"]}/{row["cache_misses"]}')
         else:
