@@ -130,7 +130,8 @@ public struct Linear: Sendable {
 
     /// output[rows, out] = input[rows, in] W (+ bias), or `+=` when `accumulate` (for residual connections).
     /// A single row goes through gemv, more rows through one gemm; `step` rows (one per decoding sequence) go
-    /// through `RowwiseProduct` instead when the row kernel is batch-invariant; int8 weights always do.
+    /// through `RowwiseProduct` instead when the row kernel is batch-invariant; int8 weights always take their own
+    /// kernel (row-wise for `.float32` inputs, the int8 product for `.int8`).
     public func apply(
         _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>, accumulate: Bool = false,
         step: Bool = false
