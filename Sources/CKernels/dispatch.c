@@ -79,3 +79,14 @@ void l2s_rowwise_product_int8(
         return;
     }
 }
+
+void l2s_widen_half(int variant, int format, const uint16_t *w, ptrdiff_t count, float *out) {
+    int bfloat = format == L2S_HALF_BFLOAT16;
+    switch (variant) {
+#ifdef L2S_X86
+    case L2S_VARIANT_AVX2: l2s_widen_avx2(bfloat, w, count, out); return;
+    case L2S_VARIANT_AVX512: l2s_widen_avx512(bfloat, w, count, out); return;
+#endif
+    default: l2s_widen_baseline(bfloat, w, count, out); return;
+    }
+}

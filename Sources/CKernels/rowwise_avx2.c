@@ -37,6 +37,22 @@
 #define SCALED 0
 #include "rowwise_body.h"
 
+/// 16-bit weights widened into float32, exactly (for products that take float32 weights: prompt passes).
+ROWWISE_ATTR void l2s_widen_avx2(int bfloat, const uint16_t *w, ptrdiff_t count, float *out) {
+    ptrdiff_t k = 0;
+    if (bfloat) {
+        for (; k + 8 <= count; k += 8) {
+            _mm256_storeu_ps(out + k, _mm256_castsi256_ps(
+                _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(w + k))), 16)));
+        }
+    } else {
+        for (; k + 8 <= count; k += 8) {
+            _mm256_storeu_ps(out + k, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + k))));
+        }
+    }
+    for (; k < count; k++) out[k] = bfloat ? l2s_bfloat16_to_float(w[k]) : l2s_float16_to_float(w[k]);
+}
+
 #define ROWWISE_NAME l2s_rowwise_avx2_i8
 #define WEIGHT int8_t
 #define WLOAD(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))

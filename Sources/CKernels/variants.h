@@ -24,6 +24,11 @@
     void name##_i8(const int8_t *w, L2S_ROWWISE_ARGS);
 
 L2S_DECLARE_VARIANT(l2s_rowwise_baseline)
+void l2s_widen_baseline(int bfloat, const uint16_t *w, ptrdiff_t count, float *out);
+#ifdef L2S_X86
+void l2s_widen_avx2(int bfloat, const uint16_t *w, ptrdiff_t count, float *out);
+void l2s_widen_avx512(int bfloat, const uint16_t *w, ptrdiff_t count, float *out);
+#endif
 #ifdef L2S_X86
 L2S_DECLARE_VARIANT(l2s_rowwise_avx2)
 L2S_DECLARE_VARIANT(l2s_rowwise_avx512)

@@ -74,13 +74,9 @@ public final class GPT2Model: LanguageModel {
 
     /// Loads `config.json` and the safetensors weights of `directory`, strictly. Accepts both GPT2LMHeadModel
     /// (`transformer.` prefix) and bare GPT2Model key names. `rowKernel` chooses how one-row products run; `weights`
-    /// how the blocks and head are kept: float32 (`.asStored` widens 16-bit checkpoints at load) or int8, whose
-    /// layers go through the row-wise kernel for the prefill too.
+    /// how the blocks and head are kept (`WeightStorage`): 16-bit blocks are widened in registers by steps and into
+    /// a scratch by the prefill (the bits of float32 weights); int8 blocks take the row-wise kernel for both.
     public init(directory: URL, rowKernel: RowKernel = .batchInvariant, weights: WeightStorage = .asStored) throws {
-        guard weights.halfFormat == nil else {
-            throw ModelError.unsupportedWeights(
-                modelType: "gpt2", storage: weights.rawValue, supported: ["as-stored", "float32", "int8"])
-        }
         let c = try loadConfig(GPT2Configuration.self, from: directory.appendingPathComponent("config.json"))
         configuration = c
         let loader = WeightLoader(try Checkpoint(directory: directory), rowKernel: rowKernel, storage: weights)
@@ -90,9 +86,13 @@ public final class GPT2Model: LanguageModel {
             (try loader.tensor(name + ".weight", shape: [d]), try loader.tensor(name + ".bias", shape: [d]))
         }
         func conv(_ name: String, inputs: Int, outputs: Int) throws -> Linear {
-            try loader.stepLinear(
-                weight: try loader.tensor(name + ".weight", shape: [inputs, outputs]),
-                bias: try loader.tensor(name + ".bias", shape: [outputs]), layout: .inputsByOutputs)
+            let bias = try loader.tensor(name + ".bias", shape: [outputs])
+            if let half = try loader.halfMatrix(name + ".weight", shape: [inputs, outputs]) {
+                return Linear(halfWeight: half, bias: bias, layout: .inputsByOutputs, rowKernel: rowKernel)
+            }
+            return try loader.stepLinear(
+                weight: try loader.tensor(name + ".weight", shape: [inputs, outputs]), bias: bias,
+                layout: .inputsByOutputs)
         }
         tokenEmbedding = try loader.tensor(prefix + "wte.weight", shape: [c.vocabularySize, d])
         positionEmbedding = try loader.tensor(prefix + "wpe.weight", shape: [c.maxPositions, d])
@@ -107,7 +107,11 @@ public final class GPT2Model: LanguageModel {
                 down: try conv(block + ".mlp.c_proj", inputs: inner, outputs: d), scale: scale)
         }
         finalNorm = try norm(prefix + "ln_f")
-        if loader.contains("lm_head.weight") {
+        let headName = loader.contains("lm_head.weight") ? "lm_head.weight" : prefix + "wte.weight"
+        if let half = try loader.halfMatrix(headName, shape: [c.vocabularySize, d]) {
+            // 16-bit head (a tied one is a second, 2-byte copy of wte; lookups keep the float32 table).
+            head = Linear(halfWeight: half, rowKernel: rowKernel)
+        } else if loader.contains("lm_head.weight") {
             head = try loader.stepLinear(weight: try loader.tensor("lm_head.weight", shape: [c.vocabularySize, d]))
         } else {
             head = try loader.tiedHead(.float32(tokenEmbedding))
@@ -117,6 +121,12 @@ public final class GPT2Model: LanguageModel {
     }
 
     public func penaltyContext(promptIDs: [Int32]) -> [Int32] { promptIDs }
+
+    /// Dense layers (blocks and head) kept as 16-bit weights (`WeightStorage`), for logs and tests.
+    public var sixteenBitLayers: Int {
+        (blocks.flatMap { [$0.qkv, $0.attentionOutput, $0.up, $0.down] } + [head]).filter { $0.halfFormat != nil }
+            .count
+    }
 
     /// A fresh, empty sequence state.
     public func makeState() -> GPT2State { GPT2State(model: self) }

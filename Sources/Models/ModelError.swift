@@ -44,8 +44,6 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case invalidConfig(path: String, reason: String)
     /// No implementation is registered for the config's `model_type`.
     case unknownModelType(String, path: String, known: [String])
-    /// A model family cannot keep its weights as asked (`WeightStorage`).
-    case unsupportedWeights(modelType: String, storage: String, supported: [String])
     /// An activation name this code does not implement.
     case unknownActivation(String, key: String, path: String)
     /// A token id outside the vocabulary.
@@ -98,9 +96,6 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case .invalidConfig(let path, let reason): return "\(path): not a valid config: \(reason)"
         case .unknownModelType(let type, let path, let known):
             return "\(path): model_type \"\(type)\" is not supported; known: \(known.joined(separator: ", "))"
-        case .unsupportedWeights(let type, let storage, let supported):
-            return "\(type) models cannot keep weights as \(storage); they support "
-                + supported.joined(separator: ", ")
         case .unknownActivation(let name, let key, let path):
             return "\(path): activation \"\(name)\" in \"\(key)\" is not supported"
         case .tokenOutOfRange(let id, let size): return "token id \(id) is outside the vocabulary of \(size)"

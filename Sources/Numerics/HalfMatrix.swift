@@ -1,3 +1,6 @@
+import CKernels
+import Foundation
+
 /// Read-only 16-bit memory owned by someone else (a memory-mapped weight file), kept alive by `owner`.
 /// Sendable: the memory is never written while any reference exists (a read-only mapping), and `owner` is only
 /// retained, never used.
@@ -108,6 +111,15 @@ public struct HalfMatrix: Sendable {
     /// The same values as float32 (exact), as a checkpoint loader that widens at load would hold them.
     public func widened() -> Tensor {
         Tensor(checkedShape: shape, scalars: withUnsafeBufferPointer { $0.map(widen) })
+    }
+
+    /// The values widened (exactly) into `output` [rows * columns] by the kernels of the current variant: what a
+    /// float32 product (a prompt pass) reads, written into a scratch buffer the caller reuses.
+    func widen(into output: UnsafeMutablePointer<Float>) {
+        let format = Int32(self.format == .bfloat16 ? L2S_HALF_BFLOAT16 : L2S_HALF_FLOAT16)
+        withUnsafeBufferPointer { bits in
+            l2s_widen_half(KernelVariant.current.code, format, bits.baseAddress, bits.count, output)
+        }
     }
 
     /// The transpose [columns, rows], still 16-bit (owned).

@@ -28,7 +28,7 @@ public struct Linear: Sendable {
     enum Storage: Sendable {
         /// float32: products of every kind.
         case float32(Tensor)
-        /// 16-bit, widened in registers by the step kernel; other products widen a temporary float32 copy.
+        /// 16-bit, widened in registers by the step kernel; other products widen into a per-thread scratch.
         case half(HalfMatrix)
         /// int8 rows with scales, always through the row-wise kernel (steps and prompt passes alike).
         case int8(Int8Matrix)
@@ -74,8 +74,8 @@ public struct Linear: Sendable {
 
     /// A layer whose weight stays 16-bit in memory (half the bytes of float32). Decoding steps under
     /// `.batchInvariant` widen it in registers and give exactly the bits of the same layer over `weight.widened()`;
-    /// other products (prompt passes, `.blas`) widen a temporary float32 copy per call, so they are exact too, but
-    /// pay that copy.
+    /// other products (prompt passes, `.blas`) widen it into a per-thread scratch per call and run the float32
+    /// product, so they give its bits too and pay one pass over the weight.
     public init(
         halfWeight weight: HalfMatrix, bias: Tensor? = nil, layout: Layout = .outputsByInputs,
         rowKernel: RowKernel = .batchInvariant
@@ -153,8 +153,11 @@ public struct Linear: Sendable {
                 weight: weight, inputs: inputCount, outputs: outputCount, input: input, rows: rows, output: output,
                 accumulate: accumulate, threads: BLASThreads.current)
         case .half(let weight):
-            weight.widened().withUnsafeBufferPointer { w in
-                blas(w.baseAddress!, input, rows: rows, into: output, accumulate: accumulate)
+            // Widened exactly into this thread's scratch (no allocation per call), then the float32 product: the
+            // bits of the same layer over float32 weights.
+            WideningScratch.withBuffer(count: inputCount * outputCount) { wide in
+                weight.widen(into: wide)
+                blas(wide, input, rows: rows, into: output, accumulate: accumulate)
             }
         case .int8(let weight):
             RowwiseProduct.apply(

@@ -5,8 +5,8 @@ import TestSupport
 import Testing
 
 /// `WeightStorage` choices other than as-stored at the model level (issue 11, items 3 and 4): int8 step layers keep
-/// batched steps bit-identical to single-sequence ones, stay close to float32, and GPT-2 refuses 16-bit storage with a
-/// typed error instead of ignoring it.
+/// batched steps bit-identical to single-sequence ones and stay close to float32; GPT-2 keeps 16-bit blocks with the
+/// bits of float32 weights.
 @Suite struct Int8WeightModelTests {
     /// Steps `prompts` alone and batched on `model` for 5 tokens chosen by `reference`'s greedy argmax (so both
     /// models see the same tokens); expects batched == alone bit for bit, and returns the largest logit difference
@@ -66,12 +66,32 @@ import Testing
         #expect(converted.decoder.sixteenBitLayers == 6 * model.configuration.decoderLayers + 1)
     }
 
-    @Test func gpt2RefusesSixteenBitStorageByName() throws {
-        #expect(
-            throws: ModelError.unsupportedWeights(
-                modelType: "gpt2", storage: "float16", supported: ["as-stored", "float32", "int8"])
-        ) {
-            try GPT2Model(directory: TestPaths.fixture("models/gpt2_a"), weights: .float16)
+    @Test(arguments: KernelVariant.supported)
+    func gpt2KeepsSixteenBitBlocksWithTheBitsOfFloat32(variant: KernelVariant) throws {
+        // A bfloat16 checkpoint as stored (its blocks and head 16-bit when the process widens in hardware), and a
+        // float32 checkpoint converted to bfloat16 at load, against the same weights widened: prefill (widened into
+        // a scratch) and steps (widened in registers) give identical logits, alone and batched.
+        let directory = TestPaths.fixture("models/gpt2_bf16")
+        let kept = try GPT2Model(directory: directory)
+        let widened = try GPT2Model(directory: directory, weights: .float32)
+        let layers = 4 * kept.configuration.layers + 1
+        #expect(kept.sixteenBitLayers == (KernelVariant.process == .baseline ? 0 : layers))
+        #expect(widened.sixteenBitLayers == 0)
+        #expect(try GPT2Model(directory: directory, weights: .bfloat16).sixteenBitLayers == layers)
+        try KernelVariant.withVariant(variant) {
+            let prompts: [[Int32]] = [[3, 17, 42], [5], [9, 9, 9, 9, 9, 2, 11]]
+            let alone = try prompts.map { try kept.startSequence(promptIDs: $0) }
+            let batched = try prompts.map { try kept.startSequence(promptIDs: $0) }
+            let reference = try prompts.map { try widened.startSequence(promptIDs: $0) }
+            for step in 0..<4 {
+                for index in prompts.indices {
+                    #expect(alone[index].logits == reference[index].logits, "step \(step) prompt \(index)")
+                    #expect(batched[index].logits == reference[index].logits, "step \(step) prompt \(index)")
+                }
+                let tokens = reference.map { argmax($0.logits) }
+                for (sequence, token) in zip(alone + reference, tokens + tokens) { try sequence.append(token) }
+                try kept.step(tokens, sequences: batched)
+            }
         }
     }
 }

@@ -42,6 +42,9 @@ void l2s_rowwise_product_half(
     int variant, int format, const uint16_t *w, ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t begin,
     ptrdiff_t end, const float *x, ptrdiff_t rows, float *y, int accumulate);
 
+/// Widens `count` 16-bit `format` values into float32, exactly (the same values in every variant).
+void l2s_widen_half(int variant, int format, const uint16_t *w, ptrdiff_t count, float *out);
+
 /// l2s_rowwise_product for int8 weights with one float32 scale per output row (symmetric quantisation):
 /// y[b, j] = (x[b, :] . w[j, :]) * scales[j], the integers widened to float32 in registers and summed in the same
 /// fixed order as l2s_rowwise_product, then multiplied by the scale once. So a value equals, bit for bit,
