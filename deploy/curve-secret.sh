@@ -27,7 +27,7 @@ stringData:
     $(public "$router")
   worker.key: |
     $worker
-  # Public keys only, as JSON lines (a bare key starting with '#' would read as a comment).
+  # Public keys only, as JSON lines (as l2s keygen prints them).
   worker-keys.txt: |
     {"public":"$(public "$worker")"}
 MANIFEST

@@ -25,7 +25,8 @@ public struct CurveAccess: Sendable {
     }
 
     /// The public keys of a key list file: one per line, either the Z85 key itself or a JSON line with a
-    /// "public" field (as `l2s keygen` prints); blank lines and lines starting with '#' are skipped.
+    /// "public" field (as `l2s keygen` prints); blank lines and comments are skipped. A comment starts with '#', but
+    /// '#' is also a Z85 character: a line that is a whole 40-character key is a key even when it starts with '#'.
     public static func keys(file path: String) throws -> Set<String> {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ClusterError.unreadableKeyList(path: path, reason: "cannot read the file")
@@ -33,7 +34,8 @@ public struct CurveAccess: Sendable {
         var keys: Set<String> = []
         for (number, raw) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("#") { continue }
+            if line.isEmpty { continue }
+            if line.hasPrefix("#"), (try? CurveKeys.validate(line, what: "")) == nil { continue }
             var key = line
             if line.hasPrefix("{"),
                 let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
