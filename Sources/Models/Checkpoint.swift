@@ -132,13 +132,12 @@ final class WeightLoader {
         Linear(weight: weight, bias: bias, layout: layout, rowKernel: rowKernel)
     }
 
-    /// A step layer over `weight` (float32) kept as `storage` says: int8, converted to 16 bits, or float32.
+    /// A step layer over `weight` (float32) that `halfMatrix` did not keep 16-bit: int8 when `storage` says so,
+    /// else float32.
     func stepLinear(weight: Tensor, bias: Tensor? = nil, layout: Linear.Layout = .outputsByInputs) throws -> Linear {
-        if storage == .int8 { return try Linear(int8Weight: weight, bias: bias, layout: layout) }
-        if let format = storage.halfFormat {
-            return Linear(halfWeight: HalfMatrix(converting: weight, to: format), bias: bias, layout: layout)
-        }
-        return linear(weight: weight, bias: bias, layout: layout)
+        storage == .int8
+            ? try Linear(int8Weight: weight, bias: bias, layout: layout)
+            : linear(weight: weight, bias: bias, layout: layout)
     }
 
     /// The output head tied to `table`: the table itself, or an int8 copy of it when `storage` is `.int8` (the table
@@ -198,10 +197,16 @@ final class WeightLoader {
                 return Linear(halfWeight: stacked, rowKernel: rowKernel)
             }
         }
-        var scalars: [Float] = []
-        scalars.reserveCapacity(names.count * inputs * outputs)
-        for name in names { scalars += try tensor(name + ".weight", shape: [outputs, inputs]).scalars }
-        let weight = try Tensor(shape: [names.count * outputs, inputs], scalars: scalars)
+        let weight: Tensor
+        if names.count == 1 {
+            // One layer: its tensor as loaded (used in place from the mapped checkpoint when aligned), no copy.
+            weight = try tensor(names[0] + ".weight", shape: [outputs, inputs])
+        } else {
+            var scalars: [Float] = []
+            scalars.reserveCapacity(names.count * inputs * outputs)
+            for name in names { scalars += try tensor(name + ".weight", shape: [outputs, inputs]).scalars }
+            weight = try Tensor(shape: [names.count * outputs, inputs], scalars: scalars)
+        }
         if steps { return try stepLinear(weight: weight) }
         return storage == .int8 ? try Linear(int8Weight: weight, inputs: .int8) : linear(weight: weight)
     }

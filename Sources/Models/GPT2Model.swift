@@ -107,12 +107,11 @@ public final class GPT2Model: LanguageModel {
                 down: try conv(block + ".mlp.c_proj", inputs: inner, outputs: d), scale: scale)
         }
         finalNorm = try norm(prefix + "ln_f")
-        let headName = loader.contains("lm_head.weight") ? "lm_head.weight" : prefix + "wte.weight"
-        if let half = try loader.halfMatrix(headName, shape: [c.vocabularySize, d]) {
-            // 16-bit head (a tied one is a second, 2-byte copy of wte; lookups keep the float32 table).
+        if loader.contains("lm_head.weight") {
+            head = try loader.linear("lm_head", inputs: d, outputs: c.vocabularySize, steps: true)
+        } else if let half = try loader.halfMatrix(prefix + "wte.weight", shape: [c.vocabularySize, d]) {
+            // A 16-bit tied head is a second, 2-byte copy of wte; lookups keep the float32 table.
             head = Linear(halfWeight: half, rowKernel: rowKernel)
-        } else if loader.contains("lm_head.weight") {
-            head = try loader.stepLinear(weight: try loader.tensor("lm_head.weight", shape: [c.vocabularySize, d]))
         } else {
             head = try loader.tiedHead(.float32(tokenEmbedding))
         }
