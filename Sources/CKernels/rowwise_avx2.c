@@ -13,6 +13,10 @@
 #define VSTORE(p, v) _mm256_storeu_ps((p), (v))
 #define VMADD(acc, a, b) _mm256_fmadd_ps((a), (b), (acc))
 // 4 x 3 accumulators + 3 weight vectors + 1 input vector = the 16 ymm registers.
+/// LANES float16 / bfloat16 values at p widened to a vector (step kernels and l2s_widen_avx2).
+#define WIDEN_F16(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#define WIDEN_BF16(p) \
+    _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
 #define BLOCK_OUTPUTS 3
 
 #define ROWWISE_NAME l2s_rowwise_avx2
@@ -24,34 +28,20 @@
 
 #define ROWWISE_NAME l2s_rowwise_avx2_f16
 #define WEIGHT uint16_t
-#define WLOAD(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#define WLOAD(p) WIDEN_F16(p)
 #define WSCALAR(p) l2s_float16_to_float(*(p))
 #define SCALED 0
 #include "rowwise_body.h"
 
 #define ROWWISE_NAME l2s_rowwise_avx2_bf16
 #define WEIGHT uint16_t
-#define WLOAD(p) \
-    _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p))), 16))
+#define WLOAD(p) WIDEN_BF16(p)
 #define WSCALAR(p) l2s_bfloat16_to_float(*(p))
 #define SCALED 0
 #include "rowwise_body.h"
 
-/// 16-bit weights widened into float32, exactly (for products that take float32 weights: prompt passes).
-ROWWISE_ATTR void l2s_widen_avx2(int bfloat, const uint16_t *w, ptrdiff_t count, float *out) {
-    ptrdiff_t k = 0;
-    if (bfloat) {
-        for (; k + 8 <= count; k += 8) {
-            _mm256_storeu_ps(out + k, _mm256_castsi256_ps(
-                _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(w + k))), 16)));
-        }
-    } else {
-        for (; k + 8 <= count; k += 8) {
-            _mm256_storeu_ps(out + k, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + k))));
-        }
-    }
-    for (; k < count; k++) out[k] = bfloat ? l2s_bfloat16_to_float(w[k]) : l2s_float16_to_float(w[k]);
-}
+#define WIDEN_NAME l2s_widen_avx2
+#include "widen_body.h"
 
 #define ROWWISE_NAME l2s_rowwise_avx2_i8
 #define WEIGHT int8_t

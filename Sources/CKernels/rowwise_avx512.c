@@ -12,6 +12,10 @@
 #define VSTORE(p, v) _mm512_storeu_ps((p), (v))
 #define VMADD(acc, a, b) _mm512_fmadd_ps((a), (b), (acc))
 // 4 x 6 accumulators + 6 weight vectors + 1 input vector of the 32 zmm registers.
+/// LANES float16 / bfloat16 values at p widened to a vector (step kernels and l2s_widen_avx512).
+#define WIDEN_F16(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+#define WIDEN_BF16(p) \
+    _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p))), 16))
 #define BLOCK_OUTPUTS 6
 
 #define ROWWISE_NAME l2s_rowwise_avx512
@@ -23,34 +27,20 @@
 
 #define ROWWISE_NAME l2s_rowwise_avx512_f16
 #define WEIGHT uint16_t
-#define WLOAD(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+#define WLOAD(p) WIDEN_F16(p)
 #define WSCALAR(p) l2s_float16_to_float(*(p))
 #define SCALED 0
 #include "rowwise_body.h"
 
 #define ROWWISE_NAME l2s_rowwise_avx512_bf16
 #define WEIGHT uint16_t
-#define WLOAD(p) \
-    _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p))), 16))
+#define WLOAD(p) WIDEN_BF16(p)
 #define WSCALAR(p) l2s_bfloat16_to_float(*(p))
 #define SCALED 0
 #include "rowwise_body.h"
 
-/// 16-bit weights widened into float32, exactly (for products that take float32 weights: prompt passes).
-ROWWISE_ATTR void l2s_widen_avx512(int bfloat, const uint16_t *w, ptrdiff_t count, float *out) {
-    ptrdiff_t k = 0;
-    if (bfloat) {
-        for (; k + 16 <= count; k += 16) {
-            _mm512_storeu_ps(out + k, _mm512_castsi512_ps(
-                _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(w + k))), 16)));
-        }
-    } else {
-        for (; k + 16 <= count; k += 16) {
-            _mm512_storeu_ps(out + k, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + k))));
-        }
-    }
-    for (; k < count; k++) out[k] = bfloat ? l2s_bfloat16_to_float(w[k]) : l2s_float16_to_float(w[k]);
-}
+#define WIDEN_NAME l2s_widen_avx512
+#include "widen_body.h"
 
 #define ROWWISE_NAME l2s_rowwise_avx512_i8
 #define WEIGHT int8_t

@@ -71,9 +71,5 @@ typedef int8_t l2s_b8_unaligned __attribute__((vector_size(8), aligned(1)));
 #define SCALED 1
 #include "rowwise_body.h"
 
-/// 16-bit weights widened into float32, exactly (for products that take float32 weights: prompt passes).
-void l2s_widen_baseline(int bfloat, const uint16_t *w, ptrdiff_t count, float *out) {
-    ptrdiff_t k = 0;
-    for (; k + 8 <= count; k += 8) VSTORE(out + k, bfloat ? WIDEN_BF16(w + k) : WIDEN_F16(w + k));
-    for (; k < count; k++) out[k] = bfloat ? l2s_bfloat16_to_float(w[k]) : l2s_float16_to_float(w[k]);
-}
+#define WIDEN_NAME l2s_widen_baseline
+#include "widen_body.h"
