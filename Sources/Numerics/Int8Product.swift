@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 
 /// An int8 weight packed for the prompt-pass product (`l2s_int8_gemm`, Sources/CKernels/int8_gemm.c): each input row
 /// is quantised to int8 with its own scale per call, multiplied in exact int32 sums (AVX-512 VNNI where the CPU has
@@ -76,19 +75,9 @@ public struct PackedInt8Matrix: Sendable {
         }
     }
 
-    /// Calls `work` on disjoint output ranges covering [0, outputs) on up to `threads` workers; ranges are whole
-    /// 48-output groups (three packed blocks, the accelerated kernel's width).
+    /// Calls `work` on disjoint output ranges: whole 48-output groups (three packed blocks, the accelerated kernel's
+    /// width; a range may not end inside a block another worker computes), at least 96 outputs per worker.
     private static func split(outputs: Int, threads: Int, work: @escaping @Sendable (Int, Int) -> Void) {
-        let chunks = max(1, min(threads, outputs / 96))
-        let chunkSize = ((outputs + chunks - 1) / chunks + 47) / 48 * 48
-        let range: @Sendable (Int) -> Void = { chunk in
-            let begin = min(outputs, chunk * chunkSize)
-            if begin < outputs { work(begin, min(outputs, begin + chunkSize)) }
-        }
-        if chunks == 1 {
-            range(0)
-        } else {
-            DispatchQueue.concurrentPerform(iterations: chunks, execute: range)
-        }
+        OutputSplit.run(outputs: outputs, threads: threads, group: 48, minimumPerWorker: 96, work: work)
     }
 }

@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 
 /// y[b, j] = x[b, :] . W[j, :] for W stored [out, in]: the batch-invariant dense kernel of decoding steps, in C
 /// (Sources/CKernels, one build per instruction set). Register-blocked: 4 rows x several outputs share each pass
@@ -53,19 +52,9 @@ enum RowwiseProduct {
         }
     }
 
-    /// Calls `work` on disjoint output ranges covering [0, outputs), on up to `threads` workers (one when the
-    /// layer is small). Ranges are whole 12-output groups, a multiple of every variant's block width.
+    /// Calls `work` on disjoint output ranges: whole 12-output groups (a multiple of every variant's block width),
+    /// at least 256 outputs per worker.
     private static func split(outputs: Int, threads: Int, work: @escaping @Sendable (Int, Int) -> Void) {
-        let chunks = max(1, min(threads, outputs / 256))
-        let chunkSize = ((outputs + chunks - 1) / chunks + 11) / 12 * 12
-        let range: @Sendable (Int) -> Void = { chunk in
-            let begin = min(outputs, chunk * chunkSize)
-            work(begin, min(outputs, begin + chunkSize))
-        }
-        if chunks == 1 {
-            range(0)
-        } else {
-            DispatchQueue.concurrentPerform(iterations: chunks, execute: range)
-        }
+        OutputSplit.run(outputs: outputs, threads: threads, group: 12, minimumPerWorker: 256, work: work)
     }
 }
