@@ -21,6 +21,26 @@ func greedyDecode(
 }
 
 /// Bytes of a safetensors file with the given header JSON and data section.
+/// Starts `prompts` on `model` twice (stepped one by one, and batched) and on `reference`, then steps all of them
+/// `steps` times on `reference`'s greedy tokens, expecting `model`'s logits, alone and batched, to equal
+/// `reference`'s bit for bit at every step (weights kept 16-bit against the same weights widened, say).
+func expectLogitsEqual(
+    _ model: any LanguageModel, _ reference: any LanguageModel, prompts: [[Int32]], steps: Int
+) throws {
+    let alone = try prompts.map { try model.startSequence(promptIDs: $0) }
+    let batched = try prompts.map { try model.startSequence(promptIDs: $0) }
+    let expected = try prompts.map { try reference.startSequence(promptIDs: $0) }
+    for step in 0..<steps {
+        for index in prompts.indices {
+            #expect(alone[index].logits == expected[index].logits, "step \(step) prompt \(index)")
+            #expect(batched[index].logits == expected[index].logits, "step \(step) prompt \(index) batched")
+        }
+        let tokens = expected.map { argmax($0.logits) }
+        for (sequence, token) in zip(alone + expected, tokens + tokens) { try sequence.append(token) }
+        try model.step(tokens, sequences: batched)
+    }
+}
+
 func safetensorsBytes(header: String, data: [UInt8], declaredLength: UInt64? = nil) -> [UInt8] {
     let headerBytes = Array(header.utf8)
     let length = declaredLength ?? UInt64(headerBytes.count)

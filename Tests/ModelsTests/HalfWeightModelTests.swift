@@ -22,20 +22,9 @@ import Testing
         #expect(blas.decoder.sixteenBitLayers == 0)
         try kernel.run {
             let prompts: [[Int32]] = [fixture.ids("prompt"), [5, 17, 33, 2], [4]]
-            let alone = try prompts.map { try kept.startSequence(promptIDs: $0) }
-            let batched = try prompts.map { try kept.startSequence(promptIDs: $0) }
-            let reference = try prompts.map { try widened.startSequence(promptIDs: $0) }
             // The encoders read the same (exactly widened) embedding rows.
             #expect(try kept.encoder.embed(prompts[0]).scalars == widened.encoder.embed(prompts[0]).scalars)
-            for step in 0..<6 {
-                for index in prompts.indices {
-                    #expect(alone[index].logits == reference[index].logits, "step \(step) prompt \(index)")
-                    #expect(batched[index].logits == reference[index].logits, "step \(step) prompt \(index) batched")
-                }
-                let tokens = reference.map { argmax($0.logits) }
-                for (sequence, token) in zip(alone + reference, tokens + tokens) { try sequence.append(token) }
-                try kept.step(tokens, sequences: batched)
-            }
+            try expectLogitsEqual(kept, widened, prompts: prompts, steps: 6)
         }
     }
 }

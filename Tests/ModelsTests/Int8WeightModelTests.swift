@@ -79,19 +79,7 @@ import Testing
         #expect(widened.sixteenBitLayers == 0)
         #expect(try GPT2Model(directory: directory, weights: .bfloat16).sixteenBitLayers == layers)
         try KernelVariant.withVariant(variant) {
-            let prompts: [[Int32]] = [[3, 17, 42], [5], [9, 9, 9, 9, 9, 2, 11]]
-            let alone = try prompts.map { try kept.startSequence(promptIDs: $0) }
-            let batched = try prompts.map { try kept.startSequence(promptIDs: $0) }
-            let reference = try prompts.map { try widened.startSequence(promptIDs: $0) }
-            for step in 0..<4 {
-                for index in prompts.indices {
-                    #expect(alone[index].logits == reference[index].logits, "step \(step) prompt \(index)")
-                    #expect(batched[index].logits == reference[index].logits, "step \(step) prompt \(index)")
-                }
-                let tokens = reference.map { argmax($0.logits) }
-                for (sequence, token) in zip(alone + reference, tokens + tokens) { try sequence.append(token) }
-                try kept.step(tokens, sequences: batched)
-            }
+            try expectLogitsEqual(kept, widened, prompts: [[3, 17, 42], [5], [9, 9, 9, 9, 9, 2, 11]], steps: 4)
         }
     }
 }
