@@ -46,9 +46,21 @@ public final class GPT2State: DecodingSequence, NextTokenLogits {
         logits = [Float](repeating: 0, count: model.configuration.vocabularySize)
     }
 
+    /// A copy with its own KV cache (the `position` rows filled so far), buffers and logits.
+    private init(forking other: GPT2State) {
+        model = other.model
+        let filled = other.position * other.model.configuration.embeddingDimension
+        keys = other.keys.map { $0.copy(count: filled) }
+        values = other.values.map { $0.copy(count: filled) }
+        position = other.position
+        logits = other.logits
+    }
+
     public func append(_ token: Int32) throws {
         try model.forward([token], state: self)
     }
+
+    public func fork() -> any DecodingSequence { GPT2State(forking: self) }
 }
 
 /// GPT-2 with its LM head, read-only after loading; per-sequence data lives in `GPT2State`.

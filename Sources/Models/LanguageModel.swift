@@ -11,6 +11,9 @@ public protocol DecodingSequence: AnyObject {
     var position: Int { get }
     /// Feeds one token (normally the one just generated) and computes the next logits.
     func append(_ token: Int32) throws
+    /// An independent copy (its own KV cache, logits and buffers; read-only parts such as cross-attention K/V shared)
+    /// that continues exactly as this one would: beam search forks a beam that several candidates extend.
+    func fork() -> any DecodingSequence
 }
 
 /// A loaded generative model, read-only and shared by every sequence.

@@ -50,6 +50,18 @@ public final class T5DecoderState: NextTokenLogits {
         selfValues = (0..<blocks).map { _ in FloatBuffer() }
         logits = [Float](repeating: 0, count: vocabularySize)
     }
+
+    /// A copy with its own self-attention cache (the `length` rows filled so far) and logits; the cross-attention
+    /// K/V, written once by `makeState`, is shared.
+    init(forking other: T5DecoderState, inner: Int) {
+        encoderLength = other.encoderLength
+        encoderMask = other.encoderMask
+        crossKV = other.crossKV
+        selfKeys = other.selfKeys.map { $0.copy(count: other.length * inner) }
+        selfValues = other.selfValues.map { $0.copy(count: other.length * inner) }
+        length = other.length
+        logits = other.logits
+    }
 }
 
 /// The T5 decoder and output head. Read-only after loading; all per-sequence data lives in `T5DecoderState`.

@@ -78,4 +78,9 @@ public final class T5Sequence: DecodingSequence {
     public func append(_ token: Int32) throws {
         try decoder.forward([token], state: state)
     }
+
+    public func fork() -> any DecodingSequence {
+        T5Sequence(
+            decoder: decoder, state: T5DecoderState(forking: state, inner: decoder.configuration.innerDimension))
+    }
 }

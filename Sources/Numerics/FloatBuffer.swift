@@ -26,6 +26,13 @@ public final class FloatBuffer {
         capacity = newCapacity
     }
 
+    /// A new buffer holding a copy of the first `count` floats (beam search forks a KV cache with it).
+    public func copy(count: Int) -> FloatBuffer {
+        let copy = FloatBuffer(capacity: count)
+        copy.pointer.update(from: pointer, count: min(count, capacity))
+        return copy
+    }
+
     /// The first `count` floats copied into an array.
     public func array(count: Int) -> [Float] {
         Array(UnsafeBufferPointer(start: pointer, count: min(count, capacity)))

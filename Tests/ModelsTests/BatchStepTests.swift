@@ -115,4 +115,29 @@ import Testing
             }
         }
     }
+
+    /// Beam search forks a sequence: the fork continues exactly as the original would, and stepping either one
+    /// leaves the other as it was (own KV cache, shared read-only cross-attention K/V).
+    @Test func forkedSequencesContinueIndependently() throws {
+        let models: [any LanguageModel] = [
+            try T5Model(directory: TestPaths.fixture("models/t5_v11")),
+            try GPT2Model(directory: TestPaths.fixture("models/gpt2_b")),
+        ]
+        for model in models {
+            let original = try model.startSequence(promptIDs: [9, 4, 71, 22, 3])
+            try original.append(7)
+            let fork = original.fork()
+            #expect(fork.position == original.position && fork.logits == original.logits, "\(model.modelType)")
+            try fork.append(11)
+            let reference = try model.startSequence(promptIDs: [9, 4, 71, 22, 3])
+            for token: Int32 in [7, 11] { try reference.append(token) }
+            #expect(fork.logits == reference.logits, "\(model.modelType): fork after [7, 11]")
+            try model.step([12, 13], sequences: [original, fork])
+            let other = try model.startSequence(promptIDs: [9, 4, 71, 22, 3])
+            for token: Int32 in [7, 12] { try other.append(token) }
+            try reference.append(13)
+            #expect(original.logits == other.logits, "\(model.modelType): original after [7, 12]")
+            #expect(fork.logits == reference.logits, "\(model.modelType): fork after [7, 11, 13]")
+        }
+    }
 }
