@@ -33,7 +33,7 @@ public final class BundleGenerator: Sendable {
     /// before it, special tokens skipped (docs/bundle.md: EOS is not part of the answer), cut before the first of
     /// `options.stop` that occurs. `onDelta` sees, per generated id, the text it made safe to print (never half a
     /// UTF-8 character, never part of a stop string; the last one includes what was held back) and the id. The
-    /// deltas concatenate to `text`.
+    /// deltas concatenate to `text`. A beam job (`options.beams`) has one delta: the best sequence, at the end.
     public func generate(
         promptIDs: [Int32], options: GenerationOptions, onDelta: ((String, [Int32]) -> Void)? = nil
     ) throws -> GenerationResult {
@@ -48,6 +48,14 @@ public final class BundleGenerator: Sendable {
         let sequence = try slm.startSequence(promptIDs: promptIDs, encoding: encoding)
         let prefill = clock.now - start
         // The ids that end the job (the bundle's, unless the options override them) are never part of the text.
+        if options.beams.isOn {
+            var result = try Generator.generateBeams(
+                model: slm.model, sequence: sequence, promptTokens: promptIDs.count, eosTokenIDs: slm.eosTokenIDs,
+                options: options, tokenizer: slm.tokenizer, contextPrefix: slm.penaltyContext)
+            onDelta?(result.text, result.ids)
+            result.timings.prefillSeconds = prefill.inSeconds
+            return result
+        }
         var result = try Generator.generate(
             sequence: sequence, promptTokens: promptIDs.count, eosTokenIDs: slm.eosTokenIDs, options: options,
             tokenizer: slm.tokenizer, contextPrefix: slm.penaltyContext

@@ -16,6 +16,8 @@ public struct GenerationOptions: Sendable, Equatable {
     public var recordLogits: Bool
     /// Stop strings (OpenAI's `stop`): the text ends before the first one that occurs.
     public var stop: [String]
+    /// Beam search (off by default).
+    public var beams: BeamOptions
 
     /// The most stop strings a job may have (OpenAI's limit).
     public static let maxStopStrings = 4
@@ -25,7 +27,7 @@ public struct GenerationOptions: Sendable, Equatable {
     /// Options with transformers-like defaults (greedy, 20 new tokens).
     public init(
         maxNewTokens: Int = 20, minNewTokens: Int = 0, sampling: SamplingParameters = .greedy,
-        eosTokenIDs: [Int32]? = nil, recordLogits: Bool = false, stop: [String] = []
+        eosTokenIDs: [Int32]? = nil, recordLogits: Bool = false, stop: [String] = [], beams: BeamOptions = .off
     ) {
         self.maxNewTokens = maxNewTokens
         self.minNewTokens = minNewTokens
@@ -33,6 +35,7 @@ public struct GenerationOptions: Sendable, Equatable {
         self.eosTokenIDs = eosTokenIDs
         self.recordLogits = recordLogits
         self.stop = stop
+        self.beams = beams
     }
 
     /// Throws a `GenerationOptionError` naming the first option a job cannot run with; stop strings need a
@@ -51,6 +54,25 @@ public struct GenerationOptions: Sendable, Equatable {
             throw fail("stop[\(index)]", "1-\(Self.maxStopBytes) UTF-8 bytes", "\(stop[index].utf8.count) bytes")
         }
         if !stop.isEmpty, !hasTokenizer { throw fail("stop", "empty without a tokenizer (ids only)", "\(stop)") }
+        try validateBeams()
+    }
+
+    private func validateBeams() throws {
+        func fail(_ option: String, _ expected: String, _ actual: String) -> GenerationOptionError {
+            GenerationOptionError(option: option, expected: expected, actual: actual)
+        }
+        let numBeams = beams.numBeams
+        if !(1...BeamOptions.maxBeams).contains(numBeams) {
+            throw fail("num_beams", "1-\(BeamOptions.maxBeams)", "\(numBeams)")
+        }
+        if !(1...numBeams).contains(beams.numReturnSequences) {
+            throw fail("num_return_sequences", "1-\(numBeams) (at most num_beams)", "\(beams.numReturnSequences)")
+        }
+        if !beams.lengthPenalty.isFinite { throw fail("length_penalty", "finite", "\(beams.lengthPenalty)") }
+        guard beams.isOn else { return }
+        if !sampling.greedy { throw fail("num_beams", "1 when sampling (beam search is greedy)", "\(numBeams)") }
+        if !stop.isEmpty { throw fail("stop", "empty with num_beams > 1", "\(stop.count) strings") }
+        if recordLogits { throw fail("num_beams", "1 when recording logits", "\(numBeams)") }
     }
 }
 
@@ -154,10 +176,12 @@ public struct GenerationResult: Sendable, Equatable {
     public var logits: [[Float]]?
     /// How long the phases took; ignored by `==`.
     public var timings = GenerationTimings()
+    /// Beam search with `num_return_sequences` K > 1: the next K - 1 sequences, best first.
+    public var alternatives: [GenerationResult] = []
 
     public static func == (lhs: GenerationResult, rhs: GenerationResult) -> Bool {
         lhs.text == rhs.text && lhs.ids == rhs.ids && lhs.finishReason == rhs.finishReason && lhs.usage == rhs.usage
-            && lhs.logits == rhs.logits
+            && lhs.logits == rhs.logits && lhs.alternatives == rhs.alternatives
     }
 
     /// A result.
@@ -209,11 +233,34 @@ public enum Generator {
         let start = clock.now
         let sequence = try model.startSequence(promptIDs: promptIDs)
         let prefill = clock.now - start
-        var result = try generate(
-            sequence: sequence, promptTokens: promptIDs.count, eosTokenIDs: model.eosTokenIDs, options: options,
-            contextPrefix: model.penaltyContext(promptIDs: promptIDs), onStep: onStep)
+        var result =
+            options.beams.isOn
+            ? try generateBeams(
+                model: model, sequence: sequence, promptTokens: promptIDs.count, eosTokenIDs: model.eosTokenIDs,
+                options: options, contextPrefix: model.penaltyContext(promptIDs: promptIDs))
+            : try generate(
+                sequence: sequence, promptTokens: promptIDs.count, eosTokenIDs: model.eosTokenIDs, options: options,
+                contextPrefix: model.penaltyContext(promptIDs: promptIDs), onStep: onStep)
         result.timings.prefillSeconds = prefill.inSeconds
         return result
+    }
+
+    /// Beam search from an already started sequence of `model` (`BeamGeneration`): the best sequence's result, the
+    /// next `num_return_sequences - 1` in its `alternatives`.
+    public static func generateBeams(
+        model: any LanguageModel, sequence: any DecodingSequence, promptTokens: Int, eosTokenIDs: [Int32],
+        options: GenerationOptions, tokenizer: (any Tokenizer)? = nil, contextPrefix: [Int32] = []
+    ) throws -> GenerationResult {
+        var job = try BeamGeneration(
+            options: options, eosTokenIDs: eosTokenIDs, tokenizer: tokenizer, promptTokens: promptTokens,
+            contextPrefix: contextPrefix)
+        let clock = ContinuousClock()
+        let start = clock.now
+        var results = try job.run(from: sequence, model: model)
+        var best = results.removeFirst()
+        best.alternatives = results
+        best.timings.decodeSeconds = (clock.now - start).inSeconds
+        return best
     }
 
     /// Continues an already started sequence (its first logits ready), e.g. one started from an LLM-to-SLM encoding,

@@ -52,19 +52,25 @@ public struct TokenSampler: Sendable {
     /// ids before it that the penalties look at (the model's context prefix, then the `step` generated ids).
     public func choose(from rawLogits: [Float], step: Int, context: [Int32] = []) -> Int32 {
         var logits = rawLogits
-        if parameters.hasPenalties { penalize(&logits, context: context) }
+        process(&logits, step: step, context: context)
+        if parameters.greedy { return Self.argmax(logits) }
+        return sample(logits, step: step)
+    }
+
+    /// Applies the logits processors (penalties, the min-new-tokens rule) in transformers' order to `scores` of step
+    /// `step`, in place: raw logits when choosing a token, log-probabilities in beam search (as transformers does).
+    public func process(_ scores: inout [Float], step: Int, context: [Int32]) {
+        if parameters.hasPenalties { penalize(&scores, context: context) }
         if step < minNewTokens {
-            for id in eosTokenIDs where id >= 0 && Int(id) < logits.count { logits[Int(id)] = -.infinity }
+            for id in eosTokenIDs where id >= 0 && Int(id) < scores.count { scores[Int(id)] = -.infinity }
         }
         if parameters.presencePenalty != 0 || parameters.frequencyPenalty != 0 {
             var counts: [Int32: Int] = [:]
             for id in context.suffix(step) { counts[id, default: 0] += 1 }
-            for (id, count) in counts where id >= 0 && Int(id) < logits.count {
-                logits[Int(id)] -= parameters.frequencyPenalty * Float(count) + parameters.presencePenalty
+            for (id, count) in counts where id >= 0 && Int(id) < scores.count {
+                scores[Int(id)] -= parameters.frequencyPenalty * Float(count) + parameters.presencePenalty
             }
         }
-        if parameters.greedy { return Self.argmax(logits) }
-        return sample(logits, step: step)
     }
 
     /// transformers' `RepetitionPenaltyLogitsProcessor` then `NoRepeatNGramLogitsProcessor` over `context`.
