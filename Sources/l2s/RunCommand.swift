@@ -11,7 +11,8 @@ struct RunCommand: Subcommand {
         l2s run --model DIR --input-ids 1,2,3 | --bundle DIR [PROMPT | --input-ids 1,2,3] [--max-new-tokens N]
                       [--min-new-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S]
                       [--json] [--repetition-penalty F] [--no-repeat-ngram-size N] [--presence-penalty F]
-                      [--frequency-penalty F] [--stop TEXT]... [--stream] [--dump-logits] [--threads N]
+                      [--frequency-penalty F] [--stop TEXT]... [--num-beams N [--length-penalty F]
+                      [--early-stopping false|true|never] [--num-return-sequences K]] [--stream] [--dump-logits] [--threads N]
                       [--weights W] [--batch N] [--repeat N] [--timings]
         """
     static let discussion = """
@@ -26,6 +27,9 @@ struct RunCommand: Subcommand {
         tokens skipped). --stop TEXT (repeatable) ends the job where the text first contains one of them, as OpenAI's
         stop does: the text ends before it, nothing after it is printed, finish_reason is "stop". --stream prints
         {"delta","ids"} per token before the result.
+        --num-beams N runs beam search as transformers' generate does (docs/generation.md): greedy, no --stop; the
+        best sequence is the result (with --stream, one delta at the end: nothing is known before), and
+        --num-return-sequences K prints the K best results, best first, one per line.
         --batch N (with --model) starts N copies of the prompt and decodes them together through the batched step
         path of the decoder worker; the result printed is copy 0's. With the batch-invariant kernels every copy is
         identical, and a copy that differs is an error. --timings then counts batched steps and adds "batch".
@@ -123,7 +127,10 @@ struct RunCommand: Subcommand {
         let dumpLogits = arguments.flag("--dump-logits")
         options = GenerationOptions(
             maxNewTokens: flags.maxNewTokens, minNewTokens: flags.minNewTokens, sampling: flags.sampling,
-            recordLogits: dumpLogits, stop: flags.stop)
+            recordLogits: dumpLogits, stop: flags.stop, beams: flags.beams)
+        if dumpLogits, flags.beams.isOn {
+            throw UsageError("option '--dump-logits' cannot be combined with '--num-beams'")
+        }
         if !flags.stop.isEmpty, !isBundle {
             throw UsageError("option '--stop' needs '--bundle' (a tokenizer for text)")
         }
@@ -139,6 +146,9 @@ struct RunCommand: Subcommand {
         threads = try arguments.threads()
         batch = try arguments.int("--batch", in: 1...1024)
         if batch != nil, isBundle { throw UsageError("option '--batch' needs '--model' (bundles decode one prompt)") }
+        if batch != nil, options.beams.isOn {
+            throw UsageError("option '--batch' cannot be combined with '--num-beams'")
+        }
     }
 
     func run() throws -> Int32 {
@@ -201,13 +211,16 @@ struct RunCommand: Subcommand {
                     + #""weights":"\#(weights.rawValue)"}"#
             )
         }
-        if json {
-            printLine(result.jsonLine)
-        } else {
-            printLine(result.ids.map(String.init).joined(separator: " "))
-            printError(
-                "finish_reason: \(result.finishReason.rawValue), prompt_tokens: \(result.usage.promptTokens), "
-                    + "completion_tokens: \(result.usage.completionTokens)")
+        // Beam search with --num-return-sequences K prints K results, best first.
+        for sequence in [result] + result.alternatives {
+            if json {
+                printLine(sequence.jsonLine)
+            } else {
+                printLine(sequence.ids.map(String.init).joined(separator: " "))
+                printError(
+                    "finish_reason: \(sequence.finishReason.rawValue), prompt_tokens: \(sequence.usage.promptTokens), "
+                        + "completion_tokens: \(sequence.usage.completionTokens)")
+            }
         }
         return ExitStatus.success
     }

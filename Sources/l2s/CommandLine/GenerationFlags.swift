@@ -26,6 +26,20 @@ struct GenerationFlags {
         OptionSpec(
             "--stop", value: "TEXT",
             help: "stop where the text contains TEXT, which is cut off with what follows (repeatable, at most 4)"),
+        OptionSpec(
+            "--num-beams", value: "N",
+            help: "beam search over N beams (greedy; transformers' num_beams, at most \(BeamOptions.maxBeams))",
+            default: "1"),
+        OptionSpec(
+            "--length-penalty", value: "F",
+            help: "beam scores are divided by length^F (> 0 favours longer answers)", default: "1"),
+        OptionSpec(
+            "--early-stopping", value: "WHEN",
+            help: "false: stop when no beam can improve; true: when N are finished; never: the canonical rule",
+            default: "false"),
+        OptionSpec(
+            "--num-return-sequences", value: "K", help: "return the K best beams, best first (K <= N)",
+            default: "1"),
     ]
 
     let maxNewTokens: Int
@@ -33,6 +47,8 @@ struct GenerationFlags {
     let sampling: SamplingParameters
     /// Stop strings, in the order given.
     let stop: [String]
+    /// Beam search settings (off unless `--num-beams` > 1).
+    let beams: BeamOptions
 
     init(_ arguments: ParsedArguments) throws {
         maxNewTokens = try arguments.int("--max-new-tokens", in: 0...1_000_000) ?? 20
@@ -59,5 +75,18 @@ struct GenerationFlags {
         if let bad = stop.first(where: { $0.isEmpty || $0.utf8.count > GenerationOptions.maxStopBytes }) {
             throw UsageError("option '--stop': '\(bad)' is not 1-\(GenerationOptions.maxStopBytes) UTF-8 bytes")
         }
+        let stopping = arguments.string("--early-stopping") ?? "false"
+        guard let earlyStopping = BeamOptions.EarlyStopping(rawValue: stopping) else {
+            throw UsageError("option '--early-stopping' must be false, true or never, got '\(stopping)'")
+        }
+        let numBeams = try arguments.int("--num-beams", in: 1...BeamOptions.maxBeams) ?? 1
+        beams = BeamOptions(
+            numBeams: numBeams, lengthPenalty: Float(try arguments.double("--length-penalty", in: -100...100) ?? 1),
+            earlyStopping: earlyStopping,
+            numReturnSequences: try arguments.int("--num-return-sequences", in: 1...numBeams) ?? 1)
+        if beams.isOn, let first = samplingFlags.first {
+            throw UsageError("option '\(first)' cannot be combined with '--num-beams' (beam search is greedy)")
+        }
+        if beams.isOn, !stop.isEmpty { throw UsageError("option '--stop' cannot be combined with '--num-beams'") }
     }
 }
