@@ -70,12 +70,14 @@ public struct WorkerPool<ID: Hashable> {
         workers[id] = worker
     }
 
-    /// The worker the next job should go to, consuming one of its credits; nil when none is eligible.
-    /// Workers in `avoiding` (those a job already failed on) are taken only when every member is among them; with
-    /// `variant`, only workers of that kernel variant are taken at all.
-    public mutating func assign(now: ContinuousClock.Instant, avoiding: Set<ID> = [], variant: String? = nil) -> ID? {
+    /// The worker the next job should go to, consuming `cost` of its credits (a beam job's rows; 1 otherwise); nil
+    /// when none is eligible. Workers in `avoiding` (those a job already failed on) are taken only when every member
+    /// is among them; with `variant`, only workers of that kernel variant are taken at all.
+    public mutating func assign(
+        now: ContinuousClock.Instant, avoiding: Set<ID> = [], variant: String? = nil, cost: Int = 1
+    ) -> ID? {
         let members = workers.values.filter { variant == nil || $0.variant == variant }
-        let open = members.filter { $0.credits > 0 && !$0.isQuarantined(at: now) }
+        let open = members.filter { $0.credits >= max(1, cost) && !$0.isQuarantined(at: now) }
         let untried = open.filter { !avoiding.contains($0.id) }
         let onlyTriedLeft = members.allSatisfy { avoiding.contains($0.id) }
         guard
@@ -84,26 +86,26 @@ public struct WorkerPool<ID: Hashable> {
             })
         else { return nil }
         assignments += 1
-        workers[best.id]?.credits -= 1
-        workers[best.id]?.outstanding += 1
+        workers[best.id]?.credits -= max(1, cost)
+        workers[best.id]?.outstanding += max(1, cost)
         workers[best.id]?.lastAssigned = assignments
         return best.id
     }
 
-    /// Marks one job of a worker finished well (its credit comes back with the worker's next `Credit`).
-    public mutating func finished(_ id: ID) {
-        release(id)
+    /// Marks one job of a worker finished well (its `cost` credits come back with the worker's next `Credit`).
+    public mutating func finished(_ id: ID, cost: Int = 1) {
+        release(id, cost: cost)
         workers[id]?.jobsDone += 1
         workers[id]?.faultsInARow = 0
     }
 
-    /// Takes one job off a worker without counting it done or failed (the client cancelled it).
-    public mutating func released(_ id: ID) { release(id) }
+    /// Takes one job of `cost` off a worker without counting it done or failed (the client cancelled it).
+    public mutating func released(_ id: ID, cost: Int = 1) { release(id, cost: cost) }
 
-    /// Takes one job off a worker that failed it; returns true when this fault opened the worker's breaker.
+    /// Takes one job of `cost` off a worker that failed it; returns true when this fault opened the worker's breaker.
     @discardableResult
-    public mutating func failed(_ id: ID, now: ContinuousClock.Instant) -> Bool {
-        release(id)
+    public mutating func failed(_ id: ID, cost: Int = 1, now: ContinuousClock.Instant) -> Bool {
+        release(id, cost: cost)
         guard var worker = workers[id] else { return false }
         worker.faultsInARow += 1
         let trips = worker.faultsInARow >= breakerThreshold
@@ -116,10 +118,15 @@ public struct WorkerPool<ID: Hashable> {
         return trips
     }
 
-    private mutating func release(_ id: ID) {
+    private mutating func release(_ id: ID, cost: Int) {
         guard var worker = workers[id], worker.outstanding > 0 else { return }
-        worker.outstanding -= 1
+        worker.outstanding -= min(worker.outstanding, max(1, cost))
         workers[id] = worker
+    }
+
+    /// The most credits any member of `variant` (any, when nil) can ever grant: a job costing more never fits.
+    public func largestCapacity(variant: String? = nil) -> Int {
+        workers.values.filter { variant == nil || $0.variant == variant }.map(\.capacity).max() ?? 0
     }
 
     /// Whether any member has kernel variant `variant`.

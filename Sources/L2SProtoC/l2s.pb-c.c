@@ -457,6 +457,51 @@ void   l2s__generate_request__free_unpacked
   assert(message->base.descriptor == &l2s__generate_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   l2s__beam_params__init
+                     (L2s__BeamParams         *message)
+{
+  static const L2s__BeamParams init_value = L2S__BEAM_PARAMS__INIT;
+  *message = init_value;
+}
+size_t l2s__beam_params__get_packed_size
+                     (const L2s__BeamParams *message)
+{
+  assert(message->base.descriptor == &l2s__beam_params__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t l2s__beam_params__pack
+                     (const L2s__BeamParams *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &l2s__beam_params__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t l2s__beam_params__pack_to_buffer
+                     (const L2s__BeamParams *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &l2s__beam_params__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+L2s__BeamParams *
+       l2s__beam_params__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (L2s__BeamParams *)
+     protobuf_c_message_unpack (&l2s__beam_params__descriptor,
+                                allocator, len, data);
+}
+void   l2s__beam_params__free_unpacked
+                     (L2s__BeamParams *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &l2s__beam_params__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   l2s__cancel__init
                      (L2s__Cancel         *message)
 {
@@ -1840,7 +1885,7 @@ const ProtobufCMessageDescriptor l2s__token_ids__descriptor =
   (ProtobufCMessageInit) l2s__token_ids__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor l2s__generate_request__field_descriptors[10] =
+static const ProtobufCFieldDescriptor l2s__generate_request__field_descriptors[11] =
 {
   {
     "request_id",
@@ -1962,8 +2007,21 @@ static const ProtobufCFieldDescriptor l2s__generate_request__field_descriptors[1
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "beams",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(L2s__GenerateRequest, beams),
+    &l2s__beam_params__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned l2s__generate_request__field_indices_by_name[] = {
+  10,   /* field[10] = beams */
   7,   /* field[7] = deadline_unix_ms */
   3,   /* field[3] = max_new_tokens */
   4,   /* field[4] = min_new_tokens */
@@ -1975,10 +2033,11 @@ static const unsigned l2s__generate_request__field_indices_by_name[] = {
   1,   /* field[1] = text */
   2,   /* field[2] = token_ids */
 };
-static const ProtobufCIntRange l2s__generate_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange l2s__generate_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 12, 10 },
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor l2s__generate_request__descriptor =
 {
@@ -1988,11 +2047,88 @@ const ProtobufCMessageDescriptor l2s__generate_request__descriptor =
   "L2s__GenerateRequest",
   "l2s",
   sizeof(L2s__GenerateRequest),
-  10,
+  11,
   l2s__generate_request__field_descriptors,
   l2s__generate_request__field_indices_by_name,
-  1,  l2s__generate_request__number_ranges,
+  2,  l2s__generate_request__number_ranges,
   (ProtobufCMessageInit) l2s__generate_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor l2s__beam_params__field_descriptors[4] =
+{
+  {
+    "num_beams",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(L2s__BeamParams, num_beams),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "length_penalty",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(L2s__BeamParams, length_penalty),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "early_stopping",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(L2s__BeamParams, early_stopping),
+    &l2s__early_stopping__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "num_return_sequences",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(L2s__BeamParams, num_return_sequences),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned l2s__beam_params__field_indices_by_name[] = {
+  2,   /* field[2] = early_stopping */
+  1,   /* field[1] = length_penalty */
+  0,   /* field[0] = num_beams */
+  3,   /* field[3] = num_return_sequences */
+};
+static const ProtobufCIntRange l2s__beam_params__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor l2s__beam_params__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "l2s.BeamParams",
+  "BeamParams",
+  "L2s__BeamParams",
+  "l2s",
+  sizeof(L2s__BeamParams),
+  4,
+  l2s__beam_params__field_descriptors,
+  l2s__beam_params__field_indices_by_name,
+  1,  l2s__beam_params__number_ranges,
+  (ProtobufCMessageInit) l2s__beam_params__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor l2s__cancel__field_descriptors[1] =
@@ -3088,6 +3224,36 @@ const ProtobufCEnumDescriptor l2s__role__descriptor =
   l2s__role__enum_values_by_name,
   1,
   l2s__role__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue l2s__early_stopping__enum_values_by_number[3] =
+{
+  { "EARLY_STOPPING_HEURISTIC", "L2S__EARLY_STOPPING__EARLY_STOPPING_HEURISTIC", 0 },
+  { "EARLY_STOPPING_ALWAYS", "L2S__EARLY_STOPPING__EARLY_STOPPING_ALWAYS", 1 },
+  { "EARLY_STOPPING_NEVER", "L2S__EARLY_STOPPING__EARLY_STOPPING_NEVER", 2 },
+};
+static const ProtobufCIntRange l2s__early_stopping__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex l2s__early_stopping__enum_values_by_name[3] =
+{
+  { "EARLY_STOPPING_ALWAYS", 1 },
+  { "EARLY_STOPPING_HEURISTIC", 0 },
+  { "EARLY_STOPPING_NEVER", 2 },
+};
+const ProtobufCEnumDescriptor l2s__early_stopping__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "l2s.EarlyStopping",
+  "EarlyStopping",
+  "L2s__EarlyStopping",
+  "l2s",
+  3,
+  l2s__early_stopping__enum_values_by_number,
+  3,
+  l2s__early_stopping__enum_values_by_name,
+  1,
+  l2s__early_stopping__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue l2s__dtype__enum_values_by_number[4] =

@@ -10,6 +10,8 @@ struct GenerateCommand: Subcommand {
     static let usage = """
         l2s generate --router EP [PROMPT | --input-ids 1,2,3 | --file prompts.jsonl] [--max-new-tokens N]
                      [--greedy | --temperature T --top-k K --top-p P --seed S] [--stop TEXT] [--json] [--stream]
+                     [--repetition-penalty F] [--no-repeat-ngram-size N] [--presence-penalty F]
+                     [--frequency-penalty F] [--num-beams N [--length-penalty F] [--early-stopping WHEN]]
         """
     static let discussion = """
         Submits jobs to the router's clients endpoint. One PROMPT (or --input-ids, LLM token ids) prints its
@@ -18,6 +20,8 @@ struct GenerateCommand: Subcommand {
         --file reads JSON lines {"prompt": TEXT} or {"input_ids": [..]} (optional "max_new_tokens") and keeps up to
         --concurrency of them in flight; results come out in input order, one JSON line each ({"error": ...}
         for a failed one). Exit status 1 when any job failed.
+        --num-beams N runs beam search on a decoder (N of its slots); the job streams nothing before it ends and
+        returns the best sequence (the cluster returns one: --num-return-sequences above 1 is refused).
         """
     static let options =
         ClientFlags.options + [
@@ -78,7 +82,8 @@ struct GenerateCommand: Subcommand {
             requestID: "\(index)", prompt: prompts[index],
             maxNewTokens: UInt32(perPromptMaxTokens[index] ?? flags.maxNewTokens),
             minNewTokens: UInt32(flags.minNewTokens),
-            sampling: SamplingConversion.wire(flags.sampling), stop: stop, stream: stream)
+            sampling: SamplingConversion.wire(flags.sampling), stop: stop, stream: stream,
+            beams: BeamConversion.wire(flags.beams))
     }
 
     func run() throws -> Int32 {

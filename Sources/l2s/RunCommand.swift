@@ -12,8 +12,8 @@ struct RunCommand: Subcommand {
                       [--min-new-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S]
                       [--json] [--repetition-penalty F] [--no-repeat-ngram-size N] [--presence-penalty F]
                       [--frequency-penalty F] [--stop TEXT]... [--num-beams N [--length-penalty F]
-                      [--early-stopping false|true|never] [--num-return-sequences K]] [--stream] [--dump-logits] [--threads N]
-                      [--weights W] [--batch N] [--repeat N] [--timings]
+                      [--early-stopping false|true|never] [--num-return-sequences K]] [--stream] [--dump-logits]
+                      [--threads N] [--weights W] [--batch N] [--repeat N] [--timings]
         """
     static let discussion = """
         Loads the checkpoint in DIR (config.json + safetensors; model_type t5 or gpt2), feeds the prompt ids and

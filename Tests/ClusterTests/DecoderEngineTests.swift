@@ -187,6 +187,31 @@ import Wire
                     requestID: "five-stops", prompt: .tokenIDs(ids), maxNewTokens: 2,
                     stop: ["a", "b", "c", "d", "e"]), "stop"
             ),
+            (
+                "huge-beams",
+                GenerateRequest(
+                    requestID: "huge-beams", prompt: .tokenIDs(ids), maxNewTokens: 2,
+                    beams: BeamParams(numBeams: .max)), "num_beams"
+            ),
+            (
+                "nan-length-penalty",
+                GenerateRequest(
+                    requestID: "nan-length-penalty", prompt: .tokenIDs(ids), maxNewTokens: 2,
+                    beams: BeamParams(numBeams: 2, lengthPenalty: .nan)), "length_penalty"
+            ),
+            (
+                "more-returned-than-beams",
+                GenerateRequest(
+                    requestID: "more-returned-than-beams", prompt: .tokenIDs(ids), maxNewTokens: 2,
+                    beams: BeamParams(numBeams: 2, numReturnSequences: 3)), "num_return_sequences"
+            ),
+            (
+                "sampled-beams",
+                GenerateRequest(
+                    requestID: "sampled-beams", prompt: .tokenIDs(ids), maxNewTokens: 2,
+                    sampling: SamplingParams(greedy: false, temperature: 0.7), beams: BeamParams(numBeams: 2)),
+                "num_beams"
+            ),
         ]
         let engine = DecoderEngine(
             slm: try ConditionedSLM(bundle: bundle), slots: 2, log: ServiceLog(component: "decoder-test"))
@@ -219,5 +244,58 @@ import Wire
         let inProcess = try BundleGenerator(bundle: bundle).generate(
             promptIDs: ids, options: GenerationOptions(maxNewTokens: 5, minNewTokens: 5))
         #expect(streamed == inProcess.ids)
+    }
+
+    /// A beam job holds one slot per beam, sends nothing until it ends, then one chunk with the best sequence: the
+    /// one `l2s run --bundle --num-beams` gives; a plain job batched beside it is unaffected, and every slot comes
+    /// back as credit. A beam job offered resume ids is refused (it streamed nothing, so it restarts).
+    @Test func aBeamJobHoldsItsRowsAndEqualsInProcess() throws {
+        let bundle = try L2SBundle.load(directory: Self.encoderSide)
+        let generator = try BundleGenerator(bundle: bundle)
+        let ids = try generator.tokenize(Self.text)
+        let z = try #require(try generator.encoder.encode([ids]).first)
+        let encoding = try Self.message(ids, z, width: 24, dtype: .float16, projected: true)
+        let beams = BeamParams(numBeams: 3, lengthPenalty: 0.5, earlyStopping: .always)
+        let engine = DecoderEngine(
+            slm: try ConditionedSLM(bundle: bundle), slots: 4, log: ServiceLog(component: "decoder-test"))
+        let outbox = WorkerOutbox(wake: {})
+        engine.start(outbox: outbox)
+        defer { engine.stop() }
+        let requests = [
+            GenerateRequest(requestID: "beam", prompt: .tokenIDs(ids), maxNewTokens: 9, beams: beams),
+            GenerateRequest(requestID: "plain", prompt: .tokenIDs(ids), maxNewTokens: 9),
+        ]
+        for request in requests { engine.handle(.decodeJob(DecodeJob(request: request, encoding: encoding))) }
+        var resumed = requests[0]
+        resumed.requestID = "beam-resumed"
+        engine.handle(.decodeJob(DecodeJob(request: resumed, encoding: encoding, resumeIDs: [5])))
+        var chunks: [String: [TokenChunk]] = [:]
+        var errors: [String: ErrorReply] = [:]
+        var credits = 0
+        let deadline = ContinuousClock.now + .seconds(30)
+        while credits < 7 && ContinuousClock.now < deadline {
+            for message in outbox.drain() {
+                switch message {
+                case .tokenChunk(let chunk): chunks[chunk.requestID, default: []].append(chunk)
+                case .tokenChunks(let batch): for chunk in batch { chunks[chunk.requestID, default: []].append(chunk) }
+                case .error(let reply): errors[reply.requestID] = reply
+                case .credit(let credit): credits += Int(credit.credits)
+                default: break
+                }
+            }
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        #expect(credits == 7, "3 beam rows, 1 plain job, 3 rows of the refused beam job (its resume ids)")
+        #expect(errors["beam-resumed"]?.message.contains("resume_ids") == true)
+        let beamChunks = chunks["beam"] ?? []
+        #expect(beamChunks.count == 1, "a beam job sends one chunk, at its end")
+        let options = GenerationOptions(
+            maxNewTokens: 9, beams: BeamOptions(numBeams: 3, lengthPenalty: 0.5, earlyStopping: .always))
+        let inProcess = try generator.generate(promptIDs: ids, options: options)
+        #expect(beamChunks.first?.ids == inProcess.ids)
+        #expect(beamChunks.first?.textDelta == inProcess.text)
+        #expect(beamChunks.first?.usage?.completionTokens == UInt32(inProcess.ids.count))
+        let plain = try generator.generate(promptIDs: ids, options: GenerationOptions(maxNewTokens: 9))
+        #expect((chunks["plain"] ?? []).flatMap(\.ids) == plain.ids)
     }
 }

@@ -201,6 +201,21 @@ import Wire
                 requestID: "x", prompt: .text("hi"), maxNewTokens: 4, stop: ["a", "b", "c", "d", "e"]), .badRequest,
             "stop sequences"
         ),
+        (
+            GenerateRequest(
+                requestID: "x", prompt: .text("hi"), maxNewTokens: 4,
+                beams: BeamParams(numBeams: 2, numReturnSequences: 2)), .badRequest, "num_return_sequences"
+        ),
+        (
+            GenerateRequest(
+                requestID: "x", prompt: .text("hi"), maxNewTokens: 4, beams: BeamParams(numBeams: 17)), .badRequest,
+            "num_beams"
+        ),
+        (
+            GenerateRequest(
+                requestID: "x", prompt: .text("hi"), maxNewTokens: 4, stop: ["a"], beams: BeamParams(numBeams: 2)),
+            .badRequest, "stop"
+        ),
     ])
     func badRequestsAreRefusedWithThePreciseReason(request: GenerateRequest, code: ErrorCode, mentions: String) {
         let router = core()
@@ -237,6 +252,56 @@ import Wire
         }
         #expect(error.code == .bundleMismatch)
         #expect(router.statistics(now: start).workers.count == 2)
+    }
+
+    /// A beam job takes one decoder credit per beam: it waits (and the jobs behind it wait) until one decoder has
+    /// that many free, and fails at once, naming the slots, when no decoder could ever hold it.
+    @Test func beamJobsTakeOneCreditPerBeamAndWaitForThem() throws {
+        let router = core()
+        hello(router, encoder, .encoders)
+        hello(router, decoderA, .decoders, credits: 4)
+        func beams(_ id: String, _ count: UInt32) -> Message {
+            .generate(
+                GenerateRequest(
+                    requestID: id, prompt: .text("hello"), maxNewTokens: 4, beams: BeamParams(numBeams: count)))
+        }
+        var out = router.receive(generate("p1"), from: client, on: .clients, now: start)
+        let asked = encodes(out)
+        try #require(asked.count == 1)
+        _ = router.receive(beams("b4", 4), from: client, on: .clients, now: start)
+        _ = router.receive(generate("p2"), from: client, on: .clients, now: start)
+        out = router.receive(try encoding(for: asked[0].1), from: encoder, on: .encoders, now: start)
+        // p1 takes 1 of 4 credits; b4 needs 4, so it waits and p2 waits behind it.
+        var jobs = decodeJobs(out)
+        try #require(jobs.count == 1)
+        let p1 = jobs[0].1.request.requestID
+        #expect(router.statistics(now: start).workers.first { $0.role == .decoder }?.credits == 3)
+
+        out = router.receive(
+            .tokenChunk(TokenChunk(requestID: p1, ids: [7], finishReason: .eos)), from: decoderA, on: .decoders,
+            now: start)
+        out += router.receive(.credit(Credit(credits: 1)), from: decoderA, on: .decoders, now: start)
+        jobs = decodeJobs(out)
+        try #require(jobs.count == 1)
+        #expect(jobs[0].1.request.beams?.numBeams == 4)
+        #expect(router.statistics(now: start).workers.first { $0.role == .decoder }?.credits == 0)
+
+        // Its final chunk and 4 credits back: p2 runs.
+        out = router.receive(
+            .tokenChunk(TokenChunk(requestID: jobs[0].1.request.requestID, ids: [7, 8], finishReason: .eos)),
+            from: decoderA, on: .decoders, now: start)
+        out += router.receive(.credit(Credit(credits: 4)), from: decoderA, on: .decoders, now: start)
+        #expect(decodeJobs(out).count == 1)
+        #expect(router.statistics(now: start).workers.first { $0.role == .decoder }?.credits == 3)
+
+        // Five beams never fit a four-slot decoder.
+        out = router.receive(beams("b5", 5), from: client, on: .clients, now: start)
+        guard case .error(let error) = out.first(where: { $0.peer == client })?.message else {
+            Issue.record("expected an error, got \(out.map(\.message))")
+            return
+        }
+        #expect(error.code == .badRequest && error.requestID == "b5")
+        #expect(error.message.contains("needs 5 decoder slots; the largest decoder has 4"), "\(error.message)")
     }
 
     @Test func cancelFreesTheDecoderSlot() throws {

@@ -91,6 +91,27 @@ enum RequestValidation {
                 message:
                     "sampling: no_repeat_ngram_size must be in 0...\(configuration.maxNoRepeatNGramSize), got \(size)")
         }
+        return beamProblem(with: request)
+    }
+
+    /// Beam settings the Generation module would refuse, or that the cluster does not serve (it returns one
+    /// sequence per job).
+    private static func beamProblem(with request: GenerateRequest) -> Problem? {
+        guard let beams = request.beams else { return nil }
+        if beams.numReturnSequences > 1 {
+            return Problem(
+                code: .badRequest,
+                message: "beams: num_return_sequences must be 1 (the cluster returns the best sequence; "
+                    + "l2s run --num-return-sequences returns more), got \(beams.numReturnSequences)")
+        }
+        let options = GenerationOptions(
+            maxNewTokens: Int(request.maxNewTokens), sampling: SamplingConversion.parameters(request.sampling),
+            stop: request.stop, beams: BeamConversion.options(beams))
+        do {
+            try options.validate()
+        } catch {
+            return Problem(code: .badRequest, message: "beams: \(error)")
+        }
         return nil
     }
 
@@ -146,6 +167,37 @@ public enum SamplingConversion {
             noRepeatNGramSize: UInt32(max(0, parameters.noRepeatNGramSize)),
             presencePenalty: parameters.presencePenalty,
             frequencyPenalty: parameters.frequencyPenalty)
+    }
+}
+
+/// Wire beam settings <-> the Generation module's (the wire says 0 where Generation says 1).
+public enum BeamConversion {
+    /// The Generation settings for wire settings (nil = no beam search).
+    public static func options(_ wire: BeamParams?) -> BeamOptions {
+        guard let wire else { return .off }
+        let stopping: BeamOptions.EarlyStopping
+        switch wire.earlyStopping {
+        case .heuristic: stopping = .heuristic
+        case .always: stopping = .always
+        case .never: stopping = .never
+        }
+        return BeamOptions(
+            numBeams: max(1, Int(wire.numBeams)), lengthPenalty: wire.lengthPenalty, earlyStopping: stopping,
+            numReturnSequences: max(1, Int(wire.numReturnSequences)))
+    }
+
+    /// The wire settings for Generation settings (nil when beam search is off).
+    public static func wire(_ options: BeamOptions) -> BeamParams? {
+        guard options.isOn else { return nil }
+        let stopping: BeamParams.EarlyStopping
+        switch options.earlyStopping {
+        case .heuristic: stopping = .heuristic
+        case .always: stopping = .always
+        case .never: stopping = .never
+        }
+        return BeamParams(
+            numBeams: UInt32(options.numBeams), lengthPenalty: options.lengthPenalty, earlyStopping: stopping,
+            numReturnSequences: UInt32(options.numReturnSequences))
     }
 }
 

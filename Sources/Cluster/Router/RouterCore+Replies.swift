@@ -50,7 +50,7 @@ extension RouterCore {
                         TokenChunk(requestID: job.request.requestID, ids: chunk.ids, textDelta: chunk.textDelta))))
         }
         if chunk.finishReason != .unspecified {
-            decoders.finished(decoder)
+            decoders.finished(decoder, cost: job.decoderCost)
             job.decoder = nil
             jobsDone += 1
             metrics?.ended(job, outcome: "done", code: "\(chunk.finishReason)", now: now)
@@ -88,7 +88,7 @@ extension RouterCore {
         if link == .decoders, let job = job(decoderID: error.requestID), job.decoder == peer {
             if error.code == .promptTooLong {
                 // A prompt the SLM cannot hold is the same on every decoder: the client's answer, not a retry.
-                decoders.released(peer)
+                decoders.released(peer, cost: job.decoderCost)
                 job.decoder = nil
                 return finish(job, reason: .unspecified, error: error, now: now) + dispatch(now: now)
             }
@@ -172,7 +172,7 @@ extension RouterCore {
         -> [Outgoing]
     {
         let out = [Outgoing(link: .decoders, peer: decoder, message: .cancel(Cancel(requestID: job.decoderID)))]
-        recordFault(of: decoder, on: .decoders, problem: problem, job: job.decoderID, now: now)
+        recordFault(of: decoder, on: .decoders, problem: problem, job: job.decoderID, cost: job.decoderCost, now: now)
         job.decoder = nil
         job.progressAt = nil
         job.requeuedAt = now
@@ -193,13 +193,14 @@ extension RouterCore {
     /// Counts a worker's fault, takes the work off it in its pool (opening its breaker after enough faults in a row),
     /// and logs the fault once.
     func recordFault(
-        of worker: PeerIdentity, on link: Link, problem: String, job: String?, now: ContinuousClock.Instant
+        of worker: PeerIdentity, on link: Link, problem: String, job: String?, cost: Int = 1,
+        now: ContinuousClock.Instant
     ) {
         let name = workerNames[worker] ?? worker.description
         let role = link == .encoders ? "encoder" : "decoder"
         faults.workerFaults += 1
         var tripped = false
-        updatePool(link) { tripped = $0.failed(worker, now: now) }
+        updatePool(link) { tripped = $0.failed(worker, cost: cost, now: now) }
         if tripped {
             notices.append(
                 "\(role) '\(name)' failed \(configuration.breakerThreshold) times in a row; no work for "

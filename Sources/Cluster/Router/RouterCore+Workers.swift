@@ -193,7 +193,8 @@ extension RouterCore {
 
     /// Sends queued work to eligible workers holding credits: encodes first, then decode jobs in arrival order.
     /// Work that failed on some workers prefers the others, and waits (without blocking the queue) while only
-    /// those have credit.
+    /// those have credit. A beam job takes one credit per beam; while no decoder has that many it blocks the jobs
+    /// behind it, and it fails at once when no decoder ever could.
     func dispatch(now: ContinuousClock.Instant) -> [Outgoing] {
         var out: [Outgoing] = []
         var unplacedKeys: [PromptKey] = []
@@ -221,7 +222,26 @@ extension RouterCore {
                 unplacedJobs += decodeQueue[index...].filter { jobs[$0]?.decoder == nil }
                 break
             }
-            guard let decoder = decoders.assign(now: now, avoiding: job.failedOn, variant: job.kernels) else {
+            let cost = job.decoderCost
+            guard let decoder = decoders.assign(now: now, avoiding: job.failedOn, variant: job.kernels, cost: cost)
+            else {
+                let largest = decoders.largestCapacity(variant: job.kernels)
+                if cost > 1, largest > 0, largest < cost {
+                    out += finish(
+                        job, reason: .unspecified,
+                        error: ErrorReply(
+                            code: .badRequest,
+                            message: "beams.num_beams \(cost) needs \(cost) decoder slots; the largest decoder has "
+                                + "\(largest) (start decoders with --slots \(cost) or more)",
+                            requestID: job.request.requestID))
+                    continue
+                }
+                if cost > 1 {
+                    // A beam job waits for a decoder to free `cost` slots; later jobs wait behind it, or they would
+                    // take every slot it frees and it would never run.
+                    unplacedJobs += decodeQueue[index...].filter { jobs[$0]?.decoder == nil }
+                    break
+                }
                 unplacedJobs.append(id)
                 continue
             }

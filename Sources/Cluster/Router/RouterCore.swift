@@ -253,7 +253,7 @@ public final class RouterCore {
         var out: [Outgoing] = []
         if let decoder = job.decoder {
             out.append(Outgoing(link: .decoders, peer: decoder, message: .cancel(Cancel(requestID: job.decoderID))))
-            decoders.released(decoder)
+            decoders.released(decoder, cost: job.decoderCost)
         }
         if let error {
             jobsFailed += 1

@@ -39,6 +39,8 @@ final class RouterJob {
     /// own, so a late chunk of an earlier attempt (even on the same decoder) is never taken for the current one,
     /// and a cancel of the old attempt never cancels the new.
     var decoderID: String { "\(internalID)#\(attempts)" }
+    /// Decoder credits (batch rows) the job holds: its beams, or 1.
+    var decoderCost: Int { max(1, Int(min(request.beams?.numBeams ?? 1, 1024))) }
     /// When the job last made progress on its decoder (assigned, or a token came): the stall watchdog's clock.
     var progressAt: ContinuousClock.Instant?
     /// The kernel variant of the decoder that produced its streamed tokens: it resumes only on that variant, so its

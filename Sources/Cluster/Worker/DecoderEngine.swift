@@ -74,15 +74,16 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
                 active.removeAll()
                 waiting.removeAll()
             }
+            // Slots are batch rows: a beam job holds one per beam (the router sent it that many credits' worth).
             var freed = 0
             if !delivery.cancels.isEmpty {
-                let before = active.count + waiting.count
+                freed += active.filter { delivery.cancels.contains($0.requestID) }.map(\.cost).reduce(0, +)
+                freed += waiting.filter { delivery.cancels.contains($0.request.requestID) }.map(\.cost).reduce(0, +)
                 active.removeAll { delivery.cancels.contains($0.requestID) }
                 waiting.removeAll { delivery.cancels.contains($0.request.requestID) }
-                freed = before - active.count - waiting.count
             }
             for job in delivery.jobs {
-                if delivery.cancels.contains(job.request.requestID) { freed += 1 } else { waiting.append(job) }
+                if delivery.cancels.contains(job.request.requestID) { freed += job.cost } else { waiting.append(job) }
             }
             if freed > 0 { outbox.send(.credit(Credit(credits: UInt32(freed)))) }
             admitWaiting(outbox: outbox)
@@ -91,7 +92,7 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
             active.removeAll { $0.isFinished }
             if let metrics {
                 metrics.observe("l2s_decoder_step_seconds", (ContinuousClock.now - started).inSeconds)
-                metrics.set("l2s_decoder_running_sequences", Double(active.count))
+                metrics.set("l2s_decoder_running_sequences", Double(active.map(\.rows.count).reduce(0, +)))
                 metrics.set("l2s_decoder_waiting_jobs", Double(waiting.count))
             }
         }
@@ -124,7 +125,7 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
                     ErrorReply(
                         code: DecoderJobState.errorCode(for: error), message: "\(error)",
                         requestID: job.request.requestID)))
-            outbox.send(.credit(Credit(credits: 1)))
+            outbox.send(.credit(Credit(credits: UInt32(job.cost))))
         }
     }
 
@@ -134,18 +135,20 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
     /// message.
     private func stepAll(outbox: WorkerOutbox) {
         var tokens: [Int32] = []
+        var rows: [any DecodingSequence] = []
         var stepping: [DecoderJobState] = []
         var chunks: [TokenChunk] = []
-        var finished = 0
+        var freed = 0
         for state in active {
             do {
                 let (chunk, next) = try state.chooseNext()
-                chunks.append(chunk)
-                if let next {
-                    tokens.append(next)
-                    stepping.append(state)
+                if let chunk { chunks.append(chunk) }
+                if next.isEmpty {
+                    freed += state.cost
                 } else {
-                    finished += 1
+                    tokens += next
+                    rows += state.rows
+                    stepping.append(state)
                 }
             } catch {
                 fail(state, error, outbox: outbox)
@@ -153,11 +156,11 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
         }
         // Chunks before the forward (clients get tokens a step earlier), credits after the final chunks they free.
         if !chunks.isEmpty { outbox.send(chunks.count == 1 ? .tokenChunk(chunks[0]) : .tokenChunks(chunks)) }
-        metrics?.add("l2s_decoder_generation_tokens_total", Double(chunks.count))
-        if finished > 0 { outbox.send(.credit(Credit(credits: UInt32(finished)))) }
+        metrics?.add("l2s_decoder_generation_tokens_total", Double(chunks.map(\.ids.count).reduce(0, +)))
+        if freed > 0 { outbox.send(.credit(Credit(credits: UInt32(freed)))) }
         guard !stepping.isEmpty else { return }
         do {
-            try slm.model.step(tokens, sequences: stepping.map(\.sequence))
+            try slm.model.step(tokens, sequences: rows)
         } catch {
             for state in stepping { fail(state, error, outbox: outbox) }
         }
@@ -169,17 +172,31 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
         log.warning("job failed: \(error)", requestID: state.requestID)
         outbox.send(
             .error(ErrorReply(code: .internal, message: "decoding failed: \(error)", requestID: state.requestID)))
-        outbox.send(.credit(Credit(credits: 1)))
+        outbox.send(.credit(Credit(credits: UInt32(state.cost))))
     }
 }
 
-/// One job on a decoder: its sequence (KV caches) and its `TextGeneration` (sampler, detokenizer, stop strings,
-/// usage), the per-job path `l2s run --bundle` takes too.
+extension DecodeJob {
+    /// Batch rows (slots, credits) the job holds: its beams, or 1.
+    var cost: Int { max(1, Int(min(request.beams?.numBeams ?? 1, 1024))) }
+}
+
+/// One job on a decoder: its rows (one sequence, or one per beam) and its `TextGeneration` or `BeamGeneration`, the
+/// per-job paths `l2s run --bundle` takes too. A beam job sends nothing until it ends, then one chunk with the best
+/// sequence; a failover restarts it (nothing was streamed) and, being deterministic, it gives the same result.
 final class DecoderJobState {
     let requestID: String
-    let sequence: any DecodingSequence
-    private var generation: TextGeneration
+    /// The sequences stepped for this job, in the order of the tokens `chooseNext` returns.
+    private(set) var rows: [any DecodingSequence]
+    /// Batch rows held (the job's credits).
+    let cost: Int
+    private var generation: Run
     private(set) var isFinished = false
+
+    private enum Run {
+        case text(TextGeneration)
+        case beams(BeamGeneration)
+    }
 
     init(job: DecodeJob, slm: ConditionedSLM) throws {
         requestID = job.request.requestID
@@ -191,15 +208,30 @@ final class DecoderJobState {
         let options = GenerationOptions(
             maxNewTokens: Int(job.request.maxNewTokens),
             minNewTokens: Int(job.request.minNewTokens), sampling: SamplingConversion.parameters(job.request.sampling),
-            stop: job.request.stop)
-        generation = try TextGeneration(
-            options: options, eosTokenIDs: slm.eosTokenIDs, tokenizer: slm.tokenizer,
-            promptTokens: job.encoding.promptIDs.count, contextPrefix: slm.penaltyContext)
-        sequence = try slm.startSequence(promptIDs: job.encoding.promptIDs, encoding: encoding)
+            stop: job.request.stop, beams: BeamConversion.options(job.request.beams))
+        let promptTokens = job.encoding.promptIDs.count
+        cost = job.cost
+        if options.beams.isOn {
+            if !job.resumeIDs.isEmpty { throw DecoderJobError.beamResume(ids: job.resumeIDs.count) }
+            generation = .beams(
+                try BeamGeneration(
+                    options: options, eosTokenIDs: slm.eosTokenIDs, tokenizer: slm.tokenizer,
+                    promptTokens: promptTokens, contextPrefix: slm.penaltyContext))
+        } else {
+            generation = .text(
+                try TextGeneration(
+                    options: options, eosTokenIDs: slm.eosTokenIDs, tokenizer: slm.tokenizer,
+                    promptTokens: promptTokens, contextPrefix: slm.penaltyContext))
+        }
+        let sequence = try slm.startSequence(promptIDs: job.encoding.promptIDs, encoding: encoding)
+        rows = [sequence]
         // Failover: replay what the client already has through the same per-step path, discarding the text.
-        for id in job.resumeIDs {
-            try generation.replay(id)
-            try sequence.append(id)
+        if case .text(var text) = generation {
+            for id in job.resumeIDs {
+                try text.replay(id)
+                try sequence.append(id)
+            }
+            generation = .text(text)
         }
     }
 
@@ -217,22 +249,38 @@ final class DecoderJobState {
             actual: "\(tensor.dtype) \(tensor.shape), projected \(encoding.projected)")
     }
 
-    /// Chooses the next token and returns its chunk, plus the token to append unless the job just finished
-    /// (the final chunk carries the finish reason and usage).
-    func chooseNext() throws -> (TokenChunk, Int32?) {
-        let step = try generation.next(from: sequence.logits)
-        guard let reason = step.finishReason else {
-            return (TokenChunk(requestID: requestID, ids: [step.token], textDelta: step.delta), step.token)
+    /// Chooses the next tokens: the chunk to send (none while a beam job runs) and the tokens to append to `rows`,
+    /// one per row, empty when the job just finished (its final chunk carries the finish reason and usage).
+    func chooseNext() throws -> (TokenChunk?, [Int32]) {
+        switch generation {
+        case .text(var text):
+            let step = try text.next(from: rows[0].logits)
+            generation = .text(text)
+            guard let reason = step.finishReason else {
+                return (TokenChunk(requestID: requestID, ids: [step.token], textDelta: step.delta), [step.token])
+            }
+            return (finalChunk(ids: [step.token], text: step.delta, reason: reason, usage: text.usage), [])
+        case .beams(var beams):
+            let extensions = beams.advance(rowLogits: rows.map(\.logits))
+            generation = .beams(beams)
+            if !extensions.isEmpty {
+                rows = BeamRows.reorder(rows, extensions: extensions) { $0.fork() }
+                return (nil, extensions.map(\.token))
+            }
+            rows = []
+            guard let best = try beams.results().first else { throw GenerationFinishedError(reason: .length) }
+            return (finalChunk(ids: best.ids, text: best.text, reason: best.finishReason, usage: best.usage), [])
         }
+    }
+
+    private func finalChunk(
+        ids: [Int32], text: String, reason: Generation.FinishReason, usage: Generation.Usage
+    ) -> TokenChunk {
         isFinished = true
-        let usage = Wire.Usage(
-            promptTokens: UInt32(generation.usage.promptTokens),
-            completionTokens: UInt32(generation.usage.completionTokens))
-        return (
-            TokenChunk(
-                requestID: requestID, ids: [step.token], textDelta: step.delta, finishReason: reason.wire,
-                usage: usage), nil
-        )
+        return TokenChunk(
+            requestID: requestID, ids: ids, textDelta: text, finishReason: reason.wire,
+            usage: Wire.Usage(
+                promptTokens: UInt32(usage.promptTokens), completionTokens: UInt32(usage.completionTokens)))
     }
 
     func fail() { isFinished = true }
@@ -246,11 +294,14 @@ final class DecoderJobState {
 
 enum DecoderJobError: Error, CustomStringConvertible {
     case encodingMismatch(expected: String, actual: String)
+    case beamResume(ids: Int)
 
     var description: String {
         switch self {
         case .encodingMismatch(let expected, let actual):
             return "the job's encoding is \(actual); this decoder's bundle needs \(expected)"
+        case .beamResume(let ids):
+            return "decode_job.resume_ids has \(ids) ids, but a beam job streams nothing before it ends: it restarts"
         }
     }
 }

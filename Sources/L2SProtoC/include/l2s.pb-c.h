@@ -25,6 +25,7 @@ typedef struct L2s__Goodbye L2s__Goodbye;
 typedef struct L2s__SamplingParams L2s__SamplingParams;
 typedef struct L2s__TokenIds L2s__TokenIds;
 typedef struct L2s__GenerateRequest L2s__GenerateRequest;
+typedef struct L2s__BeamParams L2s__BeamParams;
 typedef struct L2s__Cancel L2s__Cancel;
 typedef struct L2s__TensorInfo L2s__TensorInfo;
 typedef struct L2s__EncodeRequest L2s__EncodeRequest;
@@ -58,6 +59,24 @@ typedef enum _L2s__Role {
   L2S__ROLE__ROLE_ROUTER = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(L2S__ROLE)
 } L2s__Role;
+/*
+ * transformers' early_stopping.
+ */
+typedef enum _L2s__EarlyStopping {
+  /*
+   * False: stop when no running beam can beat the worst finished one
+   */
+  L2S__EARLY_STOPPING__EARLY_STOPPING_HEURISTIC = 0,
+  /*
+   * True: stop once num_beams sequences are finished
+   */
+  L2S__EARLY_STOPPING__EARLY_STOPPING_ALWAYS = 1,
+  /*
+   * "never": the canonical rule
+   */
+  L2S__EARLY_STOPPING__EARLY_STOPPING_NEVER = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(L2S__EARLY_STOPPING)
+} L2s__EarlyStopping;
 typedef enum _L2s__DType {
   L2S__DTYPE__DTYPE_UNSPECIFIED = 0,
   L2S__DTYPE__DTYPE_FLOAT32 = 1,
@@ -356,6 +375,10 @@ struct  L2s__GenerateRequest
    * send TokenChunks as they come, not only the final one
    */
   protobuf_c_boolean stream;
+  /*
+   * absent (or num_beams <= 1) = no beam search
+   */
+  L2s__BeamParams *beams;
   L2s__GenerateRequest__PromptCase prompt_case;
   union {
     char *text;
@@ -367,7 +390,33 @@ struct  L2s__GenerateRequest
 };
 #define L2S__GENERATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&l2s__generate_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, NULL, 0,NULL, 0, {0,NULL}, 0, L2S__GENERATE_REQUEST__PROMPT__NOT_SET, {0} }
+    , (char *)protobuf_c_empty_string, 0, 0, NULL, 0,NULL, 0, {0,NULL}, 0, NULL, L2S__GENERATE_REQUEST__PROMPT__NOT_SET, {0} }
+
+
+/*
+ * Beam search as transformers' generate runs it (docs/generation.md). Every field is read as sent: a sender that
+ * sets this message sets all four (length_penalty 0 is a real value, not "unset").
+ */
+struct  L2s__BeamParams
+{
+  ProtobufCMessage base;
+  /*
+   * 2...16; 0 or 1 = no beam search
+   */
+  uint32_t num_beams;
+  /*
+   * finite; transformers' default is 1
+   */
+  float length_penalty;
+  L2s__EarlyStopping early_stopping;
+  /*
+   * 1 (the cluster returns the best sequence); 0 = 1
+   */
+  uint32_t num_return_sequences;
+};
+#define L2S__BEAM_PARAMS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&l2s__beam_params__descriptor) \
+    , 0, 0, L2S__EARLY_STOPPING__EARLY_STOPPING_HEURISTIC, 0 }
 
 
 struct  L2s__Cancel
@@ -805,6 +854,25 @@ L2s__GenerateRequest *
 void   l2s__generate_request__free_unpacked
                      (L2s__GenerateRequest *message,
                       ProtobufCAllocator *allocator);
+/* L2s__BeamParams methods */
+void   l2s__beam_params__init
+                     (L2s__BeamParams         *message);
+size_t l2s__beam_params__get_packed_size
+                     (const L2s__BeamParams   *message);
+size_t l2s__beam_params__pack
+                     (const L2s__BeamParams   *message,
+                      uint8_t             *out);
+size_t l2s__beam_params__pack_to_buffer
+                     (const L2s__BeamParams   *message,
+                      ProtobufCBuffer     *buffer);
+L2s__BeamParams *
+       l2s__beam_params__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   l2s__beam_params__free_unpacked
+                     (L2s__BeamParams *message,
+                      ProtobufCAllocator *allocator);
 /* L2s__Cancel methods */
 void   l2s__cancel__init
                      (L2s__Cancel         *message);
@@ -1084,6 +1152,9 @@ typedef void (*L2s__TokenIds_Closure)
 typedef void (*L2s__GenerateRequest_Closure)
                  (const L2s__GenerateRequest *message,
                   void *closure_data);
+typedef void (*L2s__BeamParams_Closure)
+                 (const L2s__BeamParams *message,
+                  void *closure_data);
 typedef void (*L2s__Cancel_Closure)
                  (const L2s__Cancel *message,
                   void *closure_data);
@@ -1131,6 +1202,7 @@ typedef void (*L2s__StatsReply_Closure)
 
 extern const ProtobufCEnumDescriptor    l2s__protocol_version__descriptor;
 extern const ProtobufCEnumDescriptor    l2s__role__descriptor;
+extern const ProtobufCEnumDescriptor    l2s__early_stopping__descriptor;
 extern const ProtobufCEnumDescriptor    l2s__dtype__descriptor;
 extern const ProtobufCEnumDescriptor    l2s__finish_reason__descriptor;
 extern const ProtobufCEnumDescriptor    l2s__error_code__descriptor;
@@ -1144,6 +1216,7 @@ extern const ProtobufCMessageDescriptor l2s__goodbye__descriptor;
 extern const ProtobufCMessageDescriptor l2s__sampling_params__descriptor;
 extern const ProtobufCMessageDescriptor l2s__token_ids__descriptor;
 extern const ProtobufCMessageDescriptor l2s__generate_request__descriptor;
+extern const ProtobufCMessageDescriptor l2s__beam_params__descriptor;
 extern const ProtobufCMessageDescriptor l2s__cancel__descriptor;
 extern const ProtobufCMessageDescriptor l2s__tensor_info__descriptor;
 extern const ProtobufCMessageDescriptor l2s__encode_request__descriptor;

@@ -172,10 +172,18 @@ enum EnvelopeDecoder {
                 noRepeatNGramSize: params.no_repeat_ngram_size, presencePenalty: params.presence_penalty,
                 frequencyPenalty: params.frequency_penalty)
         }
+        var beams: BeamParams?
+        if let params = value.beams?.pointee {
+            beams = BeamParams(
+                numBeams: params.num_beams, lengthPenalty: params.length_penalty,
+                earlyStopping: try enumValue(params.early_stopping.rawValue, field + ".beams.early_stopping"),
+                numReturnSequences: params.num_return_sequences)
+        }
         return GenerateRequest(
             requestID: try string(value.request_id, field + ".request_id"), prompt: prompt,
             maxNewTokens: value.max_new_tokens, minNewTokens: value.min_new_tokens, sampling: sampling, stop: stop,
-            deadlineUnixMs: value.deadline_unix_ms, tenantSalt: bytes(value.tenant_salt), stream: value.stream != 0)
+            deadlineUnixMs: value.deadline_unix_ms, tenantSalt: bytes(value.tenant_salt), stream: value.stream != 0,
+            beams: beams)
     }
 
     private static func encodeRequest(_ pointer: UnsafeMutablePointer<L2s__EncodeRequest>?) throws(WireError)

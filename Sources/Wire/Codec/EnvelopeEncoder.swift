@@ -167,8 +167,19 @@ enum EnvelopeEncoder {
         case .tokenIDs(let ids): tokenIDs = build(ids, arena)
         }
         let salt = arena.binary(request.tenantSalt)
+        let beams: UnsafeMutablePointer<L2s__BeamParams>? = request.beams.map { params in
+            arena.message {
+                l2s__beam_params__init($0)
+                $0.pointee.num_beams = params.numBeams
+                $0.pointee.length_penalty = params.lengthPenalty
+                $0.pointee.early_stopping = L2s__EarlyStopping(
+                    rawValue: .init(truncatingIfNeeded: params.earlyStopping.rawValue))
+                $0.pointee.num_return_sequences = params.numReturnSequences
+            }
+        }
         return arena.message {
             l2s__generate_request__init($0)
+            $0.pointee.beams = beams
             $0.pointee.request_id = requestID
             $0.pointee.max_new_tokens = request.maxNewTokens
             $0.pointee.min_new_tokens = request.minNewTokens

@@ -37,6 +37,39 @@ public struct SamplingParams: Sendable, Equatable {
     }
 }
 
+/// Beam search settings as they travel (`l2s.BeamParams`); the Generation module validates and applies them.
+public struct BeamParams: Sendable, Equatable {
+    /// transformers' `early_stopping` (`l2s.EarlyStopping`).
+    public enum EarlyStopping: Int32, Sendable, CaseIterable {
+        /// `False`: stop when no running beam can beat the worst finished one.
+        case heuristic = 0
+        /// `True`: stop once `numBeams` sequences are finished.
+        case always = 1
+        /// `"never"`: the canonical rule.
+        case never = 2
+    }
+
+    /// Beams; 0 or 1 = no beam search.
+    public var numBeams: UInt32
+    /// Exponent of the length finished scores are divided by (read as sent: 0 is a value).
+    public var lengthPenalty: Float
+    /// When the search may end early.
+    public var earlyStopping: EarlyStopping
+    /// Sequences returned; 0 = 1.
+    public var numReturnSequences: UInt32
+
+    /// Settings from their fields; the defaults are transformers'.
+    public init(
+        numBeams: UInt32, lengthPenalty: Float = 1, earlyStopping: EarlyStopping = .heuristic,
+        numReturnSequences: UInt32 = 1
+    ) {
+        self.numBeams = numBeams
+        self.lengthPenalty = lengthPenalty
+        self.earlyStopping = earlyStopping
+        self.numReturnSequences = numReturnSequences
+    }
+}
+
 /// A prompt: text for the encoder's tokenizer, or LLM token ids used as they are.
 public enum Prompt: Sendable, Equatable {
     /// UTF-8 text.
@@ -65,13 +98,16 @@ public struct GenerateRequest: Sendable, Equatable {
     public var tenantSalt: [UInt8]
     /// Stream chunks as they come rather than only the final one.
     public var stream: Bool
+    /// Beam search settings; nil = none.
+    public var beams: BeamParams?
 
     /// A request from its fields.
     public init(
         requestID: String, prompt: Prompt, maxNewTokens: UInt32, minNewTokens: UInt32 = 0,
         sampling: SamplingParams? = nil, stop: [String] = [], deadlineUnixMs: UInt64 = 0, tenantSalt: [UInt8] = [],
-        stream: Bool = false
+        stream: Bool = false, beams: BeamParams? = nil
     ) {
+        self.beams = beams
         self.requestID = requestID
         self.prompt = prompt
         self.maxNewTokens = maxNewTokens
