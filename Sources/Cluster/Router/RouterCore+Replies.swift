@@ -186,6 +186,7 @@ extension RouterCore {
                         message: "the job failed on \(job.attempts) decoders; last: \(problem)")) + dispatch(now: now)
         }
         faults.retries += 1
+        job.failover = .workerFault
         decodeQueue.insert(job.internalID, at: 0)
         return out + dispatch(now: now)
     }

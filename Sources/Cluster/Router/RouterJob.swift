@@ -46,6 +46,8 @@ final class RouterJob {
     var kernels: String?
     /// When it went back to the queue after losing its decoder.
     var requeuedAt: ContinuousClock.Instant?
+    /// Why it went back (counted as a failover once another decoder takes it); nil for a job not yet placed.
+    var failover: RouterMetrics.Failover?
 
     init(
         key: Key, internalID: String, request: GenerateRequest, deadline: ContinuousClock.Instant?,

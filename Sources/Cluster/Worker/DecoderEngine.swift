@@ -38,8 +38,15 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
         metrics?.declare("l2s_decoder_waiting_jobs", .gauge, help: "Jobs received but not yet admitted")
         metrics?.declare("l2s_decoder_generation_tokens_total", .counter, help: "Tokens generated")
         metrics?.declare("l2s_decoder_jobs_total", .counter, help: "Jobs by outcome", labels: ["outcome"])
+        metrics?.declare(
+            "l2s_decoder_slots", .gauge, help: "Job slots in total (--slots), granted to the router as credits")
+        metrics?.declare(
+            "l2s_decoder_free_credits", .gauge,
+            help: "Slots free to accept jobs: --slots less the jobs running or waiting for admission")
         self.slm = slm
         self.capacity = max(1, slots)
+        metrics?.set("l2s_decoder_slots", Double(capacity))
+        metrics?.set("l2s_decoder_free_credits", Double(capacity))
         self.prefillTokensPerStep = max(1, prefillTokensPerStep)
         self.log = log
     }
@@ -93,6 +100,7 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
                 metrics.observe("l2s_decoder_step_seconds", (ContinuousClock.now - started).inSeconds)
                 metrics.set("l2s_decoder_running_sequences", Double(active.count))
                 metrics.set("l2s_decoder_waiting_jobs", Double(waiting.count))
+                metrics.set("l2s_decoder_free_credits", Double(max(0, capacity - active.count - waiting.count)))
             }
         }
     }

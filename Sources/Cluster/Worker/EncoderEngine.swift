@@ -27,6 +27,9 @@ public final class EncoderEngine: WorkerEngine, Sendable {
         metrics?.declare(
             "l2s_encoder_batch_seconds", .histogram, help: "One batch of prompt passes (and projections)",
             buckets: MetricsRegistry.latencyBuckets)
+        metrics?.declare(
+            "l2s_encoder_batch_prompts", .histogram, help: "Prompts per batch of prompt passes (--max-batch bounds it)",
+            buckets: EncoderEngine.batchBuckets)
         metrics?.declare("l2s_encoder_prompts_total", .counter, help: "Prompts by outcome", labels: ["outcome"])
         metrics?.declare("l2s_encoder_prompt_tokens_total", .counter, help: "Prompt tokens encoded")
         self.encoder = encoder
@@ -85,6 +88,7 @@ public final class EncoderEngine: WorkerEngine, Sendable {
             let started = ContinuousClock.now
             let encodings = try encoder.encode(accepted.map(\.1))
             metrics?.observe("l2s_encoder_batch_seconds", (ContinuousClock.now - started).inSeconds)
+            metrics?.observe("l2s_encoder_batch_prompts", Double(accepted.count))
             metrics?.add("l2s_encoder_prompts_total", Double(accepted.count), labels: ["encoded"])
             metrics?.add("l2s_encoder_prompt_tokens_total", Double(accepted.reduce(0) { $0 + $1.1.count }))
             let dtype = encoder.bundle.wireDType
@@ -108,6 +112,9 @@ public final class EncoderEngine: WorkerEngine, Sendable {
             reject(accepted[0].0, error, outbox: outbox)
         }
     }
+
+    /// Batch-size buckets: powers of two up to 256 prompts (`--max-batch` is 8 by default).
+    static let batchBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 
     private func reject(_ request: EncodeRequest, _ error: any Error, outbox: WorkerOutbox) {
         metrics?.add("l2s_encoder_prompts_total", labels: ["refused"])

@@ -20,6 +20,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import services  # noqa: E402
 from cases import RouterCase  # noqa: E402
+from exposition import checked_exposition  # noqa: E402
 from l2s_client import Client  # noqa: E402
 from services import BUNDLE, reference  # noqa: E402
 
@@ -92,8 +93,8 @@ class GatewayTests(GatewayCase):
         status, headers, _ = self.raw("POST", "/v1/completions", {"prompt": PROMPTS[0], "max_tokens": 2},
                                       {"x-request-id": "trace-42", "Content-Type": "application/json"})
         self.assertEqual((status, headers.get("x-request-id")), (200, "trace-42"))
-        with urllib.request.urlopen(self.gateway.url + "/metrics", timeout=10) as response:
-            families = {family.name: family for family in text_string_to_metric_families(response.read().decode())}
+        exposition = checked_exposition(self.gateway.url + "/metrics")
+        families = {family.name: family for family in text_string_to_metric_families(exposition)}
         served = [sample for sample in families["l2s_gateway_requests"].samples
                   if sample.labels == {"route": "/v1/completions", "status": "200"} and sample.name.endswith("_total")]
         self.assertEqual([sample.value for sample in served], [1])
