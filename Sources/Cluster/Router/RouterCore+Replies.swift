@@ -35,6 +35,7 @@ extension RouterCore {
         }
         job.progressAt = now
         if !chunk.ids.isEmpty {
+            if job.firstTokenAt == nil { job.firstTokenAt = now }
             metrics?.token(job, count: chunk.ids.count, now: now)
             if job.kernels == nil { job.kernels = decoders.workers[decoder]?.variant }
         }
@@ -53,7 +54,7 @@ extension RouterCore {
             decoders.finished(decoder)
             job.decoder = nil
             jobsDone += 1
-            metrics?.ended(job, outcome: "done", code: "\(chunk.finishReason)", now: now)
+            ended(job, outcome: "done", code: "\(chunk.finishReason)", now: now)
             out.append(
                 Outgoing(
                     link: .clients, peer: job.key.client,

@@ -122,11 +122,17 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
         do {
             // The router is a peer like any other: its jobs are checked before they cost anything.
             if let problem = RequestValidation.problem(with: job) { throw problem }
-            active.append(try DecoderJobState(job: job, slm: slm))
+            let state = try DecoderJobState(job: job, slm: slm)
+            active.append(state)
             metrics?.add("l2s_decoder_jobs_total", labels: ["admitted"])
+            log.debug(
+                "job admitted: \(job.encoding.promptIDs.count) prompt tokens, resuming after \(job.resumeIDs.count)",
+                requestID: state.logID, event: "job_admitted", fields: [("job", .string(state.requestID))])
         } catch {
             metrics?.add("l2s_decoder_jobs_total", labels: ["refused"])
-            log.warning("job refused: \(error)", requestID: job.request.requestID)
+            log.warning(
+                "job refused: \(error)", requestID: DecoderJobState.logID(of: job.request),
+                fields: [("job", .string(job.request.requestID))])
             outbox.send(
                 .error(
                     ErrorReply(
@@ -154,6 +160,14 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
                     stepping.append(state)
                 } else {
                     finished += 1
+                    log.debug(
+                        "job finished (\(state.finishReason.map { "\($0)" } ?? "?")): \(state.generatedTokens) tokens",
+                        requestID: state.logID, event: "job_finished",
+                        fields: [
+                            ("job", .string(state.requestID)),
+                            ("finish_reason", .string(state.finishReason.map { "\($0)" } ?? "")),
+                            ("completion_tokens", .int(state.generatedTokens)),
+                        ])
                 }
             } catch {
                 fail(state, error, outbox: outbox)
@@ -174,7 +188,7 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
     private func fail(_ state: DecoderJobState, _ error: any Error, outbox: WorkerOutbox) {
         state.fail()
         metrics?.add("l2s_decoder_jobs_total", labels: ["failed"])
-        log.warning("job failed: \(error)", requestID: state.requestID)
+        log.warning("job failed: \(error)", requestID: state.logID, fields: [("job", .string(state.requestID))])
         outbox.send(
             .error(ErrorReply(code: .internal, message: "decoding failed: \(error)", requestID: state.requestID)))
         outbox.send(.credit(Credit(credits: 1)))
@@ -184,13 +198,23 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
 /// One job on a decoder: its sequence (KV caches) and its `TextGeneration` (sampler, detokenizer, stop strings,
 /// usage), the per-job path `l2s run --bundle` takes too.
 final class DecoderJobState {
+    /// The router's id for this attempt (`j<n>/<client's id>#<attempt>`): chunks and errors name it.
     let requestID: String
+    /// What its log lines name it by: the trace id (an HTTP x-request-id) when the job has one, else `requestID`.
+    let logID: String
+    /// Why it ended, once it did (nil while running or after a failure).
+    private(set) var finishReason: Generation.FinishReason?
+    /// Tokens it generated here (the resumed ones not included).
+    var generatedTokens: Int { generation.usage.completionTokens - resumed }
+    private let resumed: Int
     let sequence: any DecodingSequence
     private var generation: TextGeneration
     private(set) var isFinished = false
 
     init(job: DecodeJob, slm: ConditionedSLM) throws {
         requestID = job.request.requestID
+        logID = Self.logID(of: job.request)
+        resumed = job.resumeIDs.count
         try Self.check(job.encoding, slm: slm)
         let tensor = job.encoding.tensor
         let encoding = try tensor.bytes.withUnsafeBytes {
@@ -233,6 +257,7 @@ final class DecoderJobState {
             return (TokenChunk(requestID: requestID, ids: [step.token], textDelta: step.delta), step.token)
         }
         isFinished = true
+        finishReason = reason
         let usage = Wire.Usage(
             promptTokens: UInt32(generation.usage.promptTokens),
             completionTokens: UInt32(generation.usage.completionTokens))
@@ -244,6 +269,11 @@ final class DecoderJobState {
     }
 
     func fail() { isFinished = true }
+
+    /// The id a job's log lines carry: its trace id, else (none, or one that breaks the rule) the router's id for it.
+    static func logID(of request: GenerateRequest) -> String {
+        request.traceID.isEmpty || !TraceID.isValid(request.traceID) ? request.requestID : request.traceID
+    }
 
     static func errorCode(for error: any Error) -> ErrorCode {
         if case ModelError.promptTooLong = error { return .promptTooLong }

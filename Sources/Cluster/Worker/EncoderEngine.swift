@@ -94,6 +94,10 @@ public final class EncoderEngine: WorkerEngine, Sendable {
             let dtype = encoder.bundle.wireDType
             let projected = encoder.bundle.projectorRunsOn == .encoder
             for ((request, ids), encoding) in zip(accepted, encodings) {
+                log.debug(
+                    "encoded prompt \(request.requestID.prefix(12))…: \(ids.count) tokens, batch of \(accepted.count)",
+                    requestID: Self.logID(request), event: "encoded",
+                    fields: [("prompt_hash", .string(request.requestID)), ("prompt_tokens", .int(ids.count))])
                 let tensor = try Tensor(
                     dtype: DType(dtype), shape: [ids.count, encoder.encodingWidth],
                     bytes: Frame(WireRounding.narrow(encoding, to: dtype)))
@@ -104,7 +108,6 @@ public final class EncoderEngine: WorkerEngine, Sendable {
                             promptIDs: ids, tensor: tensor, projected: projected)))
                 outbox.send(.credit(Credit(credits: 1)))
             }
-            log.debug("encoded a batch of \(accepted.count)")
         } catch  where accepted.count > 1 {
             // One bad prompt (an id outside the vocabulary, say) must not fail its batch-mates: retry one by one.
             for item in accepted { encodeValidated([item], outbox: outbox) }
@@ -113,12 +116,20 @@ public final class EncoderEngine: WorkerEngine, Sendable {
         }
     }
 
+    /// What an encode's log lines are named by: the trace id of the job that asked for it, when it has a valid one.
+    private static func logID(_ request: EncodeRequest) -> String? {
+        request.traceID.isEmpty || !TraceID.isValid(request.traceID) ? nil : request.traceID
+    }
+
     /// Batch-size buckets: powers of two up to 256 prompts (`--max-batch` is 8 by default).
     static let batchBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 
     private func reject(_ request: EncodeRequest, _ error: any Error, outbox: WorkerOutbox) {
         metrics?.add("l2s_encoder_prompts_total", labels: ["refused"])
-        log.warning("encode \(request.requestID.prefix(12))… refused: \(error)")
+        log.warning(
+            "encode \(request.requestID.prefix(12))… refused: \(error)",
+            requestID: Self.logID(request),
+            fields: [("prompt_hash", .string(request.requestID))])
         outbox.send(
             .error(
                 ErrorReply(

@@ -167,6 +167,7 @@ enum EnvelopeEncoder {
         case .tokenIDs(let ids): tokenIDs = build(ids, arena)
         }
         let salt = arena.binary(request.tenantSalt)
+        let traceID = try arena.string(request.traceID, field: field + ".trace_id")
         return arena.message {
             l2s__generate_request__init($0)
             $0.pointee.request_id = requestID
@@ -178,6 +179,7 @@ enum EnvelopeEncoder {
             $0.pointee.deadline_unix_ms = request.deadlineUnixMs
             $0.pointee.tenant_salt = salt
             $0.pointee.stream = request.stream ? 1 : 0
+            $0.pointee.trace_id = traceID
             if let text {
                 $0.pointee.prompt_case = L2S__GENERATE_REQUEST__PROMPT_TEXT
                 $0.pointee.text = text
@@ -202,6 +204,7 @@ enum EnvelopeEncoder {
     ) throws(WireError) -> UnsafeMutablePointer<L2s__EncodeRequest> {
         let requestID = try arena.string(request.requestID, field: "encode_request.request_id")
         let hash = arena.binary(request.promptHash)
+        let traceID = try arena.string(request.traceID, field: "encode_request.trace_id")
         var text: UnsafeMutablePointer<CChar>?
         var tokenIDs: UnsafeMutablePointer<L2s__TokenIds>?
         switch request.prompt {
@@ -212,6 +215,7 @@ enum EnvelopeEncoder {
             l2s__encode_request__init($0)
             $0.pointee.request_id = requestID
             $0.pointee.prompt_hash = hash
+            $0.pointee.trace_id = traceID
             if let text {
                 $0.pointee.prompt_case = L2S__ENCODE_REQUEST__PROMPT_TEXT
                 $0.pointee.text = text
