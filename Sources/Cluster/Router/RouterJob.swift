@@ -119,13 +119,17 @@ struct JobSummary {
 
     /// Writes the job's line: `event` "job_end" with its fields (`ttft_s` only when a token came).
     func write(to log: ServiceLog) {
-        var fields: [(String, ServiceLog.Value)] = [
-            ("client_request_id", .string(requestID)), ("outcome", .string(outcome)), ("code", .string(code)),
-            ("prompt_tokens", .int(promptTokens)), ("completion_tokens", .int(completionTokens)),
-            ("cached_encoding", .bool(cachedEncoding)), ("attempts", .int(attempts)),
+        // Named by the trace id, the line still says which of the client's jobs it was (a request may hold several).
+        var fields: [(String, ServiceLog.Value)] = traceID.isEmpty ? [] : [("client_request_id", .string(requestID))]
+        fields += [
+            ("outcome", .string(outcome)), ("code", .string(code)), ("prompt_tokens", .int(promptTokens)),
+            ("completion_tokens", .int(completionTokens)), ("cached_encoding", .bool(cachedEncoding)),
+            ("attempts", .int(attempts)),
         ]
-        if let timeToFirstToken { fields.append(("ttft_s", .double(timeToFirstToken.inSeconds))) }
-        fields.append(("e2e_s", .double(latency.inSeconds)))
+        // Microseconds are as fine as the router's clock readings are meaningful.
+        func seconds(_ duration: Duration) -> ServiceLog.Value { .double((duration.inSeconds * 1e6).rounded() / 1e6) }
+        if let timeToFirstToken { fields.append(("ttft_s", seconds(timeToFirstToken))) }
+        fields.append(("e2e_s", seconds(latency)))
         log.info(
             "job \(outcome) (\(code)): \(completionTokens) tokens", requestID: traceID.isEmpty ? requestID : traceID,
             event: "job_end", fields: fields)

@@ -15,6 +15,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import services  # noqa: E402
 from cases import RouterCase  # noqa: E402
+from l2s_client import L2SError  # noqa: E402
 from services import BUNDLE  # noqa: E402
 from test_gateway import GatewayProcess  # noqa: E402
 
@@ -99,3 +100,14 @@ class RequestIdTests(RouterCase):
         made, _ = self.complete(body, None)
         self.assertTrue(made.startswith("req-"))
         self.assertEqual(len(self.lines_about(self.router, made, "job_end", 1)), 1)
+
+    def test_the_python_client_traces_its_jobs_too(self) -> None:
+        client = self.client(timeout=20)
+        result = client.generate("the house is small", max_new_tokens=2, min_new_tokens=2, trace_id="py-trace-1")
+        end = self.lines_about(self.router, "py-trace-1", "job_end", 1)[0]
+        self.assertEqual((end["client_request_id"], end["completion_tokens"]), (result.request_id, 2))
+        self.assertEqual(len(self.lines_about(self.decoder, "py-trace-1", "job_finished", 1)), 1)
+        with self.assertRaises(L2SError) as caught:
+            client.generate("the house is small", max_new_tokens=2, trace_id="é")
+        self.assertEqual(caught.exception.code, "BAD_REQUEST")
+        self.assertIn("trace_id", caught.exception.message)
