@@ -35,6 +35,10 @@ public final class RouterMetrics: Sendable {
         registry.declare("l2s_num_requests_running", .gauge, help: "Jobs on a decoder")
         registry.declare("l2s_num_requests_waiting", .gauge, help: "Jobs waiting for an encoding or a decoder")
         registry.declare("l2s_workers", .gauge, help: "Member workers by role", labels: ["role"])
+        registry.declare(
+            "l2s_worker_free_credits", .gauge,
+            help: "Credits the members granted that the router has not used yet (free slots as the router sees them)",
+            labels: ["role"])
         registry.declare("l2s_generation_tokens_total", .counter, help: "Tokens relayed to clients")
         registry.declare(
             "l2s_encoding_cache_lookups_total", .counter, help: "Encoding cache lookups by result",
@@ -134,9 +138,10 @@ public final class RouterMetrics: Sendable {
         registry.set("l2s_num_requests_running", Double(running))
         registry.set("l2s_num_requests_waiting", Double(stats.queueDepth))
         for role in [Role.encoder, .decoder] {
-            registry.set(
-                "l2s_workers", Double(stats.workers.filter { $0.role == role }.count),
-                labels: [role == .encoder ? "encoder" : "decoder"])
+            let members = stats.workers.filter { $0.role == role }
+            let label = [role == .encoder ? "encoder" : "decoder"]
+            registry.set("l2s_workers", Double(members.count), labels: label)
+            registry.set("l2s_worker_free_credits", Double(members.reduce(0) { $0 + Int($1.credits) }), labels: label)
         }
         registry.set("l2s_generation_tokens_total", Double(stats.tokensGenerated))
         for (result, value) in [

@@ -82,8 +82,9 @@ class MetricsTests(RouterCase):
         for job in jobs:
             list(job)
         # The router copies its statistics into the gauges and totals every tick.
-        router = self.wait_for(self.router_address, "24 tokens counted",
-                               lambda found: found[("l2s_generation_tokens_total", ())] == 24)
+        router = self.wait_for(self.router_address, "24 tokens counted and the decoder's 3 credits back",
+                               lambda found: found[("l2s_generation_tokens_total", ())] == 24
+                               and found[("l2s_worker_free_credits", (("role", "decoder"),))] == 3)
         self.assertEqual(router[("l2s_requests_total", (("code", "length"), ("outcome", "done")))], 4)
         self.assertEqual(router[("l2s_time_to_first_token_seconds_count", ())], 4)
         self.assertEqual(router[("l2s_inter_token_latency_seconds_count", ())], 4 * 5)
