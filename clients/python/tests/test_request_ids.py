@@ -15,7 +15,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import services  # noqa: E402
 from cases import RouterCase  # noqa: E402
-from l2s_client import L2SError  # noqa: E402
+from l2s_client import L2SError, decode, encode, l2s_pb2 as pb  # noqa: E402
+from test_adversarial import raw_client  # noqa: E402
 from services import BUNDLE  # noqa: E402
 from test_gateway import GatewayProcess  # noqa: E402
 
@@ -111,3 +112,30 @@ class RequestIdTests(RouterCase):
             client.generate("the house is small", max_new_tokens=2, trace_id="é")
         self.assertEqual(caught.exception.code, "BAD_REQUEST")
         self.assertIn("trace_id", caught.exception.message)
+
+
+class TextLogTests(RouterCase):
+    time_limit_s = 60
+
+    def test_an_id_with_a_line_break_cannot_forge_a_text_log_line(self) -> None:
+        self.start_workers()
+        forged = "23:59:59.000 router warning: forged"
+        context, socket = raw_client(self.router.clients)
+        try:
+            socket.send_multipart(encode(pb.Envelope(generate=pb.GenerateRequest(
+                request_id=f"one\n{forged}", text="the house is small", max_new_tokens=2))))
+            while True:
+                self.assertTrue(socket.poll(10_000), "no answer from the router")
+                envelope, _ = decode(socket.recv_multipart())
+                self.assertFalse(envelope.HasField("error"), envelope.error.message)
+                if envelope.token_chunk.finish_reason != pb.FINISH_REASON_UNSPECIFIED:
+                    break
+        finally:
+            socket.close()
+            context.term()
+        deadline = time.monotonic() + 10
+        while "job done" not in (log := self.router.log_text()):
+            self.assertLess(time.monotonic(), deadline, f"no job line in the router's log: {log}")
+            time.sleep(0.05)
+        self.assertFalse([line for line in log.splitlines() if line.startswith(forged)], log)
+        self.assertIn(f"[one\ufffd{forged}]", log)
