@@ -73,7 +73,7 @@ let package = Package(
         ),
         .testTarget(name: "WireTests", dependencies: ["Wire", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "ClusterTests", dependencies: ["Cluster", "Wire", "Generation", "Models", "TestSupport"],
+            name: "ClusterTests", dependencies: ["Cluster", "Wire", "Generation", "Models", "Metrics", "TestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: swiftSettings),
     ],

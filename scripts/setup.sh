@@ -23,6 +23,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 
+# prometheus: only for its promtool, which the metrics tests run on every service's /metrics (docs/metrics.md).
 packages=(
     build-essential pkg-config
     libzmq3-dev libopenblas-dev
@@ -30,6 +31,7 @@ packages=(
     libsentencepiece-dev libssl-dev libmicrohttpd-dev
     python3 python3-venv
     iproute2
+    prometheus
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -98,8 +98,9 @@ public final class Gateway: Sendable {
     }
 
     private func route(_ request: HTTPRequest, clientGone: @escaping () -> Bool) -> HTTPResponse {
+        // The client's id when logs and headers can carry it as it is (TraceID: up to 128 printable ASCII), else ours.
         let requestID =
-            request.headers["x-request-id"].flatMap { $0.isEmpty || $0.utf8.count > 128 ? nil : $0 }
+            request.headers["x-request-id"].flatMap { $0.isEmpty || !TraceID.isValid($0) ? nil : $0 }
             ?? "req-\(UUID().uuidString.lowercased())"
         let reply = Reply(requestID: requestID)
         switch (request.method, request.path) {
@@ -167,7 +168,7 @@ public final class Gateway: Sendable {
     {
         let serial = counter.add(1, ordering: .relaxed).newValue
         let ids = completion.prompts.indices.map { "\(reply.requestID)/\(serial)/\($0)" }
-        let jobs = ids.indices.map { link.submit(completion.job($0, requestID: ids[$0])) }
+        let jobs = ids.indices.map { link.submit(completion.job($0, requestID: ids[$0], traceID: reply.requestID)) }
         let render = CompletionRender(id: reply.requestID, model: settings.modelName, chat: chat)
         let waiter = JobWaiter(link: link, ids: ids, jobs: jobs, clientGone: clientGone)
         guard completion.stream else {

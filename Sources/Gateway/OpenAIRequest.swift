@@ -159,12 +159,12 @@ struct CompletionRequest {
     /// Largest prompt, in UTF-8 bytes: the router's default `maxPromptBytes`.
     static let maxPromptBytes = 256 << 10
 
-    /// The router job for prompt `index`.
-    func job(_ index: Int, requestID: String) -> GenerateRequest {
+    /// The router job for prompt `index`, traced by the HTTP request's x-request-id.
+    func job(_ index: Int, requestID: String, traceID: String) -> GenerateRequest {
         GenerateRequest(
             requestID: requestID, prompt: .text(prompts[index]), maxNewTokens: maxTokens,
             minNewTokens: minTokens, sampling: sampling, stop: stop, tenantSalt: user.map { Array($0.utf8) } ?? [],
-            stream: stream)
+            stream: stream, traceID: traceID)
     }
 
     private static func optional<T>(_ object: [String: Any], _ key: String, as _: T.Type) throws(APIError) -> T? {

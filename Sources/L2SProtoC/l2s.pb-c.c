@@ -1885,7 +1885,7 @@ const ProtobufCMessageDescriptor l2s__token_ids__descriptor =
   (ProtobufCMessageInit) l2s__token_ids__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor l2s__generate_request__field_descriptors[11] =
+static const ProtobufCFieldDescriptor l2s__generate_request__field_descriptors[12] =
 {
   {
     "request_id",
@@ -2008,6 +2008,18 @@ static const ProtobufCFieldDescriptor l2s__generate_request__field_descriptors[1
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "trace_id",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(L2s__GenerateRequest, trace_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "beams",
     12,
     PROTOBUF_C_LABEL_NONE,
@@ -2021,7 +2033,7 @@ static const ProtobufCFieldDescriptor l2s__generate_request__field_descriptors[1
   },
 };
 static const unsigned l2s__generate_request__field_indices_by_name[] = {
-  10,   /* field[10] = beams */
+  11,   /* field[11] = beams */
   7,   /* field[7] = deadline_unix_ms */
   3,   /* field[3] = max_new_tokens */
   4,   /* field[4] = min_new_tokens */
@@ -2032,12 +2044,12 @@ static const unsigned l2s__generate_request__field_indices_by_name[] = {
   8,   /* field[8] = tenant_salt */
   1,   /* field[1] = text */
   2,   /* field[2] = token_ids */
+  10,   /* field[10] = trace_id */
 };
-static const ProtobufCIntRange l2s__generate_request__number_ranges[2 + 1] =
+static const ProtobufCIntRange l2s__generate_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 12, 10 },
-  { 0, 11 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor l2s__generate_request__descriptor =
 {
@@ -2047,10 +2059,10 @@ const ProtobufCMessageDescriptor l2s__generate_request__descriptor =
   "L2s__GenerateRequest",
   "l2s",
   sizeof(L2s__GenerateRequest),
-  11,
+  12,
   l2s__generate_request__field_descriptors,
   l2s__generate_request__field_indices_by_name,
-  2,  l2s__generate_request__number_ranges,
+  1,  l2s__generate_request__number_ranges,
   (ProtobufCMessageInit) l2s__generate_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -2220,7 +2232,7 @@ const ProtobufCMessageDescriptor l2s__tensor_info__descriptor =
   (ProtobufCMessageInit) l2s__tensor_info__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor l2s__encode_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor l2s__encode_request__field_descriptors[5] =
 {
   {
     "request_id",
@@ -2270,17 +2282,30 @@ static const ProtobufCFieldDescriptor l2s__encode_request__field_descriptors[4] 
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "trace_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(L2s__EncodeRequest, trace_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned l2s__encode_request__field_indices_by_name[] = {
   1,   /* field[1] = prompt_hash */
   0,   /* field[0] = request_id */
   2,   /* field[2] = text */
   3,   /* field[3] = token_ids */
+  4,   /* field[4] = trace_id */
 };
 static const ProtobufCIntRange l2s__encode_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor l2s__encode_request__descriptor =
 {
@@ -2290,7 +2315,7 @@ const ProtobufCMessageDescriptor l2s__encode_request__descriptor =
   "L2s__EncodeRequest",
   "l2s",
   sizeof(L2s__EncodeRequest),
-  4,
+  5,
   l2s__encode_request__field_descriptors,
   l2s__encode_request__field_indices_by_name,
   1,  l2s__encode_request__number_ranges,

@@ -182,6 +182,15 @@ import Wire
         ),
         (GenerateRequest(requestID: "", prompt: .text("hi"), maxNewTokens: 4), .badRequest, "request_id"),
         (
+            GenerateRequest(requestID: "x", prompt: .text("hi"), maxNewTokens: 4, traceID: "two\nlines"), .badRequest,
+            "trace_id"
+        ),
+        (
+            GenerateRequest(
+                requestID: "x", prompt: .text("hi"), maxNewTokens: 4, traceID: String(repeating: "t", count: 129)),
+            .badRequest, "trace_id"
+        ),
+        (
             GenerateRequest(
                 requestID: "x", prompt: .text("hi"), maxNewTokens: 4,
                 sampling: SamplingParams(greedy: true, repetitionPenalty: 11)), .badRequest, "repetition_penalty"

@@ -15,7 +15,8 @@ enum WireSamples {
         requestID: "req-1", prompt: .text(text), maxNewTokens: 32, minNewTokens: 2,
         sampling: SamplingParams(
             greedy: false, temperature: 0.75, topK: 40, topP: 0.5, seed: 12_345_678_901_234, repetitionPenalty: 1.25),
-        stop: ["\n\n", "END"], deadlineUnixMs: 1_732_400_009_999, tenantSalt: [0, 1, 2, 255], stream: true)
+        stop: ["\n\n", "END"], deadlineUnixMs: 1_732_400_009_999, tenantSalt: [0, 1, 2, 255], stream: true,
+        traceID: "trace-7 checkout/42")
 
     static let generateIDs = GenerateRequest(
         requestID: "req-2", prompt: .tokenIDs([0, 1, 2_147_483_647, -1, 250_001]), maxNewTokens: 4)
@@ -44,7 +45,8 @@ enum WireSamples {
             .generate(generateText),
             .generate(generateIDs),
             .cancel(Cancel(requestID: "req-1")),
-            .encodeRequest(EncodeRequest(requestID: "req-1", promptHash: promptHash, prompt: .text(text))),
+            .encodeRequest(
+                EncodeRequest(requestID: "req-1", promptHash: promptHash, prompt: .text(text), traceID: "trace-7")),
             .encodeRequest(EncodeRequest(requestID: "req-2", promptHash: promptHash, prompt: .tokenIDs([5, 6, 7]))),
             .encoding(
                 try encoding(

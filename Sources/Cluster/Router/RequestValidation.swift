@@ -79,6 +79,12 @@ enum RequestValidation {
                     "stop[\(index)] is \(request.stop[index].utf8.count) bytes; limit \(GenerationOptions.maxStopBytes)"
             )
         }
+        if !TraceID.isValid(request.traceID) {
+            return Problem(
+                code: .badRequest,
+                message: "trace_id must be at most \(TraceID.maxBytes) printable ASCII characters, got "
+                    + "\(request.traceID.utf8.count) bytes")
+        }
         if request.tenantSalt.count > 256 {
             return Problem(code: .badRequest, message: "tenant_salt is \(request.tenantSalt.count) bytes; limit 256")
         }

@@ -35,6 +35,7 @@ extension RouterCore {
         }
         job.progressAt = now
         if !chunk.ids.isEmpty {
+            if job.firstTokenAt == nil { job.firstTokenAt = now }
             metrics?.token(job, count: chunk.ids.count, now: now)
             if job.kernels == nil { job.kernels = decoders.workers[decoder]?.variant }
         }
@@ -53,7 +54,7 @@ extension RouterCore {
             decoders.finished(decoder, cost: job.decoderCost)
             job.decoder = nil
             jobsDone += 1
-            metrics?.ended(job, outcome: "done", code: "\(chunk.finishReason)", now: now)
+            ended(job, outcome: "done", code: "\(chunk.finishReason)", now: now)
             out.append(
                 Outgoing(
                     link: .clients, peer: job.key.client,
@@ -186,6 +187,7 @@ extension RouterCore {
                         message: "the job failed on \(job.attempts) decoders; last: \(problem)")) + dispatch(now: now)
         }
         faults.retries += 1
+        job.failover = .workerFault
         decodeQueue.insert(job.internalID, at: 0)
         return out + dispatch(now: now)
     }

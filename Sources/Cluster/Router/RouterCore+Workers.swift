@@ -42,7 +42,7 @@ extension RouterCore {
                     on: link, now: now)
             ]
         case .goodbye:
-            return workerLeft(peer, on: link, now: now)
+            return workerLeft(peer, on: link, reason: .goodbye, now: now)
         case .encoding(let encoding) where link == .encoders:
             return encoded(encoding, by: peer, now: now)
         case .tokenChunk(let chunk) where link == .decoders:
@@ -86,7 +86,7 @@ extension RouterCore {
                 "worker '\(hello.workerID)' serves another bundle: \(difference); it gets no jobs")
         }
         var out: [Outgoing] = []
-        if pool(link).workers[peer] != nil { out += workerLeft(peer, on: link, now: now) }
+        if pool(link).workers[peer] != nil { out += workerLeft(peer, on: link, reason: .rejoined, now: now) }
         if identity == nil { out += adopt(announced, from: hello, now: now) }
         let capacity = min(Int(hello.capacity), configuration.maxWorkerSlots)
         if capacity < Int(hello.capacity) {
@@ -96,6 +96,7 @@ extension RouterCore {
                     + "it gets at most \(capacity) (--max-worker-slots)")
         }
         updatePool(link) { $0.join(peer, capacity: capacity, variant: hello.kernels, now: now) }
+        metrics?.joined(link)
         workerNames[peer] = hello.workerID
         lastSentToWorker[peer] = now
         return out + dispatch(now: now)
@@ -150,8 +151,11 @@ extension RouterCore {
 
     /// A worker that said goodbye or went silent: its work goes back to the front of the queues. A job whose
     /// decoders keep dying fails once it has used its attempts (a job that kills decoders must not kill them all).
-    func workerLeft(_ peer: PeerIdentity, on link: Link, now: ContinuousClock.Instant) -> [Outgoing] {
+    func workerLeft(
+        _ peer: PeerIdentity, on link: Link, reason: RouterMetrics.WorkerLoss, now: ContinuousClock.Instant
+    ) -> [Outgoing] {
         updatePool(link) { $0.leave(peer) }
+        metrics?.lost(link, reason: reason)
         var out: [Outgoing] = []
         if link == .encoders {
             var requeued: [PromptKey] = []
@@ -173,6 +177,7 @@ extension RouterCore {
                             code: .unavailable,
                             message: "\(job.attempts) decoders holding this job died or left; giving up"))
                 } else {
+                    job.failover = .workerLost
                     decodeQueue.insert(job.internalID, at: 0)
                 }
             }
@@ -249,6 +254,10 @@ extension RouterCore {
             job.progressAt = now
             job.attempts += 1
             metrics?.assigned(job, now: now)
+            if let failover = job.failover {
+                metrics?.failover(failover)
+                job.failover = nil
+            }
             var request = job.request
             request.requestID = job.decoderID
             let decodeJob = DecodeJob(request: request, encoding: encoding, resumeIDs: job.streamed)
@@ -268,7 +277,9 @@ extension RouterCore {
         var out: [Outgoing] = []
         let deadline = now - configuration.deadAfter
         for link in [Link.encoders, .decoders] {
-            for peer in pool(link).silent(since: deadline) { out += workerLeft(peer, on: link, now: now) }
+            for peer in pool(link).silent(since: deadline) {
+                out += workerLeft(peer, on: link, reason: .silent, now: now)
+            }
             for peer in pool(link).workers.keys {
                 if let last = lastSentToWorker[peer], now - last < configuration.heartbeatInterval { continue }
                 out.append(

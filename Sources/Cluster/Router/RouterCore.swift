@@ -44,6 +44,8 @@ public final class RouterCore {
     var faults = FaultStats()
     /// Log lines for the service, each said once (refusals, faults, rogue peers).
     var notices: [String] = []
+    /// Jobs that ended since the service last asked: one log line each.
+    var endedJobs: [JobSummary] = []
     var noticed: Set<String> = []
 
     /// A router with nothing connected yet.
@@ -66,6 +68,20 @@ public final class RouterCore {
     public func drainNotices() -> [String] {
         defer { notices = [] }
         return notices
+    }
+
+    /// The jobs that ended since the last call, for the service's one log line per job.
+    func drainEndedJobs() -> [JobSummary] {
+        defer { endedJobs = [] }
+        return endedJobs
+    }
+
+    /// Records a job's end: its outcome and latency metrics, and its log line.
+    func ended(_ job: RouterJob, outcome: String, code: String, now: ContinuousClock.Instant) {
+        metrics?.ended(job, outcome: outcome, code: code, now: now)
+        // Bounded for a core nobody drains (tests driving it directly): the service drains after every event.
+        if endedJobs.count >= 10_000 { endedJobs.removeFirst(endedJobs.count / 2) }
+        endedJobs.append(JobSummary(job, outcome: outcome, code: code, now: now))
     }
 
     /// Notes `text` for the log unless the same `key` was noted before.
@@ -237,7 +253,8 @@ public final class RouterCore {
         case .inFlight:
             encodeTasks[key]?.waiting.append(job.internalID)
         case .miss:
-            encodeTasks[key] = EncodeTask(key: key, prompt: job.request.prompt, waiting: [job.internalID])
+            encodeTasks[key] = EncodeTask(
+                key: key, prompt: job.request.prompt, waiting: [job.internalID], traceID: job.request.traceID)
             encodeQueue.append(key)
         }
         return []
@@ -247,7 +264,7 @@ public final class RouterCore {
     func finish(_ job: RouterJob, reason: FinishReason, error: ErrorReply? = nil, now: ContinuousClock.Instant = .now)
         -> [Outgoing]
     {
-        metrics?.ended(
+        ended(
             job, outcome: error != nil ? "failed" : reason == .cancelled ? "cancelled" : "done",
             code: error.map { LoadGenerator.name(of: $0.code) } ?? "\(reason)", now: now)
         var out: [Outgoing] = []

@@ -18,6 +18,7 @@ final class RouterJob {
     let deadline: ContinuousClock.Instant?
     /// When the router accepted it, and when its last token left: the latency metrics' clocks.
     let arrivedAt: ContinuousClock.Instant
+    var firstTokenAt: ContinuousClock.Instant?
     var lastTokenAt: ContinuousClock.Instant?
     /// Cache key; nil until the cluster's bundle is known.
     var promptKey: PromptKey?
@@ -48,6 +49,8 @@ final class RouterJob {
     var kernels: String?
     /// When it went back to the queue after losing its decoder.
     var requeuedAt: ContinuousClock.Instant?
+    /// Why it went back (counted as a failover once another decoder takes it); nil for a job not yet placed.
+    var failover: RouterMetrics.Failover?
 
     init(
         key: Key, internalID: String, request: GenerateRequest, deadline: ContinuousClock.Instant?,
@@ -65,6 +68,8 @@ final class RouterJob {
 struct EncodeTask {
     let key: PromptKey
     let prompt: Prompt
+    /// The trace id of the job whose cache miss created the task, for the encoder's logs.
+    let traceID: String
     /// The encoder working on it; nil while queued.
     var encoder: PeerIdentity?
     /// Internal ids of the jobs waiting for this encoding.
@@ -73,7 +78,8 @@ struct EncodeTask {
     var attempts = 0
     var failedOn: Set<PeerIdentity> = []
 
-    init(key: PromptKey, prompt: Prompt, waiting: [String]) {
+    init(key: PromptKey, prompt: Prompt, waiting: [String], traceID: String = "") {
+        self.traceID = traceID
         self.key = key
         self.prompt = prompt
         self.waiting = waiting
@@ -81,6 +87,53 @@ struct EncodeTask {
 
     /// The request the encoder sees; its id is the prompt hash, since an encode serves many jobs.
     var request: EncodeRequest {
-        EncodeRequest(requestID: key.description, promptHash: key.bytes, prompt: prompt)
+        EncodeRequest(requestID: key.description, promptHash: key.bytes, prompt: prompt, traceID: traceID)
+    }
+}
+
+/// What the router logs when a job it accepted ends (one line per job): named by its trace id, or the client's
+/// request id when it has none, with its outcome, tokens and latencies.
+struct JobSummary {
+    let requestID: String
+    let traceID: String
+    let outcome: String
+    let code: String
+    let promptTokens: Int
+    let completionTokens: Int
+    let cachedEncoding: Bool
+    /// Decoders it was placed on (more than one after a failover).
+    let attempts: Int
+    let timeToFirstToken: Duration?
+    let latency: Duration
+
+    init(_ job: RouterJob, outcome: String, code: String, now: ContinuousClock.Instant) {
+        requestID = job.request.requestID
+        traceID = job.request.traceID
+        self.outcome = outcome
+        self.code = code
+        promptTokens = job.encoding?.promptIDs.count ?? 0
+        completionTokens = job.streamed.count
+        cachedEncoding = job.cachedEncoding
+        attempts = job.attempts
+        timeToFirstToken = job.firstTokenAt.map { $0 - job.arrivedAt }
+        latency = now - job.arrivedAt
+    }
+
+    /// Writes the job's line: `event` "job_end" with its fields (`ttft_s` only when a token came).
+    func write(to log: ServiceLog) {
+        // Named by the trace id, the line still says which of the client's jobs it was (a request may hold several).
+        var fields: [(String, ServiceLog.Value)] = traceID.isEmpty ? [] : [("client_request_id", .string(requestID))]
+        fields += [
+            ("outcome", .string(outcome)), ("code", .string(code)), ("prompt_tokens", .int(promptTokens)),
+            ("completion_tokens", .int(completionTokens)), ("cached_encoding", .bool(cachedEncoding)),
+            ("attempts", .int(attempts)),
+        ]
+        // Microseconds are as fine as the router's clock readings are meaningful.
+        func seconds(_ duration: Duration) -> ServiceLog.Value { .double((duration.inSeconds * 1e6).rounded() / 1e6) }
+        if let timeToFirstToken { fields.append(("ttft_s", seconds(timeToFirstToken))) }
+        fields.append(("e2e_s", seconds(latency)))
+        log.info(
+            "job \(outcome) (\(code)): \(completionTokens) tokens", requestID: traceID.isEmpty ? requestID : traceID,
+            event: "job_end", fields: fields)
     }
 }

@@ -35,15 +35,77 @@ public final class RouterMetrics: Sendable {
         registry.declare("l2s_num_requests_running", .gauge, help: "Jobs on a decoder")
         registry.declare("l2s_num_requests_waiting", .gauge, help: "Jobs waiting for an encoding or a decoder")
         registry.declare("l2s_workers", .gauge, help: "Member workers by role", labels: ["role"])
+        registry.declare(
+            "l2s_worker_free_credits", .gauge,
+            help: "Credits the members granted that the router has not used yet (free slots as the router sees them)",
+            labels: ["role"])
         registry.declare("l2s_generation_tokens_total", .counter, help: "Tokens relayed to clients")
         registry.declare(
             "l2s_encoding_cache_lookups_total", .counter, help: "Encoding cache lookups by result",
             labels: ["result"])
         registry.declare("l2s_encoding_cache_bytes", .gauge, help: "Bytes held by the encoding cache")
+        registry.declare("l2s_encoding_cache_entries", .gauge, help: "Encodings held by the encoding cache")
+        registry.declare(
+            "l2s_encoding_cache_evictions_total", .counter,
+            help: "Encodings dropped, least recently used first, to stay within --cache-mb")
+        registry.declare(
+            "l2s_workers_joined_total", .counter, help: "Workers admitted as members (hello accepted), by role",
+            labels: ["role"])
+        registry.declare(
+            "l2s_workers_lost_total", .counter,
+            help: "Members gone, by role and reason (goodbye: said so; silent: heartbeats expired; rejoined: said "
+                + "hello again, its work resumed as after a loss)", labels: ["role", "reason"])
+        registry.declare(
+            "l2s_failovers_total", .counter,
+            help: "Decode jobs sent to another decoder after theirs failed them (worker_fault: error, invalid reply, "
+                + "stall) or was lost (worker_lost: died, left or rejoined), resuming from the tokens already streamed",
+            labels: ["reason"])
         registry.declare(
             "l2s_faults_total", .counter,
             help: "Cancellations, worker faults, retries and refused peers", labels: ["kind"])
+        // Every label value a dashboard may query exists from the start, at zero (Prometheus' advice for counters).
+        for role in RouterMetrics.roles {
+            registry.add("l2s_workers_joined_total", 0, labels: [role])
+            for reason in WorkerLoss.allCases {
+                registry.add("l2s_workers_lost_total", 0, labels: [role, reason.rawValue])
+            }
+        }
+        for reason in Failover.allCases { registry.add("l2s_failovers_total", 0, labels: [reason.rawValue]) }
     }
+
+    static let roles = ["encoder", "decoder"]
+
+    /// Why a member stopped being one (`l2s_workers_lost_total{reason}`).
+    enum WorkerLoss: String, CaseIterable {
+        /// It said goodbye (shutdown, or the end of a drain).
+        case goodbye
+        /// Nothing heard from it for the dead-after interval.
+        case silent
+        /// It said hello again on the same connection: its old membership and work end as if it had left.
+        case rejoined
+    }
+
+    /// Why a decode job left its decoder to be resumed on another (`l2s_failovers_total{reason}`).
+    enum Failover: String, CaseIterable {
+        /// The decoder failed the job: an error, an invalid chunk, or no token within the stall timeout.
+        case workerFault = "worker_fault"
+        /// The decoder was lost while holding it: it died, left or rejoined.
+        case workerLost = "worker_lost"
+    }
+
+    func joined(_ link: Link) {
+        registry.add("l2s_workers_joined_total", labels: [Self.role(link)])
+    }
+
+    func lost(_ link: Link, reason: WorkerLoss) {
+        registry.add("l2s_workers_lost_total", labels: [Self.role(link), reason.rawValue])
+    }
+
+    func failover(_ reason: Failover) {
+        registry.add("l2s_failovers_total", labels: [reason.rawValue])
+    }
+
+    private static func role(_ link: Link) -> String { link == .encoders ? "encoder" : "decoder" }
 
     func refused(_ code: ErrorCode) {
         registry.add("l2s_requests_total", labels: ["refused", LoadGenerator.name(of: code)])
@@ -76,9 +138,10 @@ public final class RouterMetrics: Sendable {
         registry.set("l2s_num_requests_running", Double(running))
         registry.set("l2s_num_requests_waiting", Double(stats.queueDepth))
         for role in [Role.encoder, .decoder] {
-            registry.set(
-                "l2s_workers", Double(stats.workers.filter { $0.role == role }.count),
-                labels: [role == .encoder ? "encoder" : "decoder"])
+            let members = stats.workers.filter { $0.role == role }
+            let label = [role == .encoder ? "encoder" : "decoder"]
+            registry.set("l2s_workers", Double(members.count), labels: label)
+            registry.set("l2s_worker_free_credits", Double(members.reduce(0) { $0 + Int($1.credits) }), labels: label)
         }
         registry.set("l2s_generation_tokens_total", Double(stats.tokensGenerated))
         for (result, value) in [
@@ -88,6 +151,8 @@ public final class RouterMetrics: Sendable {
             registry.set("l2s_encoding_cache_lookups_total", Double(value), labels: [result])
         }
         registry.set("l2s_encoding_cache_bytes", Double(stats.cache.bytes))
+        registry.set("l2s_encoding_cache_entries", Double(stats.cache.entries))
+        registry.set("l2s_encoding_cache_evictions_total", Double(stats.cache.evictions))
         let faults = stats.faults
         for (kind, value) in [
             ("cancelled", faults.jobsCancelled), ("slow_client", faults.slowClientCancels),

@@ -178,6 +178,7 @@ public final class RouterService: Sendable {
                 }
             }
             for notice in core.drainNotices() { log.warning(notice) }
+            for job in core.drainEndedJobs() { job.write(to: log) }
         }
 
         var drainUntil: ContinuousClock.Instant?

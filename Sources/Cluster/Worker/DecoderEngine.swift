@@ -38,8 +38,15 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
         metrics?.declare("l2s_decoder_waiting_jobs", .gauge, help: "Jobs received but not yet admitted")
         metrics?.declare("l2s_decoder_generation_tokens_total", .counter, help: "Tokens generated")
         metrics?.declare("l2s_decoder_jobs_total", .counter, help: "Jobs by outcome", labels: ["outcome"])
+        metrics?.declare(
+            "l2s_decoder_slots", .gauge, help: "Job slots in total (--slots), granted to the router as credits")
+        metrics?.declare(
+            "l2s_decoder_free_credits", .gauge,
+            help: "Slots free to accept jobs: --slots less the rows (a beam job: one per beam) running or waiting")
         self.slm = slm
         self.capacity = max(1, slots)
+        metrics?.set("l2s_decoder_slots", Double(capacity))
+        metrics?.set("l2s_decoder_free_credits", Double(capacity))
         self.prefillTokensPerStep = max(1, prefillTokensPerStep)
         self.log = log
     }
@@ -94,6 +101,8 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
                 metrics.observe("l2s_decoder_step_seconds", (ContinuousClock.now - started).inSeconds)
                 metrics.set("l2s_decoder_running_sequences", Double(active.map(\.rows.count).reduce(0, +)))
                 metrics.set("l2s_decoder_waiting_jobs", Double(waiting.count))
+                let held = active.map(\.cost).reduce(0, +) + waiting.map(\.cost).reduce(0, +)
+                metrics.set("l2s_decoder_free_credits", Double(max(0, capacity - held)))
             }
         }
     }
@@ -115,11 +124,17 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
         do {
             // The router is a peer like any other: its jobs are checked before they cost anything.
             if let problem = RequestValidation.problem(with: job) { throw problem }
-            active.append(try DecoderJobState(job: job, slm: slm))
+            let state = try DecoderJobState(job: job, slm: slm)
+            active.append(state)
             metrics?.add("l2s_decoder_jobs_total", labels: ["admitted"])
+            log.debug(
+                "job admitted: \(job.encoding.promptIDs.count) prompt tokens, resuming after \(job.resumeIDs.count)",
+                requestID: state.logID, event: "job_admitted", fields: [("job", .string(state.requestID))])
         } catch {
             metrics?.add("l2s_decoder_jobs_total", labels: ["refused"])
-            log.warning("job refused: \(error)", requestID: job.request.requestID)
+            log.warning(
+                "job refused: \(error)", requestID: DecoderJobState.logID(of: job.request),
+                fields: [("job", .string(job.request.requestID))])
             outbox.send(
                 .error(
                     ErrorReply(
@@ -145,6 +160,14 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
                 if let chunk { chunks.append(chunk) }
                 if next.isEmpty {
                     freed += state.cost
+                    log.debug(
+                        "job finished (\(state.finishReason.map { "\($0)" } ?? "?")): \(state.generatedTokens) tokens",
+                        requestID: state.logID, event: "job_finished",
+                        fields: [
+                            ("job", .string(state.requestID)),
+                            ("finish_reason", .string(state.finishReason.map { "\($0)" } ?? "")),
+                            ("completion_tokens", .int(state.generatedTokens)),
+                        ])
                 } else {
                     tokens += next
                     rows += state.rows
@@ -169,7 +192,7 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
     private func fail(_ state: DecoderJobState, _ error: any Error, outbox: WorkerOutbox) {
         state.fail()
         metrics?.add("l2s_decoder_jobs_total", labels: ["failed"])
-        log.warning("job failed: \(error)", requestID: state.requestID)
+        log.warning("job failed: \(error)", requestID: state.logID, fields: [("job", .string(state.requestID))])
         outbox.send(
             .error(ErrorReply(code: .internal, message: "decoding failed: \(error)", requestID: state.requestID)))
         outbox.send(.credit(Credit(credits: UInt32(state.cost))))
@@ -185,7 +208,15 @@ extension DecodeJob {
 /// per-job paths `l2s run --bundle` takes too. A beam job sends nothing until it ends, then one chunk with the best
 /// sequence; a failover restarts it (nothing was streamed) and, being deterministic, it gives the same result.
 final class DecoderJobState {
+    /// The router's id for this attempt (`j<n>/<client's id>#<attempt>`): chunks and errors name it.
     let requestID: String
+    /// What its log lines name it by: the trace id (an HTTP x-request-id) when the job has one, else `requestID`.
+    let logID: String
+    /// Why it ended, once it did (nil while running or after a failure).
+    private(set) var finishReason: Generation.FinishReason?
+    /// Tokens it generated here (the resumed ones not included), once it ended.
+    private(set) var generatedTokens = 0
+    private let resumed: Int
     /// The sequences stepped for this job, in the order of the tokens `chooseNext` returns.
     private(set) var rows: [any DecodingSequence]
     /// Batch rows held (the job's credits).
@@ -200,6 +231,8 @@ final class DecoderJobState {
 
     init(job: DecodeJob, slm: ConditionedSLM) throws {
         requestID = job.request.requestID
+        logID = Self.logID(of: job.request)
+        resumed = job.resumeIDs.count
         try Self.check(job.encoding, slm: slm)
         let tensor = job.encoding.tensor
         let encoding = try tensor.bytes.withUnsafeBytes {
@@ -277,6 +310,8 @@ final class DecoderJobState {
         ids: [Int32], text: String, reason: Generation.FinishReason, usage: Generation.Usage
     ) -> TokenChunk {
         isFinished = true
+        finishReason = reason
+        generatedTokens = usage.completionTokens - resumed
         return TokenChunk(
             requestID: requestID, ids: ids, textDelta: text, finishReason: reason.wire,
             usage: Wire.Usage(
@@ -284,6 +319,11 @@ final class DecoderJobState {
     }
 
     func fail() { isFinished = true }
+
+    /// The id a job's log lines carry: its trace id, else (none, or one that breaks the rule) the router's id for it.
+    static func logID(of request: GenerateRequest) -> String {
+        request.traceID.isEmpty || !TraceID.isValid(request.traceID) ? request.requestID : request.traceID
+    }
 
     static func errorCode(for error: any Error) -> ErrorCode {
         if case ModelError.promptTooLong = error { return .promptTooLong }

@@ -27,6 +27,9 @@ public final class EncoderEngine: WorkerEngine, Sendable {
         metrics?.declare(
             "l2s_encoder_batch_seconds", .histogram, help: "One batch of prompt passes (and projections)",
             buckets: MetricsRegistry.latencyBuckets)
+        metrics?.declare(
+            "l2s_encoder_batch_prompts", .histogram, help: "Prompts per batch of prompt passes (--max-batch bounds it)",
+            buckets: EncoderEngine.batchBuckets)
         metrics?.declare("l2s_encoder_prompts_total", .counter, help: "Prompts by outcome", labels: ["outcome"])
         metrics?.declare("l2s_encoder_prompt_tokens_total", .counter, help: "Prompt tokens encoded")
         self.encoder = encoder
@@ -85,11 +88,16 @@ public final class EncoderEngine: WorkerEngine, Sendable {
             let started = ContinuousClock.now
             let encodings = try encoder.encode(accepted.map(\.1))
             metrics?.observe("l2s_encoder_batch_seconds", (ContinuousClock.now - started).inSeconds)
+            metrics?.observe("l2s_encoder_batch_prompts", Double(accepted.count))
             metrics?.add("l2s_encoder_prompts_total", Double(accepted.count), labels: ["encoded"])
             metrics?.add("l2s_encoder_prompt_tokens_total", Double(accepted.reduce(0) { $0 + $1.1.count }))
             let dtype = encoder.bundle.wireDType
             let projected = encoder.bundle.projectorRunsOn == .encoder
             for ((request, ids), encoding) in zip(accepted, encodings) {
+                log.debug(
+                    "encoded prompt \(request.requestID.prefix(12))…: \(ids.count) tokens, batch of \(accepted.count)",
+                    requestID: Self.logID(request), event: "encoded",
+                    fields: [("prompt_hash", .string(request.requestID)), ("prompt_tokens", .int(ids.count))])
                 let tensor = try Tensor(
                     dtype: DType(dtype), shape: [ids.count, encoder.encodingWidth],
                     bytes: Frame(WireRounding.narrow(encoding, to: dtype)))
@@ -100,7 +108,6 @@ public final class EncoderEngine: WorkerEngine, Sendable {
                             promptIDs: ids, tensor: tensor, projected: projected)))
                 outbox.send(.credit(Credit(credits: 1)))
             }
-            log.debug("encoded a batch of \(accepted.count)")
         } catch  where accepted.count > 1 {
             // One bad prompt (an id outside the vocabulary, say) must not fail its batch-mates: retry one by one.
             for item in accepted { encodeValidated([item], outbox: outbox) }
@@ -109,9 +116,20 @@ public final class EncoderEngine: WorkerEngine, Sendable {
         }
     }
 
+    /// What an encode's log lines are named by: the trace id of the job that asked for it, when it has a valid one.
+    private static func logID(_ request: EncodeRequest) -> String? {
+        request.traceID.isEmpty || !TraceID.isValid(request.traceID) ? nil : request.traceID
+    }
+
+    /// Batch-size buckets: powers of two up to 256 prompts (`--max-batch` is 8 by default).
+    static let batchBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+
     private func reject(_ request: EncodeRequest, _ error: any Error, outbox: WorkerOutbox) {
         metrics?.add("l2s_encoder_prompts_total", labels: ["refused"])
-        log.warning("encode \(request.requestID.prefix(12))… refused: \(error)")
+        log.warning(
+            "encode \(request.requestID.prefix(12))… refused: \(error)",
+            requestID: Self.logID(request),
+            fields: [("prompt_hash", .string(request.requestID))])
         outbox.send(
             .error(
                 ErrorReply(

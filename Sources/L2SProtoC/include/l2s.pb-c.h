@@ -376,6 +376,11 @@ struct  L2s__GenerateRequest
    */
   protobuf_c_boolean stream;
   /*
+   * The outside request this job belongs to (the gateway puts the HTTP x-request-id here), for logs only: the router
+   * logs it with the job and passes it on to the decoders; at most 128 printable ASCII characters; empty = none.
+   */
+  char *trace_id;
+  /*
    * absent (or num_beams <= 1) = no beam search
    */
   L2s__BeamParams *beams;
@@ -390,7 +395,7 @@ struct  L2s__GenerateRequest
 };
 #define L2S__GENERATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&l2s__generate_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, NULL, 0,NULL, 0, {0,NULL}, 0, NULL, L2S__GENERATE_REQUEST__PROMPT__NOT_SET, {0} }
+    , (char *)protobuf_c_empty_string, 0, 0, NULL, 0,NULL, 0, {0,NULL}, 0, (char *)protobuf_c_empty_string, NULL, L2S__GENERATE_REQUEST__PROMPT__NOT_SET, {0} }
 
 
 /*
@@ -459,6 +464,11 @@ struct  L2s__EncodeRequest
   ProtobufCMessage base;
   char *request_id;
   ProtobufCBinaryData prompt_hash;
+  /*
+   * For logs only: the trace_id of the job whose cache miss asked for this encode (an encode serves every job waiting
+   * on the same prompt; the router's log line of each job names its own).
+   */
+  char *trace_id;
   L2s__EncodeRequest__PromptCase prompt_case;
   union {
     char *text;
@@ -467,7 +477,7 @@ struct  L2s__EncodeRequest
 };
 #define L2S__ENCODE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&l2s__encode_request__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL}, L2S__ENCODE_REQUEST__PROMPT__NOT_SET, {0} }
+    , (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, L2S__ENCODE_REQUEST__PROMPT__NOT_SET, {0} }
 
 
 /*

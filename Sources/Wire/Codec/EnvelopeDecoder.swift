@@ -183,7 +183,7 @@ enum EnvelopeDecoder {
             requestID: try string(value.request_id, field + ".request_id"), prompt: prompt,
             maxNewTokens: value.max_new_tokens, minNewTokens: value.min_new_tokens, sampling: sampling, stop: stop,
             deadlineUnixMs: value.deadline_unix_ms, tenantSalt: bytes(value.tenant_salt), stream: value.stream != 0,
-            beams: beams)
+            traceID: try string(value.trace_id, field + ".trace_id"), beams: beams)
     }
 
     private static func encodeRequest(_ pointer: UnsafeMutablePointer<L2s__EncodeRequest>?) throws(WireError)
@@ -200,7 +200,8 @@ enum EnvelopeDecoder {
         }
         return EncodeRequest(
             requestID: try string(value.request_id, "encode_request.request_id"),
-            promptHash: bytes(value.prompt_hash), prompt: prompt)
+            promptHash: bytes(value.prompt_hash), prompt: prompt,
+            traceID: try string(value.trace_id, "encode_request.trace_id"))
     }
 
     private static func encoding(

@@ -177,6 +177,7 @@ enum EnvelopeEncoder {
                 $0.pointee.num_return_sequences = params.numReturnSequences
             }
         }
+        let traceID = try arena.string(request.traceID, field: field + ".trace_id")
         return arena.message {
             l2s__generate_request__init($0)
             $0.pointee.beams = beams
@@ -189,6 +190,7 @@ enum EnvelopeEncoder {
             $0.pointee.deadline_unix_ms = request.deadlineUnixMs
             $0.pointee.tenant_salt = salt
             $0.pointee.stream = request.stream ? 1 : 0
+            $0.pointee.trace_id = traceID
             if let text {
                 $0.pointee.prompt_case = L2S__GENERATE_REQUEST__PROMPT_TEXT
                 $0.pointee.text = text
@@ -213,6 +215,7 @@ enum EnvelopeEncoder {
     ) throws(WireError) -> UnsafeMutablePointer<L2s__EncodeRequest> {
         let requestID = try arena.string(request.requestID, field: "encode_request.request_id")
         let hash = arena.binary(request.promptHash)
+        let traceID = try arena.string(request.traceID, field: "encode_request.trace_id")
         var text: UnsafeMutablePointer<CChar>?
         var tokenIDs: UnsafeMutablePointer<L2s__TokenIds>?
         switch request.prompt {
@@ -223,6 +226,7 @@ enum EnvelopeEncoder {
             l2s__encode_request__init($0)
             $0.pointee.request_id = requestID
             $0.pointee.prompt_hash = hash
+            $0.pointee.trace_id = traceID
             if let text {
                 $0.pointee.prompt_case = L2S__ENCODE_REQUEST__PROMPT_TEXT
                 $0.pointee.text = text

@@ -98,6 +98,8 @@ public struct GenerateRequest: Sendable, Equatable {
     public var tenantSalt: [UInt8]
     /// Stream chunks as they come rather than only the final one.
     public var stream: Bool
+    /// The outside request the job belongs to (an HTTP x-request-id), for logs only; empty = none.
+    public var traceID: String
     /// Beam search settings; nil = none.
     public var beams: BeamParams?
 
@@ -105,8 +107,9 @@ public struct GenerateRequest: Sendable, Equatable {
     public init(
         requestID: String, prompt: Prompt, maxNewTokens: UInt32, minNewTokens: UInt32 = 0,
         sampling: SamplingParams? = nil, stop: [String] = [], deadlineUnixMs: UInt64 = 0, tenantSalt: [UInt8] = [],
-        stream: Bool = false, beams: BeamParams? = nil
+        stream: Bool = false, traceID: String = "", beams: BeamParams? = nil
     ) {
+        self.traceID = traceID
         self.beams = beams
         self.requestID = requestID
         self.prompt = prompt
@@ -120,6 +123,18 @@ public struct GenerateRequest: Sendable, Equatable {
     }
 }
 
+/// The rule for `trace_id` (proto/l2s.proto): at most 128 printable ASCII characters, so that it goes into any log
+/// line and HTTP header as it is.
+public enum TraceID {
+    /// Longest trace id, in bytes.
+    public static let maxBytes = 128
+
+    /// Whether `value` may be a trace id (the empty string, meaning none, may).
+    public static func isValid(_ value: String) -> Bool {
+        value.utf8.count <= maxBytes && value.utf8.allSatisfy { $0 >= 0x20 && $0 <= 0x7E }
+    }
+}
+
 /// Router to encoder: encode this prompt (`l2s.EncodeRequest`).
 public struct EncodeRequest: Sendable, Equatable {
     /// The job (or coalesced group leader) this encoding is for.
@@ -128,9 +143,12 @@ public struct EncodeRequest: Sendable, Equatable {
     public var promptHash: [UInt8]
     /// The prompt.
     public var prompt: Prompt
+    /// For logs only: the trace id of the job whose cache miss asked for this encode; empty = none.
+    public var traceID: String
 
     /// An encode request from its fields.
-    public init(requestID: String, promptHash: [UInt8], prompt: Prompt) {
+    public init(requestID: String, promptHash: [UInt8], prompt: Prompt, traceID: String = "") {
+        self.traceID = traceID
         self.requestID = requestID
         self.promptHash = promptHash
         self.prompt = prompt

@@ -24,6 +24,7 @@ UINT64_MAX = 2**64 - 1
 INT32_MAX = 2**31 - 1
 INT32_MIN = -(2**31)
 TENANT_SALT_LIMIT = 256
+TRACE_ID_LIMIT = 128  # bytes of printable ASCII (proto/l2s.proto GenerateRequest.trace_id)
 # The router's limits on stop strings and no_repeat_ngram_size (docs/generation.md).
 STOP_LIMIT = 4
 STOP_BYTES_LIMIT = 256
@@ -131,7 +132,7 @@ def build_request(request_id: str, prompt: Prompt, *, max_new_tokens: int = 20, 
                   presence_penalty: Optional[float] = None, frequency_penalty: Optional[float] = None,
                   stop: Union[str, Sequence[str], None] = None, deadline_s: Optional[float] = None,
                   tenant_salt: Union[bytes, str, None] = None, stream: bool = False,
-                  validate: bool = True) -> l2s_pb2.GenerateRequest:
+                  trace_id: Optional[str] = None, validate: bool = True) -> l2s_pb2.GenerateRequest:
     """The wire request for one job; raises TypeError, ValueError or L2SError(BAD_REQUEST) naming the field."""
     check = _Checker(request_id, validate)
     request = l2s_pb2.GenerateRequest(request_id=request_id, stream=bool(stream))
@@ -176,4 +177,12 @@ def build_request(request_id: str, prompt: Prompt, *, max_new_tokens: int = 20, 
         check.range(len(tenant_salt) <= TENANT_SALT_LIMIT,
                     f"tenant_salt is {len(tenant_salt)} bytes; limit {TENANT_SALT_LIMIT}")
         request.tenant_salt = bytes(tenant_salt)
+
+    if trace_id is not None:
+        if not isinstance(trace_id, str):
+            raise TypeError(f"trace_id must be a str, got {type(trace_id).__name__}")
+        check.range(len(trace_id) <= TRACE_ID_LIMIT and all(" " <= char <= "~" for char in trace_id),
+                    f"trace_id must be at most {TRACE_ID_LIMIT} printable ASCII characters, got "
+                    f"{len(trace_id.encode('utf-8', 'surrogatepass'))} bytes")
+        request.trace_id = trace_id
     return request

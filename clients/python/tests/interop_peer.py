@@ -43,6 +43,7 @@ def generate_text() -> pb.GenerateRequest:
         deadline_unix_ms=1732400009999,
         tenant_salt=bytes([0, 1, 2, 255]),
         stream=True,
+        trace_id="trace-7 checkout/42",
     )
 
 
@@ -92,7 +93,8 @@ def samples() -> list[tuple[pb.Envelope, bytes | None]]:
         (pb.Envelope(generate=generate_text()), None),
         (pb.Envelope(generate=generate_ids()), None),
         (pb.Envelope(cancel=pb.Cancel(request_id="req-1")), None),
-        (pb.Envelope(encode_request=pb.EncodeRequest(request_id="req-1", prompt_hash=PROMPT_HASH, text=TEXT)), None),
+        (pb.Envelope(encode_request=pb.EncodeRequest(request_id="req-1", prompt_hash=PROMPT_HASH, text=TEXT,
+                                                                 trace_id="trace-7")), None),
         (
             pb.Envelope(
                 encode_request=pb.EncodeRequest(request_id="req-2", prompt_hash=PROMPT_HASH, token_ids=pb.TokenIds(ids=[5, 6, 7]))

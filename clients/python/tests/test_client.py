@@ -48,6 +48,8 @@ class WithoutWorkersTests(RouterCase):
             ("hi", {"temperature": -1}, "BAD_REQUEST", "temperature must be in (0, 100], got -1"),
             ("hi", {"top_p": 1.5}, "BAD_REQUEST", "top_p must be in (0, 1], got 1.5"),
             ("hi", {"stop": ["x", ""]}, "BAD_REQUEST", "stop[1] is an empty string"),
+            ("hi", {"trace_id": "two\nlines"}, "BAD_REQUEST",
+             "trace_id must be at most 128 printable ASCII characters, got 9 bytes"),
             ("a" * 300_000, {}, "PROMPT_TOO_LONG", "the prompt is 300000 bytes; the router accepts at most 262144"),
         ]
         for prompt, params, code, message in cases:

@@ -20,8 +20,10 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import services  # noqa: E402
 from cases import RouterCase  # noqa: E402
+from exposition import checked_exposition  # noqa: E402
 from l2s_client import Client  # noqa: E402
 from services import BUNDLE, reference  # noqa: E402
+from test_metrics import free_address, scrape  # noqa: E402
 
 PROMPTS = ["the house is small", "these noisy witches test the nets"]
 
@@ -92,8 +94,8 @@ class GatewayTests(GatewayCase):
         status, headers, _ = self.raw("POST", "/v1/completions", {"prompt": PROMPTS[0], "max_tokens": 2},
                                       {"x-request-id": "trace-42", "Content-Type": "application/json"})
         self.assertEqual((status, headers.get("x-request-id")), (200, "trace-42"))
-        with urllib.request.urlopen(self.gateway.url + "/metrics", timeout=10) as response:
-            families = {family.name: family for family in text_string_to_metric_families(response.read().decode())}
+        exposition = checked_exposition(self.gateway.url + "/metrics")
+        families = {family.name: family for family in text_string_to_metric_families(exposition)}
         served = [sample for sample in families["l2s_gateway_requests"].samples
                   if sample.labels == {"route": "/v1/completions", "status": "200"} and sample.name.endswith("_total")]
         self.assertEqual([sample.value for sample in served], [1])
@@ -197,3 +199,56 @@ class GatewayOverloadTests(RouterCase):
         with self.assertRaises(openai.RateLimitError):
             api.completions.create(model="t5-add", prompt="refused", max_tokens=2)
         waiting.join(10)
+
+
+class GatewayDisconnectMetricsTests(RouterCase):
+    """Issue 13: closing a stream mid-way frees the decoder slot, as `l2s stats` and the metrics both say."""
+
+    time_limit_s = 60
+
+    def setUp(self) -> None:
+        self.router_address = free_address()
+        self.router_flags = ("--metrics", self.router_address)
+        super().setUp()
+
+    def test_closing_a_stream_frees_the_decoder_slot_in_stats_and_metrics(self) -> None:
+        router_address, decoder_address = self.router_address, free_address()
+        self.workers.append(services.encoder(self.router))
+        self.workers.append(services.ServiceProcess("decoder", "--router", self.router.decoders, "--bundle",
+                                                    str(BUNDLE), "--slots", "2", *services.WORKER_FLAGS,
+                                                    "--metrics", decoder_address))
+        gateway = GatewayProcess(self.router)
+        self.addCleanup(gateway.stop)
+        api = openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0, timeout=30)
+
+        def wait_for(address: str, what: str, holds) -> dict:
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    found = scrape(address)
+                    if holds(found):
+                        return found
+                except (OSError, KeyError):
+                    pass  # not listening yet, or a series not exported yet
+                self.assertLess(time.monotonic(), deadline, f"{what} never held")
+                time.sleep(0.05)
+
+        wait_for(router_address, "a decoder joined", lambda found: found[("l2s_workers", (("role", "decoder"),))] == 1)
+        stream = api.completions.create(model="t5-add", prompt=PROMPTS[0], max_tokens=4000, stream=True,
+                                        extra_body={"min_tokens": 4000})
+        for _, _ in zip(range(3), stream):
+            pass
+        wait_for(decoder_address, "one slot taken", lambda found: found[("l2s_decoder_free_credits", ())] == 1)
+        stream.close()
+        decoder = wait_for(decoder_address, "the slot freed",
+                           lambda found: found[("l2s_decoder_free_credits", ())] == 2)
+        self.assertEqual(decoder[("l2s_decoder_running_sequences", ())], 0)
+        router = wait_for(router_address, "the cancel counted",
+                          lambda found: found[("l2s_requests_total", (("code", "cancelled"), ("outcome", "cancelled")))]
+                          == 1 and found[("l2s_worker_free_credits", (("role", "decoder"),))] == 2)
+        self.assertEqual(router[("l2s_num_requests_running", ())], 0)
+        with Client(self.router.clients, timeout=5) as probe:
+            stats = probe.stats()
+        self.assertEqual([(worker["credits"], worker["outstanding"]) for worker in stats["workers"]
+                          if worker["role"] == "decoder"], [(2, 0)])
+        self.assertLess(stats["tokens_generated"], 4000, "the job stopped early")
