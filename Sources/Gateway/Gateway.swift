@@ -167,7 +167,7 @@ public final class Gateway: Sendable {
         throws(APIError) -> HTTPResponse
     {
         let serial = counter.add(1, ordering: .relaxed).newValue
-        let ids = completion.prompts.indices.map { "\(reply.requestID)/\(serial)/\($0)" }
+        let ids = (0..<completion.jobCount).map { "\(reply.requestID)/\(serial)/\($0)" }
         let jobs = ids.indices.map { link.submit(completion.job($0, requestID: ids[$0], traceID: reply.requestID)) }
         let render = CompletionRender(id: reply.requestID, model: settings.modelName, chat: chat)
         let waiter = JobWaiter(link: link, ids: ids, jobs: jobs, clientGone: clientGone)

@@ -49,6 +49,15 @@ struct CompletionRequest {
     let sampling: SamplingParams?
     let stop: [String]
     let user: String?
+    /// Choices per prompt (OpenAI's `n`): independent jobs, sample j seeded with `seed + j`.
+    let n: Int
+    /// Beam search (transformers' `num_beams`, `length_penalty`, `early_stopping`, as vLLM extends the API).
+    let beams: BeamParams?
+
+    /// The most jobs one request may make (prompts x n).
+    static let maxJobs = 64
+    /// Jobs this request makes: each prompt `n` times, choice `index` = prompt `index / n`, sample `index % n`.
+    var jobCount: Int { prompts.count * n }
 
     /// Parses `body` for `endpoint` ("completions" or "chat"). Chat messages map to the prompt by one rule: the
     /// content of the last message whose role is "user" (the served bundles translate one text).
@@ -105,8 +114,16 @@ struct CompletionRequest {
                 param: "min_tokens")
         }
         self.minTokens = UInt32(minTokens)
-        if let n = try Self.optional(object, "n", as: Int.self), n != 1 {
-            throw .badRequest("'n' must be 1 (one choice per prompt), got \(n)", param: "n")
+        let n = try Self.optional(object, "n", as: Int.self) ?? 1
+        guard n >= 1, prompts.count * n <= Self.maxJobs else {
+            throw .badRequest(
+                "'n' must be at least 1 and prompts x n at most \(Self.maxJobs), got n = \(n) for \(prompts.count) "
+                    + "prompt(s)", param: "n")
+        }
+        self.n = n
+        beams = try Self.beams(object)
+        if beams != nil, n > 1 {
+            throw .badRequest("'n' must be 1 with 'num_beams' (beam search returns its best sequence)", param: "n")
         }
         let temperature = try Self.optional(object, "temperature", as: Double.self)
         let topP = try Self.optional(object, "top_p", as: Double.self)
@@ -159,12 +176,41 @@ struct CompletionRequest {
     /// Largest prompt, in UTF-8 bytes: the router's default `maxPromptBytes`.
     static let maxPromptBytes = 256 << 10
 
-    /// The router job for prompt `index`, traced by the HTTP request's x-request-id.
+    /// The router job for choice `index` (prompt `index / n`, its sample `index % n` seeded `seed + index % n`),
+    /// traced by the HTTP request's x-request-id.
     func job(_ index: Int, requestID: String, traceID: String) -> GenerateRequest {
-        GenerateRequest(
-            requestID: requestID, prompt: .text(prompts[index]), maxNewTokens: maxTokens,
+        var sampling = sampling
+        sampling?.seed &+= UInt64(index % n)
+        return GenerateRequest(
+            requestID: requestID, prompt: .text(prompts[index / n]), maxNewTokens: maxTokens,
             minNewTokens: minTokens, sampling: sampling, stop: stop, tenantSalt: user.map { Array($0.utf8) } ?? [],
-            stream: stream, traceID: traceID)
+            stream: stream, traceID: traceID, beams: beams)
+    }
+
+    /// `num_beams` (absent or 1: none), `length_penalty` (default 1), `early_stopping` (false, true or "never").
+    private static func beams(_ object: [String: Any]) throws(APIError) -> BeamParams? {
+        let count = try optional(object, "num_beams", as: Int.self) ?? 1
+        guard (1...16).contains(count) else {
+            throw .badRequest("'num_beams' must be in 1...16, got \(count)", param: "num_beams")
+        }
+        let penalty = try optional(object, "length_penalty", as: Double.self)
+        let stopping: BeamParams.EarlyStopping
+        switch object["early_stopping"] {
+        case nil, is NSNull: stopping = .heuristic
+        case "never" as String: stopping = .never
+        default:
+            guard let flag = try? optional(object, "early_stopping", as: Bool.self) else {
+                throw .badRequest("'early_stopping' must be true, false or \"never\"", param: "early_stopping")
+            }
+            stopping = flag ? .always : .heuristic
+        }
+        guard count > 1 else {
+            if penalty != nil || object["early_stopping"] != nil {
+                throw .badRequest("'length_penalty' and 'early_stopping' need 'num_beams' > 1", param: "num_beams")
+            }
+            return nil
+        }
+        return BeamParams(numBeams: UInt32(count), lengthPenalty: Float(penalty ?? 1), earlyStopping: stopping)
     }
 
     private static func optional<T>(_ object: [String: Any], _ key: String, as _: T.Type) throws(APIError) -> T? {

@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--frequency-penalty", type=float, help="subtract F per earlier occurrence from an id's logit")
     parser.add_argument("--stop", action="append",
                         help="stop where the text contains TEXT, which is cut off with what follows (repeatable)")
+    parser.add_argument("--num-beams", type=int, help="beam search over N beams (greedy; at most 16)")
+    parser.add_argument("--length-penalty", type=float, help="beam scores are divided by length^F (default 1)")
+    parser.add_argument("--early-stopping", choices=["false", "true", "never"],
+                        help="false: stop when no beam can improve (default); true: when N are finished; never")
     parser.add_argument("--json", action="store_true", help="print JSON lines")
     parser.add_argument("--stream", action="store_true", help="print text as it is generated")
     parser.add_argument("--timeout-ms", type=int, default=int(os.environ.get("L2S_TIMEOUT_MS", "120000")),
@@ -82,6 +86,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                 repetition_penalty=args.repetition_penalty,
                                 no_repeat_ngram_size=args.no_repeat_ngram_size,
                                 presence_penalty=args.presence_penalty, frequency_penalty=args.frequency_penalty,
+                                num_beams=args.num_beams, length_penalty=args.length_penalty,
+                                early_stopping={"false": False, "true": True, "never": "never",
+                                                None: None}[args.early_stopping],
                                 **sampling)
             for delta in job:
                 if args.json:

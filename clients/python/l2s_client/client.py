@@ -185,18 +185,23 @@ class Client:
                  stop: Union[str, list[str], None] = None, deadline_s: Optional[float] = None,
                  tenant_salt: Union[bytes, str, None] = None, repetition_penalty: Optional[float] = None,
                  no_repeat_ngram_size: Optional[int] = None, presence_penalty: Optional[float] = None,
-                 frequency_penalty: Optional[float] = None, trace_id: Optional[str] = None) -> Result:
+                 frequency_penalty: Optional[float] = None, trace_id: Optional[str] = None,
+                 num_beams: Optional[int] = None, length_penalty: Optional[float] = None,
+                 early_stopping: Union[bool, str, None] = None) -> Result:
         """Runs one job to its end. `prompt` is text or LLM token ids. Greedy unless a sampling parameter is
         given (as `l2s generate`). `deadline_s`: seconds from now after which the router gives up
         (DEADLINE_EXCEEDED). `stop`: the text ends right before the first stop string (OpenAI's rule). The
         penalties (docs/generation.md) hold for greedy and sampled jobs alike. `trace_id`: the outside request the
-        job belongs to, for the services' logs only (docs/cluster.md). Raises L2SError for the router's
-        refusals, TimeoutError when it is silent."""
+        job belongs to, for the services' logs only (docs/cluster.md). `num_beams` > 1 runs beam search
+        (`length_penalty`, `early_stopping` False / True / "never", as transformers names them; greedy, no stop
+        strings); the job returns the best sequence at its end. Raises L2SError for the router's refusals,
+        TimeoutError when it is silent."""
         return self.submit(prompt, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens, greedy=greedy,
                            temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, stop=stop,
                            deadline_s=deadline_s, tenant_salt=tenant_salt, repetition_penalty=repetition_penalty,
                            no_repeat_ngram_size=no_repeat_ngram_size, presence_penalty=presence_penalty,
-                           frequency_penalty=frequency_penalty, trace_id=trace_id).result()
+                           frequency_penalty=frequency_penalty, trace_id=trace_id, num_beams=num_beams,
+                           length_penalty=length_penalty, early_stopping=early_stopping).result()
 
     def stream(self, prompt: Prompt, **params) -> Job:
         """Submits a streamed job: iterate the returned Job for Deltas as tokens come, then `job.result()`

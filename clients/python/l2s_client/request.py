@@ -29,6 +29,7 @@ TRACE_ID_LIMIT = 128  # bytes of printable ASCII (proto/l2s.proto GenerateReques
 STOP_LIMIT = 4
 STOP_BYTES_LIMIT = 256
 NO_REPEAT_NGRAM_LIMIT = 64
+BEAM_LIMIT = 16  # num_beams (docs/generation.md)
 
 
 def _integer(name: str, value: object) -> int:
@@ -125,6 +126,31 @@ def _penalties(params: l2s_pb2.SamplingParams, repetition_penalty: Optional[floa
         setattr(params, name, value)
 
 
+_EARLY_STOPPING = {False: l2s_pb2.EARLY_STOPPING_HEURISTIC, True: l2s_pb2.EARLY_STOPPING_ALWAYS,
+                   "never": l2s_pb2.EARLY_STOPPING_NEVER}
+
+
+def _beams(request: l2s_pb2.GenerateRequest, num_beams: Optional[int], length_penalty: Optional[float],
+           early_stopping: Union[bool, str, None], check: _Checker) -> None:
+    """Sets `request.beams` (transformers' names and defaults) when num_beams is given."""
+    if num_beams is None:
+        if length_penalty is not None or early_stopping is not None:
+            raise ValueError("length_penalty and early_stopping need num_beams")
+        return
+    beams = _integer("num_beams", num_beams)
+    check.wire(0 <= beams <= UINT32_MAX, f"beams: num_beams must be in 0...{UINT32_MAX}, got {beams}")
+    check.range(1 <= beams <= BEAM_LIMIT, f"beams: num_beams must be 1-{BEAM_LIMIT}, got {beams}")
+    penalty = 1.0 if length_penalty is None else _number("length_penalty", length_penalty)
+    check.range(math.isfinite(penalty), f"beams: length_penalty must be finite, got {penalty}")
+    stopping = False if early_stopping is None else early_stopping
+    if stopping not in _EARLY_STOPPING or (isinstance(stopping, str) and stopping != "never"):
+        raise ValueError(f"early_stopping must be False, True or 'never', got {early_stopping!r}")
+    request.beams.num_beams = beams
+    request.beams.length_penalty = penalty
+    request.beams.early_stopping = _EARLY_STOPPING[stopping]
+    request.beams.num_return_sequences = 1
+
+
 def build_request(request_id: str, prompt: Prompt, *, max_new_tokens: int = 20, min_new_tokens: int = 0,
                   greedy: Optional[bool] = None, temperature: Optional[float] = None, top_k: Optional[int] = None,
                   top_p: Optional[float] = None, seed: Optional[int] = None,
@@ -132,7 +158,9 @@ def build_request(request_id: str, prompt: Prompt, *, max_new_tokens: int = 20, 
                   presence_penalty: Optional[float] = None, frequency_penalty: Optional[float] = None,
                   stop: Union[str, Sequence[str], None] = None, deadline_s: Optional[float] = None,
                   tenant_salt: Union[bytes, str, None] = None, stream: bool = False,
-                  trace_id: Optional[str] = None, validate: bool = True) -> l2s_pb2.GenerateRequest:
+                  trace_id: Optional[str] = None, num_beams: Optional[int] = None,
+                  length_penalty: Optional[float] = None, early_stopping: Union[bool, str, None] = None,
+                  validate: bool = True) -> l2s_pb2.GenerateRequest:
     """The wire request for one job; raises TypeError, ValueError or L2SError(BAD_REQUEST) naming the field."""
     check = _Checker(request_id, validate)
     request = l2s_pb2.GenerateRequest(request_id=request_id, stream=bool(stream))
@@ -150,6 +178,8 @@ def build_request(request_id: str, prompt: Prompt, *, max_new_tokens: int = 20, 
 
     request.sampling.CopyFrom(_sampling(greedy, temperature, top_k, top_p, seed, check))
     _penalties(request.sampling, repetition_penalty, no_repeat_ngram_size, presence_penalty, frequency_penalty, check)
+
+    _beams(request, num_beams, length_penalty, early_stopping, check)
 
     stops = [stop] if isinstance(stop, str) else list(stop or [])
     for index, text in enumerate(stops):

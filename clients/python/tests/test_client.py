@@ -322,6 +322,25 @@ class WithRealWorkersTests(RouterCase):
                                         presence_penalty=0.5, frequency_penalty=0.4)
         self.assertEqual(result.as_dict(), expected)
 
+    def test_beam_search_gives_l2s_runs_answer(self) -> None:
+        self.start_workers()
+        prompt = "these noisy witches test the nets"
+        flags = ("--max-new-tokens", "12", "--num-beams", "3", "--length-penalty", "0.6", "--early-stopping", "true")
+        expected = run_bundle(prompt, *flags)[-1]
+        self.assertNotEqual(expected["ids"], run_bundle(prompt, "--max-new-tokens", "12")[-1]["ids"],
+                            "beam search must change this answer, or this test proves nothing")
+        result = self.client().generate(prompt, max_new_tokens=12, num_beams=3, length_penalty=0.6,
+                                        early_stopping=True)
+        self.assertEqual(result.as_dict(), expected)
+        # Streamed, a beam job's one delta is the whole answer, at its end.
+        deltas = list(self.client().stream(prompt, max_new_tokens=12, num_beams=3, length_penalty=0.6,
+                                           early_stopping=True))
+        self.assertEqual([(d.text, d.ids) for d in deltas], [(expected["text"], expected["ids"])])
+        with self.assertRaises(L2SError) as caught:
+            self.client().generate(prompt, num_beams=3, temperature=0.7)
+        self.assertEqual(caught.exception.code, "BAD_REQUEST")
+        self.assertIn("num_beams", caught.exception.message)
+
     def test_deadline_passing_while_generating(self) -> None:
         self.start_workers()
         client = self.client()

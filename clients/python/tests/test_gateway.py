@@ -102,7 +102,7 @@ class GatewayTests(GatewayCase):
 
     def test_errors_are_openai_error_objects_with_the_right_status(self) -> None:
         with self.assertRaises(openai.BadRequestError) as caught:
-            self.api.completions.create(model="t5-add", prompt="x", n=2)
+            self.api.completions.create(model="t5-add", prompt="x", n=0)
         self.assertEqual(caught.exception.body["param"], "n")
         with self.assertRaises(openai.BadRequestError) as caught:
             self.api.completions.create(model="t5-add", prompt="x", temperature=7)
@@ -162,6 +162,30 @@ class GatewayInputTests(GatewayCase):
         with self.assertRaises(openai.BadRequestError) as caught:
             self.api.completions.create(model="t5-add", prompt=PROMPTS[1], max_tokens=4, presence_penalty=2.5)
         self.assertEqual(caught.exception.body.get("param"), "presence_penalty")
+
+    def test_beam_search_and_n_choices_equal_l2s_run(self) -> None:
+        beams = reference(PROMPTS[1], "--max-new-tokens", "12", "--num-beams", "4")
+        self.assertNotEqual(beams["ids"], reference(PROMPTS[1], "--max-new-tokens", "12")["ids"],
+                            "beam search must change this answer, or this test proves nothing")
+        answer = self.api.completions.create(model="t5-add", prompt=PROMPTS[1], max_tokens=12,
+                                             extra_body={"num_beams": 4})
+        self.assertEqual(answer.choices[0].text, beams["text"])
+        # n samples: choice j is the job seeded seed + j.
+        samples = [reference(PROMPTS[0], "--max-new-tokens", "8", "--temperature", "0.9", "--seed", str(seed))
+                   for seed in (7, 8)]
+        self.assertNotEqual(samples[0]["ids"], samples[1]["ids"], "the two seeds must differ for this test")
+        answer = self.api.completions.create(model="t5-add", prompt=PROMPTS[0], max_tokens=8, temperature=0.9,
+                                             seed=7, n=2)
+        self.assertEqual([choice.index for choice in answer.choices], [0, 1])
+        self.assertEqual([choice.text for choice in answer.choices], [sample["text"] for sample in samples])
+        for body, param in (({"num_beams": 17}, "num_beams"), ({"num_beams": 2, "early_stopping": "soon"},
+                                                                 "early_stopping")):
+            with self.assertRaises(openai.BadRequestError) as caught:
+                self.api.completions.create(model="t5-add", prompt=PROMPTS[1], max_tokens=4, extra_body=body)
+            self.assertEqual(caught.exception.body.get("param"), param)
+        with self.assertRaises(openai.BadRequestError) as caught:
+            self.api.completions.create(model="t5-add", prompt=PROMPTS[1], max_tokens=4, n=65)
+        self.assertEqual(caught.exception.body.get("param"), "n")
 
     def test_bad_http_bodies_and_json_get_4xx_and_the_gateway_lives(self) -> None:
         import socket
