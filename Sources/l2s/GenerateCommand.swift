@@ -11,7 +11,7 @@ struct GenerateCommand: Subcommand {
         l2s generate --router EP [PROMPT | --input-ids 1,2,3 | --file prompts.jsonl] [--max-new-tokens N]
                      [--greedy | --temperature T --top-k K --top-p P --seed S] [--stop TEXT] [--json] [--stream]
                      [--repetition-penalty F] [--no-repeat-ngram-size N] [--presence-penalty F]
-                     [--frequency-penalty F] [--num-beams N [--length-penalty F] [--early-stopping WHEN]]
+                     [--frequency-penalty F] [--num-beams N [--length-penalty F] [--early-stopping WHEN]] [--n N]
         """
     static let discussion = """
         Submits jobs to the router's clients endpoint. One PROMPT (or --input-ids, LLM token ids) prints its
@@ -22,6 +22,7 @@ struct GenerateCommand: Subcommand {
         for a failed one). Exit status 1 when any job failed.
         --num-beams N runs beam search on a decoder (N of its slots); the job streams nothing before it ends and
         returns the best sequence (the cluster returns one: --num-return-sequences above 1 is refused).
+        --n N sends each prompt N times, sample j seeded S + j, and prints N result lines per prompt, in order.
         """
     static let options =
         ClientFlags.options + [
@@ -52,6 +53,7 @@ struct GenerateCommand: Subcommand {
         json = arguments.flag("--json")
         stream = arguments.flag("--stream")
         stop = flags.stop
+        if flags.samples > 1, stream { throw UsageError("option '--n' cannot be combined with '--stream'") }
         concurrency = try arguments.int("--concurrency", in: 1...10_000)!
         timeout = .milliseconds(try arguments.int("--timeout-ms", in: 1...86_400_000)!)
         let sources = [
@@ -77,18 +79,20 @@ struct GenerateCommand: Subcommand {
         }
     }
 
+    /// Job `index`: prompt `index / n`, its sample `index % n` (seeded `seed + index % n`).
     func request(_ index: Int) -> GenerateRequest {
-        GenerateRequest(
-            requestID: "\(index)", prompt: prompts[index],
-            maxNewTokens: UInt32(perPromptMaxTokens[index] ?? flags.maxNewTokens),
+        let prompt = index / flags.samples
+        return GenerateRequest(
+            requestID: "\(index)", prompt: prompts[prompt],
+            maxNewTokens: UInt32(perPromptMaxTokens[prompt] ?? flags.maxNewTokens),
             minNewTokens: UInt32(flags.minNewTokens),
-            sampling: SamplingConversion.wire(flags.sampling), stop: stop, stream: stream,
-            beams: BeamConversion.wire(flags.beams))
+            sampling: SamplingConversion.wire(flags.sampling.sample(index % flags.samples)), stop: stop,
+            stream: stream, beams: BeamConversion.wire(flags.beams))
     }
 
     func run() throws -> Int32 {
         let client = try connection.connect()
-        if !fromFile {
+        if !fromFile, flags.samples == 1 {
             var streamedIDs: [Int32] = []
             var streamedText = ""
             var final = try client.generate(request(0), timeout: timeout) { chunk in
@@ -106,10 +110,10 @@ struct GenerateCommand: Subcommand {
             if json { printLine(ResultFormat.result(final).jsonLine) } else { printLine(stream ? "" : final.textDelta) }
             return ExitStatus.success
         }
-        var lines = [String?](repeating: nil, count: prompts.count)
+        var lines = [String?](repeating: nil, count: prompts.count * flags.samples)
         var failed = 0
         _ = try client.runWindowed(
-            jobs: prompts.count, concurrency: concurrency, eventTimeout: timeout,
+            jobs: lines.count, concurrency: concurrency, eventTimeout: timeout,
             request: request
         ) { index, event in
             switch event {

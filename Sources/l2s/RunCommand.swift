@@ -13,7 +13,7 @@ struct RunCommand: Subcommand {
                       [--json] [--repetition-penalty F] [--no-repeat-ngram-size N] [--presence-penalty F]
                       [--frequency-penalty F] [--stop TEXT]... [--num-beams N [--length-penalty F]
                       [--early-stopping false|true|never] [--num-return-sequences K]] [--stream] [--dump-logits]
-                      [--threads N] [--weights W] [--batch N] [--repeat N] [--timings]
+                      [--n N] [--threads N] [--weights W] [--batch N] [--repeat N] [--timings]
         """
     static let discussion = """
         Loads the checkpoint in DIR (config.json + safetensors; model_type t5 or gpt2), feeds the prompt ids and
@@ -29,7 +29,8 @@ struct RunCommand: Subcommand {
         {"delta","ids"} per token before the result.
         --num-beams N runs beam search as transformers' generate does (docs/generation.md): greedy, no --stop; the
         best sequence is the result (with --stream, one delta at the end: nothing is known before), and
-        --num-return-sequences K prints the K best results, best first, one per line.
+        --num-return-sequences K prints the K best results, best first, one per line. --n N runs the job N times,
+        sample j seeded S + j (OpenAI's n), and prints N results in order.
         --batch N (with --model) starts N copies of the prompt and decodes them together through the batched step
         path of the decoder worker; the result printed is copy 0's. With the batch-invariant kernels every copy is
         identical, and a copy that differs is an error. --timings then counts batched steps and adds "batch".
@@ -80,6 +81,8 @@ struct RunCommand: Subcommand {
     let timings: Bool
     /// Copies decoded as one batch (`--batch`); nil runs the one-sequence path.
     let batch: Int?
+    /// Independent samples (`--n`): the job runs this many times, sample j seeded `seed + j`.
+    let samples: Int
 
     init(_ arguments: ParsedArguments) throws {
         if arguments.isExplicit("--model") && arguments.isExplicit("--bundle") {
@@ -149,11 +152,15 @@ struct RunCommand: Subcommand {
         if batch != nil, options.beams.isOn {
             throw UsageError("option '--batch' cannot be combined with '--num-beams'")
         }
+        samples = flags.samples
+        if samples > 1, stream || batch != nil || repeats > 1 {
+            throw UsageError("option '--n' cannot be combined with '--stream', '--batch' or '--repeat'")
+        }
     }
 
     func run() throws -> Int32 {
         BLASThreads.set(threads)
-        let generate: () throws -> GenerationResult
+        let generate: (GenerationOptions) throws -> GenerationResult
         let promptTokens: Int
         switch source {
         case .model(let model):
@@ -167,7 +174,7 @@ struct RunCommand: Subcommand {
             promptTokens = ids.count
             if let batch {
                 let invariant = rowKernel == .batchInvariant
-                generate = {
+                generate = { options in
                     let results = try BatchedRun.generate(
                         model: languageModel, promptIDs: ids, copies: batch, options: options)
                     if let copy = BatchedRun.firstDifference(results) {
@@ -177,7 +184,7 @@ struct RunCommand: Subcommand {
                     return results[0]
                 }
             } else {
-                generate = { try Generator.generate(model: languageModel, promptIDs: ids, options: options) }
+                generate = { try Generator.generate(model: languageModel, promptIDs: ids, options: $0) }
             }
         case .bundle(let directory):
             let generator = try BundleGenerator(
@@ -188,7 +195,7 @@ struct RunCommand: Subcommand {
             // With --stream the first run prints its deltas as tokens come and its result is the one printed after
             // them; --repeat's later runs (for --timings) print nothing.
             var streamNextRun = stream
-            generate = {
+            generate = { options in
                 guard streamNextRun else { return try generator.generate(promptIDs: ids, options: options) }
                 streamNextRun = false
                 return try generator.generate(promptIDs: ids, options: options) { delta, ids in
@@ -196,10 +203,10 @@ struct RunCommand: Subcommand {
                 }
             }
         }
-        var result = try generate()
+        var result = try generate(options)
         var fastest = result.timings
         for _ in 1..<repeats {
-            result = try generate()
+            result = try generate(options)
             fastest.prefillSeconds = min(fastest.prefillSeconds, result.timings.prefillSeconds)
             fastest.decodeSeconds = min(fastest.decodeSeconds, result.timings.decodeSeconds)
         }
@@ -211,8 +218,14 @@ struct RunCommand: Subcommand {
                     + #""weights":"\#(weights.rawValue)"}"#
             )
         }
-        // Beam search with --num-return-sequences K prints K results, best first.
-        for sequence in [result] + result.alternatives {
+        // Beam search with --num-return-sequences K prints K results, best first; --n N prints N samples.
+        var printed = [result] + result.alternatives
+        for index in 1..<samples {
+            var sample = options
+            sample.sampling = options.sampling.sample(index)
+            printed.append(try generate(sample))
+        }
+        for sequence in printed {
             if json {
                 printLine(sequence.jsonLine)
             } else {

@@ -40,6 +40,9 @@ struct GenerationFlags {
         OptionSpec(
             "--num-return-sequences", value: "K", help: "return the K best beams, best first (K <= N)",
             default: "1"),
+        OptionSpec(
+            "--n", value: "N", help: "N independent samples (OpenAI's n), sample j seeded S + j, one result each",
+            default: "1"),
     ]
 
     let maxNewTokens: Int
@@ -49,6 +52,8 @@ struct GenerationFlags {
     let stop: [String]
     /// Beam search settings (off unless `--num-beams` > 1).
     let beams: BeamOptions
+    /// Independent samples per prompt (`--n`).
+    let samples: Int
 
     init(_ arguments: ParsedArguments) throws {
         maxNewTokens = try arguments.int("--max-new-tokens", in: 0...1_000_000) ?? 20
@@ -88,5 +93,16 @@ struct GenerationFlags {
             throw UsageError("option '\(first)' cannot be combined with '--num-beams' (beam search is greedy)")
         }
         if beams.isOn, !stop.isEmpty { throw UsageError("option '--stop' cannot be combined with '--num-beams'") }
+        samples = try arguments.int("--n", in: 1...64) ?? 1
+        if samples > 1, beams.isOn { throw UsageError("option '--n' cannot be combined with '--num-beams'") }
+    }
+}
+
+extension SamplingParameters {
+    /// The parameters of sample `index` of `--n`: the seed advanced by `index` (greedy jobs ignore it).
+    func sample(_ index: Int) -> SamplingParameters {
+        var copy = self
+        copy.seed &+= UInt64(index)
+        return copy
     }
 }

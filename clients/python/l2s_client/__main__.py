@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--length-penalty", type=float, help="beam scores are divided by length^F (default 1)")
     parser.add_argument("--early-stopping", choices=["false", "true", "never"],
                         help="false: stop when no beam can improve (default); true: when N are finished; never")
+    parser.add_argument("--n", type=int, default=1,
+                        help="N independent samples, sample j seeded S + j (OpenAI's n); one result line each")
     parser.add_argument("--json", action="store_true", help="print JSON lines")
     parser.add_argument("--stream", action="store_true", help="print text as it is generated")
     parser.add_argument("--timeout-ms", type=int, default=int(os.environ.get("L2S_TIMEOUT_MS", "120000")),
@@ -78,18 +80,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     sampling = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p, "seed": args.seed}
     if args.greedy and any(value is not None for value in sampling.values()):
         parser.error("--greedy contradicts the sampling flags")
+    if args.n < 1 or (args.n > 1 and args.stream):
+        parser.error(f"--n must be at least 1, and 1 with --stream; got {args.n}")
     prompt = args.prompt if args.prompt is not None else args.input_ids
+    params = dict(max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens, stop=args.stop,
+                  repetition_penalty=args.repetition_penalty, no_repeat_ngram_size=args.no_repeat_ngram_size,
+                  presence_penalty=args.presence_penalty, frequency_penalty=args.frequency_penalty,
+                  num_beams=args.num_beams, length_penalty=args.length_penalty,
+                  early_stopping={"false": False, "true": True, "never": "never", None: None}[args.early_stopping],
+                  **sampling)
     try:
         with Client(args.router, timeout=args.timeout_ms / 1000) as client:
-            job = client.submit(prompt, stream=args.stream, max_new_tokens=args.max_new_tokens,
-                                min_new_tokens=args.min_new_tokens, stop=args.stop,
-                                repetition_penalty=args.repetition_penalty,
-                                no_repeat_ngram_size=args.no_repeat_ngram_size,
-                                presence_penalty=args.presence_penalty, frequency_penalty=args.frequency_penalty,
-                                num_beams=args.num_beams, length_penalty=args.length_penalty,
-                                early_stopping={"false": False, "true": True, "never": "never",
-                                                None: None}[args.early_stopping],
-                                **sampling)
+            if args.n > 1:
+                results = client.generate_many([prompt], n=args.n, **params)
+                for result in results:
+                    if isinstance(result, L2SError):
+                        raise result
+                    _line(result.as_dict()) if args.json else print(result.text)
+                return 0
+            job = client.submit(prompt, stream=args.stream, **params)
             for delta in job:
                 if args.json:
                     _line({"delta": delta.text, "ids": delta.ids})

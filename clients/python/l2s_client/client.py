@@ -208,16 +208,24 @@ class Client:
         for the whole Result. Takes `generate`'s keyword arguments."""
         return self.submit(prompt, stream=True, **params)
 
-    def generate_many(self, prompts: Iterable[Prompt], concurrency: int = 16,
+    def generate_many(self, prompts: Iterable[Prompt], concurrency: int = 16, n: int = 1,
                       **params) -> list[Union[Result, L2SError]]:
         """Runs every prompt with up to `concurrency` jobs in flight on this one socket; results in input
-        order, an L2SError in place of each refused or failed job. TimeoutError (after cancelling what is
+        order, an L2SError in place of each refused or failed job. `n` > 1 runs each prompt n times (OpenAI's
+        n), sample j seeded `seed + j`; the results are prompt-major. TimeoutError (after cancelling what is
         still in flight) when the router goes silent."""
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be an int >= 1, got {n!r}")
         if "stream" in params:
             raise TypeError("generate_many does not stream; use stream() per prompt")
-        prompts = list(prompts)
+        seed = params.pop("seed", None)
+        jobs = [(prompt, sample) for prompt in prompts for sample in range(n)]
+        prompts = [prompt for prompt, _ in jobs]
+        # Sample j's seed is seed + j; a greedy job (no sampling parameter) has no seed to advance.
+        sampling = seed is not None or any(params.get(name) is not None for name in ("temperature", "top_k", "top_p"))
+        seeds = [(seed or 0) + sample if sampling else None for _, sample in jobs]
         results: list[Union[Result, L2SError, None]] = [None] * len(prompts)
         in_flight: dict[str, tuple[int, Job]] = {}
         next_index = 0
@@ -227,7 +235,8 @@ class Client:
                     index = next_index
                     next_index += 1
                     try:
-                        job = self.submit(prompts[index], **params)
+                        job = self.submit(prompts[index], **params, **({} if seeds[index] is None else
+                                                                        {"seed": seeds[index]}))
                     except L2SError as error:
                         results[index] = error
                         continue

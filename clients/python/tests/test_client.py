@@ -341,6 +341,19 @@ class WithRealWorkersTests(RouterCase):
         self.assertEqual(caught.exception.code, "BAD_REQUEST")
         self.assertIn("num_beams", caught.exception.message)
 
+    def test_n_samples_are_seeded_seed_plus_j(self) -> None:
+        self.start_workers()
+        prompt = "the house is small"
+        flags = ("--max-new-tokens", "8", "--temperature", "0.9")
+        expected = [run_bundle(prompt, *flags, "--seed", str(seed))[-1] for seed in (7, 8)]
+        self.assertNotEqual(expected[0]["ids"], expected[1]["ids"], "the two seeds must differ for this test")
+        results = self.client().generate_many([prompt], n=2, max_new_tokens=8, temperature=0.9, seed=7)
+        self.assertEqual([result.as_dict() for result in results], expected)
+        self.assertEqual(run_bundle(prompt, *flags, "--seed", "7", "--n", "2"), expected)
+        greedy = self.client().generate_many([prompt], n=2, max_new_tokens=8)
+        self.assertEqual(greedy[0].as_dict(), greedy[1].as_dict())
+        self.assertEqual(greedy[0].as_dict(), run_bundle(prompt, "--max-new-tokens", "8")[-1])
+
     def test_deadline_passing_while_generating(self) -> None:
         self.start_workers()
         client = self.client()
