@@ -79,13 +79,8 @@ struct T5FeedForward: Sendable {
 
     /// hidden[rows, d] += FF(RMSNorm(hidden)); `scratch` holds the normed rows and two [rows, d_ff] buffers.
     func apply(_ hidden: UnsafeMutablePointer<Float>, rows: Int, scratch: T5Scratch, step: Bool = false) {
-        let width = input.inputCount
         let inner = input.outputCount
-        norm.withUnsafeBufferPointer { weight in
-            Kernels.rmsNorm(
-                hidden, weight: weight.baseAddress!, epsilon: epsilon, rows: rows, width: width,
-                into: scratch.normed.pointer)
-        }
+        norm.rmsNorm(hidden, rows: rows, epsilon: epsilon, into: scratch.normed.pointer)
         input.apply(scratch.normed.pointer, rows: rows, into: scratch.inner.pointer, step: step)
         if let gateLinear {
             gateLinear.apply(scratch.normed.pointer, rows: rows, into: scratch.gate.pointer, step: step)
@@ -124,5 +119,18 @@ extension Tensor {
     @inline(__always)
     func withBase<R>(_ body: (UnsafePointer<Float>) throws -> R) rethrows -> R {
         try withUnsafeBufferPointer { try body($0.baseAddress!) }
+    }
+
+    /// `T5LayerNorm` with this tensor as its weight [width]: RMSNorm of `rows` rows of `x` [rows, width] into `output`.
+    func rmsNorm(_ x: UnsafePointer<Float>, rows: Int, epsilon: Float, into output: UnsafeMutablePointer<Float>) {
+        withBase { Kernels.rmsNorm(x, weight: $0, epsilon: epsilon, rows: rows, width: count, into: output) }
+    }
+}
+
+extension Optional where Wrapped == [Bool] {
+    /// Runs `body` with the base address of the key mask, or nil when there is none (`Attention.attend`'s `keyMask`).
+    func withBase<R>(_ body: (UnsafePointer<Bool>?) throws -> R) rethrows -> R {
+        guard let mask = self else { return try body(nil) }
+        return try mask.withUnsafeBufferPointer { try body($0.baseAddress!) }
     }
 }

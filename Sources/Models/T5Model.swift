@@ -42,10 +42,8 @@ public final class T5Model: LanguageModel {
     }
 
     public func step(_ tokens: [Int32], sequences: [any DecodingSequence]) throws {
-        let states = try sequences.map { sequence -> T5DecoderState in
-            guard let t5 = sequence as? T5Sequence, t5.decoder === decoder else {
-                throw ModelError.invalidBatch(reason: "a sequence in the batch was not started by this T5 model")
-            }
+        let states = try BatchStep.states(of: sequences, model: "T5") { sequence -> T5DecoderState? in
+            guard let t5 = sequence as? T5Sequence, t5.decoder === decoder else { return nil }
             return t5.state
         }
         try decoder.step(tokens, states: states)
@@ -80,7 +78,6 @@ public final class T5Sequence: DecodingSequence {
     }
 
     public func fork() -> any DecodingSequence {
-        T5Sequence(
-            decoder: decoder, state: T5DecoderState(forking: state, inner: decoder.configuration.innerDimension))
+        T5Sequence(decoder: decoder, state: T5DecoderState(forking: state))
     }
 }
