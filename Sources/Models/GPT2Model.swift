@@ -270,3 +270,33 @@ public final class GPT2Model: LanguageModel {
         }
     }
 }
+
+/// LLM-to-SLM with a GPT-2 SLM: S sits at positions 0..<m, the separator at m, the answer tokens after it.
+extension GPT2Model: ConditionableSLM {
+    public static var slmKind: SLMKind { .decoderOnly }
+
+    public static func conditioningShape(configFile: URL) throws -> (width: Int, vocabularySize: Int) {
+        let configuration = try loadConfig(GPT2Configuration.self, from: configFile)
+        return (configuration.embeddingDimension, configuration.vocabularySize)
+    }
+
+    public func embedPrompt(_ ids: [Int32]) throws -> Tensor { try embed(ids) }
+
+    /// One prefill over [S; wte[startToken]]: positions 0...m, the logits at m predict the first answer token.
+    public func startSequence(promptInputs: Tensor, startToken: Int32) throws -> any DecodingSequence {
+        let (m, limit) = (promptInputs.shape[0], configuration.maxPositions)
+        guard m + 1 <= limit else { throw ModelError.sequenceTooLong(length: m + 1, maximum: limit) }
+        let separator = try embed([startToken])
+        let prefill = try Tensor(
+            shape: [m + 1, configuration.embeddingDimension], scalars: promptInputs.scalars + separator.scalars)
+        let state = makeState()
+        try forward(embeddings: prefill, state: state)
+        return state
+    }
+
+    /// m + 1 (the separator) + newTokens <= n_positions.
+    public func maxPromptTokens(newTokens: Int) -> Int? { configuration.maxPositions - 1 - newTokens }
+
+    /// None: the prompt positions are embeddings (S), not ids.
+    public var conditionedPenaltyContext: [Int32] { [] }
+}

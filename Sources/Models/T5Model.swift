@@ -52,10 +52,40 @@ public final class T5Model: LanguageModel {
     /// Starts decoding from an encoder output [S, d_model] computed elsewhere (e.g. from E(x) + Z in LLM-to-SLM),
     /// feeding the decoder start token so the first logits are ready.
     public func startSequence(encoderOutput: Tensor, encoderMask: [Bool]? = nil) throws -> T5Sequence {
+        try startDecoding(
+            encoderOutput: encoderOutput, encoderMask: encoderMask, startToken: configuration.decoderStartTokenID)
+    }
+
+    /// A decoder state over `encoderOutput` [S, d_model] that has consumed `startToken`.
+    private func startDecoding(encoderOutput: Tensor, encoderMask: [Bool]?, startToken: Int32) throws -> T5Sequence {
         let state = try decoder.makeState(encoderOutput: encoderOutput, encoderMask: encoderMask)
-        try decoder.forward([configuration.decoderStartTokenID], state: state)
+        try decoder.forward([startToken], state: state)
         return T5Sequence(decoder: decoder, state: state)
     }
+}
+
+/// LLM-to-SLM with a T5 SLM: S is the SLM encoder's `inputs_embeds`, and the decoder starts at the bundle's
+/// decoder start token.
+extension T5Model: ConditionableSLM {
+    public static var slmKind: SLMKind { .encoderDecoder }
+
+    public static func conditioningShape(configFile: URL) throws -> (width: Int, vocabularySize: Int) {
+        let configuration = try loadConfig(T5Configuration.self, from: configFile)
+        return (configuration.modelDimension, configuration.vocabularySize)
+    }
+
+    public func embedPrompt(_ ids: [Int32]) throws -> Tensor { try encoder.embed(ids) }
+
+    public func startSequence(promptInputs: Tensor, startToken: Int32) throws -> any DecodingSequence {
+        try startDecoding(
+            encoderOutput: try encoder.encode(embeddings: promptInputs), encoderMask: nil, startToken: startToken)
+    }
+
+    /// None: T5's relative positions impose no limit.
+    public func maxPromptTokens(newTokens: Int) -> Int? { nil }
+
+    /// The decoder start token of the SLM's config, as `penaltyContext(promptIDs:)`.
+    public var conditionedPenaltyContext: [Int32] { [configuration.decoderStartTokenID] }
 }
 
 /// A T5 sequence being decoded: the decoder plus one `T5DecoderState`.
