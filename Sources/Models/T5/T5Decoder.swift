@@ -98,12 +98,7 @@ public final class T5Decoder: Sendable {
                     feedForward: try T5FeedForward(loader, prefix: "\(prefix).2", configuration: c, steps: true)))
         }
         self.blocks = blocks
-        positionBias = T5RelativePositionBias(
-            table: try loader.tensor(
-                "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
-                shape: [c.relativeAttentionBuckets, c.heads]),
-            bidirectional: false, buckets: c.relativeAttentionBuckets, maxDistance: c.relativeAttentionMaxDistance,
-            heads: c.heads)
+        positionBias = try T5RelativePositionBias(loader, stack: "decoder", bidirectional: false, configuration: c)
         finalNorm = try loader.tensor("decoder.final_layer_norm.weight", shape: [d])
         if loader.contains("lm_head.weight") {
             head = try loader.linear("lm_head", inputs: d, outputs: c.vocabularySize, steps: true)
@@ -212,20 +207,17 @@ public final class T5Decoder: Sendable {
         segments: [(state: T5DecoderState, rows: Int)], scratch: T5Scratch, step: Bool
     ) {
         let c = configuration
-        let (rows, inner) = (segments.map(\.rows).reduce(0, +), c.innerDimension)
-        block.selfNorm.rmsNorm(hidden, rows: rows, epsilon: c.layerNormEpsilon, into: scratch.normed.pointer)
-        block.selfQKV.apply(scratch.normed.pointer, rows: rows, into: scratch.projected.pointer, step: step)
-        var firstRow = 0
-        for (state, count) in segments {
+        let sublayer = T5AttentionSublayer(
+            norm: block.selfNorm, input: block.selfQKV, output: block.selfOutput, epsilon: c.layerNormEpsilon)
+        sublayer.apply(hidden, segmentRows: segments.map(\.rows), scratch: scratch, step: step) {
+            segment, packed, output in
+            let (state, count) = segments[segment]
             let start = state.length
             positionBias.fill(scratch.bias.pointer, queryCount: count, keyCount: start + count, queryOffset: start)
             state.cache.appendAndAttend(
-                layer: layer, packed: scratch.projected.pointer + firstRow * 3 * inner, count: count, heads: c.heads,
-                headDim: c.headDimension, scale: 1, positionBias: scratch.bias.pointer, scores: scratch.scores.pointer,
-                output: scratch.attention.pointer + firstRow * inner)
-            firstRow += count
+                layer: layer, packed: packed, count: count, heads: c.heads, headDim: c.headDimension, scale: 1,
+                positionBias: scratch.bias.pointer, scores: scratch.scores.pointer, output: output)
         }
-        block.selfOutput.apply(scratch.attention.pointer, rows: rows, into: hidden, accumulate: true, step: step)
     }
 
     /// hidden += cross-attention of block `layer` over each sequence's encoder output (no position bias in T5's
@@ -235,21 +227,19 @@ public final class T5Decoder: Sendable {
         segments: [(state: T5DecoderState, rows: Int)], scratch: T5Scratch, step: Bool
     ) {
         let c = configuration
-        let (rows, inner) = (segments.map(\.rows).reduce(0, +), c.innerDimension)
-        block.crossNorm.rmsNorm(hidden, rows: rows, epsilon: c.layerNormEpsilon, into: scratch.normed.pointer)
-        block.crossQuery.apply(scratch.normed.pointer, rows: rows, into: scratch.projected.pointer, step: step)
-        var firstRow = 0
-        for (state, count) in segments {
+        let inner = c.innerDimension
+        let sublayer = T5AttentionSublayer(
+            norm: block.crossNorm, input: block.crossQuery, output: block.crossOutput, epsilon: c.layerNormEpsilon)
+        sublayer.apply(hidden, segmentRows: segments.map(\.rows), scratch: scratch, step: step) {
+            segment, query, output in
+            let (state, count) = segments[segment]
             let crossKV = state.crossKV[layer].pointer
             state.encoderMask.withBase { mask in
                 Attention.attend(
-                    query: scratch.projected.pointer + firstRow * inner, queryStride: inner, queryCount: count,
-                    keys: crossKV, values: crossKV + inner, keyValueStride: 2 * inner, keyCount: state.encoderLength,
-                    heads: c.heads, headDim: c.headDimension, scale: 1, keyMask: mask, scores: scratch.scores.pointer,
-                    output: scratch.attention.pointer + firstRow * inner, outputStride: inner)
+                    query: query, queryStride: inner, queryCount: count, keys: crossKV, values: crossKV + inner,
+                    keyValueStride: 2 * inner, keyCount: state.encoderLength, heads: c.heads, headDim: c.headDimension,
+                    scale: 1, keyMask: mask, scores: scratch.scores.pointer, output: output, outputStride: inner)
             }
-            firstRow += count
         }
-        block.crossOutput.apply(scratch.attention.pointer, rows: rows, into: hidden, accumulate: true, step: step)
     }
 }

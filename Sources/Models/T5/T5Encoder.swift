@@ -68,12 +68,7 @@ public final class T5Encoder: Sendable {
                     feedForward: try T5FeedForward(loader, prefix: "\(prefix).1", configuration: c)))
         }
         self.blocks = blocks
-        positionBias = T5RelativePositionBias(
-            table: try loader.tensor(
-                "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
-                shape: [c.relativeAttentionBuckets, c.heads]),
-            bidirectional: true, buckets: c.relativeAttentionBuckets, maxDistance: c.relativeAttentionMaxDistance,
-            heads: c.heads)
+        positionBias = try T5RelativePositionBias(loader, stack: "encoder", bidirectional: true, configuration: c)
         finalNorm = try loader.tensor("encoder.final_layer_norm.weight", shape: [c.modelDimension])
         ignoredTensors = encoderOnly ? try loader.finish(ignoring: Self.isIgnoredByEncoder) : []
     }
@@ -184,24 +179,19 @@ public final class T5Encoder: Sendable {
         biases: [Int: FloatBuffer], scratch: T5Scratch
     ) {
         let c = configuration
-        let (rows, inner) = (lengths.reduce(0, +), c.innerDimension)
-        let stride = 3 * inner
-        block.attentionNorm.rmsNorm(hidden, rows: rows, epsilon: c.layerNormEpsilon, into: scratch.normed.pointer)
-        block.qkv.apply(scratch.normed.pointer, rows: rows, into: scratch.projected.pointer)
-        var firstRow = 0
-        for (length, mask) in zip(lengths, masks) {
-            let packed = scratch.projected.pointer + firstRow * stride
-            mask.withBase { mask in
+        let (inner, stride) = (c.innerDimension, 3 * c.innerDimension)
+        let sublayer = T5AttentionSublayer(
+            norm: block.attentionNorm, input: block.qkv, output: block.output, epsilon: c.layerNormEpsilon)
+        sublayer.apply(hidden, segmentRows: lengths, scratch: scratch) { prompt, packed, output in
+            let length = lengths[prompt]
+            masks[prompt].withBase { mask in
                 Attention.attend(
                     query: packed, queryStride: stride, queryCount: length, keys: packed + inner,
                     values: packed + 2 * inner, keyValueStride: stride, keyCount: length, heads: c.heads,
                     headDim: c.headDimension, scale: 1, keyMask: mask, positionBias: biases[length]?.pointer,
-                    scores: scratch.scores.pointer, output: scratch.attention.pointer + firstRow * inner,
-                    outputStride: inner)
+                    scores: scratch.scores.pointer, output: output, outputStride: inner)
             }
-            firstRow += length
         }
-        block.output.apply(scratch.attention.pointer, rows: rows, into: hidden, accumulate: true)
     }
 
     /// The stacked rows [sum T_i, d_model] back into one tensor per prompt.

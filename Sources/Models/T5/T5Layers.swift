@@ -47,6 +47,19 @@ struct T5RelativePositionBias: Sendable {
     }
 }
 
+extension T5RelativePositionBias {
+    /// Loads `{stack}.block.0.layer.0.SelfAttention.relative_attention_bias.weight` [buckets, heads], which every
+    /// block of the `encoder` (bidirectional) or `decoder` (causal) stack shares.
+    init(_ loader: WeightLoader, stack: String, bidirectional: Bool, configuration c: T5Configuration) throws {
+        self.init(
+            table: try loader.tensor(
+                "\(stack).block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+                shape: [c.relativeAttentionBuckets, c.heads]),
+            bidirectional: bidirectional, buckets: c.relativeAttentionBuckets,
+            maxDistance: c.relativeAttentionMaxDistance, heads: c.heads)
+    }
+}
+
 /// `T5LayerFF`: RMSNorm, then wi -> act -> wo (or act(wi_0) * wi_1 -> wo when gated), added to the residual.
 struct T5FeedForward: Sendable {
     /// `layer.N.layer_norm.weight` [d_model]
@@ -89,6 +102,39 @@ struct T5FeedForward: Sendable {
             activation.apply(scratch.inner.pointer, count: rows * inner)
         }
         output.apply(scratch.inner.pointer, rows: rows, into: hidden, accumulate: true, step: step)
+    }
+}
+
+/// T5's attention sublayer (`T5LayerSelfAttention`, `T5LayerCrossAttention`) with its weights: hidden [rows,
+/// d_model] += output(attention(input(RMSNorm(hidden)))), the attention run per segment of consecutive rows (one
+/// prompt, or one decoding sequence) by the caller.
+struct T5AttentionSublayer {
+    /// `layer.N.layer_norm.weight` [d_model]
+    let norm: Tensor
+    /// The fused q|k|v [3 * inner, d_model] (self-attention) or q [inner, d_model] (cross-attention)
+    let input: Linear
+    /// `o` [d_model, inner]
+    let output: Linear
+    let epsilon: Float
+
+    /// Runs the sublayer over `hidden` in `scratch`; `attend(segment, projected, attention)` attends the rows of
+    /// segment `segment` (`segmentRows[segment]` of them), reading their projections at `projected` (row stride
+    /// `input.outputCount`) and writing [rows, inner] at `attention`.
+    func apply(
+        _ hidden: UnsafeMutablePointer<Float>, segmentRows: [Int], scratch: T5Scratch, step: Bool = false,
+        attend: (Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+    ) {
+        let rows = segmentRows.reduce(0, +)
+        norm.rmsNorm(hidden, rows: rows, epsilon: epsilon, into: scratch.normed.pointer)
+        input.apply(scratch.normed.pointer, rows: rows, into: scratch.projected.pointer, step: step)
+        var firstRow = 0
+        for (segment, count) in segmentRows.enumerated() {
+            attend(
+                segment, scratch.projected.pointer + firstRow * input.outputCount,
+                scratch.attention.pointer + firstRow * output.inputCount)
+            firstRow += count
+        }
+        output.apply(scratch.attention.pointer, rows: rows, into: hidden, accumulate: true, step: step)
     }
 }
 
