@@ -80,9 +80,10 @@ public final class ConditionedSLM: Sendable {
 
     /// Starts a sequence from prompt ids (the LLM's tokenization) and their encoding as received, row-major
     /// [m, encodingWidth] and already rounded to the wire dtype (steps 4-6): Z = `encodingProjector`'s projection of
-    /// it, S from Z, then the SLM encoder and the decoder start step (T5) or the prefill of the m prompt positions and
-    /// the separator (GPT-2), leaving the first answer token's logits ready. The result is the model's own sequence
-    /// type, so `model.step` can batch it with others.
+    /// it, S from Z, then the family's `startSequence(promptInputs:startToken:)` with the bundle's decoder start id
+    /// (T5: the SLM encoder and the decoder start step; GPT-2: the prefill of the m prompt positions and the
+    /// separator), leaving the first answer token's logits ready. The result is the model's own sequence type, so
+    /// `model.step` can batch it with others.
     public func startSequence(promptIDs: [Int32], encoding: [Float]) throws -> any DecodingSequence {
         let z = try encodingProjector.projection(of: encoding, rows: promptIDs.count)
         let inputs = try promptInputs(promptIDs: promptIDs, projection: z)

@@ -6,11 +6,11 @@ import Numerics
 /// One sequence's cached keys and values: per layer, [length, width] each (width = heads * head_dim), grown as
 /// positions are appended. A pass appends its new positions to every layer (`appendAndAttend`), then `advance`s the
 /// length once. Not Sendable: it belongs to the one sequence (and thread) running it; `copy` gives a fork its own.
-public final class KVCache {
+final class KVCache {
     /// Floats per position in each layer: heads * head_dim.
-    public let width: Int
+    let width: Int
     /// Positions cached in every layer.
-    public private(set) var length = 0
+    private(set) var length = 0
     /// Per layer: [capacity, width].
     private let keys: [FloatBuffer]
     /// Per layer: [capacity, width].

@@ -209,39 +209,24 @@ public final class GPT2Model: LanguageModel {
         let c = configuration
         // One row per sequence: a decoding step (see RowKernel.batchInvariant).
         let step = segments.allSatisfy { $0.rows == 1 }
-        let d = c.embeddingDimension
         for segment in segments where segment.state.position + segment.rows > c.maxPositions {
             throw ModelError.sequenceTooLong(length: segment.state.position + segment.rows, maximum: c.maxPositions)
         }
         let rows = embeddings.shape[0]
         // The batch runs in the first sequence's buffers (they grow to the batch size once).
         let scratch = segments[0].state
-        let longest = segments.map { $0.rows * ($0.state.position + $0.rows) }.max() ?? 0
-        scratch.hidden.reserve(rows * d)
-        scratch.normed.reserve(rows * d)
-        scratch.packed.reserve(rows * 3 * d)
-        scratch.attention.reserve(rows * d)
-        scratch.inner.reserve(rows * c.innerDimension)
-        scratch.scores.reserve(longest)
+        reserveBuffers(of: scratch, rows: rows, segments: segments)
         let hidden = scratch.hidden.pointer
-        embeddings.withBase { hidden.update(from: $0, count: rows * d) }
-        var firstRow = 0
-        positionEmbedding.withBase { positions in
-            for segment in segments {
-                let start = segment.state.position
-                Kernels.add(positions + start * d, into: hidden + firstRow * d, count: segment.rows * d)
-                firstRow += segment.rows
-            }
-        }
+        addPositions(to: embeddings, segments: segments, into: hidden)
         for (index, block) in blocks.enumerated() {
             layerNorm(block.norm1, hidden, rows: rows, into: scratch.normed.pointer)
             block.qkv.apply(scratch.normed.pointer, rows: rows, into: scratch.packed.pointer, step: step)
-            firstRow = 0
+            var firstRow = 0
             for (state, count) in segments {
                 state.cache.appendAndAttend(
-                    layer: index, packed: scratch.packed.pointer + firstRow * 3 * d, count: count, heads: c.heads,
-                    headDim: c.headDimension, scale: block.scale, scores: scratch.scores.pointer,
-                    output: scratch.attention.pointer + firstRow * d)
+                    layer: index, packed: scratch.packed.pointer + firstRow * 3 * c.embeddingDimension, count: count,
+                    heads: c.heads, headDim: c.headDimension, scale: block.scale, scores: scratch.scores.pointer,
+                    output: scratch.attention.pointer + firstRow * c.embeddingDimension)
                 firstRow += count
             }
             block.attentionOutput.apply(
@@ -253,8 +238,36 @@ public final class GPT2Model: LanguageModel {
         }
         layerNorm(finalNorm, hidden, rows: rows, into: scratch.normed.pointer)
         return head.finishPass(
-            scratch.normed.pointer, width: d, vocabulary: c.vocabularySize, segments: segments, allLogits: allLogits,
-            step: step)
+            scratch.normed.pointer, width: c.embeddingDimension, vocabulary: c.vocabularySize, segments: segments,
+            allLogits: allLogits, step: step)
+    }
+
+    /// Grows `owner`'s buffers for a pass of `rows` rows; scores are per segment, so they fit the segment with the
+    /// most queries x keys (its cache plus its rows).
+    private func reserveBuffers(of owner: GPT2State, rows: Int, segments: [(state: GPT2State, rows: Int)]) {
+        let (d, inner) = (configuration.embeddingDimension, configuration.innerDimension)
+        owner.hidden.reserve(rows * d)
+        owner.normed.reserve(rows * d)
+        owner.packed.reserve(rows * 3 * d)
+        owner.attention.reserve(rows * d)
+        owner.inner.reserve(rows * inner)
+        owner.scores.reserve(segments.map { $0.rows * ($0.state.position + $0.rows) }.max() ?? 0)
+    }
+
+    /// hidden [R, d] = the input embeddings plus each segment's position embeddings (wpe), from its next position on.
+    private func addPositions(
+        to embeddings: Tensor, segments: [(state: GPT2State, rows: Int)], into hidden: UnsafeMutablePointer<Float>
+    ) {
+        let d = configuration.embeddingDimension
+        embeddings.withBase { hidden.update(from: $0, count: embeddings.count) }
+        var firstRow = 0
+        positionEmbedding.withBase { positions in
+            for segment in segments {
+                Kernels.add(
+                    positions + segment.state.position * d, into: hidden + firstRow * d, count: segment.rows * d)
+                firstRow += segment.rows
+            }
+        }
     }
 
     private func layerNorm(
@@ -273,13 +286,16 @@ public final class GPT2Model: LanguageModel {
 
 /// LLM-to-SLM with a GPT-2 SLM: S sits at positions 0..<m, the separator at m, the answer tokens after it.
 extension GPT2Model: ConditionableSLM {
+    /// Decoder-only: S sits at the first positions.
     public static var slmKind: SLMKind { .decoderOnly }
 
+    /// n_embd and vocab_size of the GPT-2 config.
     public static func conditioningShape(configFile: URL) throws -> (width: Int, vocabularySize: Int) {
         let configuration = try loadConfig(GPT2Configuration.self, from: configFile)
         return (configuration.embeddingDimension, configuration.vocabularySize)
     }
 
+    /// wte[ids], without positions (added by the prefill).
     public func embedPrompt(_ ids: [Int32]) throws -> Tensor { try embed(ids) }
 
     /// One prefill over [S; wte[startToken]]: positions 0...m, the logits at m predict the first answer token.

@@ -67,15 +67,19 @@ public final class T5Model: LanguageModel {
 /// LLM-to-SLM with a T5 SLM: S is the SLM encoder's `inputs_embeds`, and the decoder starts at the bundle's
 /// decoder start token.
 extension T5Model: ConditionableSLM {
+    /// An encoder-decoder: S feeds the SLM encoder.
     public static var slmKind: SLMKind { .encoderDecoder }
 
+    /// d_model and vocab_size of the T5 config.
     public static func conditioningShape(configFile: URL) throws -> (width: Int, vocabularySize: Int) {
         let configuration = try loadConfig(T5Configuration.self, from: configFile)
         return (configuration.modelDimension, configuration.vocabularySize)
     }
 
+    /// The shared embedding `shared.weight`[ids], as the SLM encoder reads it.
     public func embedPrompt(_ ids: [Int32]) throws -> Tensor { try encoder.embed(ids) }
 
+    /// The SLM encoder over S, then the decoder from `startToken`.
     public func startSequence(promptInputs: Tensor, startToken: Int32) throws -> any DecodingSequence {
         try startDecoding(
             encoderOutput: try encoder.encode(embeddings: promptInputs), encoderMask: nil, startToken: startToken)
