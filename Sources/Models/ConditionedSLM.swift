@@ -4,8 +4,8 @@ import Tokenizers
 
 // What decoder workers host (docs/bundle.md, "Reference forward" steps 4-7; scripts/l2s_py/reference.py): the SLM
 // conditioned on a prompt encoding, which `EncodingProjector` turns into Z first (projecting it when the bundle says
-// `projector.runs_on: decoder`). T5: S = E(x) + Z (or Z) is the SLM encoder's inputs_embeds and the decoder
-// starts at decoder_start_token_id. GPT-2: S sits at positions 0..<m, the separator at m, answer tokens after it.
+// `projector.runs_on: decoder`). How S = E(x) + Z (or Z) enters the SLM is the family's `ConditionableSLM`
+// implementation; nothing here knows a family.
 
 /// The SLM of a bundle plus its tokenizer (and its projector for `runs_on: decoder`); starts decoding sequences from
 /// prompt ids and the encoding the encoder service made of them. Read-only after loading and safe to share; each
@@ -13,43 +13,33 @@ import Tokenizers
 public final class ConditionedSLM: Sendable {
     /// The validated bundle.
     public let bundle: L2SBundle
-    /// The SLM (a `T5Model` or `GPT2Model`); its `step` batches sequences this object started.
-    public let model: any LanguageModel
+    /// The SLM, of the family `ModelRegistry` has for its `model_type`; its `step` batches sequences this object
+    /// started.
+    public let model: any ConditionableSLM
     /// The SLM (answer) tokenizer.
     public let tokenizer: any Tokenizer
     /// Turns a received encoding into Z (projects it when the projector runs on the decoder).
     public let encodingProjector: EncodingProjector
-    private let network: Network
-
-    /// The SLM families, each with the entry points the conditioning needs.
-    private enum Network: Sendable {
-        case t5(T5Model)
-        case gpt2(GPT2Model)
-    }
 
     /// Loads the SLM checkpoint, its tokenizer and, for `runs_on: decoder`, the projector; `rowKernel` as for
     /// `ModelRegistry.load` (the default keeps batched decoding steps bit-identical to single-sequence ones); `weights`
     /// how the SLM keeps its step layers.
     public init(bundle: L2SBundle, rowKernel: RowKernel = .batchInvariant, weights: WeightStorage = .asStored) throws {
         self.bundle = bundle
-        switch bundle.slmKind {
-        case .encoderDecoder:
-            let t5 = try T5Model(directory: bundle.slmDirectory, rowKernel: rowKernel, weights: weights)
-            (network, model) = (.t5(t5), t5)
-        case .decoderOnly:
-            let gpt2 = try GPT2Model(directory: bundle.slmDirectory, rowKernel: rowKernel, weights: weights)
-            (network, model) = (.gpt2(gpt2), gpt2)
+        // `L2SBundle` accepts only an SLM whose family is registered as conditionable.
+        guard let family = ModelRegistry.slmFamily(bundle.slmModelType) else {
+            throw ModelError.unknownModelType(
+                bundle.slmModelType, path: bundle.slmDirectory.appendingPathComponent("config.json").path,
+                known: ModelRegistry.slmModelTypes)
         }
+        model = try family.init(directory: bundle.slmDirectory, rowKernel: rowKernel, weights: weights)
         tokenizer = try loadTokenizer(directory: bundle.slmDirectory)
         encodingProjector = try EncodingProjector(bundle: bundle)
     }
 
-    /// The ids the penalties see before the first answer id (`LanguageModel.penaltyContext`): a T5 SLM's decoder
-    /// start token; none for GPT-2, whose prompt positions are embeddings (S), not ids.
-    public var penaltyContext: [Int32] {
-        if case .t5(let t5) = network { return [t5.configuration.decoderStartTokenID] }
-        return []
-    }
+    /// The ids the penalties see before the first answer id (`ConditionableSLM.conditionedPenaltyContext`): a T5
+    /// SLM's decoder start token; none for GPT-2, whose prompt positions are embeddings (S), not ids.
+    public var penaltyContext: [Int32] { model.conditionedPenaltyContext }
 
     /// Generation stops at the bundle's `eos_token_id` (not the SLM config's ids).
     public var eosTokenIDs: [Int32] { [bundle.eosTokenID] }
@@ -59,10 +49,7 @@ public final class ConditionedSLM: Sendable {
     public var encodingWidth: Int { encodingProjector.encodingWidth }
     /// Longest prompt the SLM can take with `newTokens` answer tokens (GPT-2: m + 1 + new <= n_positions); nil when
     /// the SLM has no position limit (T5).
-    public func maxPromptTokens(newTokens: Int) -> Int? {
-        guard case .gpt2(let gpt2) = network else { return nil }
-        return gpt2.configuration.maxPositions - 1 - newTokens
-    }
+    public func maxPromptTokens(newTokens: Int) -> Int? { model.maxPromptTokens(newTokens: newTokens) }
 
     /// The SLM inputs S [m, d_slm] at the prompt positions (step 5): E_slm(x_i) + Z_i for `add`, Z_i for
     /// `projection_only`. `z` is row-major [promptIDs.count, d_slm], as `encodingProjector` made it.
@@ -81,11 +68,7 @@ public final class ConditionedSLM: Sendable {
         var inputs = try Tensor(shape: [m, width], scalars: z)
         guard bundle.promptInput == .add else { return inputs }
         try validate(promptIDs, vocabularySize: bundle.slmVocabularySize)
-        let embedded: Tensor
-        switch network {
-        case .t5(let t5): embedded = try t5.encoder.embed(promptIDs)
-        case .gpt2(let gpt2): embedded = try gpt2.embed(promptIDs)
-        }
+        let embedded = try model.embedPrompt(promptIDs)
         // float32 sum Z + E in one rounding, as torch's `wire + embed(ids)`.
         embedded.withUnsafeBufferPointer { e in
             inputs.withUnsafeMutableBufferPointer {
@@ -97,29 +80,13 @@ public final class ConditionedSLM: Sendable {
 
     /// Starts a sequence from prompt ids (the LLM's tokenization) and their encoding as received, row-major
     /// [m, encodingWidth] and already rounded to the wire dtype (steps 4-6): Z = `encodingProjector`'s projection of
-    /// it, S from Z, then the SLM encoder and the decoder start step (T5) or the prefill of the m prompt positions and
-    /// the separator (GPT-2), leaving the first answer token's logits ready. The result is the model's own sequence
-    /// type, so `model.step` can batch it with others.
+    /// it, S from Z, then the family's `startSequence(promptInputs:startToken:)` with the bundle's decoder start id
+    /// (T5: the SLM encoder and the decoder start step; GPT-2: the prefill of the m prompt positions and the
+    /// separator), leaving the first answer token's logits ready. The result is the model's own sequence type, so
+    /// `model.step` can batch it with others.
     public func startSequence(promptIDs: [Int32], encoding: [Float]) throws -> any DecodingSequence {
         let z = try encodingProjector.projection(of: encoding, rows: promptIDs.count)
         let inputs = try promptInputs(promptIDs: promptIDs, projection: z)
-        switch network {
-        case .t5(let t5):
-            let encoded = try t5.encoder.encode(embeddings: inputs)
-            let state = try t5.decoder.makeState(encoderOutput: encoded)
-            try t5.decoder.forward([bundle.decoderStartTokenID], state: state)
-            return T5Sequence(decoder: t5.decoder, state: state)
-        case .gpt2(let gpt2):
-            let limit = gpt2.configuration.maxPositions
-            guard promptIDs.count + 1 <= limit else {
-                throw ModelError.sequenceTooLong(length: promptIDs.count + 1, maximum: limit)
-            }
-            // One prefill over [S; wte[separator]]: positions 0..m, the logits at m predict the first answer token.
-            let separator = try gpt2.embed([bundle.decoderStartTokenID])
-            let prefill = try Tensor(shape: [promptIDs.count + 1, width], scalars: inputs.scalars + separator.scalars)
-            let state = gpt2.makeState()
-            try gpt2.forward(embeddings: prefill, state: state)
-            return state
-        }
+        return try model.startSequence(promptInputs: inputs, startToken: bundle.decoderStartTokenID)
     }
 }

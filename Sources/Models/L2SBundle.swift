@@ -21,7 +21,7 @@ public final class L2SBundle: Sendable {
     public let projectorFile: URL
     /// The LLM's configuration.
     public let llmConfiguration: T5Configuration
-    /// The SLM's `model_type` (`t5` or `gpt2`).
+    /// The SLM's `model_type`, one of `ModelRegistry.slmModelTypes`.
     public let slmModelType: String
     /// Rows of the SLM's input embedding (ids the SLM accepts).
     public let slmVocabularySize: Int
@@ -96,13 +96,15 @@ public final class L2SBundle: Sendable {
             throw fail("llm.path", expected: "a T5 checkpoint (model_type \"t5\")", actual: "model_type \"\(llmType)\"")
         }
         slmModelType = try ModelRegistry.modelType(directory: slmDirectory)
-        let kinds: [String: SLMKind] = ["t5": .encoderDecoder, "gpt2": .decoderOnly]
-        guard let checkpointKind = kinds[slmModelType] else {
-            throw fail("slm.path", expected: "a t5 or gpt2 checkpoint", actual: "model_type \"\(slmModelType)\"")
-        }
-        guard checkpointKind == manifest.slmKind else {
+        guard let slmFamily = ModelRegistry.slmFamily(slmModelType) else {
             throw fail(
-                "slm.kind", expected: "\"\(checkpointKind.rawValue)\" (the checkpoint is \(slmModelType))",
+                "slm.path",
+                expected: "a checkpoint of an SLM family (\(ModelRegistry.slmModelTypes.joined(separator: ", ")))",
+                actual: "model_type \"\(slmModelType)\"")
+        }
+        guard slmFamily.slmKind == manifest.slmKind else {
+            throw fail(
+                "slm.kind", expected: "\"\(slmFamily.slmKind.rawValue)\" (the checkpoint is \(slmModelType))",
                 actual: "\"\(manifest.slmKind.rawValue)\"")
         }
         if manifest.promptInput == .add, manifest.llm.tokenizerFingerprint != manifest.slm.tokenizerFingerprint {
@@ -115,14 +117,8 @@ public final class L2SBundle: Sendable {
         // Widths and vocabulary.
         llmConfiguration = try loadConfig(
             T5Configuration.self, from: llmDirectory.appendingPathComponent("config.json"))
-        let slmConfig = slmDirectory.appendingPathComponent("config.json")
-        if checkpointKind == .encoderDecoder {
-            let configuration = try loadConfig(T5Configuration.self, from: slmConfig)
-            (slmWidth, slmVocabularySize) = (configuration.modelDimension, configuration.vocabularySize)
-        } else {
-            let configuration = try loadConfig(GPT2Configuration.self, from: slmConfig)
-            (slmWidth, slmVocabularySize) = (configuration.embeddingDimension, configuration.vocabularySize)
-        }
+        (slmWidth, slmVocabularySize) = try slmFamily.conditioningShape(
+            configFile: slmDirectory.appendingPathComponent("config.json"))
         guard manifest.projector.inputDimension == llmConfiguration.modelDimension else {
             throw fail(
                 "projector.d_in", expected: "\(llmConfiguration.modelDimension) (the LLM's d_model)",

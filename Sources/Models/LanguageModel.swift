@@ -16,8 +16,12 @@ public protocol DecodingSequence: AnyObject {
     func fork() -> any DecodingSequence
 }
 
-/// A loaded generative model, read-only and shared by every sequence.
+/// A loaded generative model, read-only and shared by every sequence. A family implements it (and, to serve as the
+/// SLM of a bundle, `ConditionableSLM`) in its own files and registers in `ModelRegistry.families`.
 public protocol LanguageModel: AnyObject, Sendable {
+    /// Loads `config.json` and the safetensors weights of `directory`, strictly; `rowKernel` chooses how one-row
+    /// products run, `weights` how the dense layers are kept.
+    init(directory: URL, rowKernel: RowKernel, weights: WeightStorage) throws
     /// The config's `model_type` (`t5`, `gpt2`).
     var modelType: String { get }
     /// Rows of the output head.
@@ -37,13 +41,21 @@ public protocol LanguageModel: AnyObject, Sendable {
     func penaltyContext(promptIDs: [Int32]) -> [Int32]
 }
 
-/// From a checkpoint's `model_type` to the implementation that loads it; a new family adds one entry.
+/// From a checkpoint's `model_type` to the family that loads it; a new family adds one entry.
 public enum ModelRegistry {
-    /// Loader per `model_type`.
-    public static let loaders: [String: @Sendable (URL, RowKernel, WeightStorage) throws -> any LanguageModel] = [
-        "t5": { try T5Model(directory: $0, rowKernel: $1, weights: $2) },
-        "gpt2": { try GPT2Model(directory: $0, rowKernel: $1, weights: $2) },
+    /// Every family, by `model_type`.
+    public static let families: [String: any LanguageModel.Type] = [
+        "t5": T5Model.self,
+        "gpt2": GPT2Model.self,
     ]
+
+    /// The family registered for `modelType` when LLM-to-SLM can condition it (it is a `ConditionableSLM`).
+    public static func slmFamily(_ modelType: String) -> (any ConditionableSLM.Type)? {
+        families[modelType] as? any ConditionableSLM.Type
+    }
+
+    /// The registered `model_type`s whose family can be the SLM of a bundle, sorted.
+    public static var slmModelTypes: [String] { families.keys.filter { slmFamily($0) != nil }.sorted() }
 
     /// The `model_type` written in `directory/config.json`.
     public static func modelType(directory: URL) throws -> String {
@@ -59,11 +71,11 @@ public enum ModelRegistry {
         directory: URL, rowKernel: RowKernel = .batchInvariant, weights: WeightStorage = .asStored
     ) throws -> any LanguageModel {
         let type = try modelType(directory: directory)
-        guard let loader = loaders[type] else {
+        guard let family = families[type] else {
             throw ModelError.unknownModelType(
-                type, path: directory.appendingPathComponent("config.json").path, known: loaders.keys.sorted())
+                type, path: directory.appendingPathComponent("config.json").path, known: families.keys.sorted())
         }
-        return try loader(directory, rowKernel, weights)
+        return try family.init(directory: directory, rowKernel: rowKernel, weights: weights)
     }
 }
 

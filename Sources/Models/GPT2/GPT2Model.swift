@@ -23,36 +23,32 @@ struct GPT2Block: Sendable {
 }
 
 /// The run state of one GPT-2 sequence: KV cache for up to `n_positions` tokens, buffers, latest logits.
-public final class GPT2State: DecodingSequence, NextTokenLogits {
+public final class GPT2State: DecodingSequence, DecoderRunState {
     let model: GPT2Model
-    /// Per block: [capacity, d].
-    let keys: [FloatBuffer]
-    let values: [FloatBuffer]
+    /// Keys and values per block, [position, d] each.
+    let cache: KVCache
     let hidden = FloatBuffer()  // [rows, d]
     let normed = FloatBuffer()  // [rows, d]
     let packed = FloatBuffer()  // [rows, 3d]
     let attention = FloatBuffer()  // [rows, d]
     let inner = FloatBuffer()  // [rows, inner]
     let scores = FloatBuffer()  // [rows, keys]
-    /// Tokens (or embeddings) consumed so far.
-    public internal(set) var position = 0
     /// Logits of the last consumed position [vocab].
     public internal(set) var logits: [Float]
 
+    /// Tokens (or embeddings) consumed so far.
+    public var position: Int { cache.length }
+
     init(model: GPT2Model) {
         self.model = model
-        keys = (0..<model.blocks.count).map { _ in FloatBuffer() }
-        values = (0..<model.blocks.count).map { _ in FloatBuffer() }
+        cache = KVCache(layers: model.blocks.count, width: model.configuration.embeddingDimension)
         logits = [Float](repeating: 0, count: model.configuration.vocabularySize)
     }
 
-    /// A copy with its own KV cache (the `position` rows filled so far), buffers and logits.
+    /// A copy with its own KV cache, buffers and logits.
     private init(forking other: GPT2State) {
         model = other.model
-        let filled = other.position * other.model.configuration.embeddingDimension
-        keys = other.keys.map { $0.copy(count: filled) }
-        values = other.values.map { $0.copy(count: filled) }
-        position = other.position
+        cache = other.cache.copy()
         logits = other.logits
     }
 
@@ -185,10 +181,8 @@ public final class GPT2Model: LanguageModel {
     }
 
     public func step(_ tokens: [Int32], sequences: [any DecodingSequence]) throws {
-        let states = try sequences.map { sequence -> GPT2State in
-            guard let state = sequence as? GPT2State, state.model === self else {
-                throw ModelError.invalidBatch(reason: "a sequence in the batch was not started by this GPT-2 model")
-            }
+        let states = try BatchStep.states(of: sequences, model: "GPT-2") { sequence -> GPT2State? in
+            guard let state = sequence as? GPT2State, state.model === self else { return nil }
             return state
         }
         try step(tokens, states: states)
@@ -199,23 +193,13 @@ public final class GPT2Model: LanguageModel {
     /// updated. Under `.batchInvariant` (the default) each row is bit-identical to a one-sequence step; under `.blas`
     /// rows can differ from it in the last bits (gemm vs gemv summation order).
     public func step(_ tokens: [Int32], states: [GPT2State]) throws {
-        guard tokens.count == states.count, !tokens.isEmpty else {
-            throw ModelError.inputShapeMismatch(
-                what: "batch step tokens", expected: [states.count], actual: [tokens.count])
-        }
-        guard Set(states.map { ObjectIdentifier($0) }).count == states.count else {
-            throw ModelError.invalidBatch(reason: "the same sequence appears twice in one step")
-        }
-        // Everything is checked before any sequence moves, so a bad batch leaves every state as it was.
-        try validate(tokens, vocabularySize: vocabularySize)
+        try BatchStep.check(tokens, states: states, vocabularySize: vocabularySize)
+        // Also checked before any sequence moves.
         if let full = states.first(where: { $0.position >= configuration.maxPositions }) {
             throw ModelError.sequenceTooLong(length: full.position + 1, maximum: configuration.maxPositions)
         }
-        // Chunks of at most `RowKernel.invariantRows` keep every row on the batch-invariant kernel when it is used.
-        for start in stride(from: 0, to: tokens.count, by: RowKernel.invariantRows) {
-            let end = min(tokens.count, start + RowKernel.invariantRows)
-            _ = try run(
-                try embed(Array(tokens[start..<end])), segments: states[start..<end].map { ($0, 1) }, allLogits: false)
+        try BatchStep.inChunks(tokens, states: states) { tokens, segments in
+            _ = try run(try embed(tokens), segments: segments, allLogits: false)
         }
     }
 
@@ -225,50 +209,24 @@ public final class GPT2Model: LanguageModel {
         let c = configuration
         // One row per sequence: a decoding step (see RowKernel.batchInvariant).
         let step = segments.allSatisfy { $0.rows == 1 }
-        let d = c.embeddingDimension
         for segment in segments where segment.state.position + segment.rows > c.maxPositions {
             throw ModelError.sequenceTooLong(length: segment.state.position + segment.rows, maximum: c.maxPositions)
         }
         let rows = embeddings.shape[0]
         // The batch runs in the first sequence's buffers (they grow to the batch size once).
         let scratch = segments[0].state
-        let longest = segments.map { $0.rows * ($0.state.position + $0.rows) }.max() ?? 0
-        scratch.hidden.reserve(rows * d)
-        scratch.normed.reserve(rows * d)
-        scratch.packed.reserve(rows * 3 * d)
-        scratch.attention.reserve(rows * d)
-        scratch.inner.reserve(rows * c.innerDimension)
-        scratch.scores.reserve(longest)
+        reserveBuffers(of: scratch, rows: rows, segments: segments)
         let hidden = scratch.hidden.pointer
-        embeddings.withBase { hidden.update(from: $0, count: rows * d) }
-        var firstRow = 0
-        positionEmbedding.withBase { positions in
-            for segment in segments {
-                let start = segment.state.position
-                Kernels.add(positions + start * d, into: hidden + firstRow * d, count: segment.rows * d)
-                firstRow += segment.rows
-            }
-        }
+        addPositions(to: embeddings, segments: segments, into: hidden)
         for (index, block) in blocks.enumerated() {
             layerNorm(block.norm1, hidden, rows: rows, into: scratch.normed.pointer)
             block.qkv.apply(scratch.normed.pointer, rows: rows, into: scratch.packed.pointer, step: step)
-            firstRow = 0
+            var firstRow = 0
             for (state, count) in segments {
-                let start = state.position
-                let total = start + count
-                let (cacheK, cacheV) = (state.keys[index], state.values[index])
-                cacheK.reserve(total * d, preserving: start * d)
-                cacheV.reserve(total * d, preserving: start * d)
-                let packed = scratch.packed.pointer + firstRow * 3 * d
-                for row in 0..<count {
-                    (cacheK.pointer + (start + row) * d).update(from: packed + row * 3 * d + d, count: d)
-                    (cacheV.pointer + (start + row) * d).update(from: packed + row * 3 * d + 2 * d, count: d)
-                }
-                Attention.attend(
-                    query: packed, queryStride: 3 * d, queryCount: count, keys: cacheK.pointer,
-                    values: cacheV.pointer, keyValueStride: d, keyCount: total, heads: c.heads,
-                    headDim: c.headDimension, scale: block.scale, causalOffset: start, scores: scratch.scores.pointer,
-                    output: scratch.attention.pointer + firstRow * d, outputStride: d)
+                state.cache.appendAndAttend(
+                    layer: index, packed: scratch.packed.pointer + firstRow * 3 * c.embeddingDimension, count: count,
+                    heads: c.heads, headDim: c.headDimension, scale: block.scale, scores: scratch.scores.pointer,
+                    output: scratch.attention.pointer + firstRow * c.embeddingDimension)
                 firstRow += count
             }
             block.attentionOutput.apply(
@@ -279,19 +237,37 @@ public final class GPT2Model: LanguageModel {
             block.down.apply(scratch.inner.pointer, rows: rows, into: hidden, accumulate: true, step: step)
         }
         layerNorm(finalNorm, hidden, rows: rows, into: scratch.normed.pointer)
-        for segment in segments { segment.state.position += segment.rows }
-        if allLogits {
-            var all = Tensor(zeros: [rows, c.vocabularySize])
-            all.withUnsafeMutableBufferPointer {
-                head.apply(scratch.normed.pointer, rows: rows, into: $0.baseAddress!, step: step)
+        return head.finishPass(
+            scratch.normed.pointer, width: c.embeddingDimension, vocabulary: c.vocabularySize, segments: segments,
+            allLogits: allLogits, step: step)
+    }
+
+    /// Grows `owner`'s buffers for a pass of `rows` rows; scores are per segment, so they fit the segment with the
+    /// most queries x keys (its cache plus its rows).
+    private func reserveBuffers(of owner: GPT2State, rows: Int, segments: [(state: GPT2State, rows: Int)]) {
+        let (d, inner) = (configuration.embeddingDimension, configuration.innerDimension)
+        owner.hidden.reserve(rows * d)
+        owner.normed.reserve(rows * d)
+        owner.packed.reserve(rows * 3 * d)
+        owner.attention.reserve(rows * d)
+        owner.inner.reserve(rows * inner)
+        owner.scores.reserve(segments.map { $0.rows * ($0.state.position + $0.rows) }.max() ?? 0)
+    }
+
+    /// hidden [R, d] = the input embeddings plus each segment's position embeddings (wpe), from its next position on.
+    private func addPositions(
+        to embeddings: Tensor, segments: [(state: GPT2State, rows: Int)], into hidden: UnsafeMutablePointer<Float>
+    ) {
+        let d = configuration.embeddingDimension
+        embeddings.withBase { hidden.update(from: $0, count: embeddings.count) }
+        var firstRow = 0
+        positionEmbedding.withBase { positions in
+            for segment in segments {
+                Kernels.add(
+                    positions + segment.state.position * d, into: hidden + firstRow * d, count: segment.rows * d)
+                firstRow += segment.rows
             }
-            scratch.logits = all.row(rows - 1)
-            return all
         }
-        head.writeLastRowLogits(
-            scratch.normed.pointer, width: configuration.embeddingDimension, vocabulary: configuration.vocabularySize,
-            segments: segments, step: step)
-        return nil
     }
 
     private func layerNorm(
@@ -306,4 +282,37 @@ public final class GPT2Model: LanguageModel {
             }
         }
     }
+}
+
+/// LLM-to-SLM with a GPT-2 SLM: S sits at positions 0..<m, the separator at m, the answer tokens after it.
+extension GPT2Model: ConditionableSLM {
+    /// Decoder-only: S sits at the first positions.
+    public static var slmKind: SLMKind { .decoderOnly }
+
+    /// n_embd and vocab_size of the GPT-2 config.
+    public static func conditioningShape(configFile: URL) throws -> (width: Int, vocabularySize: Int) {
+        let configuration = try loadConfig(GPT2Configuration.self, from: configFile)
+        return (configuration.embeddingDimension, configuration.vocabularySize)
+    }
+
+    /// wte[ids], without positions (added by the prefill).
+    public func embedPrompt(_ ids: [Int32]) throws -> Tensor { try embed(ids) }
+
+    /// One prefill over [S; wte[startToken]]: positions 0...m, the logits at m predict the first answer token.
+    public func startSequence(promptInputs: Tensor, startToken: Int32) throws -> any DecodingSequence {
+        let (m, limit) = (promptInputs.shape[0], configuration.maxPositions)
+        guard m + 1 <= limit else { throw ModelError.sequenceTooLong(length: m + 1, maximum: limit) }
+        let separator = try embed([startToken])
+        let prefill = try Tensor(
+            shape: [m + 1, configuration.embeddingDimension], scalars: promptInputs.scalars + separator.scalars)
+        let state = makeState()
+        try forward(embeddings: prefill, state: state)
+        return state
+    }
+
+    /// m + 1 (the separator) + newTokens <= n_positions.
+    public func maxPromptTokens(newTokens: Int) -> Int? { configuration.maxPositions - 1 - newTokens }
+
+    /// None: the prompt positions are embeddings (S), not ids.
+    public var conditionedPenaltyContext: [Int32] { [] }
 }

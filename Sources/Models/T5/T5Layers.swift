@@ -47,6 +47,19 @@ struct T5RelativePositionBias: Sendable {
     }
 }
 
+extension T5RelativePositionBias {
+    /// Loads `{stack}.block.0.layer.0.SelfAttention.relative_attention_bias.weight` [buckets, heads], which every
+    /// block of the `encoder` (bidirectional) or `decoder` (causal) stack shares.
+    init(_ loader: WeightLoader, stack: String, bidirectional: Bool, configuration c: T5Configuration) throws {
+        self.init(
+            table: try loader.tensor(
+                "\(stack).block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+                shape: [c.relativeAttentionBuckets, c.heads]),
+            bidirectional: bidirectional, buckets: c.relativeAttentionBuckets,
+            maxDistance: c.relativeAttentionMaxDistance, heads: c.heads)
+    }
+}
+
 /// `T5LayerFF`: RMSNorm, then wi -> act -> wo (or act(wi_0) * wi_1 -> wo when gated), added to the residual.
 struct T5FeedForward: Sendable {
     /// `layer.N.layer_norm.weight` [d_model]
@@ -79,13 +92,8 @@ struct T5FeedForward: Sendable {
 
     /// hidden[rows, d] += FF(RMSNorm(hidden)); `scratch` holds the normed rows and two [rows, d_ff] buffers.
     func apply(_ hidden: UnsafeMutablePointer<Float>, rows: Int, scratch: T5Scratch, step: Bool = false) {
-        let width = input.inputCount
         let inner = input.outputCount
-        norm.withUnsafeBufferPointer { weight in
-            Kernels.rmsNorm(
-                hidden, weight: weight.baseAddress!, epsilon: epsilon, rows: rows, width: width,
-                into: scratch.normed.pointer)
-        }
+        norm.rmsNorm(hidden, rows: rows, epsilon: epsilon, into: scratch.normed.pointer)
         input.apply(scratch.normed.pointer, rows: rows, into: scratch.inner.pointer, step: step)
         if let gateLinear {
             gateLinear.apply(scratch.normed.pointer, rows: rows, into: scratch.gate.pointer, step: step)
@@ -94,6 +102,39 @@ struct T5FeedForward: Sendable {
             activation.apply(scratch.inner.pointer, count: rows * inner)
         }
         output.apply(scratch.inner.pointer, rows: rows, into: hidden, accumulate: true, step: step)
+    }
+}
+
+/// T5's attention sublayer (`T5LayerSelfAttention`, `T5LayerCrossAttention`) with its weights: hidden [rows,
+/// d_model] += output(attention(input(RMSNorm(hidden)))), the attention run per segment of consecutive rows (one
+/// prompt, or one decoding sequence) by the caller.
+struct T5AttentionSublayer {
+    /// `layer.N.layer_norm.weight` [d_model]
+    let norm: Tensor
+    /// The fused q|k|v [3 * inner, d_model] (self-attention) or q [inner, d_model] (cross-attention)
+    let input: Linear
+    /// `o` [d_model, inner]
+    let output: Linear
+    let epsilon: Float
+
+    /// Runs the sublayer over `hidden` in `scratch`; `attend(segment, projected, attention)` attends the rows of
+    /// segment `segment` (`segmentRows[segment]` of them), reading their projections at `projected` (row stride
+    /// `input.outputCount`) and writing [rows, inner] at `attention`.
+    func apply(
+        _ hidden: UnsafeMutablePointer<Float>, segmentRows: [Int], scratch: T5Scratch, step: Bool = false,
+        attend: (Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+    ) {
+        let rows = segmentRows.reduce(0, +)
+        norm.rmsNorm(hidden, rows: rows, epsilon: epsilon, into: scratch.normed.pointer)
+        input.apply(scratch.normed.pointer, rows: rows, into: scratch.projected.pointer, step: step)
+        var firstRow = 0
+        for (segment, count) in segmentRows.enumerated() {
+            attend(
+                segment, scratch.projected.pointer + firstRow * input.outputCount,
+                scratch.attention.pointer + firstRow * output.inputCount)
+            firstRow += count
+        }
+        output.apply(scratch.attention.pointer, rows: rows, into: hidden, accumulate: true, step: step)
     }
 }
 
@@ -124,5 +165,18 @@ extension Tensor {
     @inline(__always)
     func withBase<R>(_ body: (UnsafePointer<Float>) throws -> R) rethrows -> R {
         try withUnsafeBufferPointer { try body($0.baseAddress!) }
+    }
+
+    /// `T5LayerNorm` with this tensor as its weight [width]: RMSNorm of `rows` rows of `x` [rows, width] into `output`.
+    func rmsNorm(_ x: UnsafePointer<Float>, rows: Int, epsilon: Float, into output: UnsafeMutablePointer<Float>) {
+        withBase { Kernels.rmsNorm(x, weight: $0, epsilon: epsilon, rows: rows, width: count, into: output) }
+    }
+}
+
+extension Optional where Wrapped == [Bool] {
+    /// Runs `body` with the base address of the key mask, or nil when there is none (`Attention.attend`'s `keyMask`).
+    func withBase<R>(_ body: (UnsafePointer<Bool>?) throws -> R) rethrows -> R {
+        guard let mask = self else { return try body(nil) }
+        return try mask.withUnsafeBufferPointer { try body($0.baseAddress!) }
     }
 }

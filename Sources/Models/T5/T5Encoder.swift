@@ -68,12 +68,7 @@ public final class T5Encoder: Sendable {
                     feedForward: try T5FeedForward(loader, prefix: "\(prefix).1", configuration: c)))
         }
         self.blocks = blocks
-        positionBias = T5RelativePositionBias(
-            table: try loader.tensor(
-                "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
-                shape: [c.relativeAttentionBuckets, c.heads]),
-            bidirectional: true, buckets: c.relativeAttentionBuckets, maxDistance: c.relativeAttentionMaxDistance,
-            heads: c.heads)
+        positionBias = try T5RelativePositionBias(loader, stack: "encoder", bidirectional: true, configuration: c)
         finalNorm = try loader.tensor("encoder.final_layer_norm.weight", shape: [c.modelDimension])
         ignoredTensors = encoderOnly ? try loader.finish(ignoring: Self.isIgnoredByEncoder) : []
     }
@@ -110,8 +105,6 @@ public final class T5Encoder: Sendable {
     /// Encodes several prompts in one pass: their rows are stacked (no padding), the dense layers run as one
     /// matrix product over all rows, and attention stays within each prompt. Returns one [T_i, d_model] per input.
     public func encode(batch: [Tensor], keyMasks: [[Bool]?]? = nil) throws -> [Tensor] {
-        let c = configuration
-        let d = c.modelDimension
         guard !batch.isEmpty else { throw ModelError.emptyInput(what: "encoder batch") }
         let masks = keyMasks ?? batch.map { _ in nil }
         guard masks.count == batch.count else {
@@ -123,6 +116,27 @@ public final class T5Encoder: Sendable {
             // to go through exactly the products it would get alone.
             return try zip(batch, masks).map { try encode(batch: [$0], keyMasks: [$1])[0] }
         }
+        try checkInputs(batch, masks: masks)
+        let lengths = batch.map { $0.shape[0] }
+        let rows = lengths.reduce(0, +)
+        let c = configuration
+        let scratch = T5Scratch()
+        scratch.reserve(rows: rows, keys: 0, configuration: c)
+        let longest = lengths.max() ?? 0
+        scratch.scores.reserve(longest * longest)
+        let hidden = stack(batch, rows: rows)
+        let biases = positionBiases(lengths: lengths)
+        for block in blocks {
+            selfAttention(block, hidden.pointer, lengths: lengths, masks: masks, biases: biases, scratch: scratch)
+            block.feedForward.apply(hidden.pointer, rows: rows, scratch: scratch)
+        }
+        finalNorm.rmsNorm(hidden.pointer, rows: rows, epsilon: c.layerNormEpsilon, into: scratch.normed.pointer)
+        return try split(scratch.normed.pointer, lengths: lengths)
+    }
+
+    /// Every input must be [T > 0, d_model], and its mask, when given, T long.
+    private func checkInputs(_ batch: [Tensor], masks: [[Bool]?]) throws {
+        let d = configuration.modelDimension
         for (embeddings, mask) in zip(batch, masks) {
             guard embeddings.rank == 2, embeddings.shape[1] == d else {
                 throw ModelError.inputShapeMismatch(
@@ -134,65 +148,59 @@ public final class T5Encoder: Sendable {
                     what: "encoder key mask", expected: [embeddings.shape[0]], actual: [mask.count])
             }
         }
-        let lengths = batch.map { $0.shape[0] }
-        let rows = lengths.reduce(0, +)
-        let longest = lengths.max() ?? 0
-        let scratch = T5Scratch()
-        scratch.reserve(rows: rows, keys: 0, configuration: c)
-        scratch.scores.reserve(longest * longest)
-        // The relative position bias [heads, T, T] depends only on the length: one table per distinct length.
+    }
+
+    /// The inputs' rows back to back: [rows, d_model].
+    private func stack(_ batch: [Tensor], rows: Int) -> FloatBuffer {
+        let d = configuration.modelDimension
+        let stacked = FloatBuffer(capacity: rows * d)
+        var offset = 0
+        for embeddings in batch {
+            embeddings.withBase { (stacked.pointer + offset * d).update(from: $0, count: embeddings.count) }
+            offset += embeddings.shape[0]
+        }
+        return stacked
+    }
+
+    /// The relative position bias [heads, T, T] depends only on the length: one table per distinct length.
+    private func positionBiases(lengths: [Int]) -> [Int: FloatBuffer] {
         var biasByLength: [Int: FloatBuffer] = [:]
         for length in Set(lengths) {
-            let bias = FloatBuffer(capacity: c.heads * length * length)
+            let bias = FloatBuffer(capacity: configuration.heads * length * length)
             positionBias.fill(bias.pointer, queryCount: length, keyCount: length, queryOffset: 0)
             biasByLength[length] = bias
         }
-        let hidden = FloatBuffer(capacity: rows * d)
-        var offset = 0
-        for embeddings in batch {
-            embeddings.withBase { (hidden.pointer + offset * d).update(from: $0, count: embeddings.count) }
-            offset += embeddings.shape[0]
-        }
-        let stride = 3 * c.innerDimension
-        for block in blocks {
-            block.attentionNorm.withBase { weight in
-                Kernels.rmsNorm(
-                    hidden.pointer, weight: weight, epsilon: c.layerNormEpsilon, rows: rows, width: d,
-                    into: scratch.normed.pointer)
+        return biasByLength
+    }
+
+    /// hidden += bidirectional self-attention of `block`, each prompt's rows attending only to that prompt.
+    private func selfAttention(
+        _ block: T5EncoderBlock, _ hidden: UnsafeMutablePointer<Float>, lengths: [Int], masks: [[Bool]?],
+        biases: [Int: FloatBuffer], scratch: T5Scratch
+    ) {
+        let c = configuration
+        let (inner, stride) = (c.innerDimension, 3 * c.innerDimension)
+        let sublayer = T5AttentionSublayer(
+            norm: block.attentionNorm, input: block.qkv, output: block.output, epsilon: c.layerNormEpsilon)
+        sublayer.apply(hidden, segmentRows: lengths, scratch: scratch) { prompt, packed, output in
+            let length = lengths[prompt]
+            masks[prompt].withBase { mask in
+                Attention.attend(
+                    query: packed, queryStride: stride, queryCount: length, keys: packed + inner,
+                    values: packed + 2 * inner, keyValueStride: stride, keyCount: length, heads: c.heads,
+                    headDim: c.headDimension, scale: 1, keyMask: mask, positionBias: biases[length]?.pointer,
+                    scores: scratch.scores.pointer, output: output, outputStride: inner)
             }
-            block.qkv.apply(scratch.normed.pointer, rows: rows, into: scratch.projected.pointer)
-            var firstRow = 0
-            for (length, mask) in zip(lengths, masks) {
-                let packed = scratch.projected.pointer + firstRow * stride
-                let segmentBias = biasByLength[length]?.pointer
-                let attend = { (mask: UnsafePointer<Bool>?) in
-                    Attention.attend(
-                        query: packed, queryStride: stride, queryCount: length, keys: packed + c.innerDimension,
-                        values: packed + 2 * c.innerDimension, keyValueStride: stride, keyCount: length,
-                        heads: c.heads, headDim: c.headDimension, scale: 1, keyMask: mask,
-                        positionBias: segmentBias, scores: scratch.scores.pointer,
-                        output: scratch.attention.pointer + firstRow * c.innerDimension,
-                        outputStride: c.innerDimension)
-                }
-                if let mask {
-                    mask.withUnsafeBufferPointer { attend($0.baseAddress!) }
-                } else {
-                    attend(nil)
-                }
-                firstRow += length
-            }
-            block.output.apply(scratch.attention.pointer, rows: rows, into: hidden.pointer, accumulate: true)
-            block.feedForward.apply(hidden.pointer, rows: rows, scratch: scratch)
         }
-        finalNorm.withBase { weight in
-            Kernels.rmsNorm(
-                hidden.pointer, weight: weight, epsilon: c.layerNormEpsilon, rows: rows, width: d,
-                into: scratch.normed.pointer)
-        }
+    }
+
+    /// The stacked rows [sum T_i, d_model] back into one tensor per prompt.
+    private func split(_ rows: UnsafePointer<Float>, lengths: [Int]) throws -> [Tensor] {
+        let d = configuration.modelDimension
         var outputs: [Tensor] = []
-        offset = 0
+        var offset = 0
         for length in lengths {
-            let start = scratch.normed.pointer + offset * d
+            let start = rows + offset * d
             outputs.append(
                 try Tensor(shape: [length, d], scalars: Array(UnsafeBufferPointer(start: start, count: length * d))))
             offset += length

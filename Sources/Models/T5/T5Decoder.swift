@@ -26,40 +26,37 @@ struct T5DecoderBlock: Sendable {
 
 /// The run state of one T5 decoding sequence: cross-attention K/V (computed once from the encoder output),
 /// the growing self-attention KV cache, activation buffers and the latest logits.
-public final class T5DecoderState: NextTokenLogits {
+public final class T5DecoderState: DecoderRunState {
     /// Encoder positions S.
     public let encoderLength: Int
     let encoderMask: [Bool]?
     /// Per block: [S, 2 * inner], keys then values on each row.
     let crossKV: [FloatBuffer]
-    /// Per block: [capacity, inner].
-    let selfKeys: [FloatBuffer]
-    let selfValues: [FloatBuffer]
+    /// Self-attention keys and values per block, [length, inner] each.
+    let cache: KVCache
     let scratch = T5Scratch()
     let hidden = FloatBuffer()  // [rows, d_model]
-    /// Decoder tokens consumed so far.
-    public internal(set) var length = 0
     /// Logits of the last consumed position [vocab].
     public internal(set) var logits: [Float]
 
-    init(encoderLength: Int, encoderMask: [Bool]?, crossKV: [FloatBuffer], blocks: Int, vocabularySize: Int) {
+    /// Decoder tokens consumed so far.
+    public var length: Int { cache.length }
+
+    init(encoderLength: Int, encoderMask: [Bool]?, crossKV: [FloatBuffer], cache: KVCache, vocabularySize: Int) {
         self.encoderLength = encoderLength
         self.encoderMask = encoderMask
         self.crossKV = crossKV
-        selfKeys = (0..<blocks).map { _ in FloatBuffer() }
-        selfValues = (0..<blocks).map { _ in FloatBuffer() }
+        self.cache = cache
         logits = [Float](repeating: 0, count: vocabularySize)
     }
 
-    /// A copy with its own self-attention cache (the `length` rows filled so far) and logits; the cross-attention
-    /// K/V, written once by `makeState`, is shared.
-    init(forking other: T5DecoderState, inner: Int) {
+    /// A copy with its own self-attention cache and logits; the cross-attention K/V, written once by `makeState`, is
+    /// shared.
+    init(forking other: T5DecoderState) {
         encoderLength = other.encoderLength
         encoderMask = other.encoderMask
         crossKV = other.crossKV
-        selfKeys = other.selfKeys.map { $0.copy(count: other.length * inner) }
-        selfValues = other.selfValues.map { $0.copy(count: other.length * inner) }
-        length = other.length
+        cache = other.cache.copy()
         logits = other.logits
     }
 }
@@ -101,12 +98,7 @@ public final class T5Decoder: Sendable {
                     feedForward: try T5FeedForward(loader, prefix: "\(prefix).2", configuration: c, steps: true)))
         }
         self.blocks = blocks
-        positionBias = T5RelativePositionBias(
-            table: try loader.tensor(
-                "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
-                shape: [c.relativeAttentionBuckets, c.heads]),
-            bidirectional: false, buckets: c.relativeAttentionBuckets, maxDistance: c.relativeAttentionMaxDistance,
-            heads: c.heads)
+        positionBias = try T5RelativePositionBias(loader, stack: "decoder", bidirectional: false, configuration: c)
         finalNorm = try loader.tensor("decoder.final_layer_norm.weight", shape: [d])
         if loader.contains("lm_head.weight") {
             head = try loader.linear("lm_head", inputs: d, outputs: c.vocabularySize, steps: true)
@@ -149,8 +141,8 @@ public final class T5Decoder: Sendable {
             return buffer
         }
         return T5DecoderState(
-            encoderLength: length, encoderMask: encoderMask, crossKV: crossKV, blocks: blocks.count,
-            vocabularySize: c.vocabularySize)
+            encoderLength: length, encoderMask: encoderMask, crossKV: crossKV,
+            cache: KVCache(layers: blocks.count, width: c.innerDimension), vocabularySize: c.vocabularySize)
     }
 
     /// Feeds decoder tokens (one per generation step, or several at once), extending the KV cache. Leaves the last
@@ -166,20 +158,8 @@ public final class T5Decoder: Sendable {
     /// updated. Under `.batchInvariant` (the default) each row is bit-identical to a one-sequence step; under `.blas`
     /// rows can differ from it in the last bits (gemm vs gemv summation order).
     public func step(_ tokens: [Int32], states: [T5DecoderState]) throws {
-        guard tokens.count == states.count, !tokens.isEmpty else {
-            throw ModelError.inputShapeMismatch(
-                what: "batch step tokens", expected: [states.count], actual: [tokens.count])
-        }
-        guard Set(states.map { ObjectIdentifier($0) }).count == states.count else {
-            throw ModelError.invalidBatch(reason: "the same sequence appears twice in one step")
-        }
-        // Checked before any sequence moves, so a bad batch leaves every state as it was.
-        try validate(tokens, vocabularySize: configuration.vocabularySize)
-        // Chunks of at most `RowKernel.invariantRows` keep every row on the batch-invariant kernel when it is used.
-        for start in stride(from: 0, to: tokens.count, by: RowKernel.invariantRows) {
-            let end = min(tokens.count, start + RowKernel.invariantRows)
-            _ = try run(Array(tokens[start..<end]), segments: states[start..<end].map { ($0, 1) }, allLogits: false)
-        }
+        try BatchStep.check(tokens, states: states, vocabularySize: configuration.vocabularySize)
+        try BatchStep.inChunks(tokens, states: states) { _ = try run($0, segments: $1, allLogits: false) }
     }
 
     /// The decoder over consecutive row segments of `tokens`, each continuing its own sequence.
@@ -187,103 +167,79 @@ public final class T5Decoder: Sendable {
         -> Tensor?
     {
         let c = configuration
+        try validate(tokens, vocabularySize: c.vocabularySize)
         // One row per sequence: a decoding step (see RowKernel.batchInvariant).
         let step = segments.allSatisfy { $0.rows == 1 }
-        try validate(tokens, vocabularySize: c.vocabularySize)
-        let (rows, d, inner) = (tokens.count, c.modelDimension, c.innerDimension)
-        // The batch runs in the first sequence's buffers; scores and bias are per segment.
+        let (rows, d) = (tokens.count, c.modelDimension)
+        // The batch runs in the first sequence's buffers.
         let owner = segments[0].state
-        let scratch = owner.scratch
-        let widest = segments.map { ($0.rows, max($0.state.length + $0.rows, $0.state.encoderLength)) }
-        scratch.reserve(rows: rows, keys: 0, configuration: c)
-        scratch.scores.reserve(widest.map { $0.0 * $0.1 }.max() ?? 0)
-        scratch.bias.reserve(c.heads * (widest.map { $0.0 * $0.1 }.max() ?? 0))
-        owner.hidden.reserve(rows * d)
-        let hidden = owner.hidden.pointer
+        reserveBuffers(of: owner, rows: rows, segments: segments)
+        let (hidden, scratch) = (owner.hidden.pointer, owner.scratch)
         try embedding.lookup(tokens, into: hidden)  // ids validated above
         for (index, block) in blocks.enumerated() {
-            // Causal self-attention over each sequence's cache plus its new rows.
-            block.selfNorm.withBase {
-                Kernels.rmsNorm(
-                    hidden, weight: $0, epsilon: c.layerNormEpsilon, rows: rows, width: d,
-                    into: scratch.normed.pointer)
-            }
-            block.selfQKV.apply(scratch.normed.pointer, rows: rows, into: scratch.projected.pointer, step: step)
-            var firstRow = 0
-            for (state, count) in segments {
-                let start = state.length
-                let keys = start + count
-                let (cacheK, cacheV) = (state.selfKeys[index], state.selfValues[index])
-                cacheK.reserve(keys * inner, preserving: start * inner)
-                cacheV.reserve(keys * inner, preserving: start * inner)
-                let packed = scratch.projected.pointer + firstRow * 3 * inner
-                for row in 0..<count {
-                    (cacheK.pointer + (start + row) * inner).update(
-                        from: packed + row * 3 * inner + inner, count: inner)
-                    (cacheV.pointer + (start + row) * inner).update(
-                        from: packed + row * 3 * inner + 2 * inner, count: inner)
-                }
-                positionBias.fill(scratch.bias.pointer, queryCount: count, keyCount: keys, queryOffset: start)
-                Attention.attend(
-                    query: packed, queryStride: 3 * inner, queryCount: count, keys: cacheK.pointer,
-                    values: cacheV.pointer, keyValueStride: inner, keyCount: keys, heads: c.heads,
-                    headDim: c.headDimension, scale: 1, causalOffset: start, positionBias: scratch.bias.pointer,
-                    scores: scratch.scores.pointer, output: scratch.attention.pointer + firstRow * inner,
-                    outputStride: inner)
-                firstRow += count
-            }
-            block.selfOutput.apply(scratch.attention.pointer, rows: rows, into: hidden, accumulate: true, step: step)
-
-            // Cross-attention over each sequence's encoder output (no position bias in T5's EncDecAttention).
-            block.crossNorm.withBase {
-                Kernels.rmsNorm(
-                    hidden, weight: $0, epsilon: c.layerNormEpsilon, rows: rows, width: d,
-                    into: scratch.normed.pointer)
-            }
-            block.crossQuery.apply(scratch.normed.pointer, rows: rows, into: scratch.projected.pointer, step: step)
-            firstRow = 0
-            for (state, count) in segments {
-                let crossKV = state.crossKV[index].pointer
-                let query = scratch.projected.pointer + firstRow * inner
-                let output = scratch.attention.pointer + firstRow * inner
-                let attend = { (mask: UnsafePointer<Bool>?) in
-                    Attention.attend(
-                        query: query, queryStride: inner, queryCount: count, keys: crossKV, values: crossKV + inner,
-                        keyValueStride: 2 * inner, keyCount: state.encoderLength, heads: c.heads,
-                        headDim: c.headDimension, scale: 1, keyMask: mask, scores: scratch.scores.pointer,
-                        output: output, outputStride: inner)
-                }
-                if let mask = state.encoderMask {
-                    mask.withUnsafeBufferPointer { attend($0.baseAddress!) }
-                } else {
-                    attend(nil)
-                }
-                firstRow += count
-            }
-            block.crossOutput.apply(scratch.attention.pointer, rows: rows, into: hidden, accumulate: true, step: step)
-
+            selfAttention(block, layer: index, hidden, segments: segments, scratch: scratch, step: step)
+            crossAttention(block, layer: index, hidden, segments: segments, scratch: scratch, step: step)
             block.feedForward.apply(hidden, rows: rows, scratch: scratch, step: step)
         }
-        finalNorm.withBase {
-            Kernels.rmsNorm(
-                hidden, weight: $0, epsilon: c.layerNormEpsilon, rows: rows, width: d,
-                into: scratch.normed.pointer)
-        }
+        let normed = scratch.normed.pointer
+        finalNorm.rmsNorm(hidden, rows: rows, epsilon: c.layerNormEpsilon, into: normed)
         if c.scaleDecoderOutputs {
-            Kernels.scale(scratch.normed.pointer, count: rows * d, by: 1 / Float(d).squareRoot())
+            Kernels.scale(normed, count: rows * d, by: 1 / Float(d).squareRoot())
         }
-        for segment in segments { segment.state.length += segment.rows }
-        if allLogits {
-            var all = Tensor(zeros: [rows, c.vocabularySize])
-            all.withUnsafeMutableBufferPointer {
-                head.apply(scratch.normed.pointer, rows: rows, into: $0.baseAddress!, step: step)
+        return head.finishPass(
+            normed, width: d, vocabulary: c.vocabularySize, segments: segments, allLogits: allLogits, step: step)
+    }
+
+    /// Grows `owner`'s buffers for a pass of `rows` rows; scores and bias are per segment, so they fit the segment
+    /// with the most queries x keys (its cache plus its rows, or the encoder positions).
+    private func reserveBuffers(of owner: T5DecoderState, rows: Int, segments: [(state: T5DecoderState, rows: Int)]) {
+        let c = configuration
+        let widest = segments.map { $0.rows * max($0.state.length + $0.rows, $0.state.encoderLength) }.max() ?? 0
+        owner.scratch.reserve(rows: rows, keys: 0, configuration: c)
+        owner.scratch.scores.reserve(widest)
+        owner.scratch.bias.reserve(c.heads * widest)
+        owner.hidden.reserve(rows * c.modelDimension)
+    }
+
+    /// hidden += causal self-attention of block `layer`, each sequence's new rows over its cache plus themselves.
+    private func selfAttention(
+        _ block: T5DecoderBlock, layer: Int, _ hidden: UnsafeMutablePointer<Float>,
+        segments: [(state: T5DecoderState, rows: Int)], scratch: T5Scratch, step: Bool
+    ) {
+        let c = configuration
+        let sublayer = T5AttentionSublayer(
+            norm: block.selfNorm, input: block.selfQKV, output: block.selfOutput, epsilon: c.layerNormEpsilon)
+        sublayer.apply(hidden, segmentRows: segments.map(\.rows), scratch: scratch, step: step) {
+            segment, packed, output in
+            let (state, count) = segments[segment]
+            let start = state.length
+            positionBias.fill(scratch.bias.pointer, queryCount: count, keyCount: start + count, queryOffset: start)
+            state.cache.appendAndAttend(
+                layer: layer, packed: packed, count: count, heads: c.heads, headDim: c.headDimension, scale: 1,
+                positionBias: scratch.bias.pointer, scores: scratch.scores.pointer, output: output)
+        }
+    }
+
+    /// hidden += cross-attention of block `layer` over each sequence's encoder output (no position bias in T5's
+    /// EncDecAttention).
+    private func crossAttention(
+        _ block: T5DecoderBlock, layer: Int, _ hidden: UnsafeMutablePointer<Float>,
+        segments: [(state: T5DecoderState, rows: Int)], scratch: T5Scratch, step: Bool
+    ) {
+        let c = configuration
+        let inner = c.innerDimension
+        let sublayer = T5AttentionSublayer(
+            norm: block.crossNorm, input: block.crossQuery, output: block.crossOutput, epsilon: c.layerNormEpsilon)
+        sublayer.apply(hidden, segmentRows: segments.map(\.rows), scratch: scratch, step: step) {
+            segment, query, output in
+            let (state, count) = segments[segment]
+            let crossKV = state.crossKV[layer].pointer
+            state.encoderMask.withBase { mask in
+                Attention.attend(
+                    query: query, queryStride: inner, queryCount: count, keys: crossKV, values: crossKV + inner,
+                    keyValueStride: 2 * inner, keyCount: state.encoderLength, heads: c.heads, headDim: c.headDimension,
+                    scale: 1, keyMask: mask, scores: scratch.scores.pointer, output: output, outputStride: inner)
             }
-            owner.logits = all.row(rows - 1)
-            return all
         }
-        head.writeLastRowLogits(
-            scratch.normed.pointer, width: configuration.modelDimension, vocabulary: configuration.vocabularySize,
-            segments: segments, step: step)
-        return nil
     }
 }

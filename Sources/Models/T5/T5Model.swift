@@ -42,10 +42,8 @@ public final class T5Model: LanguageModel {
     }
 
     public func step(_ tokens: [Int32], sequences: [any DecodingSequence]) throws {
-        let states = try sequences.map { sequence -> T5DecoderState in
-            guard let t5 = sequence as? T5Sequence, t5.decoder === decoder else {
-                throw ModelError.invalidBatch(reason: "a sequence in the batch was not started by this T5 model")
-            }
+        let states = try BatchStep.states(of: sequences, model: "T5") { sequence -> T5DecoderState? in
+            guard let t5 = sequence as? T5Sequence, t5.decoder === decoder else { return nil }
             return t5.state
         }
         try decoder.step(tokens, states: states)
@@ -54,10 +52,44 @@ public final class T5Model: LanguageModel {
     /// Starts decoding from an encoder output [S, d_model] computed elsewhere (e.g. from E(x) + Z in LLM-to-SLM),
     /// feeding the decoder start token so the first logits are ready.
     public func startSequence(encoderOutput: Tensor, encoderMask: [Bool]? = nil) throws -> T5Sequence {
+        try startDecoding(
+            encoderOutput: encoderOutput, encoderMask: encoderMask, startToken: configuration.decoderStartTokenID)
+    }
+
+    /// A decoder state over `encoderOutput` [S, d_model] that has consumed `startToken`.
+    private func startDecoding(encoderOutput: Tensor, encoderMask: [Bool]?, startToken: Int32) throws -> T5Sequence {
         let state = try decoder.makeState(encoderOutput: encoderOutput, encoderMask: encoderMask)
-        try decoder.forward([configuration.decoderStartTokenID], state: state)
+        try decoder.forward([startToken], state: state)
         return T5Sequence(decoder: decoder, state: state)
     }
+}
+
+/// LLM-to-SLM with a T5 SLM: S is the SLM encoder's `inputs_embeds`, and the decoder starts at the bundle's
+/// decoder start token.
+extension T5Model: ConditionableSLM {
+    /// An encoder-decoder: S feeds the SLM encoder.
+    public static var slmKind: SLMKind { .encoderDecoder }
+
+    /// d_model and vocab_size of the T5 config.
+    public static func conditioningShape(configFile: URL) throws -> (width: Int, vocabularySize: Int) {
+        let configuration = try loadConfig(T5Configuration.self, from: configFile)
+        return (configuration.modelDimension, configuration.vocabularySize)
+    }
+
+    /// The shared embedding `shared.weight`[ids], as the SLM encoder reads it.
+    public func embedPrompt(_ ids: [Int32]) throws -> Tensor { try encoder.embed(ids) }
+
+    /// The SLM encoder over S, then the decoder from `startToken`.
+    public func startSequence(promptInputs: Tensor, startToken: Int32) throws -> any DecodingSequence {
+        try startDecoding(
+            encoderOutput: try encoder.encode(embeddings: promptInputs), encoderMask: nil, startToken: startToken)
+    }
+
+    /// None: T5's relative positions impose no limit.
+    public func maxPromptTokens(newTokens: Int) -> Int? { nil }
+
+    /// The decoder start token of the SLM's config, as `penaltyContext(promptIDs:)`.
+    public var conditionedPenaltyContext: [Int32] { [configuration.decoderStartTokenID] }
 }
 
 /// A T5 sequence being decoded: the decoder plus one `T5DecoderState`.
@@ -80,7 +112,6 @@ public final class T5Sequence: DecodingSequence {
     }
 
     public func fork() -> any DecodingSequence {
-        T5Sequence(
-            decoder: decoder, state: T5DecoderState(forking: state, inner: decoder.configuration.innerDimension))
+        T5Sequence(decoder: decoder, state: T5DecoderState(forking: state))
     }
 }
