@@ -36,16 +36,14 @@ import Testing
     }
 
     static func cases(_ model: String) throws -> (prompt: [Int32], cases: [Case]) {
-        let data = try Data(contentsOf: TestPaths.fixture("beams/\(model).json"))
-        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        let prompt = (object["prompt"] as? [NSNumber] ?? []).map { Int32($0.intValue) }
-        let cases = (object["cases"] as? [[String: Any]] ?? []).map { entry in
+        let fixture = try GenerationFixture("beams", model: model)
+        let cases = fixture.cases.map { entry in
             Case(
                 options: entry["options"] as? [String: Any] ?? [:],
                 sequences: (entry["sequences"] as? [[NSNumber]] ?? []).map { $0.map { Int32($0.intValue) } },
                 scores: (entry["scores"] as? [NSNumber] ?? []).map(\.floatValue))
         }
-        return (prompt, cases)
+        return (fixture.prompt, cases)
     }
 
     @Test(arguments: ["t5_v10", "t5_v11", "gpt2_a", "gpt2_b"])

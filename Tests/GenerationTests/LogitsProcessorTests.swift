@@ -14,15 +14,13 @@ import Testing
     }
 
     static func cases(_ model: String) throws -> (prompt: [Int32], cases: [Case]) {
-        let data = try Data(contentsOf: TestPaths.fixture("generation/\(model).json"))
-        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        let prompt = (object["prompt"] as? [NSNumber] ?? []).map { Int32($0.intValue) }
-        let cases = (object["cases"] as? [[String: Any]] ?? []).map { entry in
+        let fixture = try GenerationFixture("generation", model: model)
+        let cases = fixture.cases.map { entry in
             Case(
                 options: (entry["options"] as? [String: NSNumber] ?? [:]).mapValues(\.doubleValue),
                 ids: (entry["ids"] as? [NSNumber] ?? []).map { Int32($0.intValue) })
         }
-        return (prompt, cases)
+        return (fixture.prompt, cases)
     }
 
     @Test(arguments: ["t5_v10", "t5_v11", "gpt2_a", "gpt2_b"])

@@ -39,3 +39,21 @@ public struct JSONFieldError: Error, CustomStringConvertible {
         "JSON \(key.isEmpty ? "top level" : "field '\(key)'") is not a \(expected) in: \(context)"
     }
 }
+
+/// A generation fixture (Tests/Fixtures/generation, Tests/Fixtures/beams): `{"prompt": [ids], "cases": [{...}]}`.
+public struct GenerationFixture {
+    /// The prompt ids every case starts from.
+    public let prompt: [Int32]
+    /// The cases, as written.
+    public let cases: [[String: Any]]
+
+    /// Reads `Tests/Fixtures/<part>/<model>.json`.
+    public init(_ part: String, model: String) throws {
+        let data = try Data(contentsOf: TestPaths.fixture("\(part)/\(model).json"))
+        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw JSONFieldError(key: "", expected: "object", in: "\(part)/\(model).json")
+        }
+        prompt = try JSONFields.field(object, "prompt", as: [NSNumber].self).map { Int32($0.intValue) }
+        cases = try JSONFields.field(object, "cases", as: [[String: Any]].self)
+    }
+}
