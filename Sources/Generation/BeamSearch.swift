@@ -138,7 +138,7 @@ public struct BeamSearch: Sendable {
         // Candidates that end among the first `numBeams` join the finished ones.
         let divisor = Float(pow(Double(length), Double(beams.lengthPenalty)))
         var merged = finished
-        for index in 0..<beams.numBeams where ends[index] {
+        for index in 0..<min(beams.numBeams, candidates.count) where ends[index] {
             let candidate = candidates[index]
             merged.append(
                 Hypothesis(ids: running[candidate.beam].ids + [candidate.token], score: candidate.score / divisor))
@@ -158,14 +158,13 @@ public struct BeamSearch: Sendable {
         }
         running = nextBeams.map(\.0)
 
-        // Could a running beam still beat the worst finished one? (transformers' `_check_early_stop_heuristic`)
+        // Could a running beam still beat the worst finished one? (transformers' `_check_early_stop_heuristic`: while
+        // fewer than `numBeams` are finished, the worst is -1e9.)
         let allFinished = finished.count == beams.numBeams
-        if allFinished, let worst = finished.last?.score {
-            let hypothetical =
-                beams.earlyStopping == .never && beams.lengthPenalty > 0 ? maxNewTokens : length
-            let best = running[0].score / Float(pow(Double(hypothetical), Double(beams.lengthPenalty)))
-            if !(best > worst) { mayImprove = false }
-        }
+        let worst = allFinished ? finished[finished.count - 1].score : -1e9
+        let hypothetical = beams.earlyStopping == .never && beams.lengthPenalty > 0 ? maxNewTokens : length
+        let best = running[0].score / Float(pow(Double(hypothetical), Double(beams.lengthPenalty)))
+        if !(best > worst) { mayImprove = false }
         if !mayImprove || (allFinished && beams.earlyStopping == .always) || ends.allSatisfy({ $0 }) {
             isFinished = true
             return []
