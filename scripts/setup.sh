@@ -24,6 +24,7 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 
 # prometheus: only for its promtool, which the metrics tests run on every service's /metrics (docs/metrics.md).
+# curl: the README's quick start, and the gateway test of the raw Server-Sent Events framing.
 packages=(
     build-essential pkg-config
     libzmq3-dev libopenblas-dev
@@ -32,6 +33,7 @@ packages=(
     python3 python3-venv
     iproute2
     prometheus
+    curl
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -76,6 +76,29 @@ class GatewayTests(GatewayCase):
         self.assertEqual("".join(piece.choices[0].text for piece in pieces), expected[0]["text"])
         self.assertIsNotNone(pieces[-1].choices[0].finish_reason)
 
+    def test_curl_sees_the_raw_server_sent_events_framing(self) -> None:
+        """`curl -N` as the README shows it: `data: {json}` events separated by blank lines, `data: [DONE]` last."""
+        import subprocess
+        expected = reference(PROMPTS[0], "--max-new-tokens", "6")
+        body = json.dumps({"model": "t5-add", "prompt": PROMPTS[0], "max_tokens": 6, "stream": True})
+        done = subprocess.run(["curl", "-N", "-s", "-S", "-i", "--max-time", "60", self.gateway.url + "/v1/completions",
+                               "-H", "Content-Type: application/json", "-d", body],
+                              capture_output=True, text=True, timeout=90)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        head, _, events = done.stdout.replace("\r\n", "\n").partition("\n\n")
+        self.assertTrue(head.startswith("HTTP/1.1 200"), head)
+        self.assertIn("content-type: text/event-stream", head.lower())
+        blocks = events.split("\n\n")
+        self.assertEqual(blocks[-1], "", "the stream ends with a blank line")
+        self.assertEqual(blocks[-2], "data: [DONE]")
+        chunks = []
+        for block in blocks[:-2]:
+            self.assertTrue(block.startswith("data: ") and "\n" not in block, repr(block))
+            chunks.append(json.loads(block.removeprefix("data: ")))
+        self.assertEqual("".join(chunk["choices"][0]["text"] for chunk in chunks), expected["text"])
+        self.assertEqual({chunk["object"] for chunk in chunks}, {"text_completion"})
+        self.assertIsNotNone(chunks[-1]["choices"][0]["finish_reason"])
+
     def test_chat_answers_the_last_user_message(self) -> None:
         expected = reference(PROMPTS[1], "--max-new-tokens", "10")["text"]
         messages = [{"role": "system", "content": "translate"}, {"role": "user", "content": "ignored"},
