@@ -150,6 +150,31 @@ import Wire
         #expect(final.finishReason == .eos && final.usage?.completionTokens == 2)
     }
 
+    /// A beam job streams nothing before it ends, so a failover restarts it: on another decoder, with its beams,
+    /// no resume ids, and as many credits there as beams.
+    @Test func aBeamJobWhoseDecoderDiesRestartsWholeOnAnother() throws {
+        let router = core()
+        hello(router, encoder, .encoders)
+        hello(router, decoderA, .decoders, credits: 3)
+        let request = GenerateRequest(
+            requestID: "b", prompt: .text("hello"), maxNewTokens: 4, stream: true, beams: BeamParams(numBeams: 3))
+        var out = router.receive(.generate(request), from: client, on: .clients, now: start)
+        let encode = try #require(encodes(out).first?.1)
+        out = router.receive(try encoding(for: encode), from: encoder, on: .encoders, now: start)
+        #expect(decodeJobs(out).first?.0.peer == decoderA)
+
+        let later = start + .seconds(10)
+        _ = router.receive(
+            .hello(Hello(role: .decoder, workerID: "b", fingerprints: fingerprints, capacity: 4, encoding: spec)),
+            from: decoderB, on: .decoders, now: later)
+        _ = router.receive(.credit(Credit(credits: 4)), from: decoderB, on: .decoders, now: later)
+        out = router.tick(now: later)
+        let resumed = try #require(decodeJobs(out).first)
+        #expect(resumed.0.peer == decoderB && resumed.1.resumeIDs.isEmpty)
+        #expect(resumed.1.request.beams == request.beams)
+        #expect(router.statistics(now: later).workers.first { $0.workerID == "b" }?.credits == 1)
+    }
+
     @Test func fullQueueRefusesAtOnceWithOverloaded() {
         let router = core(maxQueue: 2)
         // No workers at all: jobs wait, and the third is refused.
