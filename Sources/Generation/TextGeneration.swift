@@ -45,6 +45,11 @@ public struct TextGeneration: Sendable {
         contextPrefix: [Int32] = []
     ) throws {
         try options.validate(hasTokenizer: tokenizer != nil)
+        if options.beams.isOn {
+            throw GenerationOptionError(
+                option: "num_beams", expected: "1 here (a beam job runs as a BeamGeneration)",
+                actual: "\(options.beams.numBeams)")
+        }
         job = GenerationJob(options: options, eosTokenIDs: eosTokenIDs, contextPrefix: contextPrefix)
         detokenizer = tokenizer?.makeIncrementalDecoder(skipSpecialTokens: true)
         stops = StopMatcher(stops: options.stop)
