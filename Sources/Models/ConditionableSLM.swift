@@ -18,9 +18,21 @@ public protocol ConditionableSLM: LanguageModel {
     /// Starts a sequence from the SLM inputs S [m, d_slm] at the prompt positions and `startToken` (T5: the decoder
     /// start token; GPT-2: the separator after the prompt), leaving the first answer token's logits ready.
     func startSequence(promptInputs: Tensor, startToken: Int32) throws -> any DecodingSequence
+    /// The same start as `startSequence(promptInputs:startToken:)`, in units a decoder can interleave with its steps
+    /// (the default: one unit).
+    func prefill(promptInputs: Tensor, startToken: Int32) throws -> any SequencePrefill
     /// Longest prompt the SLM can take with `newTokens` answer tokens after it; nil when it has no position limit.
     func maxPromptTokens(newTokens: Int) -> Int?
     /// The ids the penalties see before the first answer id when the prompt enters as S (embeddings, not ids): what
     /// transformers' logits processors see as `input_ids` at the first step.
     var conditionedPenaltyContext: [Int32] { get }
+}
+
+extension ConditionableSLM {
+    /// One unit: `startSequence(promptInputs:startToken:)`.
+    public func prefill(promptInputs: Tensor, startToken: Int32) throws -> any SequencePrefill {
+        OneUnitPrefill(tokens: promptInputs.shape.first ?? 0) {
+            try self.startSequence(promptInputs: promptInputs, startToken: startToken)
+        }
+    }
 }

@@ -85,8 +85,14 @@ public final class ConditionedSLM: Sendable {
     /// separator), leaving the first answer token's logits ready. The result is the model's own sequence type, so
     /// `model.step` can batch it with others.
     public func startSequence(promptIDs: [Int32], encoding: [Float]) throws -> any DecodingSequence {
+        try startPrefill(promptIDs: promptIDs, encoding: encoding).finish()
+    }
+
+    /// The same start in units (`SequencePrefill`), which a decoder interleaves with the steps of running
+    /// sequences: Z and S are made here (and the encoding checked), the SLM's own prompt pass runs unit by unit.
+    public func startPrefill(promptIDs: [Int32], encoding: [Float]) throws -> any SequencePrefill {
         let z = try encodingProjector.projection(of: encoding, rows: promptIDs.count)
         let inputs = try promptInputs(promptIDs: promptIDs, projection: z)
-        return try model.startSequence(promptInputs: inputs, startToken: bundle.decoderStartTokenID)
+        return try model.prefill(promptInputs: inputs, startToken: bundle.decoderStartTokenID)
     }
 }

@@ -116,26 +116,65 @@ public final class T5Encoder: Sendable {
             // to go through exactly the products it would get alone.
             return try zip(batch, masks).map { try encode(batch: [$0], keyMasks: [$1])[0] }
         }
-        try checkInputs(batch, masks: masks)
-        let lengths = batch.map { $0.shape[0] }
-        let rows = lengths.reduce(0, +)
-        let c = configuration
-        let scratch = T5Scratch()
-        scratch.reserve(rows: rows, keys: 0, configuration: c)
-        let longest = lengths.max() ?? 0
-        scratch.scores.reserve(longest * longest)
-        let hidden = stack(batch, rows: rows)
-        let biases = positionBiases(lengths: lengths)
-        for block in blocks {
-            selfAttention(block, hidden.pointer, lengths: lengths, masks: masks, biases: biases, scratch: scratch)
-            block.feedForward.apply(hidden.pointer, rows: rows, scratch: scratch)
+        let pass = try Pass(self, batch: batch, masks: masks)
+        pass.run(blocks: blocks.count)
+        return try pass.finish()
+    }
+
+    /// One encoding in progress, runnable a few blocks at a time (a decoder interleaves an SLM encoder's blocks with
+    /// the steps of running sequences): every block runs the same code on the same rows whether the pass is run at
+    /// once or in pieces, so the result has the same bits.
+    final class Pass {
+        private let encoder: T5Encoder
+        private let lengths: [Int]
+        private let masks: [[Bool]?]
+        private let scratch = T5Scratch()
+        private let hidden: FloatBuffer
+        private let biases: [Int: FloatBuffer]
+        /// Blocks run so far.
+        private(set) var blocksDone = 0
+
+        /// A pass over `batch` (each [T_i, d_model]) with its key masks, before the first block.
+        init(_ encoder: T5Encoder, batch: [Tensor], masks: [[Bool]?]) throws {
+            try encoder.checkInputs(batch, masks: masks)
+            self.encoder = encoder
+            self.masks = masks
+            lengths = batch.map { $0.shape[0] }
+            let rows = lengths.reduce(0, +)
+            scratch.reserve(rows: rows, keys: 0, configuration: encoder.configuration)
+            let longest = lengths.max() ?? 0
+            scratch.scores.reserve(longest * longest)
+            hidden = encoder.stack(batch, rows: rows)
+            biases = encoder.positionBiases(lengths: lengths)
         }
-        finalNorm.rmsNorm(hidden.pointer, rows: rows, epsilon: c.layerNormEpsilon, into: scratch.normed.pointer)
-        return try split(scratch.normed.pointer, lengths: lengths)
+
+        /// Blocks still to run.
+        var blocksLeft: Int { encoder.blocks.count - blocksDone }
+
+        /// Runs the next `count` blocks (fewer when fewer are left).
+        func run(blocks count: Int) {
+            let rows = lengths.reduce(0, +)
+            for block in encoder.blocks[blocksDone..<(blocksDone + min(count, blocksLeft))] {
+                encoder.selfAttention(
+                    block, hidden.pointer, lengths: lengths, masks: masks, biases: biases, scratch: scratch)
+                block.feedForward.apply(hidden.pointer, rows: rows, scratch: scratch)
+                blocksDone += 1
+            }
+        }
+
+        /// The final norm over the rows, one [T_i, d_model] per input; every block must have run.
+        func finish() throws -> [Tensor] {
+            precondition(blocksLeft == 0, "T5Encoder.Pass finished before its last block")
+            let c = encoder.configuration
+            let rows = lengths.reduce(0, +)
+            encoder.finalNorm.rmsNorm(
+                hidden.pointer, rows: rows, epsilon: c.layerNormEpsilon, into: scratch.normed.pointer)
+            return try encoder.split(scratch.normed.pointer, lengths: lengths)
+        }
     }
 
     /// Every input must be [T > 0, d_model], and its mask, when given, T long.
-    private func checkInputs(_ batch: [Tensor], masks: [[Bool]?]) throws {
+    fileprivate func checkInputs(_ batch: [Tensor], masks: [[Bool]?]) throws {
         let d = configuration.modelDimension
         for (embeddings, mask) in zip(batch, masks) {
             guard embeddings.rank == 2, embeddings.shape[1] == d else {
@@ -151,7 +190,7 @@ public final class T5Encoder: Sendable {
     }
 
     /// The inputs' rows back to back: [rows, d_model].
-    private func stack(_ batch: [Tensor], rows: Int) -> FloatBuffer {
+    fileprivate func stack(_ batch: [Tensor], rows: Int) -> FloatBuffer {
         let d = configuration.modelDimension
         let stacked = FloatBuffer(capacity: rows * d)
         var offset = 0
@@ -163,7 +202,7 @@ public final class T5Encoder: Sendable {
     }
 
     /// The relative position bias [heads, T, T] depends only on the length: one table per distinct length.
-    private func positionBiases(lengths: [Int]) -> [Int: FloatBuffer] {
+    fileprivate func positionBiases(lengths: [Int]) -> [Int: FloatBuffer] {
         var biasByLength: [Int: FloatBuffer] = [:]
         for length in Set(lengths) {
             let bias = FloatBuffer(capacity: configuration.heads * length * length)
@@ -174,7 +213,7 @@ public final class T5Encoder: Sendable {
     }
 
     /// hidden += bidirectional self-attention of `block`, each prompt's rows attending only to that prompt.
-    private func selfAttention(
+    fileprivate func selfAttention(
         _ block: T5EncoderBlock, _ hidden: UnsafeMutablePointer<Float>, lengths: [Int], masks: [[Bool]?],
         biases: [Int: FloatBuffer], scratch: T5Scratch
     ) {
@@ -195,7 +234,7 @@ public final class T5Encoder: Sendable {
     }
 
     /// The stacked rows [sum T_i, d_model] back into one tensor per prompt.
-    private func split(_ rows: UnsafePointer<Float>, lengths: [Int]) throws -> [Tensor] {
+    fileprivate func split(_ rows: UnsafePointer<Float>, lengths: [Int]) throws -> [Tensor] {
         let d = configuration.modelDimension
         var outputs: [Tensor] = []
         var offset = 0

@@ -81,8 +81,16 @@ extension T5Model: ConditionableSLM {
 
     /// The SLM encoder over S, then the decoder from `startToken`.
     public func startSequence(promptInputs: Tensor, startToken: Int32) throws -> any DecodingSequence {
-        try startDecoding(
-            encoderOutput: try encoder.encode(embeddings: promptInputs), encoderMask: nil, startToken: startToken)
+        try prefill(promptInputs: promptInputs, startToken: startToken).finish()
+    }
+
+    /// One unit per SLM encoder block, then one for the cross-attention K/V and the decoder start step.
+    public func prefill(promptInputs: Tensor, startToken: Int32) throws -> any SequencePrefill {
+        T5Prefill(
+            pass: try T5Encoder.Pass(encoder, batch: [promptInputs], masks: [nil]), tokens: promptInputs.shape[0]
+        ) { [self] encoded in
+            try startDecoding(encoderOutput: encoded, encoderMask: nil, startToken: startToken)
+        }
     }
 
     /// None: T5's relative positions impose no limit.
@@ -113,5 +121,30 @@ public final class T5Sequence: DecodingSequence {
 
     public func fork() -> any DecodingSequence {
         T5Sequence(decoder: decoder, state: T5DecoderState(forking: state))
+    }
+}
+
+/// A T5 SLM's start in units: its encoder a block at a time, then the decoder over the result.
+final class T5Prefill: SequencePrefill {
+    private let pass: T5Encoder.Pass
+    private let startDecoding: (Tensor) throws -> T5Sequence
+    private var started = false
+    let tokensPerUnit: Int
+
+    init(pass: T5Encoder.Pass, tokens: Int, startDecoding: @escaping (Tensor) throws -> T5Sequence) {
+        self.pass = pass
+        tokensPerUnit = tokens
+        self.startDecoding = startDecoding
+    }
+
+    var unitsLeft: Int { started ? 0 : pass.blocksLeft + 1 }
+
+    func advance(units: Int) throws -> (any DecodingSequence)? {
+        precondition(!started, "prefill advanced after it finished")
+        let blocks = min(max(1, units), pass.blocksLeft)
+        pass.run(blocks: blocks)
+        guard pass.blocksLeft == 0, units > blocks || blocks == 0 else { return nil }
+        started = true
+        return try startDecoding(try pass.finish()[0])
     }
 }
