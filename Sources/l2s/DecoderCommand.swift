@@ -12,8 +12,9 @@ struct DecoderCommand: Subcommand {
     static let discussion = """
         Connects to the router's decoders endpoint, announces the bundle's fingerprints and --slots credits, and
         generates for the jobs it is given, streaming each step's tokens in one message; all active jobs advance
-        together in one batched step. New jobs are admitted between steps, at most --prefill-tokens-per-step prompt
-        tokens at a time (at least one job) while others run, so running jobs are not frozen by a burst of arrivals.
+        together in one batched step. A new job's prefill (the SLM over its prompt) runs between steps in units (a
+        T5 SLM encoder block; a whole GPT-2 prefill), at most --prefill-tokens-per-step prompt tokens' worth of units
+        per step (at least one) while others run, so running jobs are not frozen for a whole prompt pass.
         A job resumed after another decoder died replays the tokens already streamed, so its result is that of an
         uninterrupted run. Reconnects with backoff when the router restarts. Start as many as you like.
         --weights W keeps the SLM's step layers as stored, or converts them at load (int8 and the 16-bit
@@ -30,7 +31,8 @@ struct DecoderCommand: Subcommand {
             OptionSpec("--slots", value: "N", help: "jobs held at once", default: "4", env: "L2S_SLOTS"),
             OptionSpec(
                 "--prefill-tokens-per-step", value: "N",
-                help: "prompt tokens of new jobs admitted between two steps of running ones", default: "256",
+                help: "prompt tokens' worth of prefill units (T5: encoder blocks) run between two steps",
+                default: "256",
                 env: "L2S_PREFILL_TOKENS_PER_STEP"),
             WeightFlags.option,
         ]

@@ -18,8 +18,8 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
     private let log: ServiceLog
     public let capacity: Int
     private var active: [DecoderJobState] = []
-    /// Jobs received but not yet admitted (their prefill has not run); they hold their slots.
-    private var waiting: [DecodeJob] = []
+    /// Jobs admitted whose prefill has not finished (it runs a unit at a time between steps); they hold their slots.
+    private var starting: [DecoderJobState] = []
     /// Prompt tokens admitted per step while other sequences are active (at least one job per step).
     private let prefillTokensPerStep: Int
     private let metrics: MetricsRegistry?
@@ -70,78 +70,98 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
         thread.join()
     }
 
-    /// Admits new jobs, drops cancelled ones, and steps every active job once; blocks only when idle.
+    /// Admits new jobs, drops cancelled ones, advances prefills, and steps every active job once; blocks only when
+    /// idle.
     ///
-    /// A job's admission runs the SLM over its prompt (its prefill), which stalls every active sequence meanwhile.
-    /// So while sequences are active, each step admits waiting jobs only up to `prefillTokensPerStep` prompt tokens
-    /// (at least one job); the rest wait, holding their slots, for the next steps. An idle decoder admits all.
+    /// A job's prefill (the SLM over its prompt) stalls every active sequence while it runs. So while sequences are
+    /// active, prefills advance a unit at a time (`SequencePrefill`: a T5 SLM encoder block, or a whole GPT-2
+    /// prefill), in arrival order, up to `prefillTokensPerStep` prompt tokens' worth of units per step (at least one
+    /// unit); a job joins the batch when its prefill is done. An idle decoder runs every prefill to its end.
     private func computeLoop(outbox: WorkerOutbox) {
-        while let delivery = mailbox.take(block: active.isEmpty && waiting.isEmpty) {
+        while let delivery = mailbox.take(block: active.isEmpty && starting.isEmpty) {
             if delivery.abandoned {
                 active.removeAll()
-                waiting.removeAll()
+                starting.removeAll()
             }
             // Slots are batch rows: a beam job holds one per beam (the router sent it that many credits' worth).
             var freed = 0
             if !delivery.cancels.isEmpty {
-                freed += active.filter { delivery.cancels.contains($0.requestID) }.map(\.cost).reduce(0, +)
-                freed += waiting.filter { delivery.cancels.contains($0.request.requestID) }.map(\.cost).reduce(0, +)
+                for jobs in [active, starting] {
+                    freed += jobs.filter { delivery.cancels.contains($0.requestID) }.map(\.cost).reduce(0, +)
+                }
                 active.removeAll { delivery.cancels.contains($0.requestID) }
-                waiting.removeAll { delivery.cancels.contains($0.request.requestID) }
+                starting.removeAll { delivery.cancels.contains($0.requestID) }
             }
             for job in delivery.jobs {
-                if delivery.cancels.contains(job.request.requestID) { freed += job.cost } else { waiting.append(job) }
+                if delivery.cancels.contains(job.request.requestID) {
+                    freed += job.cost
+                } else {
+                    admit(job, outbox: outbox)
+                }
             }
             if freed > 0 { outbox.send(.credit(Credit(credits: UInt32(freed)))) }
-            admitWaiting(outbox: outbox)
+            advancePrefills(outbox: outbox)
             let started = ContinuousClock.now
             stepAll(outbox: outbox)
             active.removeAll { $0.isFinished }
             if let metrics {
                 metrics.observe("l2s_decoder_step_seconds", (ContinuousClock.now - started).inSeconds)
                 metrics.set("l2s_decoder_running_sequences", Double(active.map(\.rows.count).reduce(0, +)))
-                metrics.set("l2s_decoder_waiting_jobs", Double(waiting.count))
-                let held = active.map(\.cost).reduce(0, +) + waiting.map(\.cost).reduce(0, +)
+                metrics.set("l2s_decoder_waiting_jobs", Double(starting.count))
+                let held = (active + starting).map(\.cost).reduce(0, +)
                 metrics.set("l2s_decoder_free_credits", Double(max(0, capacity - held)))
             }
         }
     }
 
-    /// Admits waiting jobs in arrival order: all of them when nothing is active, else up to the prefill budget.
-    private func admitWaiting(outbox: WorkerOutbox) {
-        let idle = active.isEmpty
-        var budget = prefillTokensPerStep
-        while let job = waiting.first {
-            let tokens = job.encoding.promptIDs.count
-            if !idle, budget < tokens, budget < prefillTokensPerStep { break }
-            waiting.removeFirst()
-            budget -= tokens
-            admit(job, outbox: outbox)
-        }
-    }
-
+    /// Checks a new job and readies its prefill (Z, S), or refuses it at once.
     private func admit(_ job: DecodeJob, outbox: WorkerOutbox) {
         do {
             // The router is a peer like any other: its jobs are checked before they cost anything.
             if let problem = RequestValidation.problem(with: job) { throw problem }
             let state = try DecoderJobState(job: job, slm: slm)
-            active.append(state)
+            starting.append(state)
             metrics?.add("l2s_decoder_jobs_total", labels: ["admitted"])
             log.debug(
                 "job admitted: \(job.encoding.promptIDs.count) prompt tokens, resuming after \(job.resumeIDs.count)",
                 requestID: state.logID, event: "job_admitted", fields: [("job", .string(state.requestID))])
         } catch {
-            metrics?.add("l2s_decoder_jobs_total", labels: ["refused"])
-            log.warning(
-                "job refused: \(error)", requestID: DecoderJobState.logID(of: job.request),
-                fields: [("job", .string(job.request.requestID))])
-            outbox.send(
-                .error(
-                    ErrorReply(
-                        code: DecoderJobState.errorCode(for: error), message: "\(error)",
-                        requestID: job.request.requestID)))
-            outbox.send(.credit(Credit(credits: UInt32(job.cost))))
+            refuse(
+                requestID: job.request.requestID, logID: DecoderJobState.logID(of: job.request), cost: job.cost,
+                error, outbox: outbox)
         }
+    }
+
+    /// Advances the prefills of starting jobs in arrival order: all of them to their end when nothing is active,
+    /// else up to the per-step budget (at least one unit); a job whose prefill is done joins the batch.
+    private func advancePrefills(outbox: WorkerOutbox) {
+        let idle = active.isEmpty
+        var budget = prefillTokensPerStep
+        var ranAny = false
+        for state in starting {
+            let affordable = idle ? Int.max : budget / max(1, state.prefillTokensPerUnit)
+            let units = affordable > 0 ? affordable : (ranAny ? 0 : 1)
+            if units == 0 { break }
+            ranAny = true
+            do {
+                let before = state.prefillUnitsLeft
+                if try state.advancePrefill(units: units) { active.append(state) }
+                budget -= (before - state.prefillUnitsLeft) * state.prefillTokensPerUnit
+            } catch {
+                state.fail()
+                refuse(requestID: state.requestID, logID: state.logID, cost: state.cost, error, outbox: outbox)
+            }
+        }
+        starting.removeAll { $0.isStarted || $0.isFinished }
+    }
+
+    /// Answers a job that cannot run with an error (its code says whose fault it is) and frees its slots.
+    private func refuse(requestID: String, logID: String, cost: Int, _ error: any Error, outbox: WorkerOutbox) {
+        metrics?.add("l2s_decoder_jobs_total", labels: ["refused"])
+        log.warning("job refused: \(error)", requestID: logID, fields: [("job", .string(requestID))])
+        outbox.send(
+            .error(ErrorReply(code: DecoderJobState.errorCode(for: error), message: "\(error)", requestID: requestID)))
+        outbox.send(.credit(Credit(credits: UInt32(cost))))
     }
 
     /// One step of continuous batching: every active job chooses its next token, then a single batched
@@ -217,8 +237,13 @@ final class DecoderJobState {
     /// Tokens it generated here (the resumed ones not included), once it ended.
     private(set) var generatedTokens = 0
     private let resumed: Int
-    /// The sequences stepped for this job, in the order of the tokens `chooseNext` returns.
-    private(set) var rows: [any DecodingSequence]
+    /// The sequences stepped for this job, in the order of the tokens `chooseNext` returns (none until the prefill
+    /// is done).
+    private(set) var rows: [any DecodingSequence] = []
+    /// The prefill, until it is done.
+    private var prefill: (any SequencePrefill)?
+    /// Ids the client already has (failover), replayed once the prefill is done.
+    private let resumeIDs: [Int32]
     /// Batch rows held (the job's credits).
     let cost: Int
     private var generation: Run
@@ -256,16 +281,31 @@ final class DecoderJobState {
                     options: options, eosTokenIDs: slm.eosTokenIDs, tokenizer: slm.tokenizer,
                     promptTokens: promptTokens, contextPrefix: slm.penaltyContext))
         }
-        let sequence = try slm.startSequence(promptIDs: job.encoding.promptIDs, encoding: encoding)
+        resumeIDs = job.resumeIDs
+        prefill = try slm.startPrefill(promptIDs: job.encoding.promptIDs, encoding: encoding)
+    }
+
+    /// Whether the prefill is done (the job is in the batch).
+    var isStarted: Bool { prefill == nil }
+    /// Prefill units left.
+    var prefillUnitsLeft: Int { prefill?.unitsLeft ?? 0 }
+    /// Prompt tokens one prefill unit runs over.
+    var prefillTokensPerUnit: Int { prefill?.tokensPerUnit ?? 0 }
+
+    /// Runs up to `units` prefill units; once the prefill is done, replays the resume ids and returns true.
+    func advancePrefill(units: Int) throws -> Bool {
+        guard let prefill, let sequence = try prefill.advance(units: units) else { return isStarted }
+        self.prefill = nil
         rows = [sequence]
         // Failover: replay what the client already has through the same per-step path, discarding the text.
         if case .text(var text) = generation {
-            for id in job.resumeIDs {
+            for id in resumeIDs {
                 try text.replay(id)
                 try sequence.append(id)
             }
             generation = .text(text)
         }
+        return true
     }
 
     /// The encoding must be what this bundle's encoder ships (docs/bundle.md, step 4): the wire dtype, [m, d_slm] and
