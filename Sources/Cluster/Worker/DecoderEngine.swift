@@ -223,6 +223,8 @@ final class DecoderJobState {
     let cost: Int
     private var generation: Run
     private(set) var isFinished = false
+    /// The SLM tokenizer: the text of each id in the chunks' logprobs.
+    private let tokenizer: any Tokenizer
 
     private enum Run {
         case text(TextGeneration)
@@ -241,9 +243,11 @@ final class DecoderJobState {
         let options = GenerationOptions(
             maxNewTokens: Int(job.request.maxNewTokens),
             minNewTokens: Int(job.request.minNewTokens), sampling: SamplingConversion.parameters(job.request.sampling),
-            stop: job.request.stop, beams: BeamConversion.options(job.request.beams))
+            stop: job.request.stop, beams: BeamConversion.options(job.request.beams),
+            logprobs: job.request.logprobs.map { Int(min($0, 1 << 20)) })
         let promptTokens = job.encoding.promptIDs.count
         cost = job.cost
+        tokenizer = slm.tokenizer
         if options.beams.isOn {
             if !job.resumeIDs.isEmpty { throw DecoderJobError.beamResume(ids: job.resumeIDs.count) }
             generation = .beams(
@@ -289,10 +293,16 @@ final class DecoderJobState {
         case .text(var text):
             let step = try text.next(from: rows[0].logits)
             generation = .text(text)
+            let logprobs = step.logprob.map { [wire($0)] } ?? []
             guard let reason = step.finishReason else {
-                return (TokenChunk(requestID: requestID, ids: [step.token], textDelta: step.delta), [step.token])
+                return (
+                    TokenChunk(requestID: requestID, ids: [step.token], textDelta: step.delta, logprobs: logprobs),
+                    [step.token]
+                )
             }
-            return (finalChunk(ids: [step.token], text: step.delta, reason: reason, usage: text.usage), [])
+            var chunk = finalChunk(ids: [step.token], text: step.delta, reason: reason, usage: text.usage)
+            chunk.logprobs = logprobs
+            return (chunk, [])
         case .beams(var beams):
             let extensions = beams.advance(rowLogits: rows.map(\.logits))
             generation = .beams(beams)
@@ -319,6 +329,16 @@ final class DecoderJobState {
     }
 
     func fail() { isFinished = true }
+
+    /// A step's log-probabilities as a chunk carries them, each id with its text.
+    private func wire(_ entry: TokenLogprob) -> ChunkLogprob {
+        ChunkLogprob(
+            id: entry.id, logprob: entry.logprob,
+            top: entry.top.map {
+                ChunkTopLogprob(id: $0.id, logprob: $0.logprob, text: tokenizer.text(of: $0.id) ?? "")
+            },
+            text: tokenizer.text(of: entry.id) ?? "")
+    }
 
     /// The id a job's log lines carry: its trace id, else (none, or one that breaks the rule) the router's id for it.
     static func logID(of request: GenerateRequest) -> String {

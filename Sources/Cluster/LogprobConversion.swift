@@ -1,0 +1,14 @@
+import Generation
+import Wire
+
+/// Log-probabilities between the wire (`ChunkLogprob`, with token texts) and Generation (`TokenLogprob`, ids only).
+public enum LogprobConversion {
+    /// The Generation values of a chunk's entries (their texts dropped: results print ids).
+    public static func generation(_ entries: [ChunkLogprob]) -> [TokenLogprob] {
+        entries.map { entry in
+            TokenLogprob(
+                id: entry.id, logprob: entry.logprob,
+                top: entry.top.map { TopLogprob(id: $0.id, logprob: $0.logprob) })
+        }
+    }
+}
