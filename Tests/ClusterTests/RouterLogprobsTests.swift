@@ -91,6 +91,30 @@ extension RouterCoreTests {
         #expect(router.drainNotices().contains { $0.contains(problem) }, "\(router.drainNotices())")
     }
 
+    @Test func aResumedJobsFinalChunkHasTheEntriesOfBothDecoders() throws {
+        let router = pinned()
+        hello(router, encoder, .encoders)
+        hello(router, decoderA, .decoders, credits: 1)
+        let (_, job) = try logprobsJob(router, stream: false)
+        _ = router.receive(
+            .tokenChunk(TokenChunk(requestID: job.request.requestID, ids: [7], logprobs: [Self.entry(7)])),
+            from: decoderA, on: .decoders, now: start)
+        hello(router, decoderB, .decoders, credits: 1)
+        let out = router.receive(
+            .error(ErrorReply(code: .internal, message: "oops", requestID: job.request.requestID)), from: decoderA,
+            on: .decoders, now: start)
+        let resumed = try #require(decodeJobs(out).first)
+        #expect(resumed.0.peer == decoderB && resumed.1.resumeIDs == [7] && resumed.1.request.logprobs == 2)
+        let end = router.receive(
+            .tokenChunk(
+                TokenChunk(
+                    requestID: resumed.1.request.requestID, ids: [1], finishReason: .eos,
+                    usage: Usage(promptTokens: 2, completionTokens: 2), logprobs: [Self.entry(1)])),
+            from: decoderB, on: .decoders, now: start)
+        let final = try #require(chunks(end).last?.1)
+        #expect(final.ids == [7, 1] && final.logprobs == [Self.entry(7), Self.entry(1)])
+    }
+
     @Test func aJobWithoutLogprobsRefusesAChunkWithThem() throws {
         let router = pinned()
         hello(router, encoder, .encoders)
