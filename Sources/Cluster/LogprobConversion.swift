@@ -1,4 +1,5 @@
 import Generation
+import Tokenizers
 import Wire
 
 /// Log-probabilities between the wire (`ChunkLogprob`, with token texts) and Generation (`TokenLogprob`, ids only).
@@ -10,5 +11,15 @@ public enum LogprobConversion {
                 id: entry.id, logprob: entry.logprob,
                 top: entry.top.map { TopLogprob(id: $0.id, logprob: $0.logprob) })
         }
+    }
+
+    /// A step's entry as a chunk carries it, each id with `tokenizer`'s text of it (`Tokenizer.text(of:)`).
+    static func wire(_ entry: TokenLogprob, tokenizer: any Tokenizer) -> ChunkLogprob {
+        ChunkLogprob(
+            id: entry.id, logprob: entry.logprob,
+            top: entry.top.map {
+                ChunkTopLogprob(id: $0.id, logprob: $0.logprob, text: tokenizer.text(of: $0.id) ?? "")
+            },
+            text: tokenizer.text(of: entry.id) ?? "")
     }
 }

@@ -293,7 +293,7 @@ final class DecoderJobState {
         case .text(var text):
             let step = try text.next(from: rows[0].logits)
             generation = .text(text)
-            let logprobs = step.logprob.map { [wire($0)] } ?? []
+            let logprobs = step.logprob.map { [LogprobConversion.wire($0, tokenizer: tokenizer)] } ?? []
             guard let reason = step.finishReason else {
                 return (
                     TokenChunk(requestID: requestID, ids: [step.token], textDelta: step.delta, logprobs: logprobs),
@@ -329,16 +329,6 @@ final class DecoderJobState {
     }
 
     func fail() { isFinished = true }
-
-    /// A step's log-probabilities as a chunk carries them, each id with its text.
-    private func wire(_ entry: TokenLogprob) -> ChunkLogprob {
-        ChunkLogprob(
-            id: entry.id, logprob: entry.logprob,
-            top: entry.top.map {
-                ChunkTopLogprob(id: $0.id, logprob: $0.logprob, text: tokenizer.text(of: $0.id) ?? "")
-            },
-            text: tokenizer.text(of: entry.id) ?? "")
-    }
 
     /// The id a job's log lines carry: its trace id, else (none, or one that breaks the rule) the router's id for it.
     static func logID(of request: GenerateRequest) -> String {
