@@ -60,6 +60,8 @@ struct CompletionRender {
     let id: String
     let model: String
     let chat: Bool
+    /// The request asked for log-probabilities: each choice carries a `logprobs` object instead of null.
+    var logprobs = false
     let created = Int(Date().timeIntervalSince1970)
 
     static func finishReason(_ reason: FinishReason) -> String {
@@ -79,7 +81,7 @@ struct CompletionRender {
         object["object"] = chat ? "chat.completion" : "text_completion"
         object["choices"] = choices.enumerated().map { index, choice -> [String: Any] in
             var entry: [String: Any] = [
-                "index": index, "logprobs": NSNull(),
+                "index": index, "logprobs": logprobsObject(choice.chunk.logprobs, offset: 0),
                 "finish_reason": Self.finishReason(choice.chunk.finishReason),
             ]
             if chat {
@@ -97,12 +99,22 @@ struct CompletionRender {
         return object
     }
 
-    /// One Server-Sent Event carrying `text` for choice `index` (and its finish reason on the last).
-    func event(index: Int, text: String, finish: FinishReason?, first: Bool) -> [UInt8] {
+    /// A choice's `logprobs`: null unless asked for; `offset` is where the first entry's token starts in the text.
+    func logprobsObject(_ entries: [ChunkLogprob], offset: Int) -> Any {
+        guard logprobs else { return NSNull() }
+        return chat ? LogprobsRender.chat(entries) : LogprobsRender.completion(entries, offset: offset)
+    }
+
+    /// One Server-Sent Event carrying `text` for choice `index` (and its finish reason on the last), with the
+    /// chunk's log-probabilities (`offset`: the choice's characters before them).
+    func event(
+        index: Int, text: String, finish: FinishReason?, first: Bool, logprobs entries: [ChunkLogprob] = [],
+        offset: Int = 0
+    ) -> [UInt8] {
         var object = header
         object["object"] = chat ? "chat.completion.chunk" : "text_completion"
         var choice: [String: Any] = [
-            "index": index, "logprobs": NSNull(),
+            "index": index, "logprobs": logprobsObject(entries, offset: offset),
             "finish_reason": finish.map { Self.finishReason($0) as Any } ?? NSNull(),
         ]
         if chat {
@@ -135,6 +147,8 @@ final class EventStream: @unchecked Sendable {
     private var index = 0
     private var started: Set<Int> = []
     private var finished = false
+    /// Characters of the current choice's token texts so far (the completions `text_offset` of the next token).
+    private var offset = 0
 
     init(waiter: JobWaiter, render: CompletionRender, first: ClusterClient.Event, count: Int) {
         self.waiter = waiter
@@ -164,12 +178,18 @@ final class EventStream: @unchecked Sendable {
             event = next
         }
         let first = started.insert(index).inserted
+        if first { offset = 0 }
         switch event {
         case .chunk(let chunk):
-            return render.event(index: index, text: chunk.textDelta, finish: nil, first: first)
+            defer { offset += LogprobsRender.length(chunk.logprobs) }
+            return render.event(
+                index: index, text: chunk.textDelta, finish: nil, first: first, logprobs: chunk.logprobs,
+                offset: offset)
         case .finished(let chunk):
             index += 1
-            return render.event(index: index - 1, text: chunk.textDelta, finish: chunk.finishReason, first: first)
+            return render.event(
+                index: index - 1, text: chunk.textDelta, finish: chunk.finishReason, first: first,
+                logprobs: chunk.logprobs, offset: offset)
         case .failed(let error):
             waiter.cancelAll()
             index = count

@@ -169,20 +169,25 @@ public final class Gateway: Sendable {
         let serial = counter.add(1, ordering: .relaxed).newValue
         let ids = (0..<completion.jobCount).map { "\(reply.requestID)/\(serial)/\($0)" }
         let jobs = ids.indices.map { link.submit(completion.job($0, requestID: ids[$0], traceID: reply.requestID)) }
-        let render = CompletionRender(id: reply.requestID, model: settings.modelName, chat: chat)
+        let render = CompletionRender(
+            id: reply.requestID, model: settings.modelName, chat: chat, logprobs: completion.logprobs != nil)
         let waiter = JobWaiter(link: link, ids: ids, jobs: jobs, clientGone: clientGone)
         guard completion.stream else {
             var choices: [(text: String, chunk: TokenChunk)] = []
             for index in jobs.indices {
                 var text = ""
+                var logprobs: [ChunkLogprob] = []
                 while true {
                     switch waiter.next(index) {
                     case nil: return reply.json(499, ["error": "client closed the connection"])
-                    case .chunk(let chunk): text += chunk.textDelta
+                    case .chunk(let chunk):
+                        text += chunk.textDelta
+                        logprobs += chunk.logprobs
                     case .failed(let error):
                         waiter.cancelAll()
                         throw APIError.from(error)
-                    case .finished(let chunk):
+                    case .finished(var chunk):
+                        chunk.logprobs = logprobs + chunk.logprobs
                         choices.append((text + chunk.textDelta, chunk))
                     }
                     if choices.count > index { break }

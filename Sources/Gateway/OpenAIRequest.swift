@@ -53,6 +53,9 @@ struct CompletionRequest {
     let n: Int
     /// Beam search (transformers' `num_beams`, `length_penalty`, `early_stopping`, as vLLM extends the API).
     let beams: BeamParams?
+    /// Alternatives per token with its log-probability: completions' `logprobs`, chat's `top_logprobs` (with
+    /// `logprobs: true`); nil = none.
+    let logprobs: UInt32?
 
     /// The most jobs one request may make (prompts x n).
     static let maxJobs = 64
@@ -171,6 +174,31 @@ struct CompletionRequest {
         }
         user = try Self.optional(object, "user", as: String.self)
         if let user, user.utf8.count > 256 { throw .badRequest("'user' is longer than 256 bytes", param: "user") }
+        logprobs = try Self.logprobs(object, chat: chat)
+        if logprobs != nil, beams != nil {
+            throw .badRequest("'logprobs' cannot be combined with 'num_beams' > 1", param: "logprobs")
+        }
+    }
+
+    /// Completions: `logprobs` N in 0...20 (OpenAI allows 5). Chat: `logprobs` true, with `top_logprobs` N in 0...20.
+    private static func logprobs(_ object: [String: Any], chat: Bool) throws(APIError) -> UInt32? {
+        let limit = 20
+        if chat {
+            let wanted = try optional(object, "logprobs", as: Bool.self) ?? false
+            let top = try optional(object, "top_logprobs", as: Int.self)
+            if let top, !(0...limit).contains(top) {
+                throw .badRequest("'top_logprobs' must be in 0...\(limit), got \(top)", param: "top_logprobs")
+            }
+            if top != nil, !wanted {
+                throw .badRequest("'top_logprobs' needs 'logprobs': true", param: "top_logprobs")
+            }
+            return wanted ? UInt32(top ?? 0) : nil
+        }
+        guard let count = try optional(object, "logprobs", as: Int.self) else { return nil }
+        guard (0...limit).contains(count) else {
+            throw .badRequest("'logprobs' must be in 0...\(limit), got \(count)", param: "logprobs")
+        }
+        return UInt32(count)
     }
 
     /// Largest prompt, in UTF-8 bytes: the router's default `maxPromptBytes`.
@@ -184,7 +212,7 @@ struct CompletionRequest {
         return GenerateRequest(
             requestID: requestID, prompt: .text(prompts[index / n]), maxNewTokens: maxTokens,
             minNewTokens: minTokens, sampling: sampling, stop: stop, tenantSalt: user.map { Array($0.utf8) } ?? [],
-            stream: stream, traceID: traceID, beams: beams)
+            stream: stream, traceID: traceID, beams: beams, logprobs: logprobs)
     }
 
     /// `num_beams` (absent or 1: none), `length_penalty` (default 1), `early_stopping` (false, true or "never").

@@ -33,9 +33,11 @@ public final class BundleGenerator: Sendable {
     /// before it, special tokens skipped (docs/bundle.md: EOS is not part of the answer), cut before the first of
     /// `options.stop` that occurs. `onDelta` sees, per generated id, the text it made safe to print (never half a
     /// UTF-8 character, never part of a stop string; the last one includes what was held back) and the id. The
-    /// deltas concatenate to `text`. A beam job (`options.beams`) has one delta: the best sequence, at the end.
+    /// deltas concatenate to `text`; the third argument is the id's `TokenLogprob` when `options.logprobs` asks for
+    /// it. A beam job (`options.beams`) has one delta: the best sequence, at the end.
     public func generate(
-        promptIDs: [Int32], options: GenerationOptions, onDelta: ((String, [Int32]) -> Void)? = nil
+        promptIDs: [Int32], options: GenerationOptions,
+        onDelta: ((String, [Int32], [TokenLogprob]?) -> Void)? = nil
     ) throws -> GenerationResult {
         let clock = ContinuousClock()
         let start = clock.now
@@ -52,14 +54,14 @@ public final class BundleGenerator: Sendable {
             var result = try Generator.generateBeams(
                 model: slm.model, sequence: sequence, promptTokens: promptIDs.count, eosTokenIDs: slm.eosTokenIDs,
                 options: options, tokenizer: slm.tokenizer, contextPrefix: slm.penaltyContext)
-            onDelta?(result.text, result.ids)
+            onDelta?(result.text, result.ids, nil)
             result.timings.prefillSeconds = prefill.inSeconds
             return result
         }
         var result = try Generator.generate(
             sequence: sequence, promptTokens: promptIDs.count, eosTokenIDs: slm.eosTokenIDs, options: options,
             tokenizer: slm.tokenizer, contextPrefix: slm.penaltyContext
-        ) { step in onDelta?(step.delta, [step.token]) }
+        ) { step in onDelta?(step.delta, [step.token], step.logprob.map { [$0] }) }
         result.timings.prefillSeconds = prefill.inSeconds
         return result
     }

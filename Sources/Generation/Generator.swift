@@ -18,6 +18,8 @@ public struct GenerationOptions: Sendable, Equatable {
     public var stop: [String]
     /// Beam search (off by default).
     public var beams: BeamOptions
+    /// Report each generated token's log-probability and this many alternatives (`--logprobs N`, 0...20); nil = off.
+    public var logprobs: Int?
 
     /// The most stop strings a job may have (OpenAI's limit).
     public static let maxStopStrings = 4
@@ -27,7 +29,8 @@ public struct GenerationOptions: Sendable, Equatable {
     /// Options with transformers-like defaults (greedy, 20 new tokens).
     public init(
         maxNewTokens: Int = 20, minNewTokens: Int = 0, sampling: SamplingParameters = .greedy,
-        eosTokenIDs: [Int32]? = nil, recordLogits: Bool = false, stop: [String] = [], beams: BeamOptions = .off
+        eosTokenIDs: [Int32]? = nil, recordLogits: Bool = false, stop: [String] = [], beams: BeamOptions = .off,
+        logprobs: Int? = nil
     ) {
         self.maxNewTokens = maxNewTokens
         self.minNewTokens = minNewTokens
@@ -36,6 +39,7 @@ public struct GenerationOptions: Sendable, Equatable {
         self.recordLogits = recordLogits
         self.stop = stop
         self.beams = beams
+        self.logprobs = logprobs
     }
 
     /// Throws a `GenerationOptionError` naming the first option a job cannot run with; stop strings need a
@@ -54,6 +58,9 @@ public struct GenerationOptions: Sendable, Equatable {
             throw fail("stop[\(index)]", "1-\(Self.maxStopBytes) UTF-8 bytes", "\(stop[index].utf8.count) bytes")
         }
         if !stop.isEmpty, !hasTokenizer { throw fail("stop", "empty without a tokenizer (ids only)", "\(stop)") }
+        if let logprobs, !(0...TokenLogprob.maxTop).contains(logprobs) {
+            throw fail("logprobs", "0-\(TokenLogprob.maxTop)", "\(logprobs)")
+        }
         try validateBeams()
     }
 
@@ -73,6 +80,7 @@ public struct GenerationOptions: Sendable, Equatable {
         if !sampling.greedy { throw fail("num_beams", "1 when sampling (beam search is greedy)", "\(numBeams)") }
         if !stop.isEmpty { throw fail("stop", "empty with num_beams > 1", "\(stop.count) strings") }
         if recordLogits { throw fail("num_beams", "1 when recording logits", "\(numBeams)") }
+        if logprobs != nil { throw fail("logprobs", "off with num_beams > 1", "\(logprobs ?? 0)") }
     }
 }
 
@@ -129,8 +137,18 @@ public struct GenerationJob: Sendable {
 
     /// Chooses the next token from this step's raw logits (does not record it).
     public func choose(from logits: [Float]) -> Int32 {
-        sampler.choose(
-            from: logits, step: ids.count, context: options.sampling.hasPenalties ? contextPrefix + ids : [])
+        chooseWithLogprob(from: logits).token
+    }
+
+    /// Chooses the next token from this step's raw logits (does not record it) and, when `options.logprobs` is set,
+    /// its log-probability and top alternatives under the processed distribution (`TokenLogprob`).
+    public func chooseWithLogprob(from logits: [Float]) -> (token: Int32, logprob: TokenLogprob?) {
+        var processed = logits
+        sampler.process(
+            &processed, step: ids.count, context: options.sampling.hasPenalties ? contextPrefix + ids : [])
+        let token = sampler.choose(processed: processed, step: ids.count)
+        guard let top = options.logprobs else { return (token, nil) }
+        return (token, TokenLogprob.make(processed: processed, chosen: token, top: top))
     }
 
     /// Records a generated (or replayed) token and returns the finish reason if the job is now done.
@@ -178,10 +196,12 @@ public struct GenerationResult: Sendable, Equatable {
     public var timings = GenerationTimings()
     /// Beam search with `num_return_sequences` K > 1: the next K - 1 sequences, best first.
     public var alternatives: [GenerationResult] = []
+    /// One entry per id of `ids` when the job asked for log-probabilities (`GenerationOptions.logprobs`).
+    public var logprobs: [TokenLogprob]?
 
     public static func == (lhs: GenerationResult, rhs: GenerationResult) -> Bool {
         lhs.text == rhs.text && lhs.ids == rhs.ids && lhs.finishReason == rhs.finishReason && lhs.usage == rhs.usage
-            && lhs.logits == rhs.logits && lhs.alternatives == rhs.alternatives
+            && lhs.logits == rhs.logits && lhs.alternatives == rhs.alternatives && lhs.logprobs == rhs.logprobs
     }
 
     /// A result.
@@ -193,12 +213,13 @@ public struct GenerationResult: Sendable, Equatable {
         self.logits = logits
     }
 
-    /// One JSON object on one line: text, ids, finish_reason, usage, and logits when recorded (non-finite
-    /// values as null, which JSON cannot otherwise carry).
+    /// One JSON object on one line: text, ids, finish_reason, usage, logprobs when asked for and logits when recorded
+    /// (non-finite values as null, which JSON cannot otherwise carry).
     public var jsonLine: String {
         var line = #"{"text":\#(Self.quoted(text)),"ids":[\#(ids.map(String.init).joined(separator: ","))],"#
         line += #""finish_reason":"\#(finishReason.rawValue)","#
         line += #""usage":{"prompt_tokens":\#(usage.promptTokens),"completion_tokens":\#(usage.completionTokens)}"#
+        if let logprobs { line += #","logprobs":\#(TokenLogprob.json(logprobs))"# }
         if let logits {
             let rows = logits.map { row in "[" + row.map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ",") + "]"
             }
@@ -207,9 +228,11 @@ public struct GenerationResult: Sendable, Equatable {
         return line + "}"
     }
 
-    /// One streamed piece as `l2s run --stream` and `l2s generate --stream` print it: {"delta","ids"}.
-    public static func deltaLine(_ text: String, ids: [Int32]) -> String {
-        #"{"delta":\#(quoted(text)),"ids":[\#(ids.map(String.init).joined(separator: ","))]}"#
+    /// One streamed piece as `l2s run --stream` and `l2s generate --stream` print it: {"delta","ids"}, and
+    /// "logprobs" (one per id) when the job asked for them.
+    public static func deltaLine(_ text: String, ids: [Int32], logprobs: [TokenLogprob]? = nil) -> String {
+        let entries = logprobs.map { #","logprobs":\#(TokenLogprob.json($0))"# } ?? ""
+        return #"{"delta":\#(quoted(text)),"ids":[\#(ids.map(String.init).joined(separator: ","))]\#(entries)}"#
     }
 
     /// `text` as a JSON string literal, the one quoting every l2s JSON line uses.
@@ -275,11 +298,13 @@ public enum Generator {
             options: options, eosTokenIDs: eosTokenIDs, tokenizer: tokenizer, promptTokens: promptTokens,
             contextPrefix: contextPrefix)
         var logits: [[Float]] = []
+        var logprobs: [TokenLogprob] = []
         var timings = GenerationTimings()
         let clock = ContinuousClock()
         while job.finishReason == nil {
             if options.recordLogits { logits.append(sequence.logits) }
             let step = try job.next(from: sequence.logits)
+            if let logprob = step.logprob { logprobs.append(logprob) }
             onStep?(step)
             if step.finishReason == nil {
                 let start = clock.now
@@ -291,6 +316,7 @@ public enum Generator {
         var result = GenerationResult(
             text: job.text, ids: job.ids, finishReason: job.finishReason ?? .length, usage: job.usage,
             logits: options.recordLogits ? logits : nil)
+        if options.logprobs != nil { result.logprobs = logprobs }
         result.timings = timings
         return result
     }

@@ -26,6 +26,8 @@ public struct TextGeneration: Sendable {
         public let delta: String
         /// Set on the job's last step.
         public let finishReason: FinishReason?
+        /// The token's log-probability and alternatives, when the job asked for them (nil for replayed ids).
+        public var logprob: TokenLogprob? = nil
     }
 
     private var job: GenerationJob
@@ -69,8 +71,10 @@ public struct TextGeneration: Sendable {
     /// Chooses the next token from this step's raw logits, accepts it and returns what it released; the caller
     /// appends the token to its sequence unless the step finished the job.
     public mutating func next(from logits: [Float]) throws -> Step {
-        let token = job.choose(from: logits)
-        return try accept(token)
+        let (token, logprob) = job.chooseWithLogprob(from: logits)
+        var step = try accept(token)
+        step.logprob = logprob
+        return step
     }
 
     /// Replays an id a client already has (failover) through the same path, discarding its text: the job's state

@@ -53,6 +53,12 @@ public struct TokenSampler: Sendable {
     public func choose(from rawLogits: [Float], step: Int, context: [Int32] = []) -> Int32 {
         var logits = rawLogits
         process(&logits, step: step, context: context)
+        return choose(processed: logits, step: step)
+    }
+
+    /// The token for step `step` given that step's logits after `process`: the argmax, or a draw after temperature,
+    /// top-k and top-p.
+    public func choose(processed logits: [Float], step: Int) -> Int32 {
         if parameters.greedy { return Self.argmax(logits) }
         return sample(logits, step: step)
     }

@@ -457,6 +457,51 @@ void   l2s__generate_request__free_unpacked
   assert(message->base.descriptor == &l2s__generate_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   l2s__logprobs_params__init
+                     (L2s__LogprobsParams         *message)
+{
+  static const L2s__LogprobsParams init_value = L2S__LOGPROBS_PARAMS__INIT;
+  *message = init_value;
+}
+size_t l2s__logprobs_params__get_packed_size
+                     (const L2s__LogprobsParams *message)
+{
+  assert(message->base.descriptor == &l2s__logprobs_params__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t l2s__logprobs_params__pack
+                     (const L2s__LogprobsParams *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &l2s__logprobs_params__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t l2s__logprobs_params__pack_to_buffer
+                     (const L2s__LogprobsParams *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &l2s__logprobs_params__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+L2s__LogprobsParams *
+       l2s__logprobs_params__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (L2s__LogprobsParams *)
+     protobuf_c_message_unpack (&l2s__logprobs_params__descriptor,
+                                allocator, len, data);
+}
+void   l2s__logprobs_params__free_unpacked
+                     (L2s__LogprobsParams *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &l2s__logprobs_params__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   l2s__beam_params__init
                      (L2s__BeamParams         *message)
 {
@@ -815,6 +860,96 @@ void   l2s__token_chunk__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &l2s__token_chunk__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   l2s__token_logprob__init
+                     (L2s__TokenLogprob         *message)
+{
+  static const L2s__TokenLogprob init_value = L2S__TOKEN_LOGPROB__INIT;
+  *message = init_value;
+}
+size_t l2s__token_logprob__get_packed_size
+                     (const L2s__TokenLogprob *message)
+{
+  assert(message->base.descriptor == &l2s__token_logprob__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t l2s__token_logprob__pack
+                     (const L2s__TokenLogprob *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &l2s__token_logprob__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t l2s__token_logprob__pack_to_buffer
+                     (const L2s__TokenLogprob *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &l2s__token_logprob__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+L2s__TokenLogprob *
+       l2s__token_logprob__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (L2s__TokenLogprob *)
+     protobuf_c_message_unpack (&l2s__token_logprob__descriptor,
+                                allocator, len, data);
+}
+void   l2s__token_logprob__free_unpacked
+                     (L2s__TokenLogprob *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &l2s__token_logprob__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   l2s__top_logprob__init
+                     (L2s__TopLogprob         *message)
+{
+  static const L2s__TopLogprob init_value = L2S__TOP_LOGPROB__INIT;
+  *message = init_value;
+}
+size_t l2s__top_logprob__get_packed_size
+                     (const L2s__TopLogprob *message)
+{
+  assert(message->base.descriptor == &l2s__top_logprob__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t l2s__top_logprob__pack
+                     (const L2s__TopLogprob *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &l2s__top_logprob__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t l2s__top_logprob__pack_to_buffer
+                     (const L2s__TopLogprob *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &l2s__top_logprob__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+L2s__TopLogprob *
+       l2s__top_logprob__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (L2s__TopLogprob *)
+     protobuf_c_message_unpack (&l2s__top_logprob__descriptor,
+                                allocator, len, data);
+}
+void   l2s__top_logprob__free_unpacked
+                     (L2s__TopLogprob *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &l2s__top_logprob__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   l2s__token_chunks__init
@@ -1885,7 +2020,7 @@ const ProtobufCMessageDescriptor l2s__token_ids__descriptor =
   (ProtobufCMessageInit) l2s__token_ids__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor l2s__generate_request__field_descriptors[12] =
+static const ProtobufCFieldDescriptor l2s__generate_request__field_descriptors[13] =
 {
   {
     "request_id",
@@ -2031,10 +2166,23 @@ static const ProtobufCFieldDescriptor l2s__generate_request__field_descriptors[1
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "logprobs",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(L2s__GenerateRequest, logprobs),
+    &l2s__logprobs_params__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned l2s__generate_request__field_indices_by_name[] = {
   11,   /* field[11] = beams */
   7,   /* field[7] = deadline_unix_ms */
+  12,   /* field[12] = logprobs */
   3,   /* field[3] = max_new_tokens */
   4,   /* field[4] = min_new_tokens */
   0,   /* field[0] = request_id */
@@ -2049,7 +2197,7 @@ static const unsigned l2s__generate_request__field_indices_by_name[] = {
 static const ProtobufCIntRange l2s__generate_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor l2s__generate_request__descriptor =
 {
@@ -2059,11 +2207,49 @@ const ProtobufCMessageDescriptor l2s__generate_request__descriptor =
   "L2s__GenerateRequest",
   "l2s",
   sizeof(L2s__GenerateRequest),
-  12,
+  13,
   l2s__generate_request__field_descriptors,
   l2s__generate_request__field_indices_by_name,
   1,  l2s__generate_request__number_ranges,
   (ProtobufCMessageInit) l2s__generate_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor l2s__logprobs_params__field_descriptors[1] =
+{
+  {
+    "top",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(L2s__LogprobsParams, top),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned l2s__logprobs_params__field_indices_by_name[] = {
+  0,   /* field[0] = top */
+};
+static const ProtobufCIntRange l2s__logprobs_params__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor l2s__logprobs_params__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "l2s.LogprobsParams",
+  "LogprobsParams",
+  "L2s__LogprobsParams",
+  "l2s",
+  sizeof(L2s__LogprobsParams),
+  1,
+  l2s__logprobs_params__field_descriptors,
+  l2s__logprobs_params__field_indices_by_name,
+  1,  l2s__logprobs_params__number_ranges,
+  (ProtobufCMessageInit) l2s__logprobs_params__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor l2s__beam_params__field_descriptors[4] =
@@ -2540,7 +2726,7 @@ const ProtobufCMessageDescriptor l2s__usage__descriptor =
   (ProtobufCMessageInit) l2s__usage__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor l2s__token_chunk__field_descriptors[5] =
+static const ProtobufCFieldDescriptor l2s__token_chunk__field_descriptors[6] =
 {
   {
     "request_id",
@@ -2602,10 +2788,23 @@ static const ProtobufCFieldDescriptor l2s__token_chunk__field_descriptors[5] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "logprobs",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(L2s__TokenChunk, n_logprobs),
+    offsetof(L2s__TokenChunk, logprobs),
+    &l2s__token_logprob__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned l2s__token_chunk__field_indices_by_name[] = {
   3,   /* field[3] = finish_reason */
   1,   /* field[1] = ids */
+  5,   /* field[5] = logprobs */
   0,   /* field[0] = request_id */
   2,   /* field[2] = text_delta */
   4,   /* field[4] = usage */
@@ -2613,7 +2812,7 @@ static const unsigned l2s__token_chunk__field_indices_by_name[] = {
 static const ProtobufCIntRange l2s__token_chunk__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor l2s__token_chunk__descriptor =
 {
@@ -2623,11 +2822,152 @@ const ProtobufCMessageDescriptor l2s__token_chunk__descriptor =
   "L2s__TokenChunk",
   "l2s",
   sizeof(L2s__TokenChunk),
-  5,
+  6,
   l2s__token_chunk__field_descriptors,
   l2s__token_chunk__field_indices_by_name,
   1,  l2s__token_chunk__number_ranges,
   (ProtobufCMessageInit) l2s__token_chunk__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor l2s__token_logprob__field_descriptors[4] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(L2s__TokenLogprob, id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "logprob",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(L2s__TokenLogprob, logprob),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "top",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(L2s__TokenLogprob, n_top),
+    offsetof(L2s__TokenLogprob, top),
+    &l2s__top_logprob__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "text",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(L2s__TokenLogprob, text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned l2s__token_logprob__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+  1,   /* field[1] = logprob */
+  3,   /* field[3] = text */
+  2,   /* field[2] = top */
+};
+static const ProtobufCIntRange l2s__token_logprob__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor l2s__token_logprob__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "l2s.TokenLogprob",
+  "TokenLogprob",
+  "L2s__TokenLogprob",
+  "l2s",
+  sizeof(L2s__TokenLogprob),
+  4,
+  l2s__token_logprob__field_descriptors,
+  l2s__token_logprob__field_indices_by_name,
+  1,  l2s__token_logprob__number_ranges,
+  (ProtobufCMessageInit) l2s__token_logprob__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor l2s__top_logprob__field_descriptors[3] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(L2s__TopLogprob, id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "logprob",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(L2s__TopLogprob, logprob),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "text",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(L2s__TopLogprob, text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned l2s__top_logprob__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+  1,   /* field[1] = logprob */
+  2,   /* field[2] = text */
+};
+static const ProtobufCIntRange l2s__top_logprob__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor l2s__top_logprob__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "l2s.TopLogprob",
+  "TopLogprob",
+  "L2s__TopLogprob",
+  "l2s",
+  sizeof(L2s__TopLogprob),
+  3,
+  l2s__top_logprob__field_descriptors,
+  l2s__top_logprob__field_indices_by_name,
+  1,  l2s__top_logprob__number_ranges,
+  (ProtobufCMessageInit) l2s__top_logprob__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor l2s__token_chunks__field_descriptors[1] =

@@ -35,6 +35,9 @@ public protocol Tokenizer: Sendable {
     func token(for id: Int32) -> String?
     /// The id of a token string (vocabulary or added token), nil when absent.
     func id(for token: String) -> Int32?
+    /// The text `id` adds in the middle of a decoded text (SentencePiece's `▁` as a space, GPT-2's bytes decoded,
+    /// special tokens as their string), lossy UTF-8 when the id is part of a character; nil when out of range.
+    func text(of id: Int32) -> String?
     /// SHA-256 hex of the tokenizer files this tokenizer was loaded from (see `TokenizerFingerprint`).
     var fingerprint: String { get }
 }
@@ -81,6 +84,15 @@ extension Tokenizer where Self: TokenByteDecoding {
 
     func makeIncrementalDecoder(skipSpecialTokens: Bool) -> IncrementalDecoder {
         IncrementalDecoder(source: self, skipSpecialTokens: skipSpecialTokens)
+    }
+
+    /// The bytes `id` adds after another token (`isFirst` false keeps SentencePiece's leading space), lossy UTF-8.
+    func text(of id: Int32) -> String? {
+        var bytes: [UInt8] = []
+        guard (try? appendBytes(of: id, isFirst: false, skipSpecialTokens: false, to: &bytes)) != nil else {
+            return nil
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

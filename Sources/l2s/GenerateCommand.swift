@@ -12,6 +12,7 @@ struct GenerateCommand: Subcommand {
                      [--greedy | --temperature T --top-k K --top-p P --seed S] [--stop TEXT] [--json] [--stream]
                      [--repetition-penalty F] [--no-repeat-ngram-size N] [--presence-penalty F]
                      [--frequency-penalty F] [--num-beams N [--length-penalty F] [--early-stopping WHEN]] [--n N]
+                     [--logprobs N]
         """
     static let discussion = """
         Submits jobs to the router's clients endpoint. One PROMPT (or --input-ids, LLM token ids) prints its
@@ -23,6 +24,7 @@ struct GenerateCommand: Subcommand {
         --num-beams N runs beam search on a decoder (N of its slots); the job streams nothing before it ends and
         returns the best sequence (the cluster returns one: --num-return-sequences above 1 is refused).
         --n N sends each prompt N times, sample j seeded S + j, and prints N result lines per prompt, in order.
+        --logprobs N adds "logprobs" to results and deltas as `l2s run` prints them (implies --json).
         """
     static let options =
         ClientFlags.options + [
@@ -50,7 +52,7 @@ struct GenerateCommand: Subcommand {
     init(_ arguments: ParsedArguments) throws {
         connection = try ClientFlags(arguments)
         flags = try GenerationFlags(arguments)
-        json = arguments.flag("--json")
+        json = arguments.flag("--json") || arguments.isExplicit("--logprobs")
         stream = arguments.flag("--stream")
         stop = flags.stop
         if flags.samples > 1, stream { throw UsageError("option '--n' cannot be combined with '--stream'") }
@@ -87,7 +89,7 @@ struct GenerateCommand: Subcommand {
             maxNewTokens: UInt32(perPromptMaxTokens[prompt] ?? flags.maxNewTokens),
             minNewTokens: UInt32(flags.minNewTokens),
             sampling: SamplingConversion.wire(flags.sampling.sample(index % flags.samples)), stop: stop,
-            stream: stream, beams: BeamConversion.wire(flags.beams))
+            stream: stream, beams: BeamConversion.wire(flags.beams), logprobs: flags.logprobs.map { UInt32($0) })
     }
 
     func run() throws -> Int32 {
@@ -95,9 +97,11 @@ struct GenerateCommand: Subcommand {
         if !fromFile, flags.samples == 1 {
             var streamedIDs: [Int32] = []
             var streamedText = ""
+            var streamedLogprobs: [ChunkLogprob] = []
             var final = try client.generate(request(0), timeout: timeout) { chunk in
                 streamedIDs += chunk.ids
                 streamedText += chunk.textDelta
+                streamedLogprobs += chunk.logprobs
                 if json {
                     printLine(ResultFormat.delta(chunk))
                 } else {
@@ -107,7 +111,12 @@ struct GenerateCommand: Subcommand {
             // A streamed job's final chunk carries only what was not streamed yet.
             final.ids = streamedIDs + final.ids
             final.textDelta = streamedText + final.textDelta
-            if json { printLine(ResultFormat.result(final).jsonLine) } else { printLine(stream ? "" : final.textDelta) }
+            final.logprobs = streamedLogprobs + final.logprobs
+            if json {
+                printLine(ResultFormat.result(final, logprobs: flags.logprobs != nil).jsonLine)
+            } else {
+                printLine(stream ? "" : final.textDelta)
+            }
             return ExitStatus.success
         }
         var lines = [String?](repeating: nil, count: prompts.count * flags.samples)
@@ -118,7 +127,8 @@ struct GenerateCommand: Subcommand {
         ) { index, event in
             switch event {
             case .chunk: break
-            case .finished(let chunk): lines[index] = ResultFormat.result(chunk).jsonLine
+            case .finished(let chunk):
+                lines[index] = ResultFormat.result(chunk, logprobs: flags.logprobs != nil).jsonLine
             case .failed(let error):
                 lines[index] = ResultFormat.error(error)
                 failed += 1
@@ -131,7 +141,8 @@ struct GenerateCommand: Subcommand {
 
 /// The JSON shapes `l2s generate` prints, equal to `l2s run`'s for the same job.
 enum ResultFormat {
-    static func result(_ chunk: TokenChunk) -> GenerationResult {
+    /// The result object of a job's whole chunk; `logprobs` when the job asked for them.
+    static func result(_ chunk: TokenChunk, logprobs: Bool = false) -> GenerationResult {
         let reason: Generation.FinishReason
         switch chunk.finishReason {
         case .eos: reason = .eos
@@ -139,15 +150,20 @@ enum ResultFormat {
         case .cancelled: reason = .cancelled
         case .length, .unspecified: reason = .length
         }
-        return GenerationResult(
+        var result = GenerationResult(
             text: chunk.textDelta, ids: chunk.ids, finishReason: reason,
             usage: Generation.Usage(
                 promptTokens: Int(chunk.usage?.promptTokens ?? 0),
                 completionTokens: Int(chunk.usage?.completionTokens ?? 0)))
+        if logprobs { result.logprobs = LogprobConversion.generation(chunk.logprobs) }
+        return result
     }
 
+    /// A streamed chunk as `l2s run --stream` prints a delta.
     static func delta(_ chunk: TokenChunk) -> String {
-        GenerationResult.deltaLine(chunk.textDelta, ids: chunk.ids)
+        GenerationResult.deltaLine(
+            chunk.textDelta, ids: chunk.ids,
+            logprobs: chunk.logprobs.isEmpty ? nil : LogprobConversion.generation(chunk.logprobs))
     }
 
     static func error(_ error: ErrorReply) -> String {

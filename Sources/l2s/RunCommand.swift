@@ -13,7 +13,7 @@ struct RunCommand: Subcommand {
                       [--json] [--repetition-penalty F] [--no-repeat-ngram-size N] [--presence-penalty F]
                       [--frequency-penalty F] [--stop TEXT]... [--num-beams N [--length-penalty F]
                       [--early-stopping false|true|never] [--num-return-sequences K]] [--stream] [--dump-logits]
-                      [--n N] [--threads N] [--weights W] [--batch N] [--repeat N] [--timings]
+                      [--n N] [--logprobs N] [--threads N] [--weights W] [--batch N] [--repeat N] [--timings]
         """
     static let discussion = """
         Loads the checkpoint in DIR (config.json + safetensors; model_type t5 or gpt2), feeds the prompt ids and
@@ -30,7 +30,9 @@ struct RunCommand: Subcommand {
         --num-beams N runs beam search as transformers' generate does (docs/generation.md): greedy, no --stop; the
         best sequence is the result (with --stream, one delta at the end: nothing is known before), and
         --num-return-sequences K prints the K best results, best first, one per line. --n N runs the job N times,
-        sample j seeded S + j (OpenAI's n), and prints N results in order.
+        sample j seeded S + j (OpenAI's n), and prints N results in order. --logprobs N adds "logprobs" to the result
+        (and to each --stream delta): per generated id {"id","logprob","top":[[id,logprob],...]}, the N most likely
+        ids of the step, from the log-softmax after the penalties and before temperature/top-k/top-p (implies --json).
         --batch N (with --model) starts N copies of the prompt and decodes them together through the batched step
         path of the decoder worker; the result printed is copy 0's. With the batch-invariant kernels every copy is
         identical, and a copy that differs is an error. --timings then counts batched steps and adds "batch".
@@ -130,14 +132,14 @@ struct RunCommand: Subcommand {
         let dumpLogits = arguments.flag("--dump-logits")
         options = GenerationOptions(
             maxNewTokens: flags.maxNewTokens, minNewTokens: flags.minNewTokens, sampling: flags.sampling,
-            recordLogits: dumpLogits, stop: flags.stop, beams: flags.beams)
+            recordLogits: dumpLogits, stop: flags.stop, beams: flags.beams, logprobs: flags.logprobs)
         if dumpLogits, flags.beams.isOn {
             throw UsageError("option '--dump-logits' cannot be combined with '--num-beams'")
         }
         if !flags.stop.isEmpty, !isBundle {
             throw UsageError("option '--stop' needs '--bundle' (a tokenizer for text)")
         }
-        json = arguments.flag("--json") || dumpLogits || stream
+        json = arguments.flag("--json") || dumpLogits || stream || flags.logprobs != nil
         repeats = try arguments.int("--repeat", in: 1...1000) ?? 1
         switch arguments.string("--kernels") ?? "batch-invariant" {
         case "blas": rowKernel = .blas
@@ -198,8 +200,8 @@ struct RunCommand: Subcommand {
             generate = { options in
                 guard streamNextRun else { return try generator.generate(promptIDs: ids, options: options) }
                 streamNextRun = false
-                return try generator.generate(promptIDs: ids, options: options) { delta, ids in
-                    printLine(GenerationResult.deltaLine(delta, ids: ids))
+                return try generator.generate(promptIDs: ids, options: options) { delta, ids, logprobs in
+                    printLine(GenerationResult.deltaLine(delta, ids: ids, logprobs: logprobs))
                 }
             }
         }

@@ -23,6 +23,7 @@ import Testing
         var deltas: [(String, [Int32])] = []
         let result = try generator.generate(promptIDs: ids, options: GenerationOptions(maxNewTokens: 8)) {
             deltas.append(($0, $1))
+            #expect($2 == nil)
         }
         #expect(result.ids == greedy)
         #expect(result.finishReason == .length)
@@ -38,7 +39,7 @@ import Testing
         let end = try #require(greedy.indices.dropFirst().first { !greedy[..<$0].contains(greedy[$0]) })
         let options = GenerationOptions(maxNewTokens: 8, eosTokenIDs: [greedy[end]])
         var streamed = ""
-        let result = try generator.generate(promptIDs: try generator.tokenize(text), options: options) { delta, _ in
+        let result = try generator.generate(promptIDs: try generator.tokenize(text), options: options) { delta, _, _ in
             streamed += delta
         }
         #expect(result.ids == Array(greedy.prefix(end + 1)))

@@ -48,7 +48,7 @@ import Testing
         var streamed = ""
         let stopped = try generator.generate(
             promptIDs: ids, options: GenerationOptions(maxNewTokens: 8, stop: ["never", stop])
-        ) { delta, _ in streamed += delta }
+        ) { delta, _, _ in streamed += delta }
         let before = String(full.text[..<(try #require(full.text.range(of: stop))).lowerBound])
         #expect(stopped.text == before && streamed == before)
         #expect(stopped.finishReason == .stop)

@@ -78,11 +78,35 @@ enum ReplyValidation {
         if chunk.textDelta.utf8.count > (chunk.ids.count + 1) * 1024 {
             return "token_chunk.text_delta is \(chunk.textDelta.utf8.count) bytes for \(chunk.ids.count) ids"
         }
+        if let problem = logprobsProblem(with: chunk, top: job.request.logprobs) { return problem }
         switch chunk.finishReason {
         case .cancelled: return "finish_reason cancelled: only the router cancels jobs"
         case .length where total != limit:
             return "finish_reason length after \(total) tokens; max_new_tokens is \(limit)"
         default: return nil
         }
+    }
+
+    /// What is wrong with a chunk's logprobs for a job that asked for `top` alternatives (nil: none): one entry per
+    /// id, naming that id, at most `top` alternatives, and texts no longer than a token's text could be.
+    static func logprobsProblem(with chunk: TokenChunk, top: UInt32?) -> String? {
+        guard let top else {
+            return chunk.logprobs.isEmpty
+                ? nil : "token_chunk.logprobs has \(chunk.logprobs.count) entries; the job asked for none"
+        }
+        if chunk.logprobs.count != chunk.ids.count {
+            return "token_chunk.logprobs has \(chunk.logprobs.count) entries for \(chunk.ids.count) ids"
+        }
+        for (index, entry) in chunk.logprobs.enumerated() {
+            if entry.id != chunk.ids[index] {
+                return "token_chunk.logprobs[\(index)].id is \(entry.id); ids[\(index)] is \(chunk.ids[index])"
+            }
+            if entry.top.count > Int(top) {
+                return "token_chunk.logprobs[\(index)] has \(entry.top.count) alternatives; the job asked for \(top)"
+            }
+            let longest = ([entry.text] + entry.top.map(\.text)).map(\.utf8.count).max() ?? 0
+            if longest > 1024 { return "token_chunk.logprobs[\(index)] has a \(longest)-byte token text" }
+        }
+        return nil
     }
 }

@@ -97,6 +97,16 @@ enum RequestValidation {
                 message:
                     "sampling: no_repeat_ngram_size must be in 0...\(configuration.maxNoRepeatNGramSize), got \(size)")
         }
+        if let top = request.logprobs {
+            if top > TokenLogprob.maxTop {
+                return Problem(code: .badRequest, message: "logprobs must be in 0...\(TokenLogprob.maxTop), got \(top)")
+            }
+            if let beams = request.beams, beams.numBeams > 1 {
+                return Problem(
+                    code: .badRequest,
+                    message: "logprobs cannot be combined with beam search (beams.num_beams \(beams.numBeams))")
+            }
+        }
         return beamProblem(with: request)
     }
 

@@ -40,7 +40,10 @@ extension RouterCore {
             if job.kernels == nil { job.kernels = decoders.workers[decoder]?.variant }
         }
         job.streamed += chunk.ids
-        if !job.request.stream { job.text += chunk.textDelta }  // a streamed job's text went out with its chunks
+        if !job.request.stream {  // a streamed job's text and logprobs went out with its chunks
+            job.text += chunk.textDelta
+            job.streamedLogprobs += chunk.logprobs
+        }
         tokensGenerated += UInt64(chunk.ids.count)
         var out: [Outgoing] = []
         if job.request.stream, !chunk.ids.isEmpty || !chunk.textDelta.isEmpty {
@@ -48,7 +51,9 @@ extension RouterCore {
                 Outgoing(
                     link: .clients, peer: job.key.client,
                     message: .tokenChunk(
-                        TokenChunk(requestID: job.request.requestID, ids: chunk.ids, textDelta: chunk.textDelta))))
+                        TokenChunk(
+                            requestID: job.request.requestID, ids: chunk.ids, textDelta: chunk.textDelta,
+                            logprobs: chunk.logprobs))))
         }
         if chunk.finishReason != .unspecified {
             decoders.finished(decoder, cost: job.decoderCost)

@@ -293,7 +293,8 @@ public final class RouterCore {
             textDelta: job.request.stream ? "" : job.text, finishReason: reason,
             usage: Usage(
                 promptTokens: UInt32(clamping: job.encoding?.promptIDs.count ?? 0),
-                completionTokens: UInt32(clamping: job.streamed.count), cachedEncoding: job.cachedEncoding))
+                completionTokens: UInt32(clamping: job.streamed.count), cachedEncoding: job.cachedEncoding),
+            logprobs: job.request.stream ? [] : job.streamedLogprobs)
     }
 
     /// The job a decoder's chunk or error is about, if `id` names its current attempt.

@@ -30,6 +30,8 @@ final class RouterJob {
     var decoder: PeerIdentity?
     /// Every id forwarded so far: the resume point after a decoder dies.
     var streamed: [Int32] = []
+    /// The log-probabilities of `streamed`, one each, when the job asked for them (for its final chunk).
+    var streamedLogprobs: [ChunkLogprob] = []
     /// Text so far, kept only for clients that asked for one final chunk.
     var text = ""
     /// Decoders the job was sent to, and those among them that failed it (died, errored, stalled or lied).

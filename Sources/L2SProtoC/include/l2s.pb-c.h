@@ -25,6 +25,7 @@ typedef struct L2s__Goodbye L2s__Goodbye;
 typedef struct L2s__SamplingParams L2s__SamplingParams;
 typedef struct L2s__TokenIds L2s__TokenIds;
 typedef struct L2s__GenerateRequest L2s__GenerateRequest;
+typedef struct L2s__LogprobsParams L2s__LogprobsParams;
 typedef struct L2s__BeamParams L2s__BeamParams;
 typedef struct L2s__Cancel L2s__Cancel;
 typedef struct L2s__TensorInfo L2s__TensorInfo;
@@ -33,6 +34,8 @@ typedef struct L2s__Encoding L2s__Encoding;
 typedef struct L2s__DecodeJob L2s__DecodeJob;
 typedef struct L2s__Usage L2s__Usage;
 typedef struct L2s__TokenChunk L2s__TokenChunk;
+typedef struct L2s__TokenLogprob L2s__TokenLogprob;
+typedef struct L2s__TopLogprob L2s__TopLogprob;
 typedef struct L2s__TokenChunks L2s__TokenChunks;
 typedef struct L2s__Error L2s__Error;
 typedef struct L2s__StatsRequest L2s__StatsRequest;
@@ -384,6 +387,10 @@ struct  L2s__GenerateRequest
    * absent (or num_beams <= 1) = no beam search
    */
   L2s__BeamParams *beams;
+  /*
+   * absent = no log-probabilities (docs/generation.md); not with beams
+   */
+  L2s__LogprobsParams *logprobs;
   L2s__GenerateRequest__PromptCase prompt_case;
   union {
     char *text;
@@ -395,7 +402,20 @@ struct  L2s__GenerateRequest
 };
 #define L2S__GENERATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&l2s__generate_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, NULL, 0,NULL, 0, {0,NULL}, 0, (char *)protobuf_c_empty_string, NULL, L2S__GENERATE_REQUEST__PROMPT__NOT_SET, {0} }
+    , (char *)protobuf_c_empty_string, 0, 0, NULL, 0,NULL, 0, {0,NULL}, 0, (char *)protobuf_c_empty_string, NULL, NULL, L2S__GENERATE_REQUEST__PROMPT__NOT_SET, {0} }
+
+
+/*
+ * Log-probabilities of each generated token and its step's `top` most likely ids (0...20; 0 = the chosen id's only).
+ */
+struct  L2s__LogprobsParams
+{
+  ProtobufCMessage base;
+  uint32_t top;
+};
+#define L2S__LOGPROBS_PARAMS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&l2s__logprobs_params__descriptor) \
+    , 0 }
 
 
 /*
@@ -554,10 +574,54 @@ struct  L2s__TokenChunk
    * set on the final chunk
    */
   L2s__Usage *usage;
+  /*
+   * One per id of `ids`, in order, when the job asked for logprobs; empty otherwise (old decoders and clients neither
+   * send nor read it).
+   */
+  size_t n_logprobs;
+  L2s__TokenLogprob **logprobs;
 };
 #define L2S__TOKEN_CHUNK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&l2s__token_chunk__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, L2S__FINISH_REASON__FINISH_REASON_UNSPECIFIED, NULL }
+    , (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, L2S__FINISH_REASON__FINISH_REASON_UNSPECIFIED, NULL, 0,NULL }
+
+
+/*
+ * A generated token's log-probability under its step's processed distribution, and the step's top alternatives.
+ */
+struct  L2s__TokenLogprob
+{
+  ProtobufCMessage base;
+  int32_t id;
+  /*
+   * -inf is possible (a banned id)
+   */
+  float logprob;
+  /*
+   * most likely first, ties to the lower id
+   */
+  size_t n_top;
+  L2s__TopLogprob **top;
+  /*
+   * the SLM tokenizer's piece for `id` (lossy for partial UTF-8: U+FFFD)
+   */
+  char *text;
+};
+#define L2S__TOKEN_LOGPROB__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&l2s__token_logprob__descriptor) \
+    , 0, 0, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  L2s__TopLogprob
+{
+  ProtobufCMessage base;
+  int32_t id;
+  float logprob;
+  char *text;
+};
+#define L2S__TOP_LOGPROB__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&l2s__top_logprob__descriptor) \
+    , 0, 0, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -864,6 +928,25 @@ L2s__GenerateRequest *
 void   l2s__generate_request__free_unpacked
                      (L2s__GenerateRequest *message,
                       ProtobufCAllocator *allocator);
+/* L2s__LogprobsParams methods */
+void   l2s__logprobs_params__init
+                     (L2s__LogprobsParams         *message);
+size_t l2s__logprobs_params__get_packed_size
+                     (const L2s__LogprobsParams   *message);
+size_t l2s__logprobs_params__pack
+                     (const L2s__LogprobsParams   *message,
+                      uint8_t             *out);
+size_t l2s__logprobs_params__pack_to_buffer
+                     (const L2s__LogprobsParams   *message,
+                      ProtobufCBuffer     *buffer);
+L2s__LogprobsParams *
+       l2s__logprobs_params__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   l2s__logprobs_params__free_unpacked
+                     (L2s__LogprobsParams *message,
+                      ProtobufCAllocator *allocator);
 /* L2s__BeamParams methods */
 void   l2s__beam_params__init
                      (L2s__BeamParams         *message);
@@ -1016,6 +1099,44 @@ L2s__TokenChunk *
 void   l2s__token_chunk__free_unpacked
                      (L2s__TokenChunk *message,
                       ProtobufCAllocator *allocator);
+/* L2s__TokenLogprob methods */
+void   l2s__token_logprob__init
+                     (L2s__TokenLogprob         *message);
+size_t l2s__token_logprob__get_packed_size
+                     (const L2s__TokenLogprob   *message);
+size_t l2s__token_logprob__pack
+                     (const L2s__TokenLogprob   *message,
+                      uint8_t             *out);
+size_t l2s__token_logprob__pack_to_buffer
+                     (const L2s__TokenLogprob   *message,
+                      ProtobufCBuffer     *buffer);
+L2s__TokenLogprob *
+       l2s__token_logprob__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   l2s__token_logprob__free_unpacked
+                     (L2s__TokenLogprob *message,
+                      ProtobufCAllocator *allocator);
+/* L2s__TopLogprob methods */
+void   l2s__top_logprob__init
+                     (L2s__TopLogprob         *message);
+size_t l2s__top_logprob__get_packed_size
+                     (const L2s__TopLogprob   *message);
+size_t l2s__top_logprob__pack
+                     (const L2s__TopLogprob   *message,
+                      uint8_t             *out);
+size_t l2s__top_logprob__pack_to_buffer
+                     (const L2s__TopLogprob   *message,
+                      ProtobufCBuffer     *buffer);
+L2s__TopLogprob *
+       l2s__top_logprob__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   l2s__top_logprob__free_unpacked
+                     (L2s__TopLogprob *message,
+                      ProtobufCAllocator *allocator);
 /* L2s__TokenChunks methods */
 void   l2s__token_chunks__init
                      (L2s__TokenChunks         *message);
@@ -1162,6 +1283,9 @@ typedef void (*L2s__TokenIds_Closure)
 typedef void (*L2s__GenerateRequest_Closure)
                  (const L2s__GenerateRequest *message,
                   void *closure_data);
+typedef void (*L2s__LogprobsParams_Closure)
+                 (const L2s__LogprobsParams *message,
+                  void *closure_data);
 typedef void (*L2s__BeamParams_Closure)
                  (const L2s__BeamParams *message,
                   void *closure_data);
@@ -1185,6 +1309,12 @@ typedef void (*L2s__Usage_Closure)
                   void *closure_data);
 typedef void (*L2s__TokenChunk_Closure)
                  (const L2s__TokenChunk *message,
+                  void *closure_data);
+typedef void (*L2s__TokenLogprob_Closure)
+                 (const L2s__TokenLogprob *message,
+                  void *closure_data);
+typedef void (*L2s__TopLogprob_Closure)
+                 (const L2s__TopLogprob *message,
                   void *closure_data);
 typedef void (*L2s__TokenChunks_Closure)
                  (const L2s__TokenChunks *message,
@@ -1226,6 +1356,7 @@ extern const ProtobufCMessageDescriptor l2s__goodbye__descriptor;
 extern const ProtobufCMessageDescriptor l2s__sampling_params__descriptor;
 extern const ProtobufCMessageDescriptor l2s__token_ids__descriptor;
 extern const ProtobufCMessageDescriptor l2s__generate_request__descriptor;
+extern const ProtobufCMessageDescriptor l2s__logprobs_params__descriptor;
 extern const ProtobufCMessageDescriptor l2s__beam_params__descriptor;
 extern const ProtobufCMessageDescriptor l2s__cancel__descriptor;
 extern const ProtobufCMessageDescriptor l2s__tensor_info__descriptor;
@@ -1234,6 +1365,8 @@ extern const ProtobufCMessageDescriptor l2s__encoding__descriptor;
 extern const ProtobufCMessageDescriptor l2s__decode_job__descriptor;
 extern const ProtobufCMessageDescriptor l2s__usage__descriptor;
 extern const ProtobufCMessageDescriptor l2s__token_chunk__descriptor;
+extern const ProtobufCMessageDescriptor l2s__token_logprob__descriptor;
+extern const ProtobufCMessageDescriptor l2s__top_logprob__descriptor;
 extern const ProtobufCMessageDescriptor l2s__token_chunks__descriptor;
 extern const ProtobufCMessageDescriptor l2s__error__descriptor;
 extern const ProtobufCMessageDescriptor l2s__stats_request__descriptor;

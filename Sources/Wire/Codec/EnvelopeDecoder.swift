@@ -183,7 +183,8 @@ enum EnvelopeDecoder {
             requestID: try string(value.request_id, field + ".request_id"), prompt: prompt,
             maxNewTokens: value.max_new_tokens, minNewTokens: value.min_new_tokens, sampling: sampling, stop: stop,
             deadlineUnixMs: value.deadline_unix_ms, tenantSalt: bytes(value.tenant_salt), stream: value.stream != 0,
-            traceID: try string(value.trace_id, field + ".trace_id"), beams: beams)
+            traceID: try string(value.trace_id, field + ".trace_id"), beams: beams,
+            logprobs: value.logprobs.map { $0.pointee.top })
     }
 
     private static func encodeRequest(_ pointer: UnsafeMutablePointer<L2s__EncodeRequest>?) throws(WireError)
@@ -232,7 +233,8 @@ enum EnvelopeDecoder {
         return TokenChunk(
             requestID: try string(value.request_id, field + ".request_id"), ids: ints(value.ids, value.n_ids),
             textDelta: try string(value.text_delta, field + ".text_delta"),
-            finishReason: try enumValue(value.finish_reason.rawValue, field + ".finish_reason"), usage: usage)
+            finishReason: try enumValue(value.finish_reason.rawValue, field + ".finish_reason"), usage: usage,
+            logprobs: try logprobs(value.logprobs, value.n_logprobs, field: field + ".logprobs"))
     }
 
     private static func statsReply(_ pointer: UnsafeMutablePointer<L2s__StatsReply>?) throws(WireError) -> StatsReply {
@@ -265,7 +267,7 @@ enum EnvelopeDecoder {
 
     // MARK: - Fields
 
-    private static func required<T>(_ pointer: UnsafeMutablePointer<T>?, _ field: String) throws(WireError)
+    static func required<T>(_ pointer: UnsafeMutablePointer<T>?, _ field: String) throws(WireError)
         -> UnsafeMutablePointer<T>
     {
         guard let pointer else { throw .missingField(field) }
@@ -273,7 +275,7 @@ enum EnvelopeDecoder {
     }
 
     /// A proto3 string; protobuf-c does not validate UTF-8, so it is checked here.
-    private static func string(_ pointer: UnsafeMutablePointer<CChar>?, _ field: String) throws(WireError) -> String {
+    static func string(_ pointer: UnsafeMutablePointer<CChar>?, _ field: String) throws(WireError) -> String {
         guard let pointer else { return "" }
         let length = strlen(pointer)
         let units = UnsafeRawPointer(pointer).bindMemory(to: UInt8.self, capacity: length)

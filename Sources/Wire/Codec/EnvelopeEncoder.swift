@@ -178,9 +178,16 @@ enum EnvelopeEncoder {
             }
         }
         let traceID = try arena.string(request.traceID, field: field + ".trace_id")
+        let logprobs: UnsafeMutablePointer<L2s__LogprobsParams>? = request.logprobs.map { top in
+            arena.message {
+                l2s__logprobs_params__init($0)
+                $0.pointee.top = top
+            }
+        }
         return arena.message {
             l2s__generate_request__init($0)
             $0.pointee.beams = beams
+            $0.pointee.logprobs = logprobs
             $0.pointee.request_id = requestID
             $0.pointee.max_new_tokens = request.maxNewTokens
             $0.pointee.min_new_tokens = request.minNewTokens
@@ -268,6 +275,7 @@ enum EnvelopeEncoder {
         let requestID = try arena.string(chunk.requestID, field: "token_chunk.request_id")
         let text = try arena.string(chunk.textDelta, field: "token_chunk.text_delta")
         let ids = arena.array(chunk.ids)
+        let logprobs = try build(chunk.logprobs, arena, field: "token_chunk.logprobs")
         let usage: UnsafeMutablePointer<L2s__Usage>? = chunk.usage.map { usage in
             arena.message {
                 l2s__usage__init($0)
@@ -285,6 +293,8 @@ enum EnvelopeEncoder {
             $0.pointee.finish_reason = L2s__FinishReason(
                 rawValue: .init(truncatingIfNeeded: chunk.finishReason.rawValue))
             $0.pointee.usage = usage
+            $0.pointee.n_logprobs = chunk.logprobs.count
+            $0.pointee.logprobs = logprobs
         }
     }
 

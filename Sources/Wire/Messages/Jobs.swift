@@ -102,13 +102,16 @@ public struct GenerateRequest: Sendable, Equatable {
     public var traceID: String
     /// Beam search settings; nil = none.
     public var beams: BeamParams?
+    /// Alternatives per token with its log-probability (`l2s.LogprobsParams.top`); nil = no log-probabilities.
+    public var logprobs: UInt32?
 
     /// A request from its fields.
     public init(
         requestID: String, prompt: Prompt, maxNewTokens: UInt32, minNewTokens: UInt32 = 0,
         sampling: SamplingParams? = nil, stop: [String] = [], deadlineUnixMs: UInt64 = 0, tenantSalt: [UInt8] = [],
-        stream: Bool = false, traceID: String = "", beams: BeamParams? = nil
+        stream: Bool = false, traceID: String = "", beams: BeamParams? = nil, logprobs: UInt32? = nil
     ) {
+        self.logprobs = logprobs
         self.traceID = traceID
         self.beams = beams
         self.requestID = requestID
@@ -238,12 +241,15 @@ public struct TokenChunk: Sendable, Equatable {
     public var finishReason: FinishReason
     /// Set on the final chunk.
     public var usage: Usage?
+    /// One per id of `ids` when the job asked for log-probabilities; empty otherwise.
+    public var logprobs: [ChunkLogprob]
 
     /// A chunk from its fields.
     public init(
         requestID: String, ids: [Int32], textDelta: String = "", finishReason: FinishReason = .unspecified,
-        usage: Usage? = nil
+        usage: Usage? = nil, logprobs: [ChunkLogprob] = []
     ) {
+        self.logprobs = logprobs
         self.requestID = requestID
         self.ids = ids
         self.textDelta = textDelta

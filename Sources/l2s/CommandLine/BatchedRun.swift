@@ -16,12 +16,14 @@ enum BatchedRun {
         var (decodeSeconds, decodeSteps) = (0.0, 0)
         var jobs = sequences.map { _ in GenerationJob(options: options, eosTokenIDs: model.eosTokenIDs) }
         var logits = [[[Float]]](repeating: [], count: copies)
+        var logprobs = [[TokenLogprob]](repeating: [], count: copies)
         while true {
             var tokens: [Int32] = []
             var stepping: [any DecodingSequence] = []
             for index in jobs.indices where jobs[index].finishReason == nil {
                 if options.recordLogits { logits[index].append(sequences[index].logits) }
-                let token = jobs[index].choose(from: sequences[index].logits)
+                let (token, logprob) = jobs[index].chooseWithLogprob(from: sequences[index].logits)
+                if let logprob { logprobs[index].append(logprob) }
                 if jobs[index].accept(token) == nil {
                     tokens.append(token)
                     stepping.append(sequences[index])
@@ -38,6 +40,7 @@ enum BatchedRun {
                 ids: jobs[index].ids, finishReason: jobs[index].finishReason ?? .length,
                 usage: Usage(promptTokens: promptIDs.count, completionTokens: jobs[index].ids.count),
                 logits: options.recordLogits ? logits[index] : nil)
+            if options.logprobs != nil { result.logprobs = logprobs[index] }
             result.timings.prefillSeconds = prefillSeconds
             result.timings.decodeSeconds = decodeSeconds
             result.timings.decodeSteps = decodeSteps

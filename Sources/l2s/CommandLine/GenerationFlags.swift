@@ -43,6 +43,9 @@ struct GenerationFlags {
         OptionSpec(
             "--n", value: "N", help: "N independent samples (OpenAI's n), sample j seeded S + j, one result each",
             default: "1"),
+        OptionSpec(
+            "--logprobs", value: "N",
+            help: "add each token's log-probability and the N most likely alternatives (0-\(TokenLogprob.maxTop))"),
     ]
 
     let maxNewTokens: Int
@@ -54,6 +57,8 @@ struct GenerationFlags {
     let beams: BeamOptions
     /// Independent samples per prompt (`--n`).
     let samples: Int
+    /// Alternatives per token with its log-probability (`--logprobs`); nil = off.
+    let logprobs: Int?
 
     init(_ arguments: ParsedArguments) throws {
         maxNewTokens = try arguments.int("--max-new-tokens", in: 0...1_000_000) ?? 20
@@ -95,6 +100,10 @@ struct GenerationFlags {
         if beams.isOn, !stop.isEmpty { throw UsageError("option '--stop' cannot be combined with '--num-beams'") }
         samples = try arguments.int("--n", in: 1...64) ?? 1
         if samples > 1, beams.isOn { throw UsageError("option '--n' cannot be combined with '--num-beams'") }
+        logprobs = try arguments.int("--logprobs", in: 0...TokenLogprob.maxTop)
+        if logprobs != nil, beams.isOn {
+            throw UsageError("option '--logprobs' cannot be combined with '--num-beams'")
+        }
     }
 }
 

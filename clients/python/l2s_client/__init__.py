@@ -9,9 +9,9 @@ with the same checks the Swift `Wire` module applies.
 from . import l2s_pb2
 from .client import Client, Job
 from .framing import PROTOCOL_VERSION, WireError, decode, encode, tensor_info
-from .results import Delta, L2SError, Result, Usage
+from .results import Delta, L2SError, Result, TokenLogprob, Usage
 
 __all__ = [
-    "Client", "Delta", "Job", "L2SError", "PROTOCOL_VERSION", "Result", "Usage", "WireError", "decode", "encode",
-    "l2s_pb2", "tensor_info",
+    "Client", "Delta", "Job", "L2SError", "PROTOCOL_VERSION", "Result", "TokenLogprob", "Usage", "WireError",
+    "decode", "encode", "l2s_pb2", "tensor_info",
 ]

@@ -59,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="false: stop when no beam can improve (default); true: when N are finished; never")
     parser.add_argument("--n", type=int, default=1,
                         help="N independent samples, sample j seeded S + j (OpenAI's n); one result line each")
+    parser.add_argument("--logprobs", type=int,
+                        help="add each token's log-probability and the N most likely alternatives (0-20; JSON)")
     parser.add_argument("--json", action="store_true", help="print JSON lines")
     parser.add_argument("--stream", action="store_true", help="print text as it is generated")
     parser.add_argument("--timeout-ms", type=int, default=int(os.environ.get("L2S_TIMEOUT_MS", "120000")),
@@ -88,7 +90,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                   presence_penalty=args.presence_penalty, frequency_penalty=args.frequency_penalty,
                   num_beams=args.num_beams, length_penalty=args.length_penalty,
                   early_stopping={"false": False, "true": True, "never": "never", None: None}[args.early_stopping],
-                  **sampling)
+                  logprobs=args.logprobs, **sampling)
+    if args.logprobs is not None:
+        args.json = True
     try:
         with Client(args.router, timeout=args.timeout_ms / 1000) as client:
             if args.n > 1:
@@ -101,7 +105,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             job = client.submit(prompt, stream=args.stream, **params)
             for delta in job:
                 if args.json:
-                    _line({"delta": delta.text, "ids": delta.ids})
+                    _line(delta.as_dict())
                 else:
                     sys.stdout.write(delta.text)
                     sys.stdout.flush()

@@ -18,7 +18,7 @@ import zmq
 from . import l2s_pb2
 from .framing import WireError, decode, encode
 from .request import Prompt, build_request
-from .results import FINISH_REASONS, Delta, L2SError, Result, Usage, error_code_name
+from .results import FINISH_REASONS, Delta, L2SError, Result, TokenLogprob, Usage, error_code_name
 
 log = logging.getLogger("l2s_client")
 
@@ -31,13 +31,14 @@ CLOSE_FLUSH_MS = 200
 class Job:
     """One submitted job. Iterate it for its `Delta`s (streamed jobs only), then call `result()`."""
 
-    def __init__(self, client: "Client", request_id: str, stream: bool) -> None:
+    def __init__(self, client: "Client", request_id: str, stream: bool, logprobs: bool = False) -> None:
         self.request_id = request_id
         self.stream = stream
         self._client = client
         self._deltas: collections.deque[Delta] = collections.deque()
         self._ids: list[int] = []
         self._text: list[str] = []
+        self._logprobs: Optional[list[TokenLogprob]] = [] if logprobs else None
         self._result: Optional[Result] = None
         self._error: Optional[BaseException] = None
 
@@ -82,15 +83,19 @@ class Job:
         ids = list(chunk.ids)
         self._ids += ids
         self._text.append(chunk.text_delta)
+        logprobs = None
+        if self._logprobs is not None:
+            logprobs = [TokenLogprob.from_wire(entry) for entry in chunk.logprobs]
+            self._logprobs += logprobs
         if chunk.finish_reason == l2s_pb2.FINISH_REASON_UNSPECIFIED:
-            self._deltas.append(Delta(text=chunk.text_delta, ids=ids))
+            self._deltas.append(Delta(text=chunk.text_delta, ids=ids, logprobs=logprobs))
             return
         # The final chunk carries only what was not streamed before it (everything, for unstreamed jobs).
         usage = chunk.usage
         self._result = Result(
             request_id=self.request_id, text="".join(self._text), ids=self._ids,
             finish_reason=FINISH_REASONS.get(chunk.finish_reason, f"unknown_{chunk.finish_reason}"),
-            usage=Usage(usage.prompt_tokens, usage.completion_tokens, usage.cached_encoding))
+            usage=Usage(usage.prompt_tokens, usage.completion_tokens, usage.cached_encoding), logprobs=self._logprobs)
 
     def _fail(self, error: BaseException) -> None:
         self._error = error
@@ -170,7 +175,7 @@ class Client:
         self._submitted += 1
         request_id = str(self._submitted)
         request = build_request(request_id, prompt, stream=stream, validate=self.validate, **params)
-        job = Job(self, request_id, stream)
+        job = Job(self, request_id, stream, logprobs=request.HasField("logprobs"))
         self._jobs[request_id] = job
         try:
             self._send(l2s_pb2.Envelope(generate=request))
@@ -187,21 +192,24 @@ class Client:
                  no_repeat_ngram_size: Optional[int] = None, presence_penalty: Optional[float] = None,
                  frequency_penalty: Optional[float] = None, trace_id: Optional[str] = None,
                  num_beams: Optional[int] = None, length_penalty: Optional[float] = None,
-                 early_stopping: Union[bool, str, None] = None) -> Result:
+                 early_stopping: Union[bool, str, None] = None, logprobs: Optional[int] = None) -> Result:
         """Runs one job to its end. `prompt` is text or LLM token ids. Greedy unless a sampling parameter is
         given (as `l2s generate`). `deadline_s`: seconds from now after which the router gives up
         (DEADLINE_EXCEEDED). `stop`: the text ends right before the first stop string (OpenAI's rule). The
         penalties (docs/generation.md) hold for greedy and sampled jobs alike. `trace_id`: the outside request the
         job belongs to, for the services' logs only (docs/cluster.md). `num_beams` > 1 runs beam search
         (`length_penalty`, `early_stopping` False / True / "never", as transformers names them; greedy, no stop
-        strings); the job returns the best sequence at its end. Raises L2SError for the router's refusals,
+        strings); the job returns the best sequence at its end. `logprobs` N (0-20) adds each token's
+        log-probability and the N most likely alternatives to the Result and each Delta (`TokenLogprob`; not with
+        beam search). Raises L2SError for the router's refusals,
         TimeoutError when it is silent."""
         return self.submit(prompt, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens, greedy=greedy,
                            temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, stop=stop,
                            deadline_s=deadline_s, tenant_salt=tenant_salt, repetition_penalty=repetition_penalty,
                            no_repeat_ngram_size=no_repeat_ngram_size, presence_penalty=presence_penalty,
                            frequency_penalty=frequency_penalty, trace_id=trace_id, num_beams=num_beams,
-                           length_penalty=length_penalty, early_stopping=early_stopping).result()
+                           length_penalty=length_penalty, early_stopping=early_stopping,
+                           logprobs=logprobs).result()
 
     def stream(self, prompt: Prompt, **params) -> Job:
         """Submits a streamed job: iterate the returned Job for Deltas as tokens come, then `job.result()`

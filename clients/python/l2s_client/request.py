@@ -30,6 +30,7 @@ STOP_LIMIT = 4
 STOP_BYTES_LIMIT = 256
 NO_REPEAT_NGRAM_LIMIT = 64
 BEAM_LIMIT = 16  # num_beams (docs/generation.md)
+LOGPROBS_LIMIT = 20  # alternatives per token (docs/generation.md)
 
 
 def _integer(name: str, value: object) -> int:
@@ -160,7 +161,7 @@ def build_request(request_id: str, prompt: Prompt, *, max_new_tokens: int = 20, 
                   tenant_salt: Union[bytes, str, None] = None, stream: bool = False,
                   trace_id: Optional[str] = None, num_beams: Optional[int] = None,
                   length_penalty: Optional[float] = None, early_stopping: Union[bool, str, None] = None,
-                  validate: bool = True) -> l2s_pb2.GenerateRequest:
+                  logprobs: Optional[int] = None, validate: bool = True) -> l2s_pb2.GenerateRequest:
     """The wire request for one job; raises TypeError, ValueError or L2SError(BAD_REQUEST) naming the field."""
     check = _Checker(request_id, validate)
     request = l2s_pb2.GenerateRequest(request_id=request_id, stream=bool(stream))
@@ -180,6 +181,15 @@ def build_request(request_id: str, prompt: Prompt, *, max_new_tokens: int = 20, 
     _penalties(request.sampling, repetition_penalty, no_repeat_ngram_size, presence_penalty, frequency_penalty, check)
 
     _beams(request, num_beams, length_penalty, early_stopping, check)
+
+    if logprobs is not None:
+        top = _integer("logprobs", logprobs)
+        check.wire(0 <= top <= UINT32_MAX, f"logprobs must be in 0...{UINT32_MAX}, got {top}")
+        check.range(top <= LOGPROBS_LIMIT, f"logprobs must be in 0...{LOGPROBS_LIMIT}, got {top}")
+        check.range(request.beams.num_beams <= 1,
+                    f"logprobs cannot be combined with beam search (beams.num_beams {request.beams.num_beams})")
+        request.logprobs.SetInParent()  # present even for 0 (just the chosen token's logprob)
+        request.logprobs.top = top
 
     stops = [stop] if isinstance(stop, str) else list(stop or [])
     for index, text in enumerate(stops):

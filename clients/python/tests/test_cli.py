@@ -35,6 +35,11 @@ class CommandLineTests(RouterCase):
                          run_bundle([65, 66], "--stream", "--max-new-tokens", "3"))
         plain = self.run_cli("--router", self.router.clients, "--max-new-tokens", "6", "xy")
         self.assertEqual((plain.returncode, plain.stdout), (0, reference("xy", "--max-new-tokens", "6")["text"] + "\n"))
+        # --logprobs (implies JSON), streamed: the lines of `l2s run --stream --logprobs`.
+        flags = ("--stream", "--max-new-tokens", "4", "--logprobs", "3")
+        logprobs = self.run_cli("--router", self.router.clients, *flags, "xy")
+        self.assertEqual(logprobs.returncode, 0, logprobs.stderr)
+        self.assertEqual([json.loads(line) for line in logprobs.stdout.splitlines()], run_bundle("xy", *flags))
 
     def test_failures_and_usage_errors(self) -> None:
         refused = self.run_cli("--router", self.router.clients, "--max-new-tokens", "0", "x")

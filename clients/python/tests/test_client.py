@@ -9,7 +9,9 @@ Needs a built l2s (`swift build --product l2s`); every test is bounded by a SIGA
 
 from __future__ import annotations
 
+import json
 import pathlib
+import subprocess
 import sys
 import unittest
 from typing import Optional
@@ -21,7 +23,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from cases import RouterCase, Watchdog, unused_endpoint  # noqa: E402
 from l2s_client import Client, Delta, L2SError, Result, Usage  # noqa: E402
-from services import RouterProcess, reference, run_bundle  # noqa: E402
+from services import RouterProcess, l2s_binary, reference, run_bundle  # noqa: E402
 
 
 class WithoutWorkersTests(RouterCase):
@@ -340,6 +342,36 @@ class WithRealWorkersTests(RouterCase):
             self.client().generate(prompt, num_beams=3, temperature=0.7)
         self.assertEqual(caught.exception.code, "BAD_REQUEST")
         self.assertIn("num_beams", caught.exception.message)
+
+    def test_logprobs_equal_l2s_runs_numbers(self) -> None:
+        self.start_workers()
+        prompt = "these noisy witches test the nets"
+        flags = ("--max-new-tokens", "8", "--repetition-penalty", "1.3", "--logprobs", "2")
+        expected = run_bundle(prompt, *flags)[-1]
+        self.assertEqual(len(expected["logprobs"]), len(expected["ids"]))
+        self.assertEqual([entry["id"] for entry in expected["logprobs"]], expected["ids"])
+        result = self.client().generate(prompt, max_new_tokens=8, repetition_penalty=1.3, logprobs=2)
+        self.assertEqual(result.as_dict(), expected)
+        self.assertTrue(all(entry.text for entry in result.logprobs), "each id comes with the decoder's text")
+        # `l2s generate --logprobs` prints what `l2s run --logprobs` prints, streamed or not.
+        for stream in ([], ["--stream"]):
+            done = subprocess.run([str(l2s_binary()), "generate", "--router", self.router.clients, prompt, *stream,
+                                   *flags], capture_output=True, text=True, timeout=60)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            self.assertEqual([json.loads(line) for line in done.stdout.splitlines()],
+                             run_bundle(prompt, *stream, *flags))
+        # Streamed: each delta carries its ids' entries, as `l2s run --stream` prints them; sampled jobs too.
+        sampled = ("--max-new-tokens", "6", "--temperature", "0.8", "--seed", "3", "--logprobs", "1")
+        *deltas, expected = run_bundle(prompt, "--stream", *sampled)
+        job = self.client().stream(prompt, max_new_tokens=6, temperature=0.8, seed=3, logprobs=1)
+        self.assertEqual([delta.as_dict() for delta in job], deltas)
+        self.assertEqual(job.result().as_dict(), expected)
+        # Without the option nothing changes (no "logprobs" key), and out of range is refused by the router.
+        self.assertNotIn("logprobs", self.client().generate(prompt, max_new_tokens=2).as_dict())
+        with self.assertRaises(L2SError) as caught:
+            self.client(validate=False).generate(prompt, logprobs=21)
+        self.assertEqual((caught.exception.code, caught.exception.message),
+                         ("BAD_REQUEST", "logprobs must be in 0...20, got 21"))
 
     def test_n_samples_are_seeded_seed_plus_j(self) -> None:
         self.start_workers()

@@ -210,6 +210,58 @@ class GatewayInputTests(GatewayCase):
             self.api.completions.create(model="t5-add", prompt=PROMPTS[1], max_tokens=4, n=65)
         self.assertEqual(caught.exception.body.get("param"), "n")
 
+    def test_logprobs_equal_l2s_runs_numbers(self) -> None:
+        expected = services.run_bundle(PROMPTS[1], "--max-new-tokens", "8", "--logprobs", "2")[-1]["logprobs"]
+        numbers = [(entry["logprob"], [value for _, value in entry["top"]]) for entry in expected]
+        with Client(self.router.clients, timeout=30) as client:  # the decoder's token texts, as the gateway gets them
+            texts = [(entry.text, entry.top_texts) for entry in client.generate(PROMPTS[1], max_new_tokens=8,
+                                                                                 logprobs=2).logprobs]
+        # Completions: OpenAI's legacy object, one entry per token (the end-of-sequence one included).
+        answer = self.api.completions.create(model="t5-add", prompt=PROMPTS[1], max_tokens=8, logprobs=2)
+        logprobs = answer.choices[0].logprobs
+        self.assertEqual(logprobs.token_logprobs, [lp for lp, _ in numbers])
+        self.assertEqual(logprobs.tokens, [text for text, _ in texts])
+        self.assertEqual([dict(top) for top in logprobs.top_logprobs],
+                         [dict(zip(tops, values)) for (_, tops), (_, values) in zip(texts, numbers)])
+        offsets = [sum(len(text) for text, _ in texts[:index]) for index in range(len(texts))]
+        self.assertEqual(logprobs.text_offset, offsets)
+        # Streamed, the chunks' entries concatenate to the same.
+        chunks = list(self.api.completions.create(model="t5-add", prompt=PROMPTS[1], max_tokens=8, logprobs=2,
+                                                  stream=True))
+        self.assertEqual([lp for chunk in chunks if chunk.choices[0].logprobs
+                          for lp in chunk.choices[0].logprobs.token_logprobs], [lp for lp, _ in numbers])
+        self.assertEqual([offset for chunk in chunks if chunk.choices[0].logprobs
+                          for offset in chunk.choices[0].logprobs.text_offset], offsets)
+        # Chat: logprobs true with top_logprobs N.
+        messages = [{"role": "user", "content": PROMPTS[1]}]
+        chat = self.api.chat.completions.create(model="t5-add", messages=messages, max_tokens=8, logprobs=True,
+                                                top_logprobs=2)
+        content = chat.choices[0].logprobs.content
+        self.assertEqual([(item.token, item.logprob) for item in content], [(text, lp) for (text, _), (lp, _)
+                                                                             in zip(texts, numbers)])
+        self.assertEqual([item.bytes for item in content], [list(text.encode()) for text, _ in texts])
+        self.assertEqual([[(top.token, top.logprob) for top in item.top_logprobs] for item in content],
+                         [list(zip(tops, values)) for (_, tops), (_, values) in zip(texts, numbers)])
+        streamed = list(self.api.chat.completions.create(model="t5-add", messages=messages, max_tokens=8,
+                                                         logprobs=True, top_logprobs=2, stream=True))
+        self.assertEqual([item.logprob for chunk in streamed if chunk.choices[0].logprobs
+                          for item in chunk.choices[0].logprobs.content], [lp for lp, _ in numbers])
+        # Without them, null as before.
+        plain = self.api.completions.create(model="t5-add", prompt=PROMPTS[1], max_tokens=2)
+        self.assertIsNone(plain.choices[0].logprobs)
+        # Bad values: 400 naming the parameter.
+        for create, kwargs, param in (
+                (self.api.completions.create, {"prompt": PROMPTS[1], "logprobs": 21}, "logprobs"),
+                (self.api.completions.create, {"prompt": PROMPTS[1], "logprobs": -1}, "logprobs"),
+                (self.api.completions.create, {"prompt": PROMPTS[1], "logprobs": 1, "extra_body": {"num_beams": 2}},
+                 "logprobs"),
+                (self.api.chat.completions.create, {"messages": messages, "logprobs": True, "top_logprobs": 21},
+                 "top_logprobs"),
+                (self.api.chat.completions.create, {"messages": messages, "top_logprobs": 2}, "top_logprobs")):
+            with self.assertRaises(openai.BadRequestError) as caught:
+                create(model="t5-add", max_tokens=4, **kwargs)
+            self.assertEqual(caught.exception.body.get("param"), param, f"{kwargs}")
+
     def test_bad_http_bodies_and_json_get_4xx_and_the_gateway_lives(self) -> None:
         import socket
         self.assertEqual(self.raw("POST", "/v1/completions", None, {"Content-Type": "application/json"})[0], 400)
