@@ -12,16 +12,30 @@ public final class LocalCluster {
         public var decoders: Int
         public var basePort: Int
         public var slots: Int
-        public var threadsPerProcess: Int
+        /// Compute threads of the encoder process.
+        public var encoderThreads: Int
+        /// Compute threads of each decoder process.
+        public var decoderThreads: Int
 
         /// A plan for `decoders` workers on ports basePort (clients), +1 (encoders), +2 (decoders).
-        public init(executable: URL, bundle: String, decoders: Int, basePort: Int, slots: Int, threadsPerProcess: Int) {
+        public init(
+            executable: URL, bundle: String, decoders: Int, basePort: Int, slots: Int, encoderThreads: Int,
+            decoderThreads: Int
+        ) {
             self.executable = executable
             self.bundle = bundle
             self.decoders = decoders
             self.basePort = basePort
             self.slots = slots
-            self.threadsPerProcess = threadsPerProcess
+            self.encoderThreads = encoderThreads
+            self.decoderThreads = decoderThreads
+        }
+
+        /// The default split of `cores`: the encoder gets them all (its prompt pass comes in bursts, and is what
+        /// they speed up); the decoders, which step continuously, share them (at least one each), so their
+        /// threads do not preempt each other's batched steps.
+        public static func threads(cores: Int, decoders: Int) -> (encoder: Int, decoder: Int) {
+            (encoder: max(1, cores), decoder: max(1, cores / max(1, decoders)))
         }
 
         /// Where clients connect.
@@ -51,14 +65,14 @@ public final class LocalCluster {
             "encoder",
             [
                 "encoder", "--router", "\(router):\(plan.basePort + 1)", "--bundle", plan.bundle,
-                "--threads", "\(plan.threadsPerProcess)",
+                "--threads", "\(plan.encoderThreads)",
             ])
         for index in 0..<plan.decoders {
             try launch(
                 "decoder \(index + 1)",
                 [
                     "decoder", "--router", "\(router):\(plan.basePort + 2)",
-                    "--bundle", plan.bundle, "--slots", "\(plan.slots)", "--threads", "\(plan.threadsPerProcess)",
+                    "--bundle", plan.bundle, "--slots", "\(plan.slots)", "--threads", "\(plan.decoderThreads)",
                 ])
         }
         let client = try ClusterClient(router: plan.clientEndpoint)

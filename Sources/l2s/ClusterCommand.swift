@@ -28,8 +28,9 @@ struct ClusterCommand: Subcommand {
         OptionSpec(
             "--threads", value: "N",
             help:
-                "compute threads of each worker process (cores = all: the encoder's prompt pass is what they speed up)",
-            default: "cores"),
+                "compute threads of the encoder and of each decoder (N, cores, or split: the encoder all cores, each "
+                + "decoder cores / decoders, at least 1, so decoders do not contend for the same cores)",
+            default: "split"),
         OptionSpec("--prompts", value: "FILE", help: "send these prompts (one per line), print results, stop"),
         OptionSpec("--max-new-tokens", value: "N", help: "with --prompts: new tokens per prompt", default: "32"),
     ]
@@ -46,12 +47,17 @@ struct ClusterCommand: Subcommand {
         guard FileManager.default.fileExists(atPath: bundle + "/l2s.json") else {
             throw UsageError("option '--bundle': '\(bundle)' has no l2s.json")
         }
+        let decoders = try arguments.int("--decoders", in: 1...64)!
+        var threads = LocalCluster.Plan.threads(cores: ProcessInfo.processInfo.activeProcessorCount, decoders: decoders)
+        if arguments.string("--threads") != "split" {
+            let given = try arguments.threads()
+            threads = (encoder: given, decoder: given)
+        }
         plan = LocalCluster.Plan(
             executable: URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL,
-            bundle: bundle, decoders: try arguments.int("--decoders", in: 1...64)!,
-            basePort: try arguments.int("--base-port", in: 1024...65533)!,
-            slots: try arguments.int("--slots", in: 1...1024)!,
-            threadsPerProcess: try arguments.threads())
+            bundle: bundle, decoders: decoders, basePort: try arguments.int("--base-port", in: 1024...65533)!,
+            slots: try arguments.int("--slots", in: 1...1024)!, encoderThreads: threads.encoder,
+            decoderThreads: threads.decoder)
         promptsPath = arguments.string("--prompts")
         maxNewTokens = try arguments.int("--max-new-tokens", in: 1...4096)!
     }
