@@ -13,7 +13,7 @@ enum RowwiseProduct {
         let code = KernelVariant.current.code
         // Sendable: each worker writes a disjoint range of output columns; the inputs are only read.
         nonisolated(unsafe) let (w, x, y) = (weight, input, output)
-        split(outputs: outputs, threads: threads) { begin, end in
+        split(outputs: outputs, inputs: inputs, rows: rows, weightBytes: 4, threads: threads) { begin, end in
             l2s_rowwise_product(code, w, inputs, outputs, begin, end, x, rows, y, accumulate ? 1 : 0)
         }
     }
@@ -28,7 +28,7 @@ enum RowwiseProduct {
         weight.withUnsafeBufferPointer { bits in
             // Sendable: as above; `bits` outlives the (synchronous) split.
             nonisolated(unsafe) let (w, x, y) = (bits.baseAddress!, input, output)
-            split(outputs: outputs, threads: threads) { begin, end in
+            split(outputs: outputs, inputs: inputs, rows: rows, weightBytes: 2, threads: threads) { begin, end in
                 l2s_rowwise_product_half(code, format, w, inputs, outputs, begin, end, x, rows, y, accumulate ? 1 : 0)
             }
         }
@@ -45,16 +45,31 @@ enum RowwiseProduct {
             weight.scales.withUnsafeBufferPointer { scales in
                 // Sendable: as above; both buffers outlive the (synchronous) split.
                 nonisolated(unsafe) let (w, s, x, y) = (values.baseAddress!, scales.baseAddress!, input, output)
-                split(outputs: outputs, threads: threads) { begin, end in
+                split(outputs: outputs, inputs: inputs, rows: rows, weightBytes: 1, threads: threads) { begin, end in
                     l2s_rowwise_product_int8(code, w, s, inputs, outputs, begin, end, x, rows, y, accumulate ? 1 : 0)
                 }
             }
         }
     }
 
+    /// What a worker must get to be worth waking: 256 KiB of weights to read, or 1 Mi multiply-adds. Waking a
+    /// thread and joining it costs tens of microseconds on a VM: a t5-small int8 step's 512 x 512 products at
+    /// batch 1 (256 KiB each) ran 10-40 % slower split in two than whole, while GPT-2's 768 x 768 (576 KiB), the
+    /// same products in float32 or float16, batched, or t5-large's still gain from a split.
+    static let minimumBytesPerWorker = 256 << 10
+    /// See `minimumBytesPerWorker`.
+    static let minimumMultiplyAddsPerWorker = 1 << 20
+
     /// Calls `work` on disjoint output ranges: whole 12-output groups (a multiple of every variant's block width),
-    /// at least 256 outputs per worker.
-    private static func split(outputs: Int, threads: Int, work: @escaping @Sendable (Int, Int) -> Void) {
-        OutputSplit.run(outputs: outputs, threads: threads, group: 12, minimumPerWorker: 256, work: work)
+    /// at least 256 outputs per worker, and enough work for each (`minimumBytesPerWorker` of `weightBytes`-byte
+    /// weights, or `minimumMultiplyAddsPerWorker` over `rows` rows).
+    private static func split(
+        outputs: Int, inputs: Int, rows: Int, weightBytes: Int, threads: Int,
+        work: @escaping @Sendable (Int, Int) -> Void
+    ) {
+        let forBytes = minimumBytesPerWorker / max(1, inputs * weightBytes)
+        let forArithmetic = minimumMultiplyAddsPerWorker / max(1, inputs * rows)
+        let minimum = max(256, min(forBytes, forArithmetic))
+        OutputSplit.run(outputs: outputs, threads: threads, group: 12, minimumPerWorker: minimum, work: work)
     }
 }
