@@ -66,6 +66,9 @@ public final class LocalCluster {
             [
                 "encoder", "--router", "\(router):\(plan.basePort + 1)", "--bundle", plan.bundle,
                 "--threads", "\(plan.encoderThreads)",
+                // The decoders share this machine's cores: a batch's encodings go out together, so decoding does not
+                // compete with the batch's remaining passes (docs/cluster.md).
+                "--send", "batch",
             ])
         for index in 0..<plan.decoders {
             try launch(

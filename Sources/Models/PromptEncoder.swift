@@ -50,6 +50,9 @@ public final class PromptEncoder: Sendable {
         tokenizer = try loadTokenizer(directory: bundle.llmDirectory)
     }
 
+    /// Whether `encode` runs several prompts as one stacked pass; if not, it runs them one by one anyway.
+    public var stacksPrompts: Bool { encoder.stacksPrompts }
+
     /// Width of each encoding row: d_slm when the projector runs here, d_llm when the decoder projects.
     public var encodingWidth: Int { bundle.encodingWidth }
 

@@ -17,7 +17,10 @@ struct EncoderCommand: Subcommand {
         batched: up to --max-batch, waiting at most --batch-wait-ms for a batch to fill. The default wait is 0
         (take what is queued): the encoder runs a batch's prompts one by one so that each encoding is bit-identical
         to the prompt encoded alone, so waiting only adds latency (2 ms of it by scripts/bench-cluster.sh at one job
-        at a time). Reconnects with backoff when the router restarts.
+        at a time). --send each (the default) sends each encoding when its pass ends, so decoders start on it while
+        the rest of the batch runs; --send batch sends them together at the end, which is better only when the
+        decoders share this machine's cores (`l2s cluster` does that). Reconnects with backoff when the router
+        restarts.
 
         SIGTERM/SIGINT drains: the encoder tells the router to send it no new prompts (/ready answers 503), answers
         the prompts in hand (within --drain-seconds; the router re-sends any left to another encoder), then says
@@ -32,6 +35,10 @@ struct EncoderCommand: Subcommand {
             OptionSpec(
                 "--max-prompt-tokens", value: "N", help: "longer prompts are refused (prompt_too_long)",
                 default: "\(PromptEncoder.defaultMaxPromptTokens)", env: "L2S_MAX_PROMPT_TOKENS"),
+            OptionSpec(
+                "--send", value: "each|batch",
+                help: "send each encoding when its pass ends, or a batch's together when the batch ends",
+                default: "each", env: "L2S_ENCODER_SEND"),
             WeightFlags.option,
         ]
 
@@ -40,6 +47,7 @@ struct EncoderCommand: Subcommand {
     let batchWait: Duration
     let maxPromptTokens: Int
     let weights: WeightStorage
+    let send: EncoderEngine.SendPolicy
 
     init(_ arguments: ParsedArguments) throws {
         worker = try WorkerFlags(arguments, role: "encoder")
@@ -47,6 +55,11 @@ struct EncoderCommand: Subcommand {
         batchWait = .milliseconds(try arguments.int("--batch-wait-ms", in: 0...10_000)!)
         maxPromptTokens = try arguments.int("--max-prompt-tokens", in: 1...1_000_000)!
         weights = try WeightFlags.storage(arguments)
+        let policy = arguments.string("--send") ?? "each"
+        guard let send = EncoderEngine.SendPolicy(rawValue: policy) else {
+            throw UsageError("option '--send' must be each or batch, got '\(policy)'")
+        }
+        self.send = send
     }
 
     func run() throws -> Int32 {
@@ -54,9 +67,10 @@ struct EncoderCommand: Subcommand {
         let encoder = try PromptEncoder(bundle: bundle, maxPromptTokens: maxPromptTokens, weights: weights)
         log.info(
             "loaded \(bundle.directory.path): projector on the \(bundle.projectorRunsOn.rawValue), wire dtype "
-                + "\(bundle.wireDType.rawValue), batches of up to \(maxBatch), weights \(weights.rawValue)")
+                + "\(bundle.wireDType.rawValue), batches of up to \(maxBatch) (sent \(send.rawValue)), "
+                + "weights \(weights.rawValue)")
         let engine = EncoderEngine(
-            encoder: encoder, maxBatch: maxBatch, batchWait: batchWait,
+            encoder: encoder, maxBatch: maxBatch, batchWait: batchWait, send: send,
             metrics: worker.registry, log: log)
         return try worker.serve(role: .encoder, bundle: bundle, engine: engine, log: log, process: process)
     }

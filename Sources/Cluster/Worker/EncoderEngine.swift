@@ -4,15 +4,27 @@ import Models
 import Wire
 
 /// The encoder service's compute side: batches concurrent encode requests (up to `maxBatch`, waiting at most
-/// `batchWait` for a batch to fill), runs the frozen LLM encoder (and the projector, for `runs_on: encoder`) once per
-/// batch, and replies with each prompt's encoding in the bundle's wire dtype: Z [m, d_slm], or H [m, d_llm] with
-/// `projected` false when the bundle projects on the decoder.
+/// `batchWait` for a batch to fill), runs the frozen LLM encoder (and the projector, for `runs_on: encoder`) over
+/// them, and replies with each prompt's encoding in the bundle's wire dtype: Z [m, d_slm], or H [m, d_llm] with
+/// `projected` false when the bundle projects on the decoder. With batch-invariant kernels (the default) a batch's
+/// prompts run one by one, and `SendPolicy` says whether each encoding leaves when its pass ends or with the batch.
 public final class EncoderEngine: WorkerEngine, Sendable {
+    /// When a batch's encodings are sent (`l2s encoder --send`).
+    public enum SendPolicy: String, Sendable, CaseIterable {
+        /// Each as soon as its own pass ends: the first prompt of a batch does not wait for the others' passes, and
+        /// decoders on other nodes start on it while the encoder runs the rest.
+        case each
+        /// All when the batch's last pass ends: on one machine whose cores the decoders share, this keeps decoding
+        /// from competing with the batch's remaining passes.
+        case batch
+    }
+
     private let mailbox = EngineMailbox<EncodeRequest>()
     private let thread = ComputeThread()
     private let encoder: PromptEncoder
     private let maxBatch: Int
     private let batchWait: Duration
+    private let send: SendPolicy
     private let log: ServiceLog
     public var capacity: Int { maxBatch * 2 }
 
@@ -20,8 +32,8 @@ public final class EncoderEngine: WorkerEngine, Sendable {
 
     /// An engine over a loaded prompt encoder.
     public init(
-        encoder: PromptEncoder, maxBatch: Int, batchWait: Duration, metrics: MetricsRegistry? = nil,
-        log: ServiceLog
+        encoder: PromptEncoder, maxBatch: Int, batchWait: Duration, send: SendPolicy = .each,
+        metrics: MetricsRegistry? = nil, log: ServiceLog
     ) {
         self.metrics = metrics
         metrics?.declare(
@@ -35,6 +47,7 @@ public final class EncoderEngine: WorkerEngine, Sendable {
         self.encoder = encoder
         self.maxBatch = max(1, maxBatch)
         self.batchWait = batchWait
+        self.send = send
         self.log = log
     }
 
@@ -80,7 +93,12 @@ public final class EncoderEngine: WorkerEngine, Sendable {
             }
         }
         guard !accepted.isEmpty else { return }
-        encodeValidated(accepted, outbox: outbox)
+        if send == .each && !encoder.stacksPrompts {
+            // The kernels run the batch prompt by prompt anyway: each encoding leaves when its pass ends.
+            for item in accepted { encodeValidated([item], outbox: outbox) }
+        } else {
+            encodeValidated(accepted, outbox: outbox)
+        }
     }
 
     private func encodeValidated(_ accepted: [(EncodeRequest, [Int32])], outbox: WorkerOutbox) {

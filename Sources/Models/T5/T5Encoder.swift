@@ -102,6 +102,10 @@ public final class T5Encoder: Sendable {
         try encode(batch: [embeddings], keyMasks: [keyMask])[0]
     }
 
+    /// Whether `encode(batch:)` stacks several prompts into one pass (the `.blas` row kernel) rather than running
+    /// them one by one (batch-invariant kernels, each prompt's bits those of an unbatched pass).
+    public var stacksPrompts: Bool { blocks.first?.qkv.rowKernel != .batchInvariant }
+
     /// Encodes several prompts in one pass: their rows are stacked (no padding), the dense layers run as one
     /// matrix product over all rows, and attention stays within each prompt. Returns one [T_i, d_model] per input.
     public func encode(batch: [Tensor], keyMasks: [[Bool]?]? = nil) throws -> [Tensor] {
@@ -111,7 +115,7 @@ public final class T5Encoder: Sendable {
             throw ModelError.inputShapeMismatch(
                 what: "encoder key masks", expected: [batch.count], actual: [masks.count])
         }
-        if batch.count > 1 && blocks.first?.qkv.rowKernel == .batchInvariant {
+        if batch.count > 1 && !stacksPrompts {
             // Stacking prompts changes the row count of every product; batch-invariant results need each prompt
             // to go through exactly the products it would get alone.
             return try zip(batch, masks).map { try encode(batch: [$0], keyMasks: [$1])[0] }
