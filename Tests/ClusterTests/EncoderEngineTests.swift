@@ -14,10 +14,10 @@ import Wire
     static let bundle = TestPaths.fixture("bundles/t5-add")
 
     @Test(arguments: [
-        (EncoderEngine.SendPolicy.each, ["1", "2", "3"], "3"),
-        (EncoderEngine.SendPolicy.batch, ["3", "3", "3"], "1"),
+        (EncoderEngine.SendPolicy.each, [1, 2, 3], 3),
+        (EncoderEngine.SendPolicy.batch, [3, 3, 3], 1),
     ])
-    func aBatchsEncodingsLeaveAsThePolicySays(send: EncoderEngine.SendPolicy, encodedAtEach: [String], passes: String)
+    func aBatchsEncodingsLeaveAsThePolicySays(send: EncoderEngine.SendPolicy, encodedAtEach: [Double], passes: Double)
         throws
     {
         let prompts: [[Int32]] = [[13, 7, 21, 1], [5, 9, 1], [30, 2, 2, 8, 1]]
@@ -34,14 +34,14 @@ import Wire
                     EncodeRequest(requestID: "p\(index)", promptHash: [UInt8(index)], prompt: .tokenIDs(ids))))
         }
         // At each encoding sent, on the compute thread before it runs anything else: how many prompts it had encoded.
-        let seen = Mutex<[(encodedBefore: String, encoding: Encoding)]>([])
+        let seen = Mutex<[(encodedBefore: Double?, encoding: Encoding)]>([])
         let outboxBox = Mutex<WorkerOutbox?>(nil)
         let outbox = WorkerOutbox(wake: {
             guard let outbox = outboxBox.withLock({ $0 }) else { return }
             for message in outbox.drain() {
                 if case .encoding(let encoding) = message {
                     seen.withLock {
-                        $0.append((Self.sample(#"l2s_encoder_prompts_total{outcome="encoded"}"#, metrics), encoding))
+                        $0.append((metrics.sample(#"l2s_encoder_prompts_total{outcome="encoded"}"#), encoding))
                     }
                 }
             }
@@ -57,7 +57,7 @@ import Wire
         try #require(sent.count == prompts.count)
         #expect(sent.map(\.encoding.requestID) == ["p0", "p1", "p2"])
         #expect(sent.map(\.encodedBefore) == encodedAtEach, "prompts encoded when each encoding left")
-        #expect(Self.sample("l2s_encoder_batch_prompts_count", metrics) == passes, "encode calls")
+        #expect(metrics.sample("l2s_encoder_batch_prompts_count") == passes, "encode calls")
         // Either way every encoding is the prompt's unbatched one, as the decoder needs it.
         let dtype = encoder.bundle.wireDType
         for (index, ids) in prompts.enumerated() {
@@ -67,11 +67,5 @@ import Wire
                 bytes: Frame(WireRounding.narrow(alone, to: dtype)))
             #expect(sent[index].encoding.tensor == expected, "prompt \(index) equals its unbatched encoding")
         }
-    }
-
-    /// The value of one sample line (`name{labels} value`) of the rendered metrics, or "absent".
-    static func sample(_ name: String, _ metrics: MetricsRegistry) -> String {
-        let line = metrics.render().split(separator: "\n").first { $0.hasPrefix(name + " ") }
-        return line.map { String($0.dropFirst(name.count + 1)) } ?? "absent"
     }
 }

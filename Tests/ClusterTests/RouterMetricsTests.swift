@@ -28,17 +28,11 @@ import Wire
         _ = core.receive(.credit(Credit(credits: 1)), from: peer, on: link, now: now)
     }
 
-    /// The value of the sample `line` starts with (name and labels as rendered), nil when absent.
-    func sample(_ registry: MetricsRegistry, _ line: String) -> Double? {
-        registry.render().split(separator: "\n").first { $0.hasPrefix(line + " ") }
-            .flatMap { Double($0.split(separator: " ").last ?? "") }
-    }
-
     @Test func aDeadDecoderCountsAsLostAndItsJobAsOneFailoverCarryingItsTraceID() throws {
         let registry = MetricsRegistry()
         let router = RouterCore(
             configuration: RouterConfiguration(), now: start, metrics: RouterMetrics(registry: registry))
-        #expect(sample(registry, #"l2s_failovers_total{reason="worker_lost"}"#) == 0)
+        #expect(registry.sample(#"l2s_failovers_total{reason="worker_lost"}"#) == 0)
         join(router, encoder, .encoders, at: start)
         join(router, decoderA, .decoders, at: start)
         var out = router.receive(
@@ -68,20 +62,20 @@ import Wire
         out = router.tick(now: later)
         let resumed = try #require(out.compactMap { if case .decodeJob(let j) = $0.message { j } else { nil } }.first)
         #expect(resumed.resumeIDs == [9] && resumed.request.traceID == "trace-9")
-        #expect(sample(registry, #"l2s_failovers_total{reason="worker_lost"}"#) == 1)
-        #expect(sample(registry, #"l2s_failovers_total{reason="worker_fault"}"#) == 0)
-        #expect(sample(registry, #"l2s_workers_joined_total{role="decoder"}"#) == 2)
-        #expect(sample(registry, #"l2s_workers_lost_total{role="decoder",reason="silent"}"#) == 1)
-        #expect(sample(registry, #"l2s_workers_lost_total{role="encoder",reason="silent"}"#) == 1)
+        #expect(registry.sample(#"l2s_failovers_total{reason="worker_lost"}"#) == 1)
+        #expect(registry.sample(#"l2s_failovers_total{reason="worker_fault"}"#) == 0)
+        #expect(registry.sample(#"l2s_workers_joined_total{role="decoder"}"#) == 2)
+        #expect(registry.sample(#"l2s_workers_lost_total{role="decoder",reason="silent"}"#) == 1)
+        #expect(registry.sample(#"l2s_workers_lost_total{role="encoder",reason="silent"}"#) == 1)
 
         // B fails the job with an error: a fault, and with no other decoder left the job has nowhere to go yet.
         _ = router.receive(
             .error(ErrorReply(code: .internal, message: "boom", requestID: resumed.request.requestID)),
             from: decoderB, on: .decoders, now: later)
-        #expect(sample(registry, #"l2s_failovers_total{reason="worker_fault"}"#) == 0, "counted when placed")
+        #expect(registry.sample(#"l2s_failovers_total{reason="worker_fault"}"#) == 0, "counted when placed")
         _ = router.receive(.goodbye(Goodbye(reason: "bye")), from: decoderB, on: .decoders, now: later)
-        #expect(sample(registry, #"l2s_workers_lost_total{role="decoder",reason="goodbye"}"#) == 1)
+        #expect(registry.sample(#"l2s_workers_lost_total{role="decoder",reason="goodbye"}"#) == 1)
         join(router, decoderA, .decoders, at: later)
-        #expect(sample(registry, #"l2s_failovers_total{reason="worker_fault"}"#) == 1)
+        #expect(registry.sample(#"l2s_failovers_total{reason="worker_fault"}"#) == 1)
     }
 }

@@ -10,7 +10,7 @@ import Wire
 /// prompts run one by one, and `SendPolicy` says whether each encoding leaves when its pass ends or with the batch.
 public final class EncoderEngine: WorkerEngine, Sendable {
     /// When a batch's encodings are sent (`l2s encoder --send`).
-    public enum SendPolicy: String, Sendable, CaseIterable {
+    public enum SendPolicy: String, Sendable {
         /// Each as soon as its own pass ends: the first prompt of a batch does not wait for the others' passes, and
         /// decoders on other nodes start on it while the encoder runs the rest.
         case each

@@ -131,6 +131,8 @@ public final class T5Encoder: Sendable {
     final class Pass {
         private let encoder: T5Encoder
         private let lengths: [Int]
+        /// All prompts' rows, stacked.
+        private let rows: Int
         private let masks: [[Bool]?]
         private let scratch = T5Scratch()
         private let hidden: FloatBuffer
@@ -144,7 +146,7 @@ public final class T5Encoder: Sendable {
             self.encoder = encoder
             self.masks = masks
             lengths = batch.map { $0.shape[0] }
-            let rows = lengths.reduce(0, +)
+            rows = lengths.reduce(0, +)
             scratch.reserve(rows: rows, keys: 0, configuration: encoder.configuration)
             let longest = lengths.max() ?? 0
             scratch.scores.reserve(longest * longest)
@@ -157,7 +159,6 @@ public final class T5Encoder: Sendable {
 
         /// Runs the next `count` blocks (fewer when fewer are left).
         func run(blocks count: Int) {
-            let rows = lengths.reduce(0, +)
             for block in encoder.blocks[blocksDone..<(blocksDone + min(count, blocksLeft))] {
                 encoder.selfAttention(
                     block, hidden.pointer, lengths: lengths, masks: masks, biases: biases, scratch: scratch)
@@ -170,7 +171,6 @@ public final class T5Encoder: Sendable {
         func finish() throws -> [Tensor] {
             precondition(blocksLeft == 0, "T5Encoder.Pass finished before its last block")
             let c = encoder.configuration
-            let rows = lengths.reduce(0, +)
             encoder.finalNorm.rmsNorm(
                 hidden.pointer, rows: rows, epsilon: c.layerNormEpsilon, into: scratch.normed.pointer)
             return try encoder.split(scratch.normed.pointer, lengths: lengths)
