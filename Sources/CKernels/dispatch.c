@@ -28,14 +28,14 @@ void l2s_rowwise_product(
     switch (variant) {
 #ifdef L2S_X86
     case L2S_VARIANT_AVX2:
-        l2s_rowwise_avx2(w, NULL, inputs, outputs, begin, end, x, rows, y, accumulate);
+        l2s_rowwise_avx2(w, inputs, outputs, begin, end, x, rows, y, accumulate);
         return;
     case L2S_VARIANT_AVX512:
-        l2s_rowwise_avx512(w, NULL, inputs, outputs, begin, end, x, rows, y, accumulate);
+        l2s_rowwise_avx512(w, inputs, outputs, begin, end, x, rows, y, accumulate);
         return;
 #endif
     default:
-        l2s_rowwise_baseline(w, NULL, inputs, outputs, begin, end, x, rows, y, accumulate);
+        l2s_rowwise_baseline(w, inputs, outputs, begin, end, x, rows, y, accumulate);
         return;
     }
 }
@@ -48,34 +48,16 @@ void l2s_rowwise_product_half(
 #ifdef L2S_X86
     case L2S_VARIANT_AVX2:
         (bfloat ? l2s_rowwise_avx2_bf16 : l2s_rowwise_avx2_f16)(
-            w, NULL, inputs, outputs, begin, end, x, rows, y, accumulate);
+            w, inputs, outputs, begin, end, x, rows, y, accumulate);
         return;
     case L2S_VARIANT_AVX512:
         (bfloat ? l2s_rowwise_avx512_bf16 : l2s_rowwise_avx512_f16)(
-            w, NULL, inputs, outputs, begin, end, x, rows, y, accumulate);
+            w, inputs, outputs, begin, end, x, rows, y, accumulate);
         return;
 #endif
     default:
         (bfloat ? l2s_rowwise_baseline_bf16 : l2s_rowwise_baseline_f16)(
-            w, NULL, inputs, outputs, begin, end, x, rows, y, accumulate);
-        return;
-    }
-}
-
-void l2s_rowwise_product_int8(
-    int variant, const int8_t *w, const float *scales, ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t begin,
-    ptrdiff_t end, const float *x, ptrdiff_t rows, float *y, int accumulate) {
-    switch (variant) {
-#ifdef L2S_X86
-    case L2S_VARIANT_AVX2:
-        l2s_rowwise_avx2_i8(w, scales, inputs, outputs, begin, end, x, rows, y, accumulate);
-        return;
-    case L2S_VARIANT_AVX512:
-        l2s_rowwise_avx512_i8(w, scales, inputs, outputs, begin, end, x, rows, y, accumulate);
-        return;
-#endif
-    default:
-        l2s_rowwise_baseline_i8(w, scales, inputs, outputs, begin, end, x, rows, y, accumulate);
+            w, inputs, outputs, begin, end, x, rows, y, accumulate);
         return;
     }
 }

@@ -1,6 +1,7 @@
-// The int8 prompt-pass product (l2s_kernels.h): rows quantised to int8 on the fly, weights packed once at load,
-// int32 sums, one float epilogue. Integer sums are exact, so every variant and every blocking gives the same int32
-// and, through the same float epilogue, the same bits: the result depends on the weights and the row alone.
+// The int8 product of decoding steps and prompt passes (l2s_kernels.h): rows quantised to int8 on the fly, weights
+// packed once at load, int32 sums, one float epilogue. Integer sums are exact, so every variant and every blocking
+// gives the same int32 and, through the same float epilogue, the same bits: the result depends on the weights and the
+// row alone. Kernels: AVX-512 VNNI, AVX2 (`vpmaddubsw`), portable C.
 #include "l2s_kernels.h"
 #include "variants.h"
 
@@ -260,6 +261,74 @@ static VNNI_ATTR void int8_gemm_vnni(
         vnni_rows(1, q, rowScales, rows, packed, sums, scales, groups, outputs, block, end, y, accumulate);
     }
 }
+
+#define AVX2_ATTR __attribute__((target("avx2")))
+/// Rows per register block: 4 rows x 2 vectors (one packed block of 16 outputs) of 16 ymm registers.
+#define AVX2_ROWS 4
+
+/// Rows [r0, r0 + R) x the 16 outputs of packed block `block`, R a constant after inlining. `vpmaddubsw` multiplies
+/// unsigned by signed bytes, so each row's levels enter as |level| and their signs move onto the weights
+/// (`vpsignb`): pairs of products stay within 2 x 127 x 127 < 2^15, so no int16 saturates and the int32 sums are
+/// exact, the same integers as the VNNI kernel's and the portable loop's (no +128 offset, hence no compensation).
+static inline __attribute__((always_inline)) AVX2_ATTR void avx2_block(
+    int R, const uint8_t *q, const float *rowScales, ptrdiff_t r0, const int8_t *packed, const float *scales,
+    ptrdiff_t groups, ptrdiff_t outputs, ptrdiff_t block, ptrdiff_t end, float *y, int accumulate) {
+    __m256i acc[AVX2_ROWS][2];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    const int8_t *w = packed + block * groups * PACK_OUTPUTS * PACK_INPUTS;
+    const ptrdiff_t padded = groups * PACK_INPUTS;
+    const __m256i ones = _mm256_set1_epi16(1), offset = _mm256_set1_epi8((char)0x80);
+    for (ptrdiff_t g = 0; g < groups; g++) {
+        const __m256i low = _mm256_loadu_si256((const __m256i *)(w + g * PACK_OUTPUTS * PACK_INPUTS));
+        const __m256i high = _mm256_loadu_si256((const __m256i *)(w + g * PACK_OUTPUTS * PACK_INPUTS + 32));
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; r++) {
+            int32_t four;
+            __builtin_memcpy(&four, q + (r0 + r) * padded + g * PACK_INPUTS, sizeof four);
+            // level + 128 xor 0x80 is the level as a signed byte.
+            const __m256i levels = _mm256_xor_si256(_mm256_set1_epi32(four), offset);
+            const __m256i magnitudes = _mm256_abs_epi8(levels);
+            __m256i pairs = _mm256_maddubs_epi16(magnitudes, _mm256_sign_epi8(low, levels));
+            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(pairs, ones));
+            pairs = _mm256_maddubs_epi16(magnitudes, _mm256_sign_epi8(high, levels));
+            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(pairs, ones));
+        }
+    }
+    for (int half = 0; half < 2; half++) {
+        ptrdiff_t j = block * PACK_OUTPUTS + half * 8;
+        ptrdiff_t valid = end - j < 8 ? end - j : 8;
+        if (valid <= 0) break;
+        for (int r = 0; r < R; r++) {
+            int32_t sums[8];
+            _mm256_storeu_si256((__m256i *)sums, acc[r][half]);
+            float *out = y + (r0 + r) * outputs + j;
+            for (ptrdiff_t lane = 0; lane < valid; lane++) {
+                float value = epilogue(sums[lane], rowScales[r0 + r], scales[j + lane]);
+                out[lane] = accumulate ? out[lane] + value : value;
+            }
+        }
+    }
+}
+
+static AVX2_ATTR void int8_gemm_avx2(
+    const uint8_t *q, const float *rowScales, ptrdiff_t rows, const int8_t *packed, const float *scales,
+    ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t begin, ptrdiff_t end, float *y, int accumulate) {
+    ptrdiff_t groups = l2s_int8_padded_inputs(inputs) / PACK_INPUTS;
+    ptrdiff_t blocks = (end + PACK_OUTPUTS - 1) / PACK_OUTPUTS;
+    for (ptrdiff_t block = begin / PACK_OUTPUTS; block < blocks; block++) {
+        ptrdiff_t r = 0;
+#define AVX2_CALL(R) avx2_block(R, q, rowScales, r, packed, scales, groups, outputs, block, end, y, accumulate)
+        for (; r + AVX2_ROWS <= rows; r += AVX2_ROWS) AVX2_CALL(AVX2_ROWS);
+        switch (rows - r) {
+        case 3: AVX2_CALL(3); break;
+        case 2: AVX2_CALL(2); break;
+        case 1: AVX2_CALL(1); break;
+        default: break;
+        }
+#undef AVX2_CALL
+    }
+}
 #endif
 
 int l2s_int8_gemm_accelerated(void) {
@@ -279,6 +348,10 @@ void l2s_int8_gemm(
 #ifdef L2S_X86
     if (variant == L2S_VARIANT_AVX512 && l2s_int8_gemm_accelerated()) {
         int8_gemm_vnni(q, rowScales, rows, packed, sums, scales, inputs, outputs, begin, end, y, accumulate);
+        return;
+    }
+    if (variant == L2S_VARIANT_AVX2 || variant == L2S_VARIANT_AVX512) {
+        int8_gemm_avx2(q, rowScales, rows, packed, scales, inputs, outputs, begin, end, y, accumulate);
         return;
     }
 #endif

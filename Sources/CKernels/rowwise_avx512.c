@@ -22,30 +22,21 @@
 #define WEIGHT float
 #define WLOAD(p) VLOAD(p)
 #define WSCALAR(p) (*(p))
-#define SCALED 0
 #include "rowwise_body.h"
 
 #define ROWWISE_NAME l2s_rowwise_avx512_f16
 #define WEIGHT uint16_t
 #define WLOAD(p) WIDEN_F16(p)
 #define WSCALAR(p) l2s_float16_to_float(*(p))
-#define SCALED 0
 #include "rowwise_body.h"
 
 #define ROWWISE_NAME l2s_rowwise_avx512_bf16
 #define WEIGHT uint16_t
 #define WLOAD(p) WIDEN_BF16(p)
 #define WSCALAR(p) l2s_bfloat16_to_float(*(p))
-#define SCALED 0
 #include "rowwise_body.h"
 
 #define WIDEN_NAME l2s_widen_avx512
 #include "widen_body.h"
 
-#define ROWWISE_NAME l2s_rowwise_avx512_i8
-#define WEIGHT int8_t
-#define WLOAD(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
-#define WSCALAR(p) ((float)*(p))
-#define SCALED 1
-#include "rowwise_body.h"
 #endif

@@ -18,8 +18,6 @@ typedef float l2s_v8_unaligned __attribute__((vector_size(32), aligned(4)));
 typedef uint32_t l2s_u8 __attribute__((vector_size(32)));
 typedef int32_t l2s_i8 __attribute__((vector_size(32)));
 typedef uint16_t l2s_h8_unaligned __attribute__((vector_size(16), aligned(2)));
-/// Eight int8 weights at any alignment.
-typedef int8_t l2s_b8_unaligned __attribute__((vector_size(8), aligned(1)));
 
 /// Eight bfloat16 weights at p widened: each is the upper half of its float32.
 #define WIDEN_BF16(p) ((l2s_v8)(__builtin_convertvector(*(const l2s_h8_unaligned *)(p), l2s_u8) << 16))
@@ -47,29 +45,20 @@ typedef int8_t l2s_b8_unaligned __attribute__((vector_size(8), aligned(1)));
 #define WEIGHT float
 #define WLOAD(p) VLOAD(p)
 #define WSCALAR(p) (*(p))
-#define SCALED 0
 #include "rowwise_body.h"
 
 #define ROWWISE_NAME l2s_rowwise_baseline_f16
 #define WEIGHT uint16_t
 #define WLOAD(p) WIDEN_F16(p)
 #define WSCALAR(p) l2s_float16_to_float(*(p))
-#define SCALED 0
 #include "rowwise_body.h"
 
 #define ROWWISE_NAME l2s_rowwise_baseline_bf16
 #define WEIGHT uint16_t
 #define WLOAD(p) WIDEN_BF16(p)
 #define WSCALAR(p) l2s_bfloat16_to_float(*(p))
-#define SCALED 0
 #include "rowwise_body.h"
 
-#define ROWWISE_NAME l2s_rowwise_baseline_i8
-#define WEIGHT int8_t
-#define WLOAD(p) __builtin_convertvector(*(const l2s_b8_unaligned *)(p), l2s_v8)
-#define WSCALAR(p) ((float)*(p))
-#define SCALED 1
-#include "rowwise_body.h"
 
 #define WIDEN_NAME l2s_widen_baseline
 #include "widen_body.h"

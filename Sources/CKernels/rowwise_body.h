@@ -6,16 +6,14 @@
 //   BLOCK_OUTPUTS     outputs per block (4 rows x BLOCK_OUTPUTS accumulators must fit the register file)
 // and, for each inclusion (undefined again at the end of this file):
 //   ROWWISE_NAME      the entry point's name
-//   WEIGHT            the stored weight type (float, uint16_t for float16/bfloat16 bits, int8_t for int8)
+//   WEIGHT            the stored weight type (float, or uint16_t for float16/bfloat16 bits)
 //   WLOAD(p)          LANES weights at p widened to a VEC; WSCALAR(p) one weight at p widened to a float
-//   SCALED            1 when each output's sum is multiplied by its scale (int8 rows), else 0
-// Widening float16, bfloat16 and int8 to float32 is exact, so a half-precision weight gives the very bits its
-// widened float32 copy gives, in every variant, and an int8 row gives (its integers' float32 sum) * scale.
+// Widening float16 and bfloat16 to float32 is exact, so a half-precision weight gives the very bits its widened
+// float32 copy gives, in every variant.
 //
 // Summation order of one value y[b, j] (the same in every block shape, hence batch-invariant): lane l of one
 // accumulator takes x[k] * w[k] for k = l, l + LANES, ... in increasing k up to the last whole vector; the lanes
-// are then folded in halves (l += l + LANES/2, ..., down to one); the scalar tail k >= that is added last, in order;
-// a scaled (int8) value is then multiplied by its output's scale, once.
+// are then folded in halves (l += l + LANES/2, ..., down to one); the scalar tail k >= that is added last, in order.
 // A block only decides which (row, output) pairs share the loads of one pass over k: each weight vector is loaded
 // once per 4 rows, each input vector once per BLOCK_OUTPUTS outputs.
 
@@ -44,7 +42,7 @@ static inline __attribute__((always_inline)) float fold(float *lanes) {
 /// Rows [b0, b0 + R) x outputs [j0, j0 + C); R and C are constants after inlining, so the accumulators live in
 /// registers.
 static inline __attribute__((always_inline)) ROWWISE_ATTR void LOCAL(block)(
-    int R, int C, const WEIGHT *w, const float *scales, ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t j0,
+    int R, int C, const WEIGHT *w, ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t j0,
     const float *x, ptrdiff_t b0, float *y, int accumulate) {
     VEC acc[BLOCK_ROWS][BLOCK_OUTPUTS];
 #pragma clang loop unroll(full)
@@ -80,7 +78,6 @@ static inline __attribute__((always_inline)) ROWWISE_ATTR void LOCAL(block)(
             const float *xr = xb + r * inputs;
             const WEIGHT *wc = wj + c * inputs;
             for (ptrdiff_t k = vectorEnd; k < inputs; k++) total = total + xr[k] * WSCALAR(wc + k);
-            if (SCALED) total = total * scales[j0 + c];
             float *out = y + (b0 + r) * outputs + j0 + c;
             *out = accumulate ? *out + total : total;
         }
@@ -89,32 +86,31 @@ static inline __attribute__((always_inline)) ROWWISE_ATTR void LOCAL(block)(
 
 /// Every row for outputs [j0, j0 + C): blocks of 4 rows, then one block of the remaining 1-3.
 static inline __attribute__((always_inline)) ROWWISE_ATTR void LOCAL(all_rows)(
-    int C, const WEIGHT *w, const float *scales, ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t j0, const float *x,
+    int C, const WEIGHT *w, ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t j0, const float *x,
     ptrdiff_t rows, float *y, int accumulate) {
     ptrdiff_t b = 0;
     for (; b + BLOCK_ROWS <= rows; b += BLOCK_ROWS) {
-        LOCAL(block)(BLOCK_ROWS, C, w, scales, inputs, outputs, j0, x, b, y, accumulate);
+        LOCAL(block)(BLOCK_ROWS, C, w, inputs, outputs, j0, x, b, y, accumulate);
     }
     switch (rows - b) {
-    case 3: LOCAL(block)(3, C, w, scales, inputs, outputs, j0, x, b, y, accumulate); break;
-    case 2: LOCAL(block)(2, C, w, scales, inputs, outputs, j0, x, b, y, accumulate); break;
-    case 1: LOCAL(block)(1, C, w, scales, inputs, outputs, j0, x, b, y, accumulate); break;
+    case 3: LOCAL(block)(3, C, w, inputs, outputs, j0, x, b, y, accumulate); break;
+    case 2: LOCAL(block)(2, C, w, inputs, outputs, j0, x, b, y, accumulate); break;
+    case 1: LOCAL(block)(1, C, w, inputs, outputs, j0, x, b, y, accumulate); break;
     default: break;
     }
 }
 
 ROWWISE_ATTR void ROWWISE_NAME(
-    const WEIGHT *w, const float *scales, ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t begin, ptrdiff_t end,
+    const WEIGHT *w, ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t begin, ptrdiff_t end,
     const float *x, ptrdiff_t rows, float *y, int accumulate) {
     ptrdiff_t j = begin;
     for (; j + BLOCK_OUTPUTS <= end; j += BLOCK_OUTPUTS) {
-        LOCAL(all_rows)(BLOCK_OUTPUTS, w, scales, inputs, outputs, j, x, rows, y, accumulate);
+        LOCAL(all_rows)(BLOCK_OUTPUTS, w, inputs, outputs, j, x, rows, y, accumulate);
     }
-    for (; j < end; j++) LOCAL(all_rows)(1, w, scales, inputs, outputs, j, x, rows, y, accumulate);
+    for (; j < end; j++) LOCAL(all_rows)(1, w, inputs, outputs, j, x, rows, y, accumulate);
 }
 
 #undef ROWWISE_NAME
 #undef WEIGHT
 #undef WLOAD
 #undef WSCALAR
-#undef SCALED

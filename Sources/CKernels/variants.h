@@ -11,17 +11,16 @@
 #define L2S_X86 1
 #endif
 
-/// The arguments every entry point takes after its weights: `scales` is read by the int8 ones only.
-#define L2S_ROWWISE_ARGS                                                                                        \
-    const float *scales, ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t begin, ptrdiff_t end, const float *x, \
-        ptrdiff_t rows, float *y, int accumulate
+/// The arguments every entry point takes after its weights.
+#define L2S_ROWWISE_ARGS                                                                                     \
+    ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t begin, ptrdiff_t end, const float *x, ptrdiff_t rows, float *y, \
+        int accumulate
 
-/// Declares the float32, float16, bfloat16 and int8 entry points of one variant.
-#define L2S_DECLARE_VARIANT(name)                                \
-    void name(const float *w, L2S_ROWWISE_ARGS);                 \
-    void name##_f16(const uint16_t *w, L2S_ROWWISE_ARGS);        \
-    void name##_bf16(const uint16_t *w, L2S_ROWWISE_ARGS);       \
-    void name##_i8(const int8_t *w, L2S_ROWWISE_ARGS);
+/// Declares the float32, float16 and bfloat16 entry points of one variant.
+#define L2S_DECLARE_VARIANT(name)                         \
+    void name(const float *w, L2S_ROWWISE_ARGS);          \
+    void name##_f16(const uint16_t *w, L2S_ROWWISE_ARGS); \
+    void name##_bf16(const uint16_t *w, L2S_ROWWISE_ARGS);
 
 L2S_DECLARE_VARIANT(l2s_rowwise_baseline)
 void l2s_widen_baseline(int bfloat, const uint16_t *w, ptrdiff_t count, float *out);

@@ -87,8 +87,9 @@ public enum WeightStorage: String, Sendable, Equatable, CaseIterable {
     case float16
     /// Step layers converted to bfloat16 at load (rounded to nearest when stored wider) and kept 16-bit.
     case bfloat16
-    /// Every dense layer quantised to int8 at load, one scale per output row (`Int8Matrix`); step layers multiply
-    /// float32 rows, prompt-pass layers quantise their rows too (`Linear.Int8Inputs`). Lossy, opt-in.
+    /// Every dense layer quantised to int8 at load, one scale per output row (`Int8Matrix`), and multiplied with
+    /// input rows quantised per call (`PackedInt8Matrix`), in decoding steps and prompt passes alike, as CTranslate2
+    /// runs int8. Lossy, opt-in.
     case int8
 
     /// Whether results can differ from float32 weights' (a converted or quantised copy); such a choice is part of a
@@ -208,7 +209,7 @@ final class WeightLoader {
             weight = try Tensor(shape: [names.count * outputs, inputs], scalars: scalars)
         }
         if steps { return try stepLinear(weight: weight) }
-        return storage == .int8 ? try Linear(int8Weight: weight, inputs: .int8) : linear(weight: weight)
+        return storage == .int8 ? try Linear(int8Weight: weight) : linear(weight: weight)
     }
 
     /// Checks that every tensor was used; unused ones for which `ignorable` holds are returned (sorted), any other

@@ -1,9 +1,9 @@
 import CKernels
 
 /// A rank-2 weight [outputs, inputs] quantised to int8 with one float32 scale per output row (symmetric:
-/// w ≈ q * scale, q in [-127, 127], scale = max|row| / 127). A quarter of float32's bytes; the step kernel widens
-/// the integers in registers and multiplies each output's sum by its scale once (docs/kernels.md). Lossy: opt-in
-/// through `WeightStorage.int8`, with its cost measured in docs/kernels.md.
+/// w ≈ q * scale, q in [-127, 127], scale = max|row| / 127). A quarter of float32's bytes; `PackedInt8Matrix`
+/// packs it for the int8 product. Lossy: opt-in through `WeightStorage.int8`, with its cost measured in
+/// docs/kernels.md.
 public struct Int8Matrix: Sendable {
     /// [outputs, inputs].
     public let shape: [Int]

@@ -1,9 +1,9 @@
 import CKernels
 
-/// An int8 weight packed for the prompt-pass product (`l2s_int8_gemm`, Sources/CKernels/int8_gemm.c): each input row
+/// An int8 weight packed for the int8 product (`l2s_int8_gemm`, Sources/CKernels/int8_gemm.c): each input row
 /// is quantised to int8 with its own scale per call, multiplied in exact int32 sums (AVX-512 VNNI where the CPU has
 /// it) and scaled back once. The result depends only on the weight and the row: the same in every kernel variant,
-/// batch and thread split. Lossier than weight-only int8 (the activations are rounded too); docs/kernels.md.
+/// batch and thread split. The activations are rounded as well as the weights: docs/kernels.md measures the cost.
 public struct PackedInt8Matrix: Sendable {
     /// Input features.
     public let inputs: Int
@@ -30,7 +30,7 @@ public struct PackedInt8Matrix: Sendable {
         scales = matrix.scales
     }
 
-    /// Whether this CPU runs the accelerated (AVX-512 VNNI) product; the portable one gives the same bits, slower.
+    /// Whether this CPU runs the AVX-512 VNNI product; the AVX2 and portable ones give the same bits, slower.
     public static var isAccelerated: Bool { l2s_int8_gemm_accelerated() != 0 }
 
     /// output[rows, outputs] (+)= input[rows, inputs] W^T, the rows quantised first; outputs split over `threads`.
@@ -62,7 +62,7 @@ public struct PackedInt8Matrix: Sendable {
                                 scales.baseAddress!, output
                             )
                             let accumulate: Int32 = accumulate ? 1 : 0
-                            Self.split(outputs: outputs, threads: threads) { begin, end in
+                            Self.split(outputs: outputs, inputs: inputs, rows: rows, threads: threads) { begin, end in
                                 let (q, rowScales, packed, sums, scales, y) = pointers
                                 l2s_int8_gemm(
                                     code, q, rowScales, rows, packed, sums, scales, inputs, outputs, begin, end, y,
@@ -75,9 +75,19 @@ public struct PackedInt8Matrix: Sendable {
         }
     }
 
+    /// What a worker must get to be worth waking: 256 KiB of weights to read (as for `RowwiseProduct`), or 4 Mi
+    /// multiply-adds (the VNNI product does four times the float32 kernel's per instruction).
+    static let minimumMultiplyAddsPerWorker = 4 << 20
+
     /// Calls `work` on disjoint output ranges: whole 48-output groups (three packed blocks, the accelerated kernel's
-    /// width; a range may not end inside a block another worker computes), at least 96 outputs per worker.
-    private static func split(outputs: Int, threads: Int, work: @escaping @Sendable (Int, Int) -> Void) {
-        OutputSplit.run(outputs: outputs, threads: threads, group: 48, minimumPerWorker: 96, work: work)
+    /// width; a range may not end inside a block another worker computes), at least 96 outputs per worker, and enough
+    /// work for each (`RowwiseProduct.minimumBytesPerWorker` or `minimumMultiplyAddsPerWorker`).
+    private static func split(
+        outputs: Int, inputs: Int, rows: Int, threads: Int, work: @escaping @Sendable (Int, Int) -> Void
+    ) {
+        let forBytes = RowwiseProduct.minimumBytesPerWorker / max(1, inputs)
+        let forArithmetic = minimumMultiplyAddsPerWorker / max(1, inputs * rows)
+        let minimum = max(96, min(forBytes, forArithmetic))
+        OutputSplit.run(outputs: outputs, threads: threads, group: 48, minimumPerWorker: minimum, work: work)
     }
 }

@@ -30,20 +30,8 @@ public struct Linear: Sendable {
         case float32(Tensor)
         /// 16-bit, widened in registers by the step kernel; other products widen into a per-thread scratch.
         case half(HalfMatrix)
-        /// int8 rows with scales, always through the row-wise kernel (steps and prompt passes alike).
-        case int8(Int8Matrix)
-        /// int8 rows packed for the int8 product, the input rows quantised per call.
-        case int8Activations(PackedInt8Matrix)
-    }
-
-    /// What an int8 layer multiplies its integer weights with.
-    public enum Int8Inputs: Sendable {
-        /// The float32 rows as they are, through the row-wise kernel: steps stay batch-invariant and only the weights
-        /// are rounded. For decoding steps, which are memory-bound.
-        case float32
-        /// The rows quantised to int8 per call, through the int8 product (int32 sums, AVX-512 VNNI where present):
-        /// several times the float32 GEMM's arithmetic rate, for compute-bound prompt passes.
-        case int8
+        /// int8 rows packed for the int8 product, the input rows quantised per call (steps and prompt passes alike).
+        case int8(PackedInt8Matrix)
     }
 
     /// The weight.
@@ -88,17 +76,15 @@ public struct Linear: Sendable {
     }
 
     /// A layer whose weight is `weight` quantised to int8 per output row (`Int8Matrix(quantizing:)`); an [in, out]
-    /// weight is transposed first. Every product, one row or many, goes through the row-wise int8 kernel (`.float32`
-    /// inputs) or the int8 product (`.int8`), so its rows are batch-invariant whatever `rowKernel` says. Lossy:
-    /// docs/kernels.md measures the cost.
-    public init(
-        int8Weight weight: Tensor, bias: Tensor? = nil, layout: Layout = .outputsByInputs, inputs: Int8Inputs = .float32
-    ) throws {
+    /// weight is transposed first. Every product, one row or many, goes through the int8 product, which quantises
+    /// each input row by itself, so rows are batch-invariant whatever `rowKernel` says. Lossy: docs/kernels.md
+    /// measures the cost.
+    public init(int8Weight weight: Tensor, bias: Tensor? = nil, layout: Layout = .outputsByInputs) throws {
         precondition(weight.rank == 2, "Linear weight must be rank 2, got \(weight.shape)")
         let rows = layout == .inputsByOutputs ? weight.transposed() : weight
         let matrix = try Int8Matrix(quantizing: rows)
         self.init(
-            storage: inputs == .int8 ? .int8Activations(PackedInt8Matrix(matrix)) : .int8(matrix), shape: rows.shape,
+            storage: .int8(PackedInt8Matrix(matrix)), shape: rows.shape,
             bias: bias, layout: .outputsByInputs, rowKernel: .batchInvariant)
     }
 
@@ -122,16 +108,14 @@ public struct Linear: Sendable {
 
     /// True when the weight is kept as int8 rows with scales.
     public var isInt8: Bool {
-        switch storage {
-        case .int8, .int8Activations: true
-        default: false
-        }
+        if case .int8 = storage { return true }
+        return false
     }
 
     /// output[rows, out] = input[rows, in] W (+ bias), or `+=` when `accumulate` (for residual connections).
     /// A single row goes through gemv, more rows through one gemm; `step` rows (one per decoding sequence) go
-    /// through `RowwiseProduct` instead when the row kernel is batch-invariant; int8 weights always take their own
-    /// kernel (row-wise for `.float32` inputs, the int8 product for `.int8`).
+    /// through `RowwiseProduct` instead when the row kernel is batch-invariant; int8 weights always take the int8
+    /// product.
     public func apply(
         _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>, accumulate: Bool = false,
         step: Bool = false
@@ -160,10 +144,6 @@ public struct Linear: Sendable {
                 blas(wide, input, rows: rows, into: output, accumulate: accumulate)
             }
         case .int8(let weight):
-            RowwiseProduct.apply(
-                weight: weight, inputs: inputCount, outputs: outputCount, input: input, rows: rows, output: output,
-                accumulate: accumulate, threads: BLASThreads.current)
-        case .int8Activations(let weight):
             weight.apply(input, rows: rows, into: output, accumulate: accumulate, threads: BLASThreads.current)
         }
         if let bias {

@@ -34,28 +34,10 @@ enum RowwiseProduct {
         }
     }
 
-    /// The same product for an int8 weight: each output's sum over the integers (widened in registers, in the
-    /// float32 kernel's order) times that output's scale.
-    static func apply(
-        weight: Int8Matrix, inputs: Int, outputs: Int, input: UnsafePointer<Float>, rows: Int,
-        output: UnsafeMutablePointer<Float>, accumulate: Bool, threads: Int
-    ) {
-        let code = KernelVariant.current.code
-        weight.values.withUnsafeBufferPointer { values in
-            weight.scales.withUnsafeBufferPointer { scales in
-                // Sendable: as above; both buffers outlive the (synchronous) split.
-                nonisolated(unsafe) let (w, s, x, y) = (values.baseAddress!, scales.baseAddress!, input, output)
-                split(outputs: outputs, inputs: inputs, rows: rows, weightBytes: 1, threads: threads) { begin, end in
-                    l2s_rowwise_product_int8(code, w, s, inputs, outputs, begin, end, x, rows, y, accumulate ? 1 : 0)
-                }
-            }
-        }
-    }
-
     /// What a worker must get to be worth waking: 256 KiB of weights to read, or 1 Mi multiply-adds. Waking a
-    /// thread and joining it costs tens of microseconds on a VM: a t5-small int8 step's 512 x 512 products at
-    /// batch 1 (256 KiB each) ran 10-40 % slower split in two than whole, while GPT-2's 768 x 768 (576 KiB), the
-    /// same products in float32 or float16, batched, or t5-large's still gain from a split.
+    /// thread and joining it costs tens of microseconds on a VM: 512 x 512 products with one-byte weights at batch 1
+    /// (256 KiB each) ran 10-40 % slower split in two than whole, while GPT-2's 768 x 768 (576 KiB), the same
+    /// products in float32 or float16, batched, or t5-large's still gain from a split.
     static let minimumBytesPerWorker = 256 << 10
     /// See `minimumBytesPerWorker`.
     static let minimumMultiplyAddsPerWorker = 1 << 20

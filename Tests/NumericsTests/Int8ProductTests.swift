@@ -4,8 +4,8 @@ import Numerics
 import TestSupport
 import Testing
 
-/// The int8 prompt-pass product (issue 11, item 4): rows quantised per call, exact int32 sums, one float epilogue. So
-/// every variant (AVX-512 VNNI or portable), batch and shape gives exactly the value computed here in plain Swift
+/// The int8 product (issue 11, item 4): rows quantised per call, exact int32 sums, one float epilogue. So
+/// every variant (AVX-512 VNNI, AVX2 or portable), batch and shape gives exactly the value computed here in plain Swift
 /// from the same levels.
 @Suite struct Int8ProductTests {
     /// The rows' levels and scales as `l2s_int8_quantize_rows` makes them (level = byte - 128), the same in every
@@ -31,7 +31,7 @@ import Testing
         for (inputs, outputs, rows) in [(1, 1, 1), (7, 17, 3), (64, 48, 8), (130, 50, 9), (33, 100, 17)] {
             let weight = try Tensor(shape: [outputs, inputs], scalars: values(outputs * inputs, seed: 21))
             let bias = try Tensor(shape: [outputs], scalars: values(outputs, seed: 22))
-            let layer = try Linear(int8Weight: weight, bias: bias, inputs: .int8)
+            let layer = try Linear(int8Weight: weight, bias: bias)
             #expect(layer.isInt8)
             let matrix = try Int8Matrix(quantizing: weight)
             let x = values(rows * inputs, seed: 23).map { $0 * 4 }
@@ -55,6 +55,30 @@ import Testing
                 #expect(actual == expected, "\(inputs)x\(outputs) rows \(rows) accumulate \(accumulate)")
             }
         }
+    }
+
+    /// Every level at +-127 on both sides: each pair of products is 2 x 127 x 127, the most an int16 pair sum (the
+    /// AVX2 kernel's `vpmaddubsw`) ever holds, and the sums must still be exact.
+    @Test(arguments: KernelVariant.supported)
+    func extremeLevelsSumExactly(variant: KernelVariant) throws {
+        let (inputs, outputs, rows) = (68, 20, 5)
+        let sign: (Int) -> Float = { $0 % 3 == 0 ? -1 : 1 }
+        let weight = try Tensor(shape: [outputs, inputs], scalars: (0..<outputs * inputs).map { sign($0 / 7) * 0.5 })
+        let layer = try Linear(int8Weight: weight)
+        let x = (0..<rows * inputs).map { sign($0 / 5) * 2 }
+        var actual = [Float](repeating: 0, count: rows * outputs)
+        KernelVariant.withVariant(variant) { layer.apply(x, rows: rows, into: &actual, accumulate: false) }
+        var expected = [Float](repeating: 0, count: rows * outputs)
+        for row in 0..<rows {
+            for output in 0..<outputs {
+                var sum = 0
+                for input in 0..<inputs {
+                    sum += Int(sign((row * inputs + input) / 5)) * Int(sign((output * inputs + input) / 7)) * 127 * 127
+                }
+                expected[row * outputs + output] = (Float(sum) * (Float(2) / 127)) * (Float(0.5) / 127)
+            }
+        }
+        #expect(actual == expected)
     }
 
     @Test func rowsQuantiseToNearestEvenLevelsWithTheirOwnScale() {

@@ -45,18 +45,11 @@ void l2s_rowwise_product_half(
 /// Widens `count` 16-bit `format` values into float32, exactly (the same values in every variant).
 void l2s_widen_half(int variant, int format, const uint16_t *w, ptrdiff_t count, float *out);
 
-/// l2s_rowwise_product for int8 weights with one float32 scale per output row (symmetric quantisation):
-/// y[b, j] = (x[b, :] . w[j, :]) * scales[j], the integers widened to float32 in registers and summed in the same
-/// fixed order as l2s_rowwise_product, then multiplied by the scale once. So a value equals, bit for bit,
-/// l2s_rowwise_product over the integers as floats, times the scale; and it is batch-invariant like it.
-void l2s_rowwise_product_int8(
-    int variant, const int8_t *w, const float *scales, ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t begin,
-    ptrdiff_t end, const float *x, ptrdiff_t rows, float *y, int accumulate);
-
-/// The int8 prompt-pass product (dynamic quantisation, as CTranslate2 runs int8 GEMMs): each input row is quantised
-/// to int8 with its own scale (max|x| / 127, to nearest), multiplied by int8 weight rows in exact int32 sums, and
-/// y[r, j] = (float(sum) * rowScale[r]) * scale[j] (or y += that). Exact integer sums and one epilogue make the result
-/// the same in every variant, blocking and thread split. Inputs are padded to l2s_int8_padded_inputs(inputs).
+/// The int8 product of decoding steps and prompt passes (dynamic quantisation, as CTranslate2 runs int8): each input
+/// row is quantised to int8 with its own scale (max|x| / 127, to nearest), multiplied by int8 weight rows in exact
+/// int32 sums, and y[r, j] = (float(sum) * rowScale[r]) * scale[j] (or y += that). Exact integer sums and one
+/// epilogue make the result the same in every variant, blocking and thread split. Inputs are padded to
+/// l2s_int8_padded_inputs(inputs).
 
 /// Inputs rounded up to the packed group (4).
 ptrdiff_t l2s_int8_padded_inputs(ptrdiff_t inputs);
@@ -74,7 +67,7 @@ ptrdiff_t l2s_int8_quantize_weights(const float *w, ptrdiff_t rows, ptrdiff_t in
 /// accelerated).
 void l2s_int8_quantize_rows(
     int variant, const float *x, ptrdiff_t rows, ptrdiff_t inputs, uint8_t *q, float *rowScales);
-/// 1 when this CPU runs the AVX-512 VNNI product (else the portable one, same bits, several times slower).
+/// 1 when this CPU runs the AVX-512 VNNI product (else the AVX2 one, or the portable one: same bits, slower).
 int l2s_int8_gemm_accelerated(void);
 /// y[r, j] for rows [0, rows) and outputs [begin, end) (begin a multiple of 16); `variant` must be supported.
 void l2s_int8_gemm(
