@@ -210,12 +210,16 @@ static inline __attribute__((always_inline)) VNNI_ATTR void vnni_block(
             for (int c = 0; c < C; c++) acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], a, wv[c]);
         }
     }
+    // Unrolled like the loops above, so the accumulators stay in registers (indexed at run time, they would live in
+    // a stack array zeroed by memset on every call).
+#pragma clang loop unroll(full)
     for (int c = 0; c < C; c++) {
         ptrdiff_t j = (block + c) * PACK_OUTPUTS;
         ptrdiff_t valid = end - j < PACK_OUTPUTS ? end - j : PACK_OUTPUTS;
         __mmask16 mask = (__mmask16)((1u << valid) - 1u);
         __m512i compensation = _mm512_slli_epi32(_mm512_maskz_loadu_epi32(mask, sums + j), 7);
         __m512 weightScales = _mm512_maskz_loadu_ps(mask, scales + j);
+#pragma clang loop unroll(full)
         for (int r = 0; r < R; r++) {
             __m512 sum = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][c], compensation));
             __m512 value = _mm512_mul_ps(_mm512_mul_ps(sum, _mm512_set1_ps(rowScales[r0 + r])), weightScales);
@@ -295,10 +299,12 @@ static inline __attribute__((always_inline)) AVX2_ATTR void avx2_block(
             acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(pairs, ones));
         }
     }
+#pragma clang loop unroll(full)
     for (int half = 0; half < 2; half++) {
         ptrdiff_t j = block * PACK_OUTPUTS + half * 8;
         ptrdiff_t valid = end - j < 8 ? end - j : 8;
         if (valid <= 0) break;
+#pragma clang loop unroll(full)
         for (int r = 0; r < R; r++) {
             int32_t sums[8];
             _mm256_storeu_si256((__m256i *)sums, acc[r][half]);

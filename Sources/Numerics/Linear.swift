@@ -127,7 +127,7 @@ public struct Linear: Sendable {
                 if rowwise {
                     RowwiseProduct.apply(
                         weight: w.baseAddress!, inputs: inputCount, outputs: outputCount, input: input, rows: rows,
-                        output: output, accumulate: accumulate, threads: BLASThreads.current)
+                        output: output, accumulate: accumulate, threads: BLASThreads.kernels)
                 } else {
                     blas(w.baseAddress!, input, rows: rows, into: output, accumulate: accumulate)
                 }
@@ -135,7 +135,7 @@ public struct Linear: Sendable {
         case .half(let weight) where rowwise:
             RowwiseProduct.apply(
                 weight: weight, inputs: inputCount, outputs: outputCount, input: input, rows: rows, output: output,
-                accumulate: accumulate, threads: BLASThreads.current)
+                accumulate: accumulate, threads: BLASThreads.kernels)
         case .half(let weight):
             // Widened exactly into this thread's scratch (no allocation per call), then the float32 product: the
             // bits of the same layer over float32 weights.
@@ -144,7 +144,7 @@ public struct Linear: Sendable {
                 blas(wide, input, rows: rows, into: output, accumulate: accumulate)
             }
         case .int8(let weight):
-            weight.apply(input, rows: rows, into: output, accumulate: accumulate, threads: BLASThreads.current)
+            weight.apply(input, rows: rows, into: output, accumulate: accumulate, threads: BLASThreads.kernels)
         }
         if let bias {
             bias.withUnsafeBufferPointer { b in

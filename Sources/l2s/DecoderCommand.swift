@@ -50,7 +50,7 @@ struct DecoderCommand: Subcommand {
     }
 
     func run() throws -> Int32 {
-        let (bundle, log, process) = try worker.loadBundle()
+        let (bundle, log, process) = try worker.loadBundle(weights: weights)
         let slm = try ConditionedSLM(bundle: bundle, weights: weights)
         let kernels = WeightFlags.numericIdentity(weights)
         log.info(

@@ -63,7 +63,7 @@ struct EncoderCommand: Subcommand {
     }
 
     func run() throws -> Int32 {
-        let (bundle, log, process) = try worker.loadBundle()
+        let (bundle, log, process) = try worker.loadBundle(weights: weights)
         let encoder = try PromptEncoder(bundle: bundle, maxPromptTokens: maxPromptTokens, weights: weights)
         log.info(
             "loaded \(bundle.directory.path): projector on the \(bundle.projectorRunsOn.rawValue), wire dtype "

@@ -161,7 +161,7 @@ struct RunCommand: Subcommand {
     }
 
     func run() throws -> Int32 {
-        BLASThreads.set(threads)
+        BLASThreads.set(threads, openBLAS: weights.openBLASThreads(threads))
         let generate: (GenerationOptions) throws -> GenerationResult
         let promptTokens: Int
         switch source {

@@ -171,5 +171,14 @@ private func naiveProduct(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int, tr
             }
         }
         #expect(Tolerance.maxAbsDifference(output, expected) < 1e-5)
+        // The heads shared by 2 or 3 threads (each with its own scores) give the very same bits.
+        for workers in [2, 3] {
+            var shared = [Float](repeating: 0, count: queryCount * stride)
+            Attention.attend(
+                query: q, queryStride: stride, queryCount: queryCount, keys: k, values: v, keyValueStride: stride,
+                keyCount: keyCount, heads: heads, headDim: headDim, scale: 0.7, causalOffset: offset, keyMask: mask,
+                positionBias: bias, scores: &scores, output: &shared, outputStride: stride, headWorkers: workers)
+            #expect(shared == output, "\(workers) head workers")
+        }
     }
 }

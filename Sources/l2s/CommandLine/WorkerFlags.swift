@@ -65,16 +65,16 @@ struct WorkerFlags {
         workerID = arguments.isExplicit("--id") ? try arguments.required("--id") : "\(role)-\(getpid())"
     }
 
-    /// Starts the probes and the signal handling, then loads the bundle with OpenBLAS threads set; the log names this
-    /// worker. `/health` answers while the bundle loads (a long load is not a dead process); `/ready` only once the
-    /// worker has joined.
-    func loadBundle() throws -> (L2SBundle, ServiceLog, WorkerProcess) {
+    /// Starts the probes and the signal handling, then loads the bundle with the threads set for `weights`; the log
+    /// names this worker. `/health` answers while the bundle loads (a long load is not a dead process); `/ready` only
+    /// once the worker has joined.
+    func loadBundle(weights: WeightStorage) throws -> (L2SBundle, ServiceLog, WorkerProcess) {
         let log = try LogFlags.log(arguments, component: workerID)
         let link = WorkerLink()
         let process = WorkerProcess(
             link: link, signals: TerminationSignals { link.stop() },
             endpoint: try MetricsEndpoint(arguments, registry: registry, log: log) { link.isReady })
-        BLASThreads.set(threads)
+        BLASThreads.set(threads, openBLAS: weights.openBLASThreads(threads))
         return (try L2SBundle.load(directory: bundle), log, process)
     }
 
