@@ -48,7 +48,9 @@ struct RunCommand: Subcommand {
             OptionSpec("--stream", help: "with --bundle: print {\"delta\",\"ids\"} per token, then the result (JSON)"),
             OptionSpec("--json", help: "print the result as one JSON object"),
             OptionSpec("--dump-logits", help: "add each step's raw logits to the JSON result"),
-            OptionSpec("--threads", value: "N", help: "OpenBLAS threads", default: "cores", env: "L2S_THREADS"),
+            OptionSpec(
+                "--threads", value: "N", help: "compute threads (under --weights int8 OpenBLAS gets one)",
+                default: "cores", env: "L2S_THREADS"),
             OptionSpec(
                 "--kernels", value: "K",
                 help: "batch-invariant (steps bit-identical to batched decoding) or blas (OpenBLAS gemv/gemm)",

@@ -16,7 +16,9 @@ struct WorkerFlags {
             OptionSpec(
                 "--heartbeat-ms", value: "MS", help: "heartbeat interval", default: "1000",
                 env: "L2S_HEARTBEAT_MS"),
-            OptionSpec("--threads", value: "N", help: "OpenBLAS threads", default: "cores", env: "L2S_THREADS"),
+            OptionSpec(
+                "--threads", value: "N", help: "compute threads (under --weights int8 OpenBLAS gets one)",
+                default: "cores", env: "L2S_THREADS"),
             OptionSpec("--id", value: "NAME", help: "worker id shown by l2s stats", default: "\(role)-<pid>"),
             OptionSpec(
                 "--curve-server-key", value: "KEY", help: "the router's CURVE public key, when it requires CURVE",
@@ -116,7 +118,7 @@ final class WorkerProcess {
 }
 
 extension ParsedArguments {
-    /// `--threads N|cores`: OpenBLAS threads, `cores` (the default) meaning every core of the machine.
+    /// `--threads N|cores`: compute threads, `cores` (the default) meaning every core of the machine.
     func threads() throws -> Int {
         if string("--threads") == "cores" { return ProcessInfo.processInfo.activeProcessorCount }
         return try int("--threads", in: 1...1024) ?? 1
