@@ -59,6 +59,5 @@ typedef uint16_t l2s_h8_unaligned __attribute__((vector_size(16), aligned(2)));
 #define WSCALAR(p) l2s_bfloat16_to_float(*(p))
 #include "rowwise_body.h"
 
-
 #define WIDEN_NAME l2s_widen_baseline
 #include "widen_body.h"
