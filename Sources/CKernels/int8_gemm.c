@@ -131,7 +131,7 @@ static __attribute__((target("avx512f,avx512bw"))) void quantize_rows_avx512(
 void l2s_int8_quantize_rows(
     int variant, const float *x, ptrdiff_t rows, ptrdiff_t inputs, uint8_t *q, float *scales) {
 #ifdef L2S_X86
-    if (variant == L2S_VARIANT_AVX512 && l2s_int8_gemm_accelerated()) {
+    if (l2s_int8_gemm_kernel(variant) == L2S_INT8_VNNI) {
         quantize_rows_avx512(x, rows, inputs, q, scales);
         return;
     }
@@ -337,29 +337,33 @@ static AVX2_ATTR void int8_gemm_avx2(
 }
 #endif
 
-int l2s_int8_gemm_accelerated(void) {
+int l2s_int8_gemm_kernel(int variant) {
 #ifdef L2S_X86
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+    int vnni = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
         && __builtin_cpu_supports("avx512vnni");
-#else
-    return 0;
+    if (variant == L2S_VARIANT_AVX512 && vnni) return L2S_INT8_VNNI;
+    if (variant == L2S_VARIANT_AVX2 || variant == L2S_VARIANT_AVX512) return L2S_INT8_AVX2;
 #endif
+    (void)variant;
+    return L2S_INT8_PORTABLE;
 }
 
 void l2s_int8_gemm(
     int variant, const uint8_t *q, const float *rowScales, ptrdiff_t rows, const int8_t *packed,
     const int32_t *sums, const float *scales, ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t begin, ptrdiff_t end,
     float *y, int accumulate) {
+    switch (l2s_int8_gemm_kernel(variant)) {
 #ifdef L2S_X86
-    if (variant == L2S_VARIANT_AVX512 && l2s_int8_gemm_accelerated()) {
+    case L2S_INT8_VNNI:
         int8_gemm_vnni(q, rowScales, rows, packed, sums, scales, inputs, outputs, begin, end, y, accumulate);
         return;
-    }
-    if (variant == L2S_VARIANT_AVX2 || variant == L2S_VARIANT_AVX512) {
+    case L2S_INT8_AVX2:
         int8_gemm_avx2(q, rowScales, rows, packed, scales, inputs, outputs, begin, end, y, accumulate);
         return;
-    }
 #endif
-    int8_gemm_portable(q, rowScales, rows, packed, sums, scales, inputs, outputs, begin, end, y, accumulate);
+    default:
+        int8_gemm_portable(q, rowScales, rows, packed, sums, scales, inputs, outputs, begin, end, y, accumulate);
+        return;
+    }
 }

@@ -30,8 +30,15 @@ public struct PackedInt8Matrix: Sendable {
         scales = matrix.scales
     }
 
-    /// Whether this CPU runs the AVX-512 VNNI product; the AVX2 and portable ones give the same bits, slower.
-    public static var isAccelerated: Bool { l2s_int8_gemm_accelerated() != 0 }
+    /// The int8 product's kernel under `variant` on this CPU: "vnni" (AVX-512 VNNI), "avx2" or "portable"; every one
+    /// gives the same bits, the later ones slower.
+    public static func kernelName(for variant: KernelVariant) -> String {
+        switch l2s_int8_gemm_kernel(variant.code) {
+        case Int32(L2S_INT8_VNNI): "vnni"
+        case Int32(L2S_INT8_AVX2): "avx2"
+        default: "portable"
+        }
+    }
 
     /// output[rows, outputs] (+)= input[rows, inputs] W^T, the rows quantised first; outputs split over `threads`.
     func apply(

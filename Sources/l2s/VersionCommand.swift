@@ -10,7 +10,9 @@ struct VersionCommand: Subcommand {
     static let usage = "l2s version [--json]"
     static let discussion = """
         The kernel variant is the best instruction set this CPU runs (baseline, avx2, avx512) unless L2S_ISA names
-        a lower one; a variant the CPU lacks falls back to the best one, with a note on stderr.
+        a lower one; a variant the CPU lacks falls back to the best one, with a note on stderr. The JSON also names
+        the kernel of --weights int8 products under that variant (vnni, avx2 or portable: the same bits, the later
+        ones slower).
         """
     static let options = [OptionSpec("--json", help: "print one JSON object")]
 
@@ -29,7 +31,8 @@ struct VersionCommand: Subcommand {
             let supported = KernelVariant.supported.map { #""\#($0.rawValue)""# }.joined(separator: ",")
             printLine(
                 #"{"software":"\#(L2SVersion.software)","protocol":\#(L2SVersion.protocolVersion),"#
-                    + #""kernels":"\#(kernels)","kernels_supported":[\#(supported)]}"#)
+                    + #""kernels":"\#(kernels)","kernels_supported":[\#(supported)],"#
+                    + #""int8_product":"\#(PackedInt8Matrix.kernelName(for: KernelVariant.process))"}"#)
         } else {
             printLine("\(L2SVersion.software) (wire protocol \(L2SVersion.protocolVersion), kernels \(kernels))")
         }

@@ -2,7 +2,8 @@ import Foundation
 import TestSupport
 import Testing
 
-/// `l2s version` names the kernel variant; L2S_ISA forces a lower one or falls back to the best with a note.
+/// `l2s version` names the kernel variant and its int8 product's kernel; L2S_ISA forces a lower variant or falls back
+/// to the best with a note.
 @Suite struct KernelVariantCommandTests {
     let l2s = TestPaths.l2sExecutable
 
@@ -24,6 +25,8 @@ import Testing
             let forced = try version(isa: variant)
             #expect(forced.object["kernels"] as? String == variant)
             #expect(forced.stderr.isEmpty)
+            let int8 = forced.object["int8_product"] as? String
+            #expect(variant == "baseline" ? int8 == "portable" : int8 == "avx2" || int8 == "vnni", "\(variant)")
         }
         let unknown = try version(isa: "sse9")
         #expect(unknown.object["kernels"] as? String == supported.last)

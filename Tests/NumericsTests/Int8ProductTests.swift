@@ -99,9 +99,12 @@ import Testing
         #expect(wide[1].allSatisfy { $0 == 0 } && wideScales[1] == .infinity)
     }
 
-    @Test func theAcceleratedProductIsReportedAsTheCPUAllowsIt() {
-        // AVX-512 VNNI is what the accelerated product needs; without it the portable one runs (same bits).
-        #expect(PackedInt8Matrix.isAccelerated == (l2s_int8_gemm_accelerated() != 0))
-        if !KernelVariant.supported.contains(.avx512) { #expect(!PackedInt8Matrix.isAccelerated) }
+    @Test func eachVariantRunsTheInt8KernelItsInstructionsAllow() {
+        #expect(PackedInt8Matrix.kernelName(for: .baseline) == "portable")
+        if KernelVariant.supported.contains(.avx2) { #expect(PackedInt8Matrix.kernelName(for: .avx2) == "avx2") }
+        // VNNI needs AVX-512; an AVX-512 CPU without it runs the AVX2 kernel.
+        if KernelVariant.supported.contains(.avx512) {
+            #expect(["vnni", "avx2"].contains(PackedInt8Matrix.kernelName(for: .avx512)))
+        }
     }
 }

@@ -67,8 +67,17 @@ ptrdiff_t l2s_int8_quantize_weights(const float *w, ptrdiff_t rows, ptrdiff_t in
 /// accelerated).
 void l2s_int8_quantize_rows(
     int variant, const float *x, ptrdiff_t rows, ptrdiff_t inputs, uint8_t *q, float *rowScales);
-/// 1 when this CPU runs the AVX-512 VNNI product (else the AVX2 one, or the portable one: same bits, slower).
-int l2s_int8_gemm_accelerated(void);
+/// The kernels of the int8 product; every one gives the same bits.
+enum {
+    /// Portable C.
+    L2S_INT8_PORTABLE = 0,
+    /// AVX2 `vpmaddubsw` on |level| and sign-moved weights.
+    L2S_INT8_AVX2 = 1,
+    /// AVX-512 VNNI `vpdpbusd`.
+    L2S_INT8_VNNI = 2,
+};
+/// The int8 product kernel `variant` runs on this CPU (`variant` must be supported).
+int l2s_int8_gemm_kernel(int variant);
 /// y[r, j] for rows [0, rows) and outputs [begin, end) (begin a multiple of 16); `variant` must be supported.
 void l2s_int8_gemm(
     int variant, const uint8_t *q, const float *rowScales, ptrdiff_t rows, const int8_t *packed,
