@@ -169,6 +169,7 @@ public final class WorkerLink: Sendable {
         var drainUntil: ContinuousClock.Instant?
         var drainNoted = false
         var finishedInDrain = 0
+        var lastWoke = ContinuousClock.now
         while true {
             let stops = stopRequests.load(ordering: .relaxed)
             if stops > 1 || (stops == 1 && settings.drainTimeout == .zero) {
@@ -197,6 +198,12 @@ public final class WorkerLink: Sendable {
                 }
             }
             let ready = try poller.poll(timeoutMilliseconds: pollEvery)
+            // A link that did not run for a while (its process stopped, its host stalled) was not listening either:
+            // what the router sent meanwhile may still be on its way in from ZeroMQ's I/O thread, so the gap is not
+            // the router's silence. The router gets a fresh liveness window from now.
+            let woke = ContinuousClock.now
+            if woke - lastWoke > settings.heartbeatInterval { lastHeard = woke }
+            lastWoke = woke
             if ready.contains(1) { while try wakeReceiver.receive(timeoutMilliseconds: 0) != nil {} }
             while let event = try monitor?.next() {
                 guard event.isHandshakeFailure, !handshakeReported else { continue }

@@ -87,6 +87,9 @@ class WorkerDrainTests(DrainCase):
         decoder = self.worker("decoder", "dec-a", "--drain-seconds", "60")
         self.wait_for("encoder and dec-a joined", lambda stats: len(stats["workers"]) == 2)
         jobs = self.submit_held_by(decoder, "dec-a", 3)
+        # Frozen past its liveness bound (3 heartbeats of 200 ms): once continued, dec-a must not take its own stall
+        # for the router's silence and leave with the jobs still unread in its socket.
+        time.sleep(1)
         decoder.process.send_signal(signal.SIGTERM)
         os.kill(decoder.process.pid, signal.SIGCONT)
         # dec-a is the only decoder: had it handed a job back, nobody could finish it.
