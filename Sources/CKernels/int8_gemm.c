@@ -126,14 +126,56 @@ static __attribute__((target("avx512f,avx512bw"))) void quantize_rows_avx512(
         for (k = inputs; k < padded; k++) out[k] = 128;
     }
 }
+
+/// The same with AVX2, 8 at a time: the same operations, so the same bytes.
+static __attribute__((target("avx2"))) void quantize_rows_avx2(
+    const float *x, ptrdiff_t rows, ptrdiff_t inputs, uint8_t *q, float *scales) {
+    ptrdiff_t padded = l2s_int8_padded_inputs(inputs);
+    const __m256 limit = _mm256_set1_ps(127.0f), magic = _mm256_set1_ps(12582912.0f);
+    const __m256 signless = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        const float *row = x + r * inputs;
+        uint8_t *out = q + r * padded;
+        __m256 largest = _mm256_setzero_ps();
+        ptrdiff_t k = 0;
+        for (; k + 8 <= inputs; k += 8) {
+            __m256 magnitude = _mm256_and_ps(_mm256_loadu_ps(row + k), signless);
+            // NaN never wins: keep `largest` where the comparison is unordered.
+            largest = _mm256_blendv_ps(largest, magnitude, _mm256_cmp_ps(magnitude, largest, _CMP_GT_OQ));
+        }
+        float lanes[8];
+        _mm256_storeu_ps(lanes, largest);
+        float top = 0;
+        for (int lane = 0; lane < 8; lane++) top = lanes[lane] > top ? lanes[lane] : top;
+        for (; k < inputs; k++) {
+            float magnitude = fabsf(row[k]);
+            top = magnitude > top ? magnitude : top;
+        }
+        float inverse = inverse_scale(top);
+        scales[r] = top / 127.0f;
+        const __m256 scale = _mm256_set1_ps(inverse);
+        for (k = 0; k + 8 <= inputs; k += 8) {
+            __m256 scaled = _mm256_mul_ps(_mm256_loadu_ps(row + k), scale);
+            scaled = _mm256_and_ps(scaled, _mm256_cmp_ps(scaled, scaled, _CMP_ORD_Q));
+            scaled = _mm256_min_ps(_mm256_max_ps(scaled, _mm256_sub_ps(_mm256_setzero_ps(), limit)), limit);
+            __m256i levels = _mm256_cvttps_epi32(_mm256_sub_ps(_mm256_add_ps(scaled, magic), magic));
+            int32_t values[8];
+            _mm256_storeu_si256((__m256i *)values, levels);
+            for (int lane = 0; lane < 8; lane++) out[k + lane] = (uint8_t)(values[lane] + 128);
+        }
+        for (; k < inputs; k++) out[k] = (uint8_t)(level(row[k], inverse) + 128);
+        for (k = inputs; k < padded; k++) out[k] = 128;
+    }
+}
 #endif
 
 void l2s_int8_quantize_rows(
     int variant, const float *x, ptrdiff_t rows, ptrdiff_t inputs, uint8_t *q, float *scales) {
 #ifdef L2S_X86
-    if (l2s_int8_gemm_kernel(variant) == L2S_INT8_VNNI) {
-        quantize_rows_avx512(x, rows, inputs, q, scales);
-        return;
+    switch (l2s_int8_gemm_kernel(variant)) {
+    case L2S_INT8_VNNI: quantize_rows_avx512(x, rows, inputs, q, scales); return;
+    case L2S_INT8_AVX2: quantize_rows_avx2(x, rows, inputs, q, scales); return;
+    default: break;
     }
 #endif
     ptrdiff_t padded = l2s_int8_padded_inputs(inputs);
