@@ -54,9 +54,8 @@ void l2s_int8_pack(const int8_t *w, ptrdiff_t inputs, ptrdiff_t outputs, int8_t 
 // and removing 1.5 * 2^23 (no fraction bit survives; exact for |v| < 2^22). NaN levels, and every level of a row
 // whose maximum is infinite, are 0. Each operation rounds once (no fusing), so any compiler or ISA gives the same.
 
-/// The largest magnitude of `count` values; NaN never wins.
-static inline float largest_magnitude(const float *values, ptrdiff_t count) {
-    float largest = 0;
+/// The largest of `largest` and the magnitudes of `count` values; NaN never wins.
+static inline float largest_magnitude(const float *values, ptrdiff_t count, float largest) {
     for (ptrdiff_t k = 0; k < count; k++) {
         float magnitude = fabsf(values[k]);
         largest = magnitude > largest ? magnitude : largest;
@@ -74,13 +73,20 @@ static inline int32_t level(float value, float inverse) {
     return (int32_t)((scaled + 12582912.0f) - 12582912.0f);
 }
 
+/// A quantised row's bytes from input `from` on: each level + 128, then the padding up to `padded` (level 0).
+static inline void store_levels(
+    const float *row, ptrdiff_t from, ptrdiff_t inputs, ptrdiff_t padded, float inverse, uint8_t *out) {
+    for (ptrdiff_t k = from; k < inputs; k++) out[k] = (uint8_t)(level(row[k], inverse) + 128);
+    for (ptrdiff_t k = inputs; k < padded; k++) out[k] = 128;
+}
+
 ptrdiff_t l2s_int8_quantize_weights(const float *w, ptrdiff_t rows, ptrdiff_t inputs, int8_t *q, float *scales) {
     for (ptrdiff_t index = 0; index < rows * inputs; index++) {
         if (!isfinite(w[index])) return index;
     }
     for (ptrdiff_t r = 0; r < rows; r++) {
         const float *row = w + r * inputs;
-        float largest = largest_magnitude(row, inputs);
+        float largest = largest_magnitude(row, inputs, 0);
         float inverse = inverse_scale(largest);
         scales[r] = largest / 127.0f;
         for (ptrdiff_t k = 0; k < inputs; k++) q[r * inputs + k] = (int8_t)level(row[k], inverse);
@@ -106,10 +112,7 @@ static __attribute__((target("avx512f,avx512bw"))) void quantize_rows_avx512(
             largest = _mm512_mask_mov_ps(largest, _mm512_cmp_ps_mask(magnitude, largest, _CMP_GT_OQ), magnitude);
         }
         float top = _mm512_reduce_max_ps(largest);
-        for (; k < inputs; k++) {
-            float magnitude = fabsf(row[k]);
-            top = magnitude > top ? magnitude : top;
-        }
+        top = largest_magnitude(row + k, inputs - k, top);
         float inverse = inverse_scale(top);
         scales[r] = top / 127.0f;
         const __m512 scale = _mm512_set1_ps(inverse);
@@ -122,8 +125,7 @@ static __attribute__((target("avx512f,avx512bw"))) void quantize_rows_avx512(
             levels = _mm512_add_epi32(levels, _mm512_set1_epi32(128));
             _mm_storeu_si128((__m128i *)(out + k), _mm512_cvtepi32_epi8(levels));
         }
-        for (; k < inputs; k++) out[k] = (uint8_t)(level(row[k], inverse) + 128);
-        for (k = inputs; k < padded; k++) out[k] = 128;
+        store_levels(row, k, inputs, padded, inverse, out);
     }
 }
 
@@ -147,10 +149,7 @@ static __attribute__((target("avx2"))) void quantize_rows_avx2(
         _mm256_storeu_ps(lanes, largest);
         float top = 0;
         for (int lane = 0; lane < 8; lane++) top = lanes[lane] > top ? lanes[lane] : top;
-        for (; k < inputs; k++) {
-            float magnitude = fabsf(row[k]);
-            top = magnitude > top ? magnitude : top;
-        }
+        top = largest_magnitude(row + k, inputs - k, top);
         float inverse = inverse_scale(top);
         scales[r] = top / 127.0f;
         const __m256 scale = _mm256_set1_ps(inverse);
@@ -163,8 +162,7 @@ static __attribute__((target("avx2"))) void quantize_rows_avx2(
             _mm256_storeu_si256((__m256i *)values, levels);
             for (int lane = 0; lane < 8; lane++) out[k + lane] = (uint8_t)(values[lane] + 128);
         }
-        for (; k < inputs; k++) out[k] = (uint8_t)(level(row[k], inverse) + 128);
-        for (k = inputs; k < padded; k++) out[k] = 128;
+        store_levels(row, k, inputs, padded, inverse, out);
     }
 }
 #endif
@@ -182,11 +180,10 @@ void l2s_int8_quantize_rows(
     for (ptrdiff_t r = 0; r < rows; r++) {
         const float *row = x + r * inputs;
         uint8_t *out = q + r * padded;
-        float largest = largest_magnitude(row, inputs);
+        float largest = largest_magnitude(row, inputs, 0);
         float inverse = inverse_scale(largest);
         scales[r] = largest / 127.0f;
-        for (ptrdiff_t k = 0; k < inputs; k++) out[k] = (uint8_t)(level(row[k], inverse) + 128);
-        for (ptrdiff_t k = inputs; k < padded; k++) out[k] = 128;
+        store_levels(row, 0, inputs, padded, inverse, out);
     }
 }
 

@@ -82,19 +82,19 @@ public struct PackedInt8Matrix: Sendable {
         }
     }
 
-    /// What a worker must get to be worth waking: 256 KiB of weights to read (as for `RowwiseProduct`), or 4 Mi
-    /// multiply-adds (the VNNI product does four times the float32 kernel's per instruction).
+    /// The multiply-adds that make a worker worth waking when its weights are fewer than
+    /// `OutputSplit.minimumBytesPerWorker`: four times `RowwiseProduct`'s, as the VNNI product does four times the
+    /// float32 kernel's per instruction.
     static let minimumMultiplyAddsPerWorker = 4 << 20
 
     /// Calls `work` on disjoint output ranges: whole 48-output groups (three packed blocks, the accelerated kernel's
     /// width; a range may not end inside a block another worker computes), at least 96 outputs per worker, and enough
-    /// work for each (`RowwiseProduct.minimumBytesPerWorker` or `minimumMultiplyAddsPerWorker`).
+    /// work for each (`OutputSplit.minimumPerWorker`).
     private static func split(
         outputs: Int, inputs: Int, rows: Int, threads: Int, work: @escaping @Sendable (Int, Int) -> Void
     ) {
-        let forBytes = RowwiseProduct.minimumBytesPerWorker / max(1, inputs)
-        let forArithmetic = minimumMultiplyAddsPerWorker / max(1, inputs * rows)
-        let minimum = max(96, min(forBytes, forArithmetic))
+        let minimum = OutputSplit.minimumPerWorker(
+            inputs: inputs, rows: rows, weightBytes: 1, multiplyAdds: minimumMultiplyAddsPerWorker, floor: 96)
         OutputSplit.run(outputs: outputs, threads: threads, group: 48, minimumPerWorker: minimum, work: work)
     }
 }

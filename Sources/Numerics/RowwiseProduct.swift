@@ -34,24 +34,19 @@ enum RowwiseProduct {
         }
     }
 
-    /// What a worker must get to be worth waking: 256 KiB of weights to read, or 1 Mi multiply-adds. Waking a
-    /// thread and joining it costs tens of microseconds on a VM: 512 x 512 products with one-byte weights at batch 1
-    /// (256 KiB each) ran 10-40 % slower split in two than whole, while GPT-2's 768 x 768 (576 KiB), the same
-    /// products in float32 or float16, batched, or t5-large's still gain from a split.
-    static let minimumBytesPerWorker = 256 << 10
-    /// See `minimumBytesPerWorker`.
+    /// The multiply-adds that make a worker worth waking when its weights are fewer than
+    /// `OutputSplit.minimumBytesPerWorker`.
     static let minimumMultiplyAddsPerWorker = 1 << 20
 
     /// Calls `work` on disjoint output ranges: whole 12-output groups (a multiple of every variant's block width),
-    /// at least 256 outputs per worker, and enough work for each (`minimumBytesPerWorker` of `weightBytes`-byte
-    /// weights, or `minimumMultiplyAddsPerWorker` over `rows` rows).
+    /// at least 256 outputs per worker, and enough work for each (`OutputSplit.minimumPerWorker`).
     private static func split(
         outputs: Int, inputs: Int, rows: Int, weightBytes: Int, threads: Int,
         work: @escaping @Sendable (Int, Int) -> Void
     ) {
-        let forBytes = minimumBytesPerWorker / max(1, inputs * weightBytes)
-        let forArithmetic = minimumMultiplyAddsPerWorker / max(1, inputs * rows)
-        let minimum = max(256, min(forBytes, forArithmetic))
+        let minimum = OutputSplit.minimumPerWorker(
+            inputs: inputs, rows: rows, weightBytes: weightBytes, multiplyAdds: minimumMultiplyAddsPerWorker, floor: 256
+        )
         OutputSplit.run(outputs: outputs, threads: threads, group: 12, minimumPerWorker: minimum, work: work)
     }
 }
