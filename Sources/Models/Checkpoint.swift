@@ -96,11 +96,6 @@ public enum WeightStorage: String, Sendable, Equatable, CaseIterable {
     /// decoder's numeric identity, like the kernel variant.
     public var changesResults: Bool { self == .float16 || self == .bfloat16 || self == .int8 }
 
-    /// OpenBLAS's threads in a process given `threads`: one under `.int8`, whose dense products are all l2s's own
-    /// kernels (OpenBLAS then only multiplies attention's small per-head products, and the heads of a prompt pass
-    /// run on the kernels' workers), else `threads`.
-    public func openBLASThreads(_ threads: Int) -> Int { self == .int8 ? 1 : threads }
-
     /// The 16-bit format step layers are converted to, if any.
     var halfFormat: HalfMatrix.Format? {
         switch self {

@@ -13,8 +13,7 @@ public enum Attention {
     /// - positionBias: when set, [heads, queryCount, keyCount] added to the scores (T5's relative bias).
     /// - scores: scratch of at least queryCount * keyCount floats.
     /// - headWorkers: how many threads share the heads of a prompt pass (queryCount > 1); by default l2s's kernel
-    ///   threads when OpenBLAS itself is single-threaded (its calls then run on the calling thread), else one.
-    ///   Each head's numbers are the same either way.
+    ///   threads (OpenBLAS's calls run on the calling thread). Each head's numbers are the same either way.
     public static func attend(
         query: UnsafePointer<Float>, queryStride: Int, queryCount: Int,
         keys: UnsafePointer<Float>, values: UnsafePointer<Float>, keyValueStride: Int, keyCount: Int,
@@ -32,7 +31,7 @@ public enum Attention {
                 causalOffset: causalOffset, keyMask: keyMask, positionBias: positionBias, scores: scores,
                 output: output, outputStride: outputStride)
         }
-        let workers = min(heads, headWorkers ?? (BLASThreads.current == 1 ? BLASThreads.kernels : 1))
+        let workers = min(heads, headWorkers ?? BLASThreads.kernels)
         guard queryCount > 1, workers > 1 else {
             for index in 0..<heads { head(index, scores) }
             return

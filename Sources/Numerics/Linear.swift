@@ -113,9 +113,9 @@ public struct Linear: Sendable {
     }
 
     /// output[rows, out] = input[rows, in] W (+ bias), or `+=` when `accumulate` (for residual connections).
-    /// A single row goes through gemv, more rows through one gemm; `step` rows (one per decoding sequence) go
-    /// through `RowwiseProduct` instead when the row kernel is batch-invariant; int8 weights always take the int8
-    /// product.
+    /// A single row goes through gemv, more rows through gemm in column tiles; `step` rows (one per decoding
+    /// sequence) go through `RowwiseProduct` instead when the row kernel is batch-invariant; int8 weights always take
+    /// the int8 product.
     public func apply(
         _ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>, accumulate: Bool = false,
         step: Bool = false
@@ -155,7 +155,7 @@ public struct Linear: Sendable {
         }
     }
 
-    /// output (+)= input W through OpenBLAS: gemv for one row, gemm for more.
+    /// output (+)= input W through OpenBLAS: gemv for one row, column tiles of gemm for more.
     private func blas(
         _ weights: UnsafePointer<Float>, _ input: UnsafePointer<Float>, rows: Int,
         into output: UnsafeMutablePointer<Float>, accumulate: Bool
@@ -173,16 +173,11 @@ public struct Linear: Sendable {
                     x: input, beta: beta, y: output)
             }
         } else {
-            switch layout {
-            case .outputsByInputs:
-                MatrixProduct.gemm(
-                    transposeB: true, m: rows, n: outputCount, k: inputCount, a: input, lda: inputCount,
-                    b: weights, ldb: inputCount, beta: beta, c: output, ldc: outputCount)
-            case .inputsByOutputs:
-                MatrixProduct.gemm(
-                    m: rows, n: outputCount, k: inputCount, a: input, lda: inputCount, b: weights,
-                    ldb: outputCount, beta: beta, c: output, ldc: outputCount)
-            }
+            let transposed = layout == .outputsByInputs
+            MatrixProduct.tiledGemm(
+                transposeB: transposed, m: rows, n: outputCount, k: inputCount, a: input, lda: inputCount,
+                b: weights, ldb: transposed ? inputCount : outputCount, beta: beta, c: output, ldc: outputCount,
+                threads: BLASThreads.kernels)
         }
     }
 }

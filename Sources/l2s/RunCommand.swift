@@ -49,7 +49,7 @@ struct RunCommand: Subcommand {
             OptionSpec("--json", help: "print the result as one JSON object"),
             OptionSpec("--dump-logits", help: "add each step's raw logits to the JSON result"),
             OptionSpec(
-                "--threads", value: "N", help: "compute threads (under --weights int8 OpenBLAS gets one)",
+                "--threads", value: "N", help: "compute threads (they do not change the numbers)",
                 default: "cores", env: "L2S_THREADS"),
             OptionSpec(
                 "--kernels", value: "K",
@@ -163,7 +163,7 @@ struct RunCommand: Subcommand {
     }
 
     func run() throws -> Int32 {
-        BLASThreads.set(threads, openBLAS: weights.openBLASThreads(threads))
+        BLASThreads.set(threads)
         let generate: (GenerationOptions) throws -> GenerationResult
         let promptTokens: Int
         switch source {

@@ -56,6 +56,26 @@ private func naiveProduct(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int, tr
         #expect(Tolerance.maxAbsDifference(z, expected) < 1e-5)
     }
 
+    /// A prompt pass's products run as fixed column tiles shared by the kernel threads, so `--threads` never changes
+    /// a bit (OpenBLAS's own threading did, on Zen); each tile is the product's columns, accumulated onto C or not.
+    @Test(arguments: [false, true]) func tiledProductsDoNotDependOnTheThreadCount(transposeB: Bool) {
+        let (m, n, k) = (33, 2 * MatrixProduct.columnTile + 44, 70)
+        let a = values(m * k, seed: 11)
+        let b = values(k * n, seed: 12)
+        let start = values(m * n, seed: 13)
+        var expected = naiveProduct(a, b, m: m, n: n, k: k, transposeB: transposeB)
+        for index in expected.indices { expected[index] += start[index] }
+        let results = [1, 2, 3].map { threads in
+            var c = start
+            MatrixProduct.tiledGemm(
+                transposeB: transposeB, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: transposeB ? k : n, beta: 1,
+                c: &c, ldc: n, threads: threads)
+            return c
+        }
+        #expect(Tolerance.maxAbsDifference(results[0], expected) < 1e-4)
+        #expect(results[1] == results[0])
+        #expect(results[2] == results[0])
+    }
     @Test func softmaxSumsToOneAndMasksNegativeInfinity() {
         var x: [Float] = [1, 2, -.infinity, 3]
         Kernels.softmax(&x, count: 4)

@@ -17,7 +17,7 @@ struct WorkerFlags {
                 "--heartbeat-ms", value: "MS", help: "heartbeat interval", default: "1000",
                 env: "L2S_HEARTBEAT_MS"),
             OptionSpec(
-                "--threads", value: "N", help: "compute threads (under --weights int8 OpenBLAS gets one)",
+                "--threads", value: "N", help: "compute threads (they do not change the numbers)",
                 default: "cores", env: "L2S_THREADS"),
             OptionSpec("--id", value: "NAME", help: "worker id shown by l2s stats", default: "\(role)-<pid>"),
             OptionSpec(
@@ -76,7 +76,7 @@ struct WorkerFlags {
         let process = WorkerProcess(
             link: link, signals: TerminationSignals { link.stop() },
             endpoint: try MetricsEndpoint(arguments, registry: registry, log: log) { link.isReady })
-        BLASThreads.set(threads, openBLAS: weights.openBLASThreads(threads))
+        BLASThreads.set(threads)
         return (try L2SBundle.load(directory: bundle), log, process)
     }
 
