@@ -1,8 +1,9 @@
 /// A least-recently-used cache bounded by bytes, with single-flight bookkeeping: the router keeps prompt
 /// encodings here so a repeated prompt never reaches the encoder twice, and identical prompts that arrive
-/// while the first is being encoded wait for that one result instead of being encoded again.
+/// while the first is being encoded wait for that one result instead of being encoded again. Decoders keep their
+/// started sequences in one (`PrefillCache`), through `value(for:)` and `complete`.
 ///
-/// Not thread-safe: the router's event loop is its only user.
+/// Not thread-safe: one thread (the router's event loop, a decoder's compute thread) is its only user.
 public final class EncodingCache<Key: Hashable, Value> {
     /// Counters reported by `l2s stats`.
     public struct Statistics: Equatable, Sendable {
@@ -65,11 +66,23 @@ public final class EncodingCache<Key: Hashable, Value> {
         return .miss
     }
 
+    /// The value cached for `key` (counted as a hit and made the most recent) or nil (a miss); unlike `lookup`, a
+    /// miss marks nothing in flight, for a user that coalesces identical work itself.
+    public func value(for key: Key) -> Value? {
+        guard let node = nodes[key] else {
+            statistics.misses += 1
+            return nil
+        }
+        statistics.hits += 1
+        touch(node)
+        return node.value
+    }
+
     /// Whether an encode for `key` is outstanding.
     public func isInFlight(_ key: Key) -> Bool { inFlight.contains(key) }
 
-    /// Stores the encoder's result for an in-flight key and evicts the least recently used entries
-    /// until the total fits. A value larger than the whole capacity is not stored.
+    /// Stores the result for `key` (in flight or not), replacing any entry it had, and evicts the least recently used
+    /// entries until the total fits. A value larger than the whole capacity is not stored.
     public func complete(_ key: Key, value: Value, bytes: Int) {
         inFlight.remove(key)
         if let existing = nodes[key] { remove(existing) }

@@ -30,6 +30,9 @@ final class KVCache {
         values = other.values.map { $0.copy(count: other.length * other.width) }
     }
 
+    /// Bytes of the cached keys and values.
+    var bytes: Int { (keys + values).map(\.capacity).reduce(0, +) * MemoryLayout<Float>.stride }
+
     /// An independent copy of the cached positions (beam search forks a sequence with it).
     func copy() -> KVCache { KVCache(copying: self) }
 

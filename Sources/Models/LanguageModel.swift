@@ -14,6 +14,9 @@ public protocol DecodingSequence: AnyObject {
     /// An independent copy (its own KV cache, logits and buffers; read-only parts such as cross-attention K/V shared)
     /// that continues exactly as this one would: beam search forks a beam that several candidates extend.
     func fork() -> any DecodingSequence
+    /// Bytes of model state the sequence holds (KV caches, cross-attention K/V it may share with its forks, logits;
+    /// not its scratch buffers): what keeping a started sequence around costs.
+    var stateBytes: Int { get }
 }
 
 /// A loaded generative model, read-only and shared by every sequence. A family implements it (and, to serve as the

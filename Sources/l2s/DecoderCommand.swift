@@ -14,7 +14,11 @@ struct DecoderCommand: Subcommand {
         generates for the jobs it is given, streaming each step's tokens in one message; all active jobs advance
         together in one batched step. A new job's prefill (the SLM over its prompt) runs between steps in units (a
         T5 SLM encoder block; a whole GPT-2 prefill), at most --prefill-tokens-per-step prompt tokens' worth of units
-        per step (at least one) while others run, so running jobs are not frozen for a whole prompt pass.
+        per step (at least one) while others run, so running jobs are not frozen for a whole prompt pass. Started
+        sequences of recent prompts are kept (--prefill-cache-mb), so a repeated prompt skips the prefill too: its
+        jobs start from a fork of the cached start, with the same numbers, and jobs of one prompt that arrive
+        together share one prefill. Entries are keyed by the router's prompt key (tenants never share one) and serve
+        only the exact prompt ids and encoding they were made from.
         A job resumed after another decoder died replays the tokens already streamed, so its result is that of an
         uninterrupted run. Reconnects with backoff when the router restarts. Start as many as you like.
         --weights W keeps the SLM's step layers as stored, or converts them at load (int8 and the 16-bit
@@ -34,18 +38,24 @@ struct DecoderCommand: Subcommand {
                 help: "prompt tokens' worth of prefill units (T5: encoder blocks) run between two steps",
                 default: "256",
                 env: "L2S_PREFILL_TOKENS_PER_STEP"),
+            OptionSpec(
+                "--prefill-cache-mb", value: "N",
+                help: "MiB of started sequences kept for repeated prompts (0: none)", default: "256",
+                env: "L2S_PREFILL_CACHE_MB"),
             WeightFlags.option,
         ]
 
     let worker: WorkerFlags
     let slots: Int
     let prefillTokensPerStep: Int
+    let prefillCacheBytes: Int
     let weights: WeightStorage
 
     init(_ arguments: ParsedArguments) throws {
         worker = try WorkerFlags(arguments, role: "decoder")
         slots = try arguments.int("--slots", in: 1...4096)!
         prefillTokensPerStep = try arguments.int("--prefill-tokens-per-step", in: 1...1_000_000)!
+        prefillCacheBytes = try arguments.int("--prefill-cache-mb", in: 0...1_048_576)! << 20
         weights = try WeightFlags.storage(arguments)
     }
 
@@ -60,7 +70,8 @@ struct DecoderCommand: Subcommand {
             role: .decoder, bundle: bundle,
             engine: DecoderEngine(
                 slm: slm, slots: slots,
-                prefillTokensPerStep: prefillTokensPerStep, metrics: worker.registry, log: log), log: log,
+                prefillTokensPerStep: prefillTokensPerStep, prefillCacheBytes: prefillCacheBytes,
+                metrics: worker.registry, log: log), log: log,
             process: process, kernels: kernels)
     }
 }

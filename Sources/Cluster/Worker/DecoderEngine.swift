@@ -6,9 +6,10 @@ import Wire
 
 /// The decoder worker's compute side (continuous batching): holds up to `capacity` jobs, admits new ones between
 /// steps within a prefill budget, and advances every active one by a token in one batched forward per step,
-/// sending the step's chunks in one message. A job resumed after a failover first replays the ids the client
-/// already has through the same `append` path, so its numbers are those of an uninterrupted run. Every job from the
-/// router is checked before it costs anything.
+/// sending the step's chunks in one message. A repeated prompt starts from the `PrefillCache` instead of a prefill,
+/// and jobs of one prompt that arrive together share one prefill. A job resumed after a failover first replays the
+/// ids the client already has through the same `append` path, so its numbers are those of an uninterrupted run.
+/// Every job from the router is checked before it costs anything.
 public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
     // `active` and `waiting` are touched by the compute thread only; the link thread's messages go through `mailbox`.
     private let mailbox = EngineMailbox<DecodeJob>()
@@ -21,13 +22,15 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
     private var starting: [DecoderJobState] = []
     /// Prompt tokens admitted per step while other sequences are active (at least one job per step).
     private let prefillTokensPerStep: Int
+    private let prefillCache: PrefillCache
     private let metrics: MetricsRegistry?
 
     /// An engine over a loaded SLM with `slots` job slots, admitting at most `prefillTokensPerStep` prompt tokens of
-    /// new jobs between two steps of running ones.
+    /// new jobs between two steps of running ones, and keeping up to `prefillCacheBytes` of started sequences for
+    /// repeated prompts (0: none).
     public init(
-        slm: ConditionedSLM, slots: Int, prefillTokensPerStep: Int = 256, metrics: MetricsRegistry? = nil,
-        log: ServiceLog
+        slm: ConditionedSLM, slots: Int, prefillTokensPerStep: Int = 256, prefillCacheBytes: Int = 0,
+        metrics: MetricsRegistry? = nil, log: ServiceLog
     ) {
         self.metrics = metrics
         metrics?.declare(
@@ -38,6 +41,12 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
         metrics?.declare("l2s_decoder_generation_tokens_total", .counter, help: "Tokens generated")
         metrics?.declare("l2s_decoder_jobs_total", .counter, help: "Jobs by outcome", labels: ["outcome"])
         metrics?.declare(
+            "l2s_decoder_sequence_starts_total", .counter,
+            help: "Jobs started by how: prefill (the SLM ran over the prompt) or cached (a fork of a cached start)",
+            labels: ["source"])
+        metrics?.declare(
+            "l2s_decoder_prefill_cache_bytes", .gauge, help: "Bytes of started sequences kept for repeated prompts")
+        metrics?.declare(
             "l2s_decoder_slots", .gauge, help: "Job slots in total (--slots), granted to the router as credits")
         metrics?.declare(
             "l2s_decoder_free_credits", .gauge,
@@ -47,6 +56,7 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
         metrics?.set("l2s_decoder_slots", Double(capacity))
         metrics?.set("l2s_decoder_free_credits", Double(capacity))
         self.prefillTokensPerStep = max(1, prefillTokensPerStep)
+        prefillCache = PrefillCache(capacityBytes: max(0, prefillCacheBytes))
         self.log = log
     }
 
@@ -113,12 +123,14 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
         }
     }
 
-    /// Checks a new job and readies its prefill (Z, S), or refuses it at once.
+    /// Checks a new job and readies its prefill (Z, S), or refuses it at once; a job the prefill cache may serve
+    /// waits for `advancePrefills` to look.
     private func admit(_ job: DecodeJob, outbox: WorkerOutbox) {
         do {
             // The router is a peer like any other: its jobs are checked before they cost anything.
             if let problem = RequestValidation.problem(with: job) { throw problem }
             let state = try DecoderJobState(job: job, slm: slm)
+            if !prefillCache.isEnabled || state.promptKey == nil { try state.beginPrefill(slm: slm) }
             starting.append(state)
             metrics?.add("l2s_decoder_jobs_total", labels: ["admitted"])
             log.debug(
@@ -131,27 +143,47 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
         }
     }
 
-    /// Advances the prefills of starting jobs in arrival order: all of them to their end when nothing is active,
-    /// else up to the per-step budget (at least one unit); a job whose prefill is done joins the batch.
+    /// Starts jobs in arrival order. A job whose prompt has a cached start joins the batch at once; one whose prompt
+    /// another job is prefilling waits for that start; the others' prefills run, all to their end when nothing is
+    /// active, else up to the per-step budget (at least one unit). A job whose prefill is done joins the batch, and
+    /// its start is cached.
     private func advancePrefills(outbox: WorkerOutbox) {
         let idle = active.isEmpty
         var budget = prefillTokensPerStep
         var ranAny = false
-        for state in starting {
-            let affordable = idle ? Int.max : budget / max(1, state.prefillTokensPerUnit)
-            let units = affordable > 0 ? affordable : (ranAny ? 0 : 1)
-            if units == 0 { break }
-            ranAny = true
+        for state in starting where !state.isFinished {
             do {
-                let before = state.prefillUnitsLeft
-                if try state.advancePrefill(units: units) { active.append(state) }
-                budget -= (before - state.prefillUnitsLeft) * state.prefillTokensPerUnit
+                if state.isPending, let key = state.promptKey {
+                    if let sequence = prefillCache.start(key: key, encoding: state.encoding) {
+                        try state.begin(with: sequence)
+                        active.append(state)
+                        metrics?.add("l2s_decoder_sequence_starts_total", labels: ["cached"])
+                        continue
+                    }
+                    if starting.contains(where: { $0.isPrefilling && !$0.isFinished && $0.promptKey == key }) {
+                        continue
+                    }
+                    try state.beginPrefill(slm: slm)
+                }
+                let (unitsBefore, tokensPerUnit) = (state.prefillUnitsLeft, state.prefillTokensPerUnit)
+                let affordable = idle ? Int.max : budget / max(1, tokensPerUnit)
+                let units = affordable > 0 ? affordable : (ranAny ? 0 : 1)
+                if units == 0 { break }
+                ranAny = true
+                if let sequence = try state.advancePrefill(units: units) {
+                    if let key = state.promptKey { prefillCache.store(sequence, key: key, encoding: state.encoding) }
+                    try state.begin(with: sequence)
+                    active.append(state)
+                    metrics?.add("l2s_decoder_sequence_starts_total", labels: ["prefill"])
+                }
+                budget -= (unitsBefore - state.prefillUnitsLeft) * tokensPerUnit
             } catch {
                 state.fail()
                 refuse(requestID: state.requestID, logID: state.logID, cost: state.cost, error, outbox: outbox)
             }
         }
         starting.removeAll { $0.isStarted || $0.isFinished }
+        metrics?.set("l2s_decoder_prefill_cache_bytes", Double(prefillCache.bytes))
     }
 
     /// Answers a job that cannot run with an error (its code says whose fault it is) and frees its slots.

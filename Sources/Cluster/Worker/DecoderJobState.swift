@@ -22,11 +22,14 @@ final class DecoderJobState {
     /// Tokens it generated here (the resumed ones not included), once it ended.
     private(set) var generatedTokens = 0
     private let resumed: Int
-    /// The sequences stepped for this job, in the order of the tokens `chooseNext` returns (none until the prefill
-    /// is done).
+    /// The sequences stepped for this job, in the order of the tokens `chooseNext` returns (none until it started).
     private(set) var rows: [any DecodingSequence] = []
-    /// The prefill, until it is done.
-    private var prefill: (any SequencePrefill)?
+    /// How far its start is.
+    private var start: Start
+    /// The encoding as received: the prefill cache keeps and compares it.
+    let encoding: Encoding
+    /// The router's key for the prompt (nil when the job carries none): the prefill cache's key.
+    let promptKey: PromptKey?
     /// Ids the client already has (failover), replayed once the prefill is done.
     private let resumeIDs: [Int32]
     /// Batch rows held (the job's credits).
@@ -41,13 +44,20 @@ final class DecoderJobState {
         case beams(BeamGeneration)
     }
 
+    private enum Start {
+        /// Not begun: the decoder starts it from a cached start or begins the prefill of Z and S.
+        case pending(z: [Float])
+        case prefilling(any SequencePrefill)
+        case started
+    }
+
     init(job: DecodeJob, slm: ConditionedSLM) throws {
         requestID = job.request.requestID
         logID = Self.logID(of: job.request)
         resumed = job.resumeIDs.count
         try Self.check(job.encoding, slm: slm)
         let tensor = job.encoding.tensor
-        let encoding = try tensor.bytes.withUnsafeBytes {
+        let widened = try tensor.bytes.withUnsafeBytes {
             try WireRounding.widen(bytes: $0, dtype: tensor.dtype.numerics)
         }
         let options = GenerationOptions(
@@ -71,20 +81,53 @@ final class DecoderJobState {
                     promptTokens: promptTokens, contextPrefix: slm.penaltyContext))
         }
         resumeIDs = job.resumeIDs
-        prefill = try slm.startPrefill(promptIDs: job.encoding.promptIDs, encoding: encoding)
+        encoding = job.encoding
+        promptKey = PromptKey(digest: job.encoding.promptHash)
+        start = .pending(z: widened)
     }
 
-    /// Whether the prefill is done (the job is in the batch).
-    var isStarted: Bool { prefill == nil }
+    /// Whether it has not begun: neither started from a cached start nor prefilling.
+    var isPending: Bool {
+        if case .pending = start { return true }
+        return false
+    }
+    /// Whether its prefill is running.
+    var isPrefilling: Bool {
+        if case .prefilling = start { return true }
+        return false
+    }
+    /// Whether it started (it is in the batch).
+    var isStarted: Bool {
+        if case .started = start { return true }
+        return false
+    }
     /// Prefill units left.
-    var prefillUnitsLeft: Int { prefill?.unitsLeft ?? 0 }
+    var prefillUnitsLeft: Int {
+        if case .prefilling(let prefill) = start { return prefill.unitsLeft }
+        return 0
+    }
     /// Prompt tokens one prefill unit runs over.
-    var prefillTokensPerUnit: Int { prefill?.tokensPerUnit ?? 0 }
+    var prefillTokensPerUnit: Int {
+        if case .prefilling(let prefill) = start { return prefill.tokensPerUnit }
+        return 0
+    }
 
-    /// Runs up to `units` prefill units; once the prefill is done, replays the resume ids and returns true.
-    func advancePrefill(units: Int) throws -> Bool {
-        guard let prefill, let sequence = try prefill.advance(units: units) else { return isStarted }
-        self.prefill = nil
+    /// Begins the prefill: makes Z and S (checking the encoding's values) for the SLM's prompt pass.
+    func beginPrefill(slm: ConditionedSLM) throws {
+        guard case .pending(let z) = start else { return }
+        start = .prefilling(try slm.startPrefill(promptIDs: encoding.promptIDs, encoding: z))
+    }
+
+    /// Runs up to `units` prefill units; returns the sequence, started and not yet stepped, once the prefill is done
+    /// (the caller then calls `begin(with:)`), else nil.
+    func advancePrefill(units: Int) throws -> (any DecodingSequence)? {
+        guard case .prefilling(let prefill) = start else { return nil }
+        return try prefill.advance(units: units)
+    }
+
+    /// Puts the job in the batch with `sequence`, just started for its prompt, and replays the resume ids.
+    func begin(with sequence: any DecodingSequence) throws {
+        start = .started
         rows = [sequence]
         // Failover: replay what the client already has through the same per-step path, discarding the text.
         if case .text(var text) = generation {
@@ -94,7 +137,6 @@ final class DecoderJobState {
             }
             generation = .text(text)
         }
-        return true
     }
 
     /// The encoding must be what this bundle's encoder ships (docs/bundle.md, step 4): the wire dtype, [m, d_slm] and

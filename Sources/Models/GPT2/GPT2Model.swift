@@ -57,6 +57,8 @@ public final class GPT2State: DecodingSequence, DecoderRunState {
     }
 
     public func fork() -> any DecodingSequence { GPT2State(forking: self) }
+
+    public var stateBytes: Int { logits.count * MemoryLayout<Float>.stride + cache.bytes }
 }
 
 /// GPT-2 with its LM head, read-only after loading; per-sequence data lives in `GPT2State`.

@@ -122,6 +122,11 @@ public final class T5Sequence: DecodingSequence {
     public func fork() -> any DecodingSequence {
         T5Sequence(decoder: decoder, state: T5DecoderState(forking: state))
     }
+
+    public var stateBytes: Int {
+        (state.crossKV.map(\.capacity).reduce(0, +) + state.logits.count) * MemoryLayout<Float>.stride
+            + state.cache.bytes
+    }
 }
 
 /// A T5 SLM's start in units: its encoder a block at a time, then the decoder over the result.
