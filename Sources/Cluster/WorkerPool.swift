@@ -3,8 +3,9 @@
 ///
 /// Balancing rule: only workers with credit and a closed breaker are eligible (the router never sends more than
 /// it was granted, and never feeds a worker that keeps failing); among them the one with the least outstanding
-/// work, ties going to the one that has waited longest since its last assignment. Not thread-safe: owned by the
-/// router's event loop.
+/// work, ties going to the one that has waited longest since its last assignment, unless the caller prefers an
+/// eligible worker (a decoder that has the prompt's start cached) that holds fewer than `affinitySlack` jobs more
+/// than that one. Not thread-safe: owned by the router's event loop.
 public struct WorkerPool<ID: Hashable> {
     /// One worker's bookkeeping.
     public struct Worker {
@@ -70,21 +71,34 @@ public struct WorkerPool<ID: Hashable> {
         workers[id] = worker
     }
 
+    /// How many more jobs than the least loaded eligible worker a preferred one may hold and still be chosen: a
+    /// decoder's cached prompt start saves a whole SLM prefill (tens of steps), one job more in its batch costs a
+    /// fraction of each step.
+    public static var affinitySlack: Int { 2 }
+
     /// The worker the next job should go to, consuming `cost` of its credits (a beam job's rows; 1 otherwise); nil
     /// when none is eligible. Workers in `avoiding` (those a job already failed on) are taken only when every member
-    /// is among them; with `variant`, only workers of that kernel variant are taken at all.
+    /// is among them; with `variant`, only workers of that kernel variant are taken at all; `preferring` wins over
+    /// the least loaded when eligible and within `affinitySlack` of it.
     public mutating func assign(
-        now: ContinuousClock.Instant, avoiding: Set<ID> = [], variant: String? = nil, cost: Int = 1
+        now: ContinuousClock.Instant, avoiding: Set<ID> = [], variant: String? = nil, cost: Int = 1,
+        preferring: ID? = nil
     ) -> ID? {
         let members = workers.values.filter { variant == nil || $0.variant == variant }
         let open = members.filter { $0.credits >= max(1, cost) && !$0.isQuarantined(at: now) }
         let untried = open.filter { !avoiding.contains($0.id) }
         let onlyTriedLeft = members.allSatisfy { avoiding.contains($0.id) }
+        let eligible = onlyTriedLeft ? open : untried
         guard
-            let best = (onlyTriedLeft ? open : untried).min(by: { a, b in
+            var best = eligible.min(by: { a, b in
                 (a.outstanding, a.lastAssigned) < (b.outstanding, b.lastAssigned)
             })
         else { return nil }
+        if let preferred = eligible.first(where: { $0.id == preferring }),
+            preferred.outstanding < best.outstanding + Self.affinitySlack
+        {
+            best = preferred
+        }
         assignments += 1
         workers[best.id]?.credits -= max(1, cost)
         workers[best.id]?.outstanding += max(1, cost)

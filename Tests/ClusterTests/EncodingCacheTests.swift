@@ -79,6 +79,23 @@ import Testing
         #expect(pool.assign(now: now) == "a")
     }
 
+    /// A preferred worker (the decoder that has a prompt's start cached) wins while it holds fewer than
+    /// `affinitySlack` jobs more than the least loaded, and only while it is eligible.
+    @Test func aPreferredWorkerWinsWithinTheSlack() {
+        var pool = WorkerPool<String>()
+        let now = ContinuousClock.now
+        for id in ["a", "b"] {
+            pool.join(id, capacity: 8, now: now)
+            pool.grant(id, credits: 8)
+        }
+        let slack = WorkerPool<String>.affinitySlack
+        let taken = (0..<slack + 1).map { _ in pool.assign(now: now, preferring: "b") }
+        #expect(taken == [String](repeating: "b", count: slack) + ["a"])
+        #expect(pool.assign(now: now, avoiding: ["b"], preferring: "b") == "a")
+        pool.drain("b")
+        #expect(pool.assign(now: now, preferring: "b") == "a")
+    }
+
     @Test func silentWorkersAreReported() {
         var pool = WorkerPool<Int>()
         let start = ContinuousClock.now

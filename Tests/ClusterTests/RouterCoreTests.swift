@@ -94,6 +94,34 @@ import Wire
         #expect(stats.hits == 1 && stats.misses == 1)
     }
 
+    /// A repeated prompt goes to the decoder its last job went to (which keeps the prompt's started sequence), even
+    /// when another decoder is as idle; other prompts still balance by load.
+    @Test func aRepeatedPromptGoesToTheDecoderThatStartedItLast() throws {
+        let router = core()
+        hello(router, encoder, .encoders, credits: 4)
+        hello(router, decoderA, .decoders, credits: 4)
+        hello(router, decoderB, .decoders, credits: 4)
+        func run(_ id: String, _ text: String) throws -> PeerIdentity {
+            var out = router.receive(generate(id, text), from: client, on: .clients, now: start)
+            if let asked = encodes(out).first {
+                out = router.receive(try encoding(for: asked.1), from: encoder, on: .encoders, now: start)
+            }
+            let job = try #require(decodeJobs(out).first)
+            _ = router.receive(
+                .tokenChunk(TokenChunk(requestID: job.1.request.requestID, ids: [7], finishReason: .eos)),
+                from: job.0.peer, on: .decoders, now: start)
+            _ = router.receive(.credit(Credit(credits: 1)), from: job.0.peer, on: .decoders, now: start)
+            return job.0.peer
+        }
+        // Balancing by load alone would alternate (the idle decoder that waited longest gets the next job).
+        let first = try run("r1", "hello")
+        #expect(try run("r2", "hello") == first)
+        let other = try run("r3", "bye")
+        #expect(other != first, "a new prompt goes to the decoder that waited longest")
+        #expect(try run("r4", "bye") == other)
+        #expect(try run("r5", "hello") == first)
+    }
+
     @Test func identicalPromptsInFlightAreEncodedOnce() throws {
         let router = core()
         hello(router, encoder, .encoders, credits: 4)

@@ -228,7 +228,10 @@ extension RouterCore {
                 break
             }
             let cost = job.decoderCost
-            guard let decoder = decoders.assign(now: now, avoiding: job.failedOn, variant: job.kernels, cost: cost)
+            let preferred = job.promptKey.flatMap { decoderAffinity[$0] }
+            guard
+                let decoder = decoders.assign(
+                    now: now, avoiding: job.failedOn, variant: job.kernels, cost: cost, preferring: preferred)
             else {
                 let largest = decoders.largestCapacity(variant: job.kernels)
                 if cost > 1, largest > 0, largest < cost {
@@ -251,6 +254,10 @@ extension RouterCore {
                 continue
             }
             job.decoder = decoder
+            if let key = job.promptKey {
+                if decoderAffinity.count >= Self.affinityLimit { decoderAffinity.removeAll() }
+                decoderAffinity[key] = decoder
+            }
             job.progressAt = now
             job.attempts += 1
             metrics?.assigned(job, now: now)

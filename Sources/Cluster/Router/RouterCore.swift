@@ -34,6 +34,11 @@ public final class RouterCore {
     var encodeTasks: [PromptKey: EncodeTask] = [:]
     var encodeQueue: [PromptKey] = []
     var decodeQueue: [String] = []
+    /// The decoder each recent prompt last went to, which keeps its started sequence (`l2s decoder
+    /// --prefill-cache-mb`): its next jobs go there when that decoder is not much busier than the others. Forgotten
+    /// all at once past `affinityLimit` prompts.
+    var decoderAffinity: [PromptKey: PeerIdentity] = [:]
+    static let affinityLimit = 1 << 16
     var nextJobNumber: UInt64 = 0
     /// Shutting down (`beginDrain`): new jobs are refused, jobs in flight run on.
     public internal(set) var isDraining = false
