@@ -110,6 +110,10 @@ class MetricsTests(RouterCase):
         self.assertEqual(decoder[("l2s_decoder_running_sequences", ())], 0)
         self.assertEqual(decoder[("l2s_decoder_generation_tokens_total", ())], 24)
         self.assertEqual(decoder[("l2s_decoder_jobs_total", (("outcome", "admitted"),))], 4)
+        # The repeated prompt's job started from the decoder's cached start (or shared the first job's prefill).
+        self.assertEqual(decoder[("l2s_decoder_sequence_starts_total", (("source", "prefill"),))], 3)
+        self.assertEqual(decoder[("l2s_decoder_sequence_starts_total", (("source", "cached"),))], 1)
+        self.assertGreater(decoder[("l2s_decoder_prefill_cache_bytes", ())], 0)
         self.assertGreater(decoder[("l2s_decoder_step_seconds_count", ())], 0)
         encoder = scrape(encoder_address)
         self.assertEqual(encoder[("l2s_encoder_prompts_total", (("outcome", "encoded"),))], 3)
