@@ -6,6 +6,7 @@
 #include "variants.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #ifdef L2S_X86
 #include <immintrin.h>
@@ -310,31 +311,32 @@ static VNNI_ATTR void int8_gemm_vnni(
 #define AVX2_ROWS 4
 
 /// Rows [r0, r0 + R) x the 16 outputs of packed block `block`, R a constant after inlining. `vpmaddubsw` multiplies
-/// unsigned by signed bytes, so each row's levels enter as |level| and their signs move onto the weights
-/// (`vpsignb`): pairs of products stay within 2 x 127 x 127 < 2^15, so no int16 saturates and the int32 sums are
-/// exact, the same integers as the VNNI kernel's and the portable loop's (no +128 offset, hence no compensation).
+/// unsigned by signed bytes, so each row's levels enter as |level| (`magnitudes`) and their signs move onto the
+/// weights (`vpsignb` by `levels`): pairs of products stay within 2 x 127 x 127 < 2^15, so no int16 saturates and the
+/// int32 sums are exact, the same integers as the VNNI kernel's and the portable loop's (no +128 offset, hence no
+/// compensation).
 static inline __attribute__((always_inline)) AVX2_ATTR void avx2_block(
-    int R, const uint8_t *q, const float *rowScales, ptrdiff_t r0, const int8_t *packed, const float *scales,
-    ptrdiff_t groups, ptrdiff_t outputs, ptrdiff_t block, ptrdiff_t end, float *y, int accumulate) {
+    int R, const int8_t *levels, const uint8_t *magnitudes, const float *rowScales, ptrdiff_t r0,
+    const int8_t *packed, const float *scales, ptrdiff_t groups, ptrdiff_t outputs, ptrdiff_t block, ptrdiff_t end,
+    float *y, int accumulate) {
     __m256i acc[AVX2_ROWS][2];
 #pragma clang loop unroll(full)
     for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
     const int8_t *w = packed + block * groups * PACK_OUTPUTS * PACK_INPUTS;
     const ptrdiff_t padded = groups * PACK_INPUTS;
-    const __m256i ones = _mm256_set1_epi16(1), offset = _mm256_set1_epi8((char)0x80);
+    const __m256i ones = _mm256_set1_epi16(1);
     for (ptrdiff_t g = 0; g < groups; g++) {
         const __m256i low = _mm256_loadu_si256((const __m256i *)(w + g * PACK_OUTPUTS * PACK_INPUTS));
         const __m256i high = _mm256_loadu_si256((const __m256i *)(w + g * PACK_OUTPUTS * PACK_INPUTS + 32));
 #pragma clang loop unroll(full)
         for (int r = 0; r < R; r++) {
-            int32_t four;
-            __builtin_memcpy(&four, q + (r0 + r) * padded + g * PACK_INPUTS, sizeof four);
-            // level + 128 xor 0x80 is the level as a signed byte.
-            const __m256i levels = _mm256_xor_si256(_mm256_set1_epi32(four), offset);
-            const __m256i magnitudes = _mm256_abs_epi8(levels);
-            __m256i pairs = _mm256_maddubs_epi16(magnitudes, _mm256_sign_epi8(low, levels));
+            int32_t four, fourMagnitudes;
+            __builtin_memcpy(&four, levels + (r0 + r) * padded + g * PACK_INPUTS, sizeof four);
+            __builtin_memcpy(&fourMagnitudes, magnitudes + (r0 + r) * padded + g * PACK_INPUTS, sizeof four);
+            const __m256i signs = _mm256_set1_epi32(four), magnitude = _mm256_set1_epi32(fourMagnitudes);
+            __m256i pairs = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(low, signs));
             acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(pairs, ones));
-            pairs = _mm256_maddubs_epi16(magnitudes, _mm256_sign_epi8(high, levels));
+            pairs = _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(high, signs));
             acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(pairs, ones));
         }
     }
@@ -359,11 +361,32 @@ static inline __attribute__((always_inline)) AVX2_ATTR void avx2_block(
 static AVX2_ATTR void int8_gemm_avx2(
     const uint8_t *q, const float *rowScales, ptrdiff_t rows, const int8_t *packed, const float *scales,
     ptrdiff_t inputs, ptrdiff_t outputs, ptrdiff_t begin, ptrdiff_t end, float *y, int accumulate) {
-    ptrdiff_t groups = l2s_int8_padded_inputs(inputs) / PACK_INPUTS;
+    ptrdiff_t padded = l2s_int8_padded_inputs(inputs);
+    ptrdiff_t groups = padded / PACK_INPUTS;
     ptrdiff_t blocks = (end + PACK_OUTPUTS - 1) / PACK_OUTPUTS;
+    // Each row's levels as signed bytes and their magnitudes, once per call rather than once per block of outputs.
+    int8_t *levels = malloc((size_t)(2 * rows * padded));
+    if (!levels) abort();
+    uint8_t *magnitudes = (uint8_t *)levels + rows * padded;
+    const __m256i offset = _mm256_set1_epi8((char)0x80);
+    for (ptrdiff_t i = 0; i < rows * padded; i += 32) {
+        if (i + 32 <= rows * padded) {
+            // level + 128 xor 0x80 is the level as a signed byte.
+            __m256i v = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(q + i)), offset);
+            _mm256_storeu_si256((__m256i *)(levels + i), v);
+            _mm256_storeu_si256((__m256i *)(magnitudes + i), _mm256_abs_epi8(v));
+        } else {
+            for (ptrdiff_t k = i; k < rows * padded; k++) {
+                int8_t level = (int8_t)(q[k] ^ 0x80);
+                levels[k] = level;
+                magnitudes[k] = (uint8_t)(level < 0 ? -level : level);
+            }
+        }
+    }
     for (ptrdiff_t block = begin / PACK_OUTPUTS; block < blocks; block++) {
         ptrdiff_t r = 0;
-#define AVX2_CALL(R) avx2_block(R, q, rowScales, r, packed, scales, groups, outputs, block, end, y, accumulate)
+#define AVX2_CALL(R) \
+    avx2_block(R, levels, magnitudes, rowScales, r, packed, scales, groups, outputs, block, end, y, accumulate)
         for (; r + AVX2_ROWS <= rows; r += AVX2_ROWS) AVX2_CALL(AVX2_ROWS);
         switch (rows - r) {
         case 3: AVX2_CALL(3); break;
@@ -373,6 +396,7 @@ static AVX2_ATTR void int8_gemm_avx2(
         }
 #undef AVX2_CALL
     }
+    free(levels);
 }
 #endif
 

@@ -45,8 +45,9 @@ final class DecoderJobState {
     }
 
     private enum Start {
-        /// Not begun: the decoder starts it from a cached start or begins the prefill of Z and S.
-        case pending(z: [Float])
+        /// Not begun (the received encoding, widened to float32): the decoder starts it from a cached start or
+        /// begins its prefill.
+        case pending(encoding: [Float])
         case prefilling(any SequencePrefill)
         case started
     }
@@ -83,7 +84,7 @@ final class DecoderJobState {
         resumeIDs = job.resumeIDs
         encoding = job.encoding
         promptKey = PromptKey(digest: job.encoding.promptHash)
-        start = .pending(z: widened)
+        start = .pending(encoding: widened)
     }
 
     /// Whether it has not begun: neither started from a cached start nor prefilling.
@@ -114,8 +115,8 @@ final class DecoderJobState {
 
     /// Begins the prefill: makes Z and S (checking the encoding's values) for the SLM's prompt pass.
     func beginPrefill(slm: ConditionedSLM) throws {
-        guard case .pending(let z) = start else { return }
-        start = .prefilling(try slm.startPrefill(promptIDs: encoding.promptIDs, encoding: z))
+        guard case .pending(let widened) = start else { return }
+        start = .prefilling(try slm.startPrefill(promptIDs: encoding.promptIDs, encoding: widened))
     }
 
     /// Runs up to `units` prefill units; returns the sequence, started and not yet stepped, once the prefill is done
