@@ -140,7 +140,7 @@ progress "speed bundles in $DIR (written once, then reused)"
 
 IDS=$("$PY" scripts/bench_paper.py prompt --length "$PROMPT" --variant 0)
 common=(--ids "$IDS" --new "$NEW" --threads "$THREADS" --samples "$SAMPLES")
-L2S_NOTE="--threads $THREADS, OPENBLAS_NUM_THREADS=$THREADS"
+L2S_NOTE="--threads $THREADS (l2s's own workers; OpenBLAS one thread per call)"
 
 # ---- the LLM alone, one engine per process
 progress "LLM alone: l2s run --model ($SAMPLES jobs)"

@@ -115,10 +115,9 @@ def command_l2s_run(args):
     command = [args.l2s, "run", *source, "--input-ids", ",".join(map(str, args.ids)), "--max-new-tokens",
                str(args.new), "--min-new-tokens", str(args.new), "--greedy", "--threads", str(args.threads),
                "--repeat", "2", "--timings", "--json"]
-    environment = dict(os.environ, OPENBLAS_NUM_THREADS=str(args.threads))
     samples = []
     for sample in range(args.samples):
-        done = subprocess.run(command, capture_output=True, text=True, env=environment)
+        done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             fail(f"{' '.join(command[:4])} ... exited {done.returncode}: {done.stderr.strip()[-800:]}")
         timings = [line for line in done.stderr.splitlines() if line.startswith("{") and "prefill_s" in line]
