@@ -67,28 +67,23 @@ public struct Outgoing: Sendable {
     public let peer: PeerIdentity
     public let message: Message
 
-    /// `out` with the token chunks for each client (single or already merged) merged into one `tokenChunks`
-    /// message, placed where that client's first chunk was: a decoder's step, or every step the router read in one
-    /// round, becomes one message per client, not one per job. The order of each job's chunks, and of everything
-    /// else, is kept.
+    /// `out` with the token chunks for each client merged into one `tokenChunks` message, placed where that
+    /// client's first chunk was: a decoder's step becomes one message per client, not one per job. The order of
+    /// each job's chunks, and of everything else, is kept.
     static func mergingClientChunks(_ out: [Outgoing]) -> [Outgoing] {
         var merged: [Outgoing] = []
         var firstIndex: [PeerIdentity: Int] = [:]
         var chunks: [Int: [TokenChunk]] = [:]
         for item in out {
-            let found: [TokenChunk]
-            switch item.message {
-            case .tokenChunk(let chunk) where item.link == .clients: found = [chunk]
-            case .tokenChunks(let list) where item.link == .clients: found = list
-            default:
+            guard item.link == .clients, case .tokenChunk(let chunk) = item.message else {
                 merged.append(item)
                 continue
             }
             if let index = firstIndex[item.peer] {
-                chunks[index, default: []].append(contentsOf: found)
+                chunks[index, default: []].append(chunk)
             } else {
                 firstIndex[item.peer] = merged.count
-                chunks[merged.count] = found
+                chunks[merged.count] = [chunk]
                 merged.append(item)
             }
         }

@@ -202,9 +202,6 @@ public final class RouterService: Sendable {
             }
             // With messages held for slow clients, look again soon: ZeroMQ does not say when a peer's queue drains.
             let ready = try poller.poll(timeoutMilliseconds: backlog.isEmpty ? Int(tickEvery.milliseconds) : 5)
-            // What the round's messages ask to send leaves together, a client's chunks from every decoder step read
-            // in this round in one message: fewer sends, and fewer wake-ups of ZeroMQ's I/O thread and the client.
-            var round: [Outgoing] = []
             for index in ready where index < order.count {
                 let link = order[index]
                 // Drain what is waiting, bounded so one busy socket cannot starve the others.
@@ -213,14 +210,15 @@ public final class RouterService: Sendable {
                     do {
                         let message = try WireCodec.decode(frames, limits: limits[link]!)
                         log.debug("\(link) \(peer) -> \(message.kind)")
-                        round += core.receive(message, from: peer, on: link, now: .now)
+                        deliver(core.receive(message, from: peer, on: link, now: .now))
                     } catch {
-                        round += core.receiveInvalid(
-                            error, requestID: WireCodec.requestID(in: frames), from: peer, on: link)
+                        deliver(
+                            core.receiveInvalid(
+                                error, requestID: WireCodec.requestID(in: frames), from: peer,
+                                on: link))
                     }
                 }
             }
-            deliver(Outgoing.mergingClientChunks(round))
             if let authenticator, let security {
                 while let request = try authenticator.receive(timeoutMilliseconds: 0) {
                     let (reply, refusal) = security.access.answer(request.map(\.bytes))
