@@ -19,6 +19,10 @@ struct DecoderCommand: Subcommand {
         jobs start from a fork of the cached start, with the same numbers, and jobs of one prompt that arrive
         together share one prefill. Entries are keyed by the router's prompt key (tenants never share one) and serve
         only the exact prompt ids and encoding they were made from.
+        A job's first tokens and its final chunk go to the router at once. In between, a streamed job's tokens go
+        every --stream-interval tokens (1: each as it comes; more: fewer, larger chunks, so fewer messages for the
+        router and the client, and up to that many steps later), and a job whose client waits for the whole answer
+        keeps its tokens until it ends; no token waits more than 100 ms.
         A job resumed after another decoder died replays the tokens already streamed, so its result is that of an
         uninterrupted run. Reconnects with backoff when the router restarts. Start as many as you like.
         --weights W keeps the SLM's step layers as stored, or converts them at load (int8 and the 16-bit
@@ -42,6 +46,9 @@ struct DecoderCommand: Subcommand {
                 "--prefill-cache-mb", value: "N",
                 help: "MiB of started sequences kept for repeated prompts (0: none)", default: "256",
                 env: "L2S_PREFILL_CACHE_MB"),
+            OptionSpec(
+                "--stream-interval", value: "N", help: "tokens per streamed chunk (the first and last go at once)",
+                default: "1", env: "L2S_STREAM_INTERVAL"),
             WeightFlags.option,
         ]
 
@@ -49,6 +56,7 @@ struct DecoderCommand: Subcommand {
     let slots: Int
     let prefillTokensPerStep: Int
     let prefillCacheBytes: Int
+    let streamPolicy: StreamPolicy
     let weights: WeightStorage
 
     init(_ arguments: ParsedArguments) throws {
@@ -56,6 +64,7 @@ struct DecoderCommand: Subcommand {
         slots = try arguments.int("--slots", in: 1...4096)!
         prefillTokensPerStep = try arguments.int("--prefill-tokens-per-step", in: 1...1_000_000)!
         prefillCacheBytes = try arguments.int("--prefill-cache-mb", in: 0...1_048_576)! << 20
+        streamPolicy = StreamPolicy(interval: try arguments.int("--stream-interval", in: 1...1024)!)
         weights = try WeightFlags.storage(arguments)
     }
 
@@ -71,7 +80,7 @@ struct DecoderCommand: Subcommand {
             engine: DecoderEngine(
                 slm: slm, slots: slots,
                 prefillTokensPerStep: prefillTokensPerStep, prefillCacheBytes: prefillCacheBytes,
-                metrics: worker.registry, log: log), log: log,
+                streamPolicy: streamPolicy, metrics: worker.registry, log: log), log: log,
             process: process, kernels: kernels)
     }
 }

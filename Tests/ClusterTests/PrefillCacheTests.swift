@@ -23,12 +23,12 @@ import Wire
         let outbox = WorkerOutbox(wake: {})
         var chunks: [TokenChunk] = []
 
-        init(bundle name: String) throws {
+        init(bundle name: String, streamPolicy: StreamPolicy = StreamPolicy()) throws {
             bundle = try L2SBundle.load(directory: TestPaths.fixture("bundles/\(name)"))
             encoder = try PromptEncoder(bundle: bundle)
             engine = DecoderEngine(
-                slm: try ConditionedSLM(bundle: bundle), slots: 8, prefillCacheBytes: 64 << 20, metrics: metrics,
-                log: ServiceLog(component: "decoder-test"))
+                slm: try ConditionedSLM(bundle: bundle), slots: 8, prefillCacheBytes: 64 << 20,
+                streamPolicy: streamPolicy, metrics: metrics, log: ServiceLog(component: "decoder-test"))
             engine.start(outbox: outbox)
         }
 
@@ -45,13 +45,13 @@ import Wire
                 projected: bundle.projectorRunsOn == .encoder)
         }
 
-        func post(_ id: String, _ encoding: Encoding, tokens: UInt32 = 6, resume: [Int32] = []) {
+        func post(_ id: String, _ encoding: Encoding, tokens: UInt32 = 6, resume: [Int32] = [], stream: Bool = false) {
             engine.handle(
                 .decodeJob(
                     DecodeJob(
                         request: GenerateRequest(
                             requestID: id, prompt: .tokenIDs(encoding.promptIDs), maxNewTokens: tokens,
-                            minNewTokens: tokens),
+                            minNewTokens: tokens, stream: stream),
                         encoding: encoding, resumeIDs: resume)))
         }
 

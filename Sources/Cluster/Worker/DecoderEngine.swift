@@ -6,9 +6,10 @@ import Wire
 
 /// The decoder worker's compute side (continuous batching): holds up to `capacity` jobs, admits new ones between
 /// steps within a prefill budget, and advances every active one by a token in one batched forward per step,
-/// sending the step's chunks in one message. A repeated prompt starts from the `PrefillCache` instead of a prefill,
-/// and jobs of one prompt that arrive together share one prefill. A job resumed after a failover first replays the
-/// ids the client already has through the same `append` path, so its numbers are those of an uninterrupted run.
+/// sending the step's chunks in one message (held as `StreamPolicy` says). A repeated prompt starts from the
+/// `PrefillCache` instead of a prefill, and jobs of one prompt that arrive together share one prefill. A job
+/// resumed after a failover first replays the ids the client already has through the same `append` path, so its
+/// numbers are those of an uninterrupted run.
 /// Every job from the router is checked before it costs anything.
 public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
     // `active` and `waiting` are touched by the compute thread only; the link thread's messages go through `mailbox`.
@@ -23,14 +24,17 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
     /// Prompt tokens admitted per step while other sequences are active (at least one job per step).
     private let prefillTokensPerStep: Int
     private let prefillCache: PrefillCache
+    private let streamPolicy: StreamPolicy
+    /// Steps run, the clock of `streamPolicy.interval`.
+    private var steps = 0
     private let metrics: MetricsRegistry?
 
     /// An engine over a loaded SLM with `slots` job slots, admitting at most `prefillTokensPerStep` prompt tokens of
     /// new jobs between two steps of running ones, and keeping up to `prefillCacheBytes` of started sequences for
-    /// repeated prompts (0: none).
+    /// repeated prompts (0: none), and sending jobs' tokens as `streamPolicy` says.
     public init(
         slm: ConditionedSLM, slots: Int, prefillTokensPerStep: Int = 256, prefillCacheBytes: Int = 0,
-        metrics: MetricsRegistry? = nil, log: ServiceLog
+        streamPolicy: StreamPolicy = StreamPolicy(), metrics: MetricsRegistry? = nil, log: ServiceLog
     ) {
         self.metrics = metrics
         metrics?.declare(
@@ -57,6 +61,7 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
         metrics?.set("l2s_decoder_free_credits", Double(capacity))
         self.prefillTokensPerStep = max(1, prefillTokensPerStep)
         prefillCache = PrefillCache(capacityBytes: max(0, prefillCacheBytes))
+        self.streamPolicy = streamPolicy
         self.log = log
     }
 
@@ -197,18 +202,28 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
 
     /// One step of continuous batching: every active job chooses its next token, then a single batched
     /// forward appends them all. The row kernel is batch-invariant, so each sequence gets the bits it would get
-    /// stepped alone (and `l2s run --bundle` equals the cluster). The step's chunks go to the router in one
-    /// message.
+    /// stepped alone (and `l2s run --bundle` equals the cluster). The chunks due this step (`StreamPolicy`) go to
+    /// the router in one message.
     private func stepAll(outbox: WorkerOutbox) {
         var tokens: [Int32] = []
         var rows: [any DecodingSequence] = []
         var stepping: [DecoderJobState] = []
         var chunks: [TokenChunk] = []
+        var generated = 0
         var freed = 0
+        let now = ContinuousClock.now
+        steps += 1
+        let sending = steps % streamPolicy.interval == 0
         for state in active {
             do {
                 let (chunk, next) = try state.chooseNext()
-                if let chunk { chunks.append(chunk) }
+                if let chunk {
+                    generated += chunk.ids.count
+                    let release = sending && state.streams
+                    if let due = state.held.add(chunk, release: release, holdLimit: streamPolicy.holdLimit, now: now) {
+                        chunks.append(due)
+                    }
+                }
                 if next.isEmpty {
                     freed += state.cost
                     log.debug(
@@ -230,7 +245,7 @@ public final class DecoderEngine: WorkerEngine, @unchecked Sendable {
         }
         // Chunks before the forward (clients get tokens a step earlier), credits after the final chunks they free.
         if !chunks.isEmpty { outbox.send(chunks.count == 1 ? .tokenChunk(chunks[0]) : .tokenChunks(chunks)) }
-        metrics?.add("l2s_decoder_generation_tokens_total", Double(chunks.map(\.ids.count).reduce(0, +)))
+        metrics?.add("l2s_decoder_generation_tokens_total", Double(generated))
         if freed > 0 { outbox.send(.credit(Credit(credits: UInt32(freed)))) }
         guard !stepping.isEmpty else { return }
         do {

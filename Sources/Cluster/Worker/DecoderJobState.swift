@@ -34,6 +34,10 @@ final class DecoderJobState {
     private let resumeIDs: [Int32]
     /// Batch rows held (the job's credits).
     let cost: Int
+    /// Whether its client streams (else it waits for the whole answer): how long its tokens may be held.
+    let streams: Bool
+    /// Its tokens generated and not sent yet (`StreamPolicy`).
+    var held = HeldChunk()
     private var generation: Run
     private(set) var isFinished = false
     /// The SLM tokenizer: the text of each id in the chunks' logprobs.
@@ -68,6 +72,7 @@ final class DecoderJobState {
             logprobs: job.request.logprobs.map { Int(min($0, 1 << 20)) })
         let promptTokens = job.encoding.promptIDs.count
         cost = job.cost
+        streams = job.request.stream
         tokenizer = slm.tokenizer
         if options.beams.isOn {
             if !job.resumeIDs.isEmpty { throw DecoderJobError.beamResume(ids: job.resumeIDs.count) }

@@ -62,12 +62,12 @@ class RouterCase(Watchdog):
                 self.assertLess(time.monotonic(), deadline, f"queue depth stays {depth}, expected {expected}")
                 time.sleep(0.02)
 
-    def start_workers(self, decoders: int = 1, slots: int = 4) -> None:
-        """`l2s encoder` and `decoders` times `l2s decoder` on the t5-add fixture bundle, returning once the
-        router's stats list them all; a worker that exits or does not join within WORKERS_TIMEOUT_S fails the
-        test with its log."""
+    def start_workers(self, decoders: int = 1, slots: int = 4, decoder_flags: tuple[str, ...] = ()) -> None:
+        """`l2s encoder` and `decoders` times `l2s decoder` (with `decoder_flags`) on the t5-add fixture bundle,
+        returning once the router's stats list them all; a worker that exits or does not join within
+        WORKERS_TIMEOUT_S fails the test with its log."""
         self.workers.append(services.encoder(self.router))
-        self.workers.extend(services.decoder(self.router, slots) for _ in range(decoders))
+        self.workers.extend(services.decoder(self.router, slots, *decoder_flags) for _ in range(decoders))
         with Client(self.router.clients, timeout=5) as probe:
             deadline = time.monotonic() + WORKERS_TIMEOUT_S
             while len(probe.stats()["workers"]) < decoders + 1:

@@ -119,10 +119,10 @@ def encoder(router: RouterProcess, *extra: str) -> ServiceProcess:
     return ServiceProcess("encoder", "--router", router.encoders, "--bundle", str(BUNDLE), *WORKER_FLAGS, *extra)
 
 
-def decoder(router: RouterProcess, slots: int = 4) -> ServiceProcess:
-    """`l2s decoder` on BUNDLE with `slots` slots, connected to the router's decoders endpoint."""
+def decoder(router: RouterProcess, slots: int = 4, *extra: str) -> ServiceProcess:
+    """`l2s decoder` on BUNDLE with `slots` slots and flags `extra`, connected to the router's decoders endpoint."""
     return ServiceProcess("decoder", "--router", router.decoders, "--bundle", str(BUNDLE), "--slots", str(slots),
-                          *WORKER_FLAGS)
+                          *WORKER_FLAGS, *extra)
 
 
 def run_bundle(prompt: str | list[int], *flags: str) -> list[dict]:

@@ -45,10 +45,11 @@ class GatewayCase(RouterCase):
     """A router, an encoder, a decoder and a gateway in front, with an `openai` client on it."""
 
     time_limit_s = 60
+    decoder_flags: tuple[str, ...] = ()
 
     def setUp(self) -> None:
         super().setUp()
-        self.start_workers()
+        self.start_workers(decoder_flags=self.decoder_flags)
         self.gateway = GatewayProcess(self.router)
         self.addCleanup(self.gateway.stop)
         self.api = openai.OpenAI(base_url=self.gateway.url + "/v1", api_key="unused", max_retries=0, timeout=30)
@@ -281,6 +282,32 @@ class GatewayInputTests(GatewayCase):
         with socket.create_connection((host, int(port)), timeout=5) as raw:
             raw.sendall(b"\x00\xffGARBAGE\r\n\r\n")  # not HTTP at all: dropped, nothing else happens
         self.assertEqual(self.raw("GET", "/health")[0], 200)
+
+
+class GatewayStreamIntervalTests(GatewayCase):
+    """A decoder sending streamed jobs' tokens every 3 steps (`l2s decoder --stream-interval 3`): streams come in
+    fewer chunks of several tokens, whose text and logprobs concatenate to those of `l2s run --bundle`."""
+
+    decoder_flags = ("--stream-interval", "3")
+
+    def test_streamed_chunks_carry_several_tokens_and_equal_l2s_run(self) -> None:
+        expected = reference(PROMPTS[1], "--max-new-tokens", "12", "--min-new-tokens", "12", "--logprobs", "1")
+        self.assertEqual(len(expected["ids"]), 12)
+        pieces = list(self.api.completions.create(model="t5-add", prompt=PROMPTS[1], max_tokens=12, logprobs=1,
+                                                  stream=True, extra_body={"min_tokens": 12}))
+        tokens = [len(piece.choices[0].logprobs.tokens) for piece in pieces if piece.choices[0].logprobs]
+        self.assertEqual(sum(tokens), 12)
+        self.assertEqual(tokens[0], 1, "the first token comes alone")
+        self.assertGreater(max(tokens), 1, f"chunks of several tokens: {tokens}")
+        self.assertEqual("".join(piece.choices[0].text for piece in pieces), expected["text"])
+        self.assertEqual([value for piece in pieces if piece.choices[0].logprobs
+                          for value in piece.choices[0].logprobs.token_logprobs],
+                         [entry["logprob"] for entry in expected["logprobs"]])
+        self.assertEqual(pieces[-1].choices[0].finish_reason, "length")
+        # Whole answers are unchanged.
+        whole = self.api.completions.create(model="t5-add", prompt=PROMPTS[1], max_tokens=12,
+                                            extra_body={"min_tokens": 12})
+        self.assertEqual(whole.choices[0].text, expected["text"])
 
 
 class GatewayOverloadTests(RouterCase):
