@@ -90,7 +90,8 @@ import Wire
     }
 
     /// Jobs arriving while another streams are admitted a few prompt tokens per step (here one job per step), so the
-    /// running job keeps getting a token every step; every job still gets exactly its in-process ids.
+    /// running job (streamed, so its tokens go every step) keeps getting a token every step; every job still gets
+    /// exactly its in-process ids.
     @Test func newJobsArePrefilledBetweenStepsOfRunningOnes() throws {
         let bundle = try L2SBundle.load(directory: Self.encoderSide)
         let encoder = try PromptEncoder(bundle: bundle)
@@ -109,7 +110,7 @@ import Wire
                     DecodeJob(
                         request: GenerateRequest(
                             requestID: id, prompt: .tokenIDs(ids),
-                            maxNewTokens: tokens, minNewTokens: tokens), encoding: encoding)))
+                            maxNewTokens: tokens, minNewTokens: tokens, stream: true), encoding: encoding)))
         }
         var steps: [[TokenChunk]] = []
         func collect(until done: () -> Bool) {
