@@ -14,7 +14,9 @@ struct ClusterCommand: Subcommand {
         `l2s encoder` and N `l2s decoder` processes on the bundle, waits until all have joined, and prints the
         client endpoint. Without --prompts it runs until SIGINT/SIGTERM and then stops every child. With
         --prompts FILE (one prompt per line, '-' = standard input) it sends each prompt through the cluster,
-        prints one JSON result per line in input order, and stops. Children log to standard error.
+        prints one JSON result per line in input order, and stops. Children log to standard error. They inherit
+        the environment, so the other settings of `l2s router|encoder|decoder` pass through their variables
+        (L2S_WEIGHTS=int8, L2S_PREFILL_CACHE_MB, L2S_STREAM_INTERVAL, ...; each command's --help names them).
         """
     static let options = [
         OptionSpec(

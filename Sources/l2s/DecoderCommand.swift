@@ -19,10 +19,10 @@ struct DecoderCommand: Subcommand {
         jobs start from a fork of the cached start, with the same numbers, and jobs of one prompt that arrive
         together share one prefill. Entries are keyed by the router's prompt key (tenants never share one) and serve
         only the exact prompt ids and encoding they were made from.
-        A job's first tokens and its final chunk go to the router at once. In between, a streamed job's tokens go
-        every --stream-interval tokens (1: each as it comes; more: fewer, larger chunks, so fewer messages for the
-        router and the client, and up to that many steps later), and a job whose client waits for the whole answer
-        keeps its tokens until it ends; no token waits more than 100 ms.
+        A job's first tokens and its final chunk go to the router at once. In between, streamed jobs' tokens go
+        every --stream-interval steps, every job's in the same step (1: each token as it comes; N: N times fewer
+        messages for the router and the clients, a token up to N - 1 steps later), and a job whose client waits
+        for the whole answer keeps its tokens until it ends; no token waits more than 100 ms.
         A job resumed after another decoder died replays the tokens already streamed, so its result is that of an
         uninterrupted run. Reconnects with backoff when the router restarts. Start as many as you like.
         --weights W keeps the SLM's step layers as stored, or converts them at load (int8 and the 16-bit
@@ -47,7 +47,7 @@ struct DecoderCommand: Subcommand {
                 help: "MiB of started sequences kept for repeated prompts (0: none)", default: "256",
                 env: "L2S_PREFILL_CACHE_MB"),
             OptionSpec(
-                "--stream-interval", value: "N", help: "tokens per streamed chunk (the first and last go at once)",
+                "--stream-interval", value: "N", help: "steps between two sends of streamed jobs' tokens",
                 default: "1", env: "L2S_STREAM_INTERVAL"),
             WeightFlags.option,
         ]
