@@ -73,8 +73,9 @@ struct RouterCommand: Subcommand {
                 "--max-worker-slots", value: "N", help: "most slots a worker may announce", default: "1024",
                 env: "L2S_MAX_WORKER_SLOTS"),
             OptionSpec(
-                "--stall-timeout-ms", value: "MS", help: "work held this long without progress is retried elsewhere",
-                default: "30000", env: "L2S_STALL_TIMEOUT_MS"),
+                "--stall-timeout-ms", value: "MS",
+                help: "work held this long without progress is retried elsewhere (at least 1000: a decoder may hold "
+                    + "a job's tokens for 100 ms)", default: "30000", env: "L2S_STALL_TIMEOUT_MS"),
             OptionSpec(
                 "--max-attempts", value: "N", help: "workers a job or an encode may be tried on", default: "3",
                 env: "L2S_MAX_ATTEMPTS"),
@@ -110,7 +111,7 @@ struct RouterCommand: Subcommand {
         configuration.requestLimits.maxNewTokens = UInt32(
             try arguments.int("--max-new-tokens-limit", in: 1...1_000_000)!)
         configuration.maxWorkerSlots = try arguments.int("--max-worker-slots", in: 1...1_000_000)!
-        configuration.stallTimeout = .milliseconds(try arguments.int("--stall-timeout-ms", in: 100...86_400_000)!)
+        configuration.stallTimeout = .milliseconds(try arguments.int("--stall-timeout-ms", in: 1000...86_400_000)!)
         configuration.maxAttempts = try arguments.int("--max-attempts", in: 1...100)!
         configuration.breakerCooldown = .milliseconds(try arguments.int("--breaker-cooldown-ms", in: 0...86_400_000)!)
         configuration.clientBacklog = try arguments.int("--client-backlog", in: 1...10_000_000)!
