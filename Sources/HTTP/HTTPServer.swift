@@ -29,6 +29,7 @@ public enum HTTPResponse: Sendable {
 /// handler gets the request and a `clientGone` check; it runs on the connection's thread.
 public final class HTTPServer: @unchecked Sendable {
     // @unchecked: `daemon` is set once in init and only read by `stop`; the handler is immutable.
+    /// What answers each request: the request and a check of whether its client has gone, to the response.
     public typealias Handler = @Sendable (HTTPRequest, _ clientGone: @escaping () -> Bool) -> HTTPResponse
 
     /// Largest request body accepted; larger ones get 413.
