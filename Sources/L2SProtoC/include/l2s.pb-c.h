@@ -625,9 +625,9 @@ struct  L2s__TopLogprob
 
 
 /*
- * Several TokenChunks in one message: a decoder sends one per step for all its jobs, and the router one per
- * client for the chunks of that client's jobs, so messages scale with steps, not with tokens x jobs. Chunks of one
- * job keep their order.
+ * Several TokenChunks in one message: a decoder sends one per step (or per N steps, `--stream-interval`) for all
+ * its jobs, and the router one per client for the chunks of that client's jobs, so messages scale with steps, not
+ * with tokens x jobs. Chunks of one job keep their order.
  */
 struct  L2s__TokenChunks
 {
