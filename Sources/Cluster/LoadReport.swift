@@ -44,7 +44,8 @@ public struct LoadReport: Sendable {
     public let latency: Percentiles?
     /// Submission to first token of each successful job (streamed jobs only).
     public let timeToFirstToken: Percentiles?
-    /// Time between consecutive tokens of the successful jobs, over all their gaps (streamed jobs only).
+    /// Time between consecutive token chunks of the successful jobs, over all their gaps (streamed jobs only): between
+    /// tokens, unless decoders run `--stream-interval` N > 1, whose chunks carry up to N tokens.
     public let interTokenLatency: Percentiles?
     /// The router's cache counters before the run (nil when the router did not answer `stats`).
     public let cacheBefore: CacheStats?
