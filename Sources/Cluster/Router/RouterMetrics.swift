@@ -63,6 +63,10 @@ public final class RouterMetrics: Sendable {
         registry.declare(
             "l2s_faults_total", .counter,
             help: "Cancellations, worker faults, retries and refused peers", labels: ["kind"])
+        registry.declare(
+            "l2s_router_messages_total", .counter,
+            help: "Messages the router received and sent, by link (clients, encoders, decoders) and direction",
+            labels: ["link", "direction"])
         // Every label value a dashboard may query exists from the start, at zero (Prometheus' advice for counters).
         for role in RouterMetrics.roles {
             registry.add("l2s_workers_joined_total", 0, labels: [role])
@@ -71,6 +75,20 @@ public final class RouterMetrics: Sendable {
             }
         }
         for reason in Failover.allCases { registry.add("l2s_failovers_total", 0, labels: [reason.rawValue]) }
+        for link in Link.allCases {
+            for direction in ["received", "sent"] {
+                registry.add("l2s_router_messages_total", 0, labels: [link.rawValue, direction])
+            }
+        }
+    }
+
+    /// Adds the messages the router received and sent since the last call, by link.
+    func messages(received: [Link: Int], sent: [Link: Int]) {
+        for (counts, direction) in [(received, "received"), (sent, "sent")] {
+            for (link, count) in counts where count > 0 {
+                registry.add("l2s_router_messages_total", Double(count), labels: [link.rawValue, direction])
+            }
+        }
     }
 
     static let roles = ["encoder", "decoder"]

@@ -134,9 +134,14 @@ public final class RouterService: Sendable {
         let tickEvery = configuration.heartbeatInterval / 4
         var lastTick = ContinuousClock.now
         var refusedHandshakes: Set<String> = []
+        // Messages per link since the last tick, added to the metrics there (a counter per message would cost more).
+        var received: [Link: Int] = [:]
+        var sent: [Link: Int] = [:]
 
         func send(_ item: Outgoing) throws(WireError) -> Bool {
-            try sockets[item.link]!.send(item.message, to: item.peer, blocking: false)
+            let done = try sockets[item.link]!.send(item.message, to: item.peer, blocking: false)
+            if done { sent[item.link, default: 0] += 1 }
+            return done
         }
 
         func handle(_ event: ClientBacklog.Event) -> [Outgoing] {
@@ -207,6 +212,7 @@ public final class RouterService: Sendable {
                 // Drain what is waiting, bounded so one busy socket cannot starve the others.
                 for _ in 0..<256 {
                     guard let (peer, frames) = try sockets[link]!.receiveRouted(timeoutMilliseconds: 0) else { break }
+                    received[link, default: 0] += 1
                     do {
                         let message = try WireCodec.decode(frames, limits: limits[link]!)
                         log.debug("\(link) \(peer) -> \(message.kind)")
@@ -240,6 +246,8 @@ public final class RouterService: Sendable {
             if now - lastTick >= tickEvery {
                 lastTick = now
                 deliver(core.tick(now: now))
+                metrics?.messages(received: received, sent: sent)
+                (received, sent) = ([:], [:])
             }
         }
         log.info("stopped")

@@ -103,6 +103,15 @@ class MetricsTests(RouterCase):
                 self.assertEqual(router[("l2s_workers_lost_total", (("reason", reason), ("role", role)))], 0)
         for reason in ("worker_fault", "worker_lost"):
             self.assertEqual(router[("l2s_failovers_total", (("reason", reason),))], 0)
+        # Messages by link: the 4 requests in, their chunks out; at least the 3 encodings and the chunks of 4 jobs in.
+        messages = {(link, direction): router[("l2s_router_messages_total", (("direction", direction), ("link", link)))]
+                    for link in ("clients", "encoders", "decoders") for direction in ("received", "sent")}
+        self.assertGreaterEqual(messages[("clients", "received")], 4)
+        self.assertGreaterEqual(messages[("clients", "sent")], 4)
+        self.assertGreaterEqual(messages[("encoders", "received")], 3)
+        self.assertGreaterEqual(messages[("encoders", "sent")], 3)
+        self.assertGreaterEqual(messages[("decoders", "received")], 4)
+        self.assertGreaterEqual(messages[("decoders", "sent")], 4)
         # The decoder's gauges are set after the step that sent the last chunk: wait for it.
         decoder = self.wait_for(decoder_address, "every slot free again",
                                 lambda found: found[("l2s_decoder_free_credits", ())] == 3)
