@@ -124,9 +124,13 @@ public final class WorkerLink: Sendable {
                 socket: socket, wakeReceiver: wakeReceiver, monitor: monitor, outbox: outbox,
                 engine: engine, settings: settings, log: log)
             if outcome == .stopped || stopRequests.load(ordering: .relaxed) > 0 {
-                // Lingering briefly lets the goodbye leave before the socket goes.
-                try? socket.set(.linger(milliseconds: 500))
-                _ = try? socket.send(.goodbye(Goodbye(reason: "shutting down")), blocking: false)
+                // Lingering lets the goodbye leave before the socket goes: the context's termination waits for it, up
+                // to the linger. A lost goodbye only makes the router wait for the silence; 2 s (500 ms before, once
+                // suspected of losing one under load in CI) costs nothing while the router is reachable.
+                try? socket.set(.linger(milliseconds: 2000))
+                if (try? socket.send(.goodbye(Goodbye(reason: "shutting down")), blocking: false)) != true {
+                    log.warning("could not queue the goodbye; the router will notice the silence instead")
+                }
                 socket.close()
                 break
             }
